@@ -1,0 +1,1 @@
+"""The backoffice: the composition root (CLI, and later the FastAPI app and job runner)."""

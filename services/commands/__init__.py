@@ -1,0 +1,13 @@
+"""CLI command groups; each module exposes ``register(app)``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register_all(app: typer.Typer) -> None:
+    """Register every command group on ``app``."""
+    # Imported here so that `coupe --help` stays fast and no module does work at import.
+    from services.commands import slides
+
+    slides.register(app)

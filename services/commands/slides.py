@@ -1,0 +1,200 @@
+"""Slide commands: ``coupe tile``, ``coupe info`` and ``coupe demo``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from tiling.encode import TileFormat
+from tiling.errors import TilingError
+from tiling.pyramid import BuildResult, ProgressCallback, PyramidOptions, build_pyramid
+from tiling.samples import fetch_sample
+from tiling.sources import open_slide
+
+
+def register(app: typer.Typer) -> None:
+    """Add the slide commands to ``app``."""
+    app.command("tile")(tile)
+    app.command("info")(info)
+    app.command("demo")(demo)
+
+
+def _data_dir() -> Path:
+    # Configuration is read here, at the edge, and passed down.
+    return Path(os.environ.get("COUPE_DATA_DIR", ".coupe")).resolve()
+
+
+@contextmanager
+def _progress_bar(console: Console, label: str) -> Iterator[ProgressCallback]:
+    """A terminal progress bar fed by the builder's ``progress(done, total)`` callback."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _fail(console: Console, message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+def tile(
+    slide: Annotated[Path, typer.Argument(help="The whole-slide image to tile.")],
+    outdir: Annotated[Path, typer.Argument(help="Folder for NAME.dzi and NAME_files/.")],
+    tile_size: Annotated[int, typer.Option(help="Tile size in pixels, overlap excluded.")] = 254,
+    overlap: Annotated[int, typer.Option(help="Pixels each tile shares with its neighbours.")] = 1,
+    tile_format: Annotated[TileFormat, typer.Option("--format", help="Tile format.")] = "jpeg",
+    quality: Annotated[int, typer.Option(help="JPEG/WebP quality, 1-100.")] = 75,
+    limit_bounds: Annotated[
+        bool, typer.Option("--limit-bounds", help="Tile only the slide's non-empty region.")
+    ] = False,
+    background: Annotated[
+        str,
+        typer.Option(help="Tiles without tissue: write (default), skip, or share one file."),
+    ] = "write",
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker threads (default: one per core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="dask.distributed scheduler address, e.g. tcp://host:8786."),
+    ] = None,
+    archive: Annotated[
+        bool, typer.Option("--archive", help="Also write NAME.zip, the pyramid in one file.")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Pyramid name (default: file stem).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Build the Deep Zoom pyramid of SLIDE as OUTDIR/NAME.dzi (resumes an interrupted build)."""
+    console = Console(stderr=True)
+    try:
+        options = PyramidOptions(
+            tile_size_px=tile_size,
+            overlap_px=overlap,
+            tile_format=tile_format,
+            quality=quality,
+            limit_bounds=limit_bounds,
+            background=background,  # type: ignore[arg-type]  # validated by PyramidOptions
+            workers=workers,
+            scheduler_address=scheduler,
+            archive=archive,
+        )
+    except ValueError as exc:
+        raise _fail(console, str(exc)) from exc
+    result = _build(console, slide, outdir, options, name=name, quiet=quiet)
+    _report(Console(), result)
+
+
+def _build(
+    console: Console,
+    slide: Path,
+    outdir: Path,
+    options: PyramidOptions,
+    *,
+    name: str | None,
+    quiet: bool,
+) -> BuildResult:
+    try:
+        if quiet:
+            return build_pyramid(slide, outdir, options, name=name)
+        with _progress_bar(console, f"Tiling {slide.name}") as progress:
+            return build_pyramid(slide, outdir, options, name=name, progress=progress)
+    except TilingError as exc:
+        raise _fail(console, str(exc)) from exc
+
+
+def _report(console: Console, result: BuildResult) -> None:
+    if result.already_complete:
+        console.print(f"{result.dzi_path} is complete already (same slide and options).")
+    else:
+        rate = result.tiles_total / result.seconds if result.seconds > 0 else 0.0
+        resumed = (
+            f", resumed {result.blocks_resumed} of {result.blocks_total} blocks"
+            if result.blocks_resumed
+            else ""
+        )
+        console.print(
+            f"Wrote {result.dzi_path}: {result.geometry.level_count} levels, "
+            f"{result.tiles_total:,} tiles in {result.seconds:.2f} s ({rate:,.0f} tiles/s)"
+            f"{resumed}."
+        )
+    if result.archive_path is not None:
+        console.print(f"Archive: {result.archive_path}")
+
+
+def info(slide: Annotated[Path, typer.Argument(help="The whole-slide image.")]) -> None:
+    """Print a slide's format, levels, size, resolution and associated images."""
+    console = Console()
+    try:
+        with open_slide(slide) as source:
+            table = Table(title=str(slide), show_header=False)
+            table.add_row("format", source.format_name)
+            table.add_row("backend", type(source).__name__)
+            width, height = source.dimensions
+            table.add_row("size", f"{width:,} x {height:,} px")
+            mpp = source.mpp
+            table.add_row("resolution", f"{mpp[0]:.4g} x {mpp[1]:.4g} µm/px" if mpp else "unknown")
+            objective = source.objective_power
+            table.add_row("objective", f"{objective:g}x" if objective else "unknown")
+            if source.bounds is not None:
+                table.add_row("bounds", "x={} y={} {}x{}".format(*source.bounds))
+            levels = ", ".join(
+                f"{w:,}x{h:,} (/{d:.4g})"
+                for (w, h), d in zip(source.level_dimensions, source.level_downsamples, strict=True)
+            )
+            table.add_row("levels", f"{len(source.level_dimensions)}: {levels}")
+            table.add_row("associated images", ", ".join(source.associated_image_names) or "none")
+            console.print(table)
+    except TilingError as exc:
+        raise _fail(Console(stderr=True), str(exc)) from exc
+
+
+def demo(
+    outdir: Annotated[
+        Path | None, typer.Option(help="Where to write (default: $COUPE_DATA_DIR/demo).")
+    ] = None,
+) -> None:
+    """Fetch a real H&E slide, tile it, and say where the pyramid is and how to open it."""
+    console = Console()
+    err = Console(stderr=True)
+    target = outdir or _data_dir() / "demo"
+    console.rule("Coupe demo: tiling")
+    try:
+        slide = fetch_sample("CMU-1-Small-Region.svs")
+    except TilingError as exc:
+        raise _fail(err, str(exc)) from exc
+    console.print(f"Sample slide (real H&E, Aperio SVS, CC0): {slide}")
+    info(slide)
+    result = _build(err, slide, target, PyramidOptions(archive=True), name=None, quiet=False)
+    _report(console, result)
+    console.print(
+        "Open it with any Deep Zoom viewer, e.g. OpenSeadragon with "
+        f"tileSources: '{result.dzi_path.name}' served from {result.dzi_path.parent}"
+    )

@@ -1,0 +1,177 @@
+"""Property-based tests: the engine's invariants hold for any snapshot, in any input order."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.worklist.engine.builders import NOW
+from tests.worklist.engine.invariants import (
+    PRIMARY,
+    check_daily_capacity_binds_except_escalation,
+    check_eligibility,
+    check_invariants,
+    check_no_higher_ranked_case_left_for_a_lower_one,
+    check_nobody_over_maximum,
+    check_second_readers,
+    replay,
+)
+from worklist.engine import (
+    GENERAL,
+    CaseSnapshot,
+    PathologistSnapshot,
+    RuleSet,
+    SecondReadRule,
+    Snapshot,
+    plan_assignments,
+)
+from worklist.enums import Priority
+
+DEPARTMENTS = ("Alrijne", "LUMC", "HMC")
+GROUPS = ("gastro-intestinal", "haematopathology", "dermatopathology", GENERAL)
+RULES = (
+    SecondReadRule(
+        "gastro-intestinal",
+        "barrett_dysplasia",
+        "Barrett dysplasia",
+        experienced_in="gastro-intestinal",
+    ),
+    SecondReadRule(
+        "haematopathology",
+        "new_lymphoma",
+        "a new lymphoma",
+        reviewers=2,
+        experienced_in="haematopathology",
+    ),
+    SecondReadRule("dermatopathology", "melanoma_uncertain", "an uncertain melanocytic lesion"),
+)
+TRIGGERS = (None, "barrett_dysplasia", "new_lymphoma", "melanoma_uncertain", "not_in_table")
+
+minutes = st.integers(min_value=0, max_value=600).map(float)
+
+
+@st.composite
+def pathologists(draw: st.DrawFn, pathologist_id: int) -> PathologistSnapshot:
+    present = draw(st.booleans() | st.just(True))
+    subspecialties = draw(st.frozensets(st.sampled_from(GROUPS), min_size=1, max_size=3))
+    return PathologistSnapshot(
+        pathologist_id=pathologist_id,
+        name=f"Dr. {pathologist_id}",
+        department=draw(st.sampled_from(DEPARTMENTS)),
+        subspecialties=subspecialties,
+        experienced_in=draw(st.frozensets(st.sampled_from(sorted(subspecialties)))),
+        fte=draw(st.sampled_from((0.5, 0.8, 1.0))),
+        max_open_minutes=draw(st.integers(min_value=0, max_value=800).map(float)),
+        capacity_today_minutes=draw(st.sampled_from((0.0, 60.0, 137.0, 274.0))),
+        present=present,
+        open_minutes=draw(minutes),
+        today_minutes=draw(st.integers(min_value=0, max_value=300).map(float)),
+    )
+
+
+@st.composite
+def cases(draw: st.DrawFn, case_id: int, pathologist_ids: list[int]) -> CaseSnapshot:
+    received_ago = timedelta(hours=draw(st.integers(min_value=0, max_value=24 * 12)))
+    due_in = timedelta(hours=draw(st.integers(min_value=-48, max_value=24 * 10)))
+    primary = draw(st.none() | st.sampled_from(pathologist_ids)) if pathologist_ids else None
+    readers = (
+        draw(st.lists(st.sampled_from(pathologist_ids), max_size=1, unique=True))
+        if pathologist_ids
+        else []
+    )
+    return CaseSnapshot(
+        case_id=case_id,
+        accession=f"T25-{case_id:06d}",
+        department=draw(st.sampled_from(DEPARTMENTS)),
+        patient=f"PSN-{draw(st.integers(min_value=0, max_value=6))}",
+        subspecialty=draw(st.sampled_from(GROUPS)),
+        category=draw(st.integers(min_value=1, max_value=6)),
+        priority=draw(st.sampled_from(list(Priority))),
+        received_at=NOW - received_ago,
+        due_at=NOW + due_in,
+        primary_pathologist_id=primary,
+        second_read_trigger=draw(st.sampled_from(TRIGGERS)),
+        second_reader_ids=tuple(r for r in readers if r != primary),
+        add_on_minutes=draw(st.sampled_from((0.0, 12.5, 38.0))),
+    )
+
+
+@st.composite
+def snapshots(draw: st.DrawFn) -> Snapshot:
+    pathologist_ids = draw(
+        st.lists(st.integers(min_value=1, max_value=500), max_size=9, unique=True)
+    )
+    staff = tuple(draw(pathologists(i)) for i in pathologist_ids)
+    case_ids = draw(st.lists(st.integers(min_value=1, max_value=10_000), max_size=30, unique=True))
+    open_cases = tuple(draw(cases(i, pathologist_ids)) for i in case_ids)
+    rules = RuleSet(
+        general_pool_fallback=draw(st.frozensets(st.sampled_from(GROUPS))),
+        second_reads=RULES,
+        escalation_horizon=timedelta(hours=draw(st.sampled_from((0, 4, 24, 72)))),
+    )
+    return Snapshot(NOW, open_cases, staff, rules)
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots())
+def test_every_invariant_holds(snapshot: Snapshot) -> None:
+    check_invariants(snapshot, plan_assignments(snapshot))
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots())
+def test_nobody_goes_over_their_personal_maximum(snapshot: Snapshot) -> None:
+    check_nobody_over_maximum(replay(snapshot, plan_assignments(snapshot)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots())
+def test_only_today_capacity_gives_way_and_only_to_escalation(snapshot: Snapshot) -> None:
+    check_daily_capacity_binds_except_escalation(replay(snapshot, plan_assignments(snapshot)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots())
+def test_no_ineligible_assignment(snapshot: Snapshot) -> None:
+    check_eligibility(snapshot, replay(snapshot, plan_assignments(snapshot)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots())
+def test_no_urgent_case_left_while_a_routine_one_takes_its_slot(snapshot: Snapshot) -> None:
+    plan = plan_assignments(snapshot)
+    check_no_higher_ranked_case_left_for_a_lower_one(snapshot, plan, replay(snapshot, plan))
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots())
+def test_second_reader_is_never_the_author(snapshot: Snapshot) -> None:
+    plan = plan_assignments(snapshot)
+    check_second_readers(snapshot, plan, replay(snapshot, plan))
+
+
+@settings(max_examples=200, deadline=None)
+@given(snapshots(), st.randoms(use_true_random=False))
+def test_same_snapshot_in_any_order_gives_the_same_proposals(
+    snapshot: Snapshot, rng: random.Random
+) -> None:
+    shuffled_cases, shuffled_staff = list(snapshot.cases), list(snapshot.pathologists)
+    rng.shuffle(shuffled_cases)
+    rng.shuffle(shuffled_staff)
+    shuffled = Snapshot(
+        snapshot.now, tuple(shuffled_cases), tuple(shuffled_staff), snapshot.rules
+    )
+    first = plan_assignments(snapshot)
+    assert plan_assignments(snapshot) == first
+    assert plan_assignments(shuffled) == first
+
+
+@settings(max_examples=100, deadline=None)
+@given(snapshots())
+def test_a_round_never_proposes_a_second_primary(snapshot: Snapshot) -> None:
+    assigned = {c.case_id for c in snapshot.cases if c.primary_pathologist_id is not None}
+    proposed = {p.case_id for p in plan_assignments(snapshot).proposals if p.kind is PRIMARY}
+    assert not assigned & proposed

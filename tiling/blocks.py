@@ -1,0 +1,214 @@
+"""One block task of a pyramid build: read, downsample level by level, write the tiles."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from tiling.downsample import halve
+from tiling.encode import TileEncoder
+from tiling.errors import PyramidBuildError
+from tiling.plan import BlockId, BuildPlan
+from tiling.sources import open_slide
+from tiling.sources.base import RGBArray, SlideSource
+from tiling.tissue import BackgroundDetector
+
+BackgroundMode = Literal["write", "skip", "share"]
+BACKGROUND_MODES: tuple[str, ...] = ("write", "skip", "share")
+
+
+@dataclass(frozen=True)
+class BlockOutcome:
+    """What one block task did; small, so it travels cheaply between dask workers."""
+
+    block: BlockId
+    tiles_written: int
+    tiles_background: int
+    bytes_written: int
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything a block task needs, picklable so it can run on a dask.distributed worker.
+
+    Paths must be reachable from every worker (a shared file system on a cluster).
+    """
+
+    slide_path: str
+    backend: str | None
+    plan: BuildPlan
+    encoder: TileEncoder
+    background: BackgroundMode
+    detector: BackgroundDetector
+    background_rgb: tuple[int, int, int]
+    files_dir: str
+    cores_dir: str
+    shared_dir: str
+
+    def tile_path(self, level: int, column: int, row: int) -> str:
+        """Where a tile goes in the Deep Zoom layout ``NAME_files/LEVEL/COL_ROW.EXT``."""
+        return f"{self.files_dir}/{level}/{column}_{row}.{self.encoder.extension}"
+
+    def core_path(self, block: BlockId) -> str:
+        """Where a block leaves its lowest-level pixels for the next stage."""
+        return f"{self.cores_dir}/{block[0]}_{block[1]}_{block[2]}.npy"
+
+
+class _SourceCache:
+    """Open slides kept per process: a dask worker runs many blocks of the same slide.
+
+    Keyed by path, backend and modification time, so a replaced file is reopened.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sources: dict[tuple[str, str | None, int], SlideSource] = {}
+
+    def get(self, path: str, backend: str | None) -> SlideSource:
+        key = (path, backend, os.stat(path).st_mtime_ns)
+        with self._lock:
+            source = self._sources.get(key)
+            if source is None:
+                source = open_slide(path, backend=backend)
+                self._sources[key] = source
+            return source
+
+    def close_all(self) -> None:
+        with self._lock:
+            sources, self._sources = list(self._sources.values()), {}
+        for source in sources:
+            source.close()
+
+
+# Module-level on purpose: tasks shipped to dask.distributed workers find it there. It holds
+# nothing until a block runs, and builds close it when they finish.
+_open_sources = _SourceCache()
+_shared_lock = threading.Lock()
+
+
+def open_cached_source(path: str, backend: str | None) -> SlideSource:
+    """This process's open handle on ``path`` (reopened when the file changes)."""
+    return _open_sources.get(path, backend)
+
+
+def close_cached_sources() -> None:
+    """Close every slide this process opened for block tasks."""
+    _open_sources.close_all()
+
+
+def _read_source_region(context: BuildContext, block: BlockId) -> tuple[RGBArray, int, int]:
+    """The block's pixels (core and margin) at its stage's source level, and their origin."""
+    plan = context.plan
+    z_x, z_y, z_width, z_height = plan.z_read_box(block)
+    if block[0] == 0:
+        source = open_cached_source(context.slide_path, context.backend)
+        l0_x, l0_y = plan.geometry.l0_offset
+        region = source.read_region((l0_x + z_x, l0_y + z_y), 0, (z_width, z_height))
+        return region, z_x, z_y
+    region = np.empty((z_height, z_width, 3), dtype=np.uint8)
+    source_level = plan.stages[block[0]].source_level
+    for input_block in plan.input_blocks(block):
+        core = np.load(context.core_path(input_block))
+        c_x, c_y, c_width, c_height = plan.z_core_box(input_block, source_level)
+        x0, y0 = max(c_x, z_x), max(c_y, z_y)
+        x1, y1 = min(c_x + c_width, z_x + z_width), min(c_y + c_height, z_y + z_height)
+        region[y0 - z_y : y1 - z_y, x0 - z_x : x1 - z_x] = core[
+            y0 - c_y : y1 - c_y, x0 - c_x : x1 - c_x
+        ]
+    return region, z_x, z_y
+
+
+class _TileWriter:
+    """Writes one block's tiles, handling background tiles as the build asks."""
+
+    def __init__(self, context: BuildContext) -> None:
+        self.context = context
+        self.written = 0
+        self.background = 0
+        self.bytes = 0
+
+    def write(self, level: int, column: int, row: int, tile: RGBArray) -> None:
+        context = self.context
+        path = context.tile_path(level, column, row)
+        if context.background != "write" and context.detector.is_background(tile):
+            self.background += 1
+            if context.background == "skip":
+                _remove_if_present(path)
+                return
+            shared = self._shared_background(tile.shape[1], tile.shape[0])
+            _remove_if_present(path)
+            os.link(shared, path)
+            self.written += 1
+            return
+        data = context.encoder.encode(tile)
+        with open(path, "wb") as f:
+            f.write(data)
+        self.written += 1
+        self.bytes += len(data)
+
+    def _shared_background(self, width_px: int, height_px: int) -> str:
+        context = self.context
+        shared = f"{context.shared_dir}/{width_px}x{height_px}.{context.encoder.extension}"
+        with _shared_lock:
+            if not os.path.exists(shared):
+                blank = np.empty((height_px, width_px, 3), dtype=np.uint8)
+                blank[:] = context.background_rgb
+                partial = f"{shared}.{os.getpid()}.partial"
+                Path(partial).write_bytes(context.encoder.encode(blank))
+                os.replace(partial, shared)
+        return shared
+
+
+def _remove_if_present(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def run_block(context: BuildContext, block: BlockId, *_dependencies: object) -> BlockOutcome:
+    """Build one block: every tile it owns at every level it covers.
+
+    ``_dependencies`` are the outcomes of the blocks this one reads; they only order the
+    tasks in the dask graph (the pixels travel through the core files).
+    """
+    plan = context.plan
+    stage = plan.stages[block[0]]
+    geometry = plan.geometry
+    try:
+        pixels, origin_x, origin_y = _read_source_region(context, block)
+        writer = _TileWriter(context)
+        for level in range(stage.source_level, stage.lowest_level - 1, -1):
+            if level < stage.source_level:
+                pixels = halve(pixels)
+                origin_x, origin_y = origin_x // 2, origin_y // 2
+            if level not in stage.written_levels():
+                continue
+            for column, row in plan.block_tiles(block, level):
+                z_x, z_y, z_width, z_height = geometry.tile_box(level, column, row)
+                tile = pixels[
+                    z_y - origin_y : z_y - origin_y + z_height,
+                    z_x - origin_x : z_x - origin_x + z_width,
+                ]
+                writer.write(level, column, row, tile)
+        if not stage.is_final:
+            c_x, c_y, c_width, c_height = plan.z_core_box(block, stage.lowest_level)
+            core = pixels[
+                c_y - origin_y : c_y - origin_y + c_height,
+                c_x - origin_x : c_x - origin_x + c_width,
+            ]
+            partial = context.core_path(block) + ".partial.npy"
+            np.save(partial, np.ascontiguousarray(core))
+            os.replace(partial, context.core_path(block))
+    except PyramidBuildError:
+        raise
+    except Exception as exc:
+        raise PyramidBuildError(
+            f"block {block} of {context.slide_path!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return BlockOutcome(block, writer.written, writer.background, writer.bytes)

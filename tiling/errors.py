@@ -1,0 +1,23 @@
+"""The errors of the tiling package: one base class, so callers can catch any slide error."""
+
+from __future__ import annotations
+
+
+class TilingError(Exception):
+    """Base class of every error raised by ``tiling``."""
+
+
+class SlideNotFoundError(TilingError, FileNotFoundError):
+    """The slide file does not exist."""
+
+
+class UnsupportedSlideError(TilingError):
+    """No backend can read the file: it is no slide format we know, or it is broken."""
+
+
+class SlideReadError(TilingError):
+    """The slide opened but a region or level could not be read."""
+
+
+class PyramidBuildError(TilingError):
+    """A Deep Zoom pyramid could not be built or resumed."""

@@ -1,0 +1,333 @@
+"""The pyramid builder: a whole-slide image to a Deep Zoom pyramid, as a dask graph.
+
+See ``tiling.plan`` for how the work is cut into blocks. This module runs the graph (on the
+local threaded scheduler, or on a dask.distributed cluster), records finished blocks so an
+interrupted build resumes, and publishes the result atomically: ``NAME.dzi`` appears last,
+so a pyramid with a descriptor is always complete.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tiling.archive import write_archive
+from tiling.blocks import (
+    BACKGROUND_MODES,
+    BackgroundMode,
+    BlockOutcome,
+    BuildContext,
+    close_cached_sources,
+    run_block,
+)
+from tiling.deepzoom import DeepZoomGeometry, deepzoom_geometry
+from tiling.encode import TileEncoder, TileFormat
+from tiling.errors import PyramidBuildError
+from tiling.manifest import JOURNAL_NAME, MANIFEST_NAME, BuildJournal, BuildManifest
+from tiling.plan import BlockId, plan_build
+from tiling.sources import open_slide
+from tiling.tissue import BackgroundDetector
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(tiles_done, tiles_total)`` while a build runs."""
+
+_SAFE_NAME = re.compile(r"^[^/\\\x00]+$")
+
+
+@dataclass(frozen=True)
+class PyramidOptions:
+    """How to build a pyramid. The defaults are those of OpenSlide's Deep Zoom tools."""
+
+    tile_size_px: int = 254
+    overlap_px: int = 1
+    tile_format: TileFormat = "jpeg"
+    quality: int = 75
+    limit_bounds: bool = False
+    background: BackgroundMode = "write"
+    workers: int | None = None
+    scheduler_address: str | None = None
+    archive: bool = False
+    levels_per_block: int = 3
+    detector: BackgroundDetector = field(default_factory=BackgroundDetector)
+
+    def __post_init__(self) -> None:
+        if self.tile_size_px < 1:
+            raise ValueError(f"tile size must be at least 1 px, not {self.tile_size_px}")
+        if self.overlap_px < 0:
+            raise ValueError(f"overlap must not be negative, not {self.overlap_px}")
+        if self.background not in BACKGROUND_MODES:
+            raise ValueError(
+                f"background handling {self.background!r} is not one of "
+                f"{', '.join(BACKGROUND_MODES)}"
+            )
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"worker count must be at least 1, not {self.workers}")
+        TileEncoder(self.tile_format, self.quality)  # validates format and quality
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build produced."""
+
+    dzi_path: Path
+    files_dir: Path
+    archive_path: Path | None
+    geometry: DeepZoomGeometry
+    tiles_total: int
+    tiles_written: int
+    tiles_background: int
+    blocks_total: int
+    blocks_resumed: int
+    seconds: float
+    already_complete: bool
+
+
+def pyramid_name(slide_path: Path) -> str:
+    """The default pyramid name: the slide's file name without its extension."""
+    return slide_path.stem
+
+
+def build_pyramid(
+    slide_path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    options: PyramidOptions | None = None,
+    *,
+    name: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> BuildResult:
+    """Build the Deep Zoom pyramid of ``slide_path`` as ``out_dir/NAME.dzi``.
+
+    A build interrupted by a crash or an error resumes where it stopped when run again with
+    the same options; a complete pyramid built with the same options is left as it is.
+    Raises ``TilingError`` subclasses with a message naming the slide for every failure.
+    """
+    options = options or PyramidOptions()
+    started = time.perf_counter()
+    slide = Path(slide_path).resolve()
+    out = Path(out_dir).resolve()
+    name = name or pyramid_name(slide)
+    if not _SAFE_NAME.match(name) or name in {".", ".."}:
+        raise PyramidBuildError(f"pyramid name {name!r} is not a valid file name")
+    with open_slide(slide) as source:
+        geometry = deepzoom_geometry(
+            level_dimensions=source.level_dimensions,
+            level_downsamples=source.level_downsamples,
+            tile_size_px=options.tile_size_px,
+            overlap_px=options.overlap_px,
+            limit_bounds=options.limit_bounds,
+            bounds=source.bounds,
+        )
+        background_rgb = source.background_rgb
+    stat = slide.stat()
+    manifest = BuildManifest(
+        slide_path=str(slide),
+        slide_size_bytes=stat.st_size,
+        slide_mtime_ns=stat.st_mtime_ns,
+        tile_size_px=options.tile_size_px,
+        overlap_px=options.overlap_px,
+        tile_format=options.tile_format,
+        quality=options.quality,
+        limit_bounds=options.limit_bounds,
+        background=options.background,
+        levels_per_block=options.levels_per_block,
+    )
+    plan = plan_build(geometry, levels_per_block=options.levels_per_block)
+    out.mkdir(parents=True, exist_ok=True)
+    dzi_path = out / f"{name}.dzi"
+    files_dir = out / f"{name}_files"
+    archive_path = out / f"{name}.zip" if options.archive else None
+    with _exclusive_lock(out / f".{name}.lock", name):
+        if dzi_path.exists() and BuildManifest.read(files_dir / MANIFEST_NAME) == manifest:
+            if archive_path is not None and not archive_path.exists():
+                write_archive(dzi_path, archive_path)
+            if progress is not None:
+                progress(geometry.tile_count, geometry.tile_count)
+            return BuildResult(
+                dzi_path, files_dir, archive_path, geometry, geometry.tile_count,
+                0, 0, plan.block_count, plan.block_count,
+                time.perf_counter() - started, already_complete=True,
+            )  # fmt: skip
+        build_dir = _prepare_build_dir(out / f".{name}.building", name, manifest)
+        journal = BuildJournal(build_dir / JOURNAL_NAME)
+        done = journal.done_blocks()
+        context = BuildContext(
+            slide_path=str(slide),
+            backend=None,
+            plan=plan,
+            encoder=TileEncoder(options.tile_format, options.quality),
+            background=options.background,
+            detector=options.detector,
+            background_rgb=background_rgb,
+            files_dir=str(build_dir / f"{name}_files"),
+            cores_dir=str(build_dir / "cores"),
+            shared_dir=str(build_dir / "shared"),
+        )
+        for level in range(geometry.level_count):
+            (build_dir / f"{name}_files" / str(level)).mkdir(parents=True, exist_ok=True)
+        outcomes = _run_graph(context, done, journal, options, progress)
+        _publish(build_dir, name, manifest, dzi_path, files_dir, geometry, options)
+        if archive_path is not None:
+            write_archive(dzi_path, archive_path)
+        shutil.rmtree(build_dir, ignore_errors=True)
+    return BuildResult(
+        dzi_path=dzi_path,
+        files_dir=files_dir,
+        archive_path=archive_path,
+        geometry=geometry,
+        tiles_total=geometry.tile_count,
+        tiles_written=sum(o.tiles_written for o in outcomes),
+        tiles_background=sum(o.tiles_background for o in outcomes),
+        blocks_total=plan.block_count,
+        blocks_resumed=len(done),
+        seconds=time.perf_counter() - started,
+        already_complete=False,
+    )
+
+
+@contextmanager
+def _exclusive_lock(path: Path, name: str) -> Iterator[None]:
+    """Refuse a second build of the same pyramid while one runs (across processes)."""
+    with path.open("a") as lock_file:
+        try:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PyramidBuildError(
+                f"pyramid {name!r} is being built by another process (lock {str(path)!r})"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+
+def _prepare_build_dir(build_dir: Path, name: str, manifest: BuildManifest) -> Path:
+    """Reuse an interrupted build of the same slide and options; otherwise start afresh."""
+    if build_dir.exists() and BuildManifest.read(build_dir / MANIFEST_NAME) != manifest:
+        shutil.rmtree(build_dir)
+    for sub in (f"{name}_files", "cores", "shared"):
+        (build_dir / sub).mkdir(parents=True, exist_ok=True)
+    manifest.write(build_dir / MANIFEST_NAME)
+    return build_dir
+
+
+def _block_key(token: str, block: BlockId) -> tuple[str, int, int, int]:
+    return (f"coupe-block-{token}", *block)
+
+
+def _task_graph(context: BuildContext, done: set[BlockId], token: str) -> dict[Any, Any]:
+    """The dask graph of the blocks still to build; keys are unique to this build."""
+    graph: dict[Any, Any] = {}
+    for block in context.plan.block_ids():
+        if block in done:
+            continue
+        dependencies = [
+            _block_key(token, b) for b in context.plan.input_blocks(block) if b not in done
+        ]
+        graph[_block_key(token, block)] = (
+            functools.partial(run_block, context, block),
+            *dependencies,
+        )
+    return graph
+
+
+def _run_graph(
+    context: BuildContext,
+    done: set[BlockId],
+    journal: BuildJournal,
+    options: PyramidOptions,
+    progress: ProgressCallback | None,
+) -> list[BlockOutcome]:
+    plan = context.plan
+    tiles_total = plan.geometry.tile_count
+    tiles_done = sum(plan.block_tile_count(b) for b in done)
+    outcomes: list[BlockOutcome] = []
+    if progress is not None:
+        progress(tiles_done, tiles_total)
+
+    def finished(outcome: BlockOutcome) -> None:
+        nonlocal tiles_done
+        journal.record(outcome.block)
+        outcomes.append(outcome)
+        tiles_done += plan.block_tile_count(outcome.block)
+        if progress is not None:
+            progress(tiles_done, tiles_total)
+
+    graph = _task_graph(context, done, uuid.uuid4().hex)
+    if not graph:
+        return outcomes
+    try:
+        if options.scheduler_address:
+            _run_distributed(graph, options.scheduler_address, finished)
+        else:
+            _run_local(graph, options.workers, finished)
+    except PyramidBuildError:
+        raise
+    except Exception as exc:
+        raise PyramidBuildError(
+            f"building the pyramid of {context.slide_path!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        close_cached_sources()
+    return outcomes
+
+
+def _run_local(
+    graph: dict[Any, Any], workers: int | None, finished: Callable[[BlockOutcome], None]
+) -> None:
+    import dask.threaded
+    from dask.callbacks import Callback
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        finished(result)
+
+    # Threads, not processes: the codecs and Pillow release the GIL, and threads share the
+    # open slide and its decoded-tile bookkeeping at no cost.
+    with Callback(posttask=posttask):
+        dask.threaded.get(graph, list(graph), num_workers=workers or os.cpu_count() or 1)
+
+
+def _run_distributed(
+    graph: dict[Any, Any], address: str, finished: Callable[[BlockOutcome], None]
+) -> None:
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, timeout="10s", set_as_default=False)
+    except OSError as exc:
+        raise PyramidBuildError(f"cannot reach the dask scheduler at {address!r}: {exc}") from exc
+    with client:
+        futures = client.get(graph, list(graph), sync=False)
+        for future in as_completed(futures, loop=client.loop):
+            finished(future.result())
+            future.release()
+
+
+def _publish(
+    build_dir: Path,
+    name: str,
+    manifest: BuildManifest,
+    dzi_path: Path,
+    files_dir: Path,
+    geometry: DeepZoomGeometry,
+    options: PyramidOptions,
+) -> None:
+    """Move the finished tiles into place; the descriptor is written last."""
+    built_files = build_dir / f"{name}_files"
+    manifest.write(built_files / MANIFEST_NAME)
+    dzi_path.unlink(missing_ok=True)
+    if files_dir.exists():
+        os.replace(files_dir, build_dir / "replaced_files")
+    os.replace(built_files, files_dir)
+    partial = dzi_path.with_name(dzi_path.name + ".partial")
+    partial.write_text(geometry.dzi_xml(options.tile_format), encoding="utf-8")
+    os.replace(partial, dzi_path)

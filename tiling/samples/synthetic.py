@@ -1,0 +1,468 @@
+"""Large synthetic slides made from real tissue, written tile by tile with tifffile.
+
+The real H&E tissue of CMU-1-Small-Region.svs is cropped to whole tiles and mirrored to fill a
+plane of any size: copies alternate between straight and flipped, so every seam is continuous.
+Because the crop is a whole number of tiles, the plane repeats every two crops and so do its
+tiles: each distinct tile is JPEG-encoded once and its bytes are written wherever it recurs.
+That makes a 50,000 x 40,000 slide a matter of seconds and keeps memory bounded by the tissue
+crop, never by the slide.
+
+Reduced levels are box averages of the level-0 pixels. The crop is a multiple of every level's
+downsample, so averaging the crop once per level equals averaging every level-0 tile of the
+plane: the pyramid is made from the same pixels, never re-rendered from the source slide.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Literal, get_args
+
+import imagecodecs
+import numpy as np
+import tifffile
+from numpy.typing import NDArray
+from PIL import Image
+
+from tiling.samples._fetch import default_cache_dir, fetch_sample
+
+__all__ = [
+    "SYNTHETIC_KINDS",
+    "SyntheticKind",
+    "ensure_synthetic_slide",
+    "mirror_index",
+    "synthetic_slide_name",
+    "write_aperio_svs",
+    "write_generic_tiff",
+    "write_ome_tiff",
+]
+
+SyntheticKind = Literal["aperio-svs", "generic-tiff", "ome-tiff"]
+SYNTHETIC_KINDS: tuple[SyntheticKind, ...] = get_args(SyntheticKind)
+
+_SOURCE_SAMPLE = "CMU-1-Small-Region.svs"
+# Bump when the generated pixels or layout change, so cached slides are not reused.
+_GENERATOR_VERSION = 1
+_SUFFIXES: dict[SyntheticKind, str] = {
+    "aperio-svs": ".svs",
+    "generic-tiff": ".tiff",
+    "ome-tiff": ".ome.tif",
+}
+_APERIO_HEADER = "Aperio Image Library v12.0.0 "
+_THUMBNAIL_MAX_PX = 1024
+_LABEL_SIZE_PX = (387, 463)
+_MACRO_SIZE_PX = (1280, 431)
+# Distinct tiles kept encoded; a level of the mirrored plane has at most a few hundred.
+_MAX_CACHED_TILES = 4096
+# tifffile writes JPEG-in-TIFF as YCbCr with 4:2:0 subsampling, like a scanner.
+_SUBSAMPLING = (2, 2)
+
+Pixels = NDArray[np.uint8]
+
+
+def _load_tissue(unit_px: int) -> Pixels:
+    """The real tissue, cropped to a multiple of ``unit_px`` in both directions."""
+    with tifffile.TiffFile(fetch_sample(_SOURCE_SAMPLE)) as tif:
+        full: Pixels = tif.pages[0].asarray()
+    height, width = (full.shape[0] // unit_px) * unit_px, (full.shape[1] // unit_px) * unit_px
+    if height == 0 or width == 0:
+        raise ValueError(
+            f"tile size and downsamples need a {unit_px} px unit, larger than the "
+            f"{full.shape[1]}x{full.shape[0]} px source tissue"
+        )
+    return np.ascontiguousarray(full[:height, :width])
+
+
+def _box_downsample(pixels: Pixels, factor: int) -> Pixels:
+    """Average ``factor`` x ``factor`` blocks; the image must be a multiple of ``factor``."""
+    if factor == 1:
+        return pixels
+    reduced = Image.fromarray(pixels).reduce(factor)
+    return np.asarray(reduced, dtype=np.uint8)
+
+
+def mirror_index(start_px: int, stop_px: int, period_px: int) -> NDArray[np.intp]:
+    """Indices into a source of ``period_px`` for plane pixels ``start_px:stop_px``.
+
+    Even copies run forwards, odd copies backwards, so neighbouring copies meet edge to edge.
+    """
+    position = np.arange(start_px, stop_px, dtype=np.intp) % (2 * period_px)
+    return np.where(position < period_px, position, 2 * period_px - 1 - position)
+
+
+def _mirrored(source: Pixels, width_px: int, height_px: int) -> Pixels:
+    """The whole mirrored plane of ``width_px`` x ``height_px``; for small images only."""
+    rows = mirror_index(0, height_px, source.shape[0])
+    cols = mirror_index(0, width_px, source.shape[1])
+    return np.ascontiguousarray(source[rows][:, cols])
+
+
+def _encode_jpeg(tile: Pixels, quality: int) -> bytes:
+    encoded = imagecodecs.jpeg_encode(
+        tile,
+        level=quality,
+        colorspace="RGB",
+        outcolorspace="YCBCR",
+        subsampling=_SUBSAMPLING,
+    )
+    return bytes(encoded)
+
+
+def _iter_jpeg_tiles(
+    source: Pixels, *, width_px: int, height_px: int, tile_size_px: int, quality: int
+) -> Iterator[bytes]:
+    """JPEG tiles, row by row, of ``source`` mirrored to ``width_px`` x ``height_px``.
+
+    Edge tiles are full tiles that carry on the mirrored tissue past the image edge.
+    A tile is encoded once per position within the mirror period and its bytes reused.
+    """
+    period_h, period_w = 2 * source.shape[0], 2 * source.shape[1]
+    cache: dict[tuple[int, int], bytes] = {}
+    col_indices = {
+        x0 % period_w: mirror_index(x0, x0 + tile_size_px, source.shape[1])
+        for x0 in range(0, width_px, tile_size_px)
+    }
+    for y0 in range(0, height_px, tile_size_px):
+        rows: Pixels | None = None
+        for x0 in range(0, width_px, tile_size_px):
+            key = (y0 % period_h, x0 % period_w)
+            encoded = cache.get(key)
+            if encoded is None:
+                if rows is None:
+                    rows = source[mirror_index(y0, y0 + tile_size_px, source.shape[0])]
+                tile = np.ascontiguousarray(rows[:, col_indices[key[1]]])
+                encoded = _encode_jpeg(tile, quality)
+                if len(cache) < _MAX_CACHED_TILES:
+                    cache[key] = encoded
+            yield encoded
+
+
+def _level_size(width_px: int, height_px: int, downsample: int) -> tuple[int, int]:
+    return max(1, width_px // downsample), max(1, height_px // downsample)
+
+
+def _check_request(
+    width_px: int, height_px: int, tile_size_px: int, quality: int, downsamples: Sequence[int]
+) -> None:
+    if width_px < 1 or height_px < 1:
+        raise ValueError(f"slide size must be positive, got {width_px}x{height_px}")
+    if tile_size_px < 16 or tile_size_px % 16:
+        raise ValueError(
+            f"tile_size_px must be a positive multiple of 16 (JPEG 4:2:0), got {tile_size_px}"
+        )
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be 1..100, got {quality}")
+    if not downsamples or downsamples[0] != 1 or any(d < 1 for d in downsamples):
+        raise ValueError(f"levels must start at downsample 1, got {tuple(downsamples)}")
+    if list(downsamples) != sorted(set(downsamples)):
+        raise ValueError(f"levels must be strictly increasing, got {tuple(downsamples)}")
+
+
+def _tissue_for(tile_size_px: int, downsamples: Sequence[int]) -> Pixels:
+    return _load_tissue(math.lcm(tile_size_px, *downsamples))
+
+
+def _tiled_jpeg_kwargs(width_px: int, height_px: int, tile_size_px: int) -> dict[str, object]:
+    return {
+        "shape": (height_px, width_px, 3),
+        "dtype": np.uint8,
+        "photometric": "rgb",
+        "compression": "jpeg",
+        "subsampling": _SUBSAMPLING,
+        "tile": (tile_size_px, tile_size_px),
+    }
+
+
+def _resolution(mpp_um: float) -> dict[str, object]:
+    pixels_per_cm = 10_000.0 / mpp_um
+    return {"resolution": (pixels_per_cm, pixels_per_cm), "resolutionunit": "CENTIMETER"}
+
+
+def _thumbnail(tissue: Pixels, width_px: int, height_px: int, max_px: int) -> Pixels:
+    """A thumbnail of the mirrored plane, from a Pillow-reduced copy of the tissue crop."""
+    scale = max(width_px, height_px) / max_px if max(width_px, height_px) > max_px else 1.0
+    thumb_w, thumb_h = max(1, round(width_px / scale)), max(1, round(height_px / scale))
+    small_w = max(1, round(tissue.shape[1] / scale))
+    small_h = max(1, round(tissue.shape[0] / scale))
+    small = np.asarray(
+        Image.fromarray(tissue).resize((small_w, small_h), Image.Resampling.BOX), dtype=np.uint8
+    )
+    return _mirrored(small, thumb_w, thumb_h)
+
+
+def _label_image() -> Pixels:
+    """A white slide label with a barcode-like band, standing in for the scanner's photo."""
+    width, height = _LABEL_SIZE_PX
+    label = np.full((height, width, 3), 250, dtype=np.uint8)
+    rng = np.random.default_rng(7)
+    bars = rng.integers(0, 2, size=width // 3, dtype=np.uint8).repeat(3)
+    band = np.where(bars[None, :, None] == 1, 20, 250).astype(np.uint8)
+    label[40:160, : bars.size] = band
+    label[220:240, 40:-40] = 60
+    label[280:300, 40:-120] = 60
+    return label
+
+
+def _macro_image(tissue: Pixels) -> Pixels:
+    """A glass-slide overview: label at the left, tissue on pale glass to the right."""
+    width, height = _MACRO_SIZE_PX
+    macro = np.full((height, width, 3), 232, dtype=np.uint8)
+    label = np.asarray(
+        Image.fromarray(_label_image()).resize((height * 387 // 463, height)), dtype=np.uint8
+    )
+    macro[:, : label.shape[1]] = label
+    region_w = width - label.shape[1] - 80
+    tissue_small = np.asarray(
+        Image.fromarray(tissue).resize((min(region_w, height * 3 // 4), height - 80)),
+        dtype=np.uint8,
+    )
+    x0 = label.shape[1] + 40 + (region_w - tissue_small.shape[1]) // 2
+    macro[40 : 40 + tissue_small.shape[0], x0 : x0 + tissue_small.shape[1]] = tissue_small
+    return macro
+
+
+def write_aperio_svs(
+    path: str | os.PathLike[str],
+    *,
+    width_px: int,
+    height_px: int,
+    tile_size_px: int = 240,
+    quality: int = 75,
+    levels: Sequence[int] = (1, 4, 16),
+    mpp_um: float = 0.499,
+    label: bool = True,
+    macro: bool = True,
+) -> Path:
+    """Write an Aperio SVS of the mirrored real tissue that OpenSlide opens as vendor "aperio".
+
+    The layout follows the scanner's: level 0 (tiled JPEG), a stripped JPEG thumbnail as the
+    second IFD, the reduced levels (tiled JPEG, downsamples ``levels[1:]``), then the label
+    (stripped LZW) and macro (stripped JPEG). ``tile_size_px`` must be a multiple of 16.
+    Returns ``path``.
+    """
+    _check_request(width_px, height_px, tile_size_px, quality, levels)
+    tissue = _tissue_for(tile_size_px, levels)
+    path = Path(path)
+    app_mag = round(10.0 / mpp_um)
+    level0_desc = (
+        f"{_APERIO_HEADER}\r\n{width_px}x{height_px} [0,0 {width_px}x{height_px}] "
+        f"({tile_size_px}x{tile_size_px}) JPEG/RGB Q={quality}"
+        f"|AppMag = {app_mag}|StripeWidth = {tile_size_px * 8}|ScanScope ID = COUPE-SYNTHETIC"
+        f"|Filename = coupe-synthetic-{width_px}x{height_px}|MPP = {mpp_um}"
+        f"|Left = 0.000000|Top = 0.000000|OriginalWidth = {width_px}"
+        f"|OriginalHeight = {height_px}"
+    )
+    thumb = _thumbnail(tissue, width_px, height_px, _THUMBNAIL_MAX_PX)
+    with tifffile.TiffWriter(path, bigtiff=True) as tw:
+        tw.write(
+            _iter_jpeg_tiles(
+                tissue,
+                width_px=width_px,
+                height_px=height_px,
+                tile_size_px=tile_size_px,
+                quality=quality,
+            ),
+            **_tiled_jpeg_kwargs(width_px, height_px, tile_size_px),  # type: ignore[arg-type]
+            description=level0_desc,
+            metadata=None,
+            software=False,
+        )
+        tw.write(
+            thumb,
+            photometric="rgb",
+            compression="jpeg",
+            compressionargs={"level": quality},
+            subsampling=_SUBSAMPLING,
+            rowsperstrip=16,
+            description=(
+                f"{_APERIO_HEADER}\r\n{width_px}x{height_px} -> "
+                f"{thumb.shape[1]}x{thumb.shape[0]} - |AppMag = {app_mag}|MPP = {mpp_um}"
+            ),
+            metadata=None,
+            software=False,
+        )
+        for downsample in levels[1:]:
+            level_w, level_h = _level_size(width_px, height_px, downsample)
+            tw.write(
+                _iter_jpeg_tiles(
+                    _box_downsample(tissue, downsample),
+                    width_px=level_w,
+                    height_px=level_h,
+                    tile_size_px=tile_size_px,
+                    quality=quality,
+                ),
+                **_tiled_jpeg_kwargs(level_w, level_h, tile_size_px),  # type: ignore[arg-type]
+                description=(
+                    f"{_APERIO_HEADER}\r\n{width_px}x{height_px} [0,0 {width_px}x{height_px}] "
+                    f"({tile_size_px}x{tile_size_px}) -> {level_w}x{level_h} "
+                    f"JPEG/RGB Q={quality}|AppMag = {app_mag}|MPP = {mpp_um}"
+                ),
+                metadata=None,
+                software=False,
+            )
+        # OpenSlide names associated images by the first word of the description's second
+        # line, split on "\r" or "\n"; a bare "\n" (as the scanner writes) keeps it at index 1.
+        if label:
+            label_pixels = _label_image()
+            tw.write(
+                label_pixels,
+                photometric="rgb",
+                compression="lzw",
+                predictor=True,
+                rowsperstrip=8,
+                subfiletype=1,
+                description=(
+                    f"{_APERIO_HEADER}\nlabel {label_pixels.shape[1]}x{label_pixels.shape[0]}"
+                ),
+                metadata=None,
+                software=False,
+            )
+        if macro:
+            macro_pixels = _macro_image(tissue)
+            tw.write(
+                macro_pixels,
+                photometric="rgb",
+                compression="jpeg",
+                compressionargs={"level": quality},
+                subsampling=_SUBSAMPLING,
+                rowsperstrip=16,
+                subfiletype=9,
+                description=(
+                    f"{_APERIO_HEADER}\nmacro {macro_pixels.shape[1]}x{macro_pixels.shape[0]}"
+                ),
+                metadata=None,
+                software=False,
+            )
+    return path
+
+
+def write_generic_tiff(
+    path: str | os.PathLike[str],
+    *,
+    width_px: int,
+    height_px: int,
+    tile_size_px: int = 256,
+    quality: int = 75,
+    levels: Sequence[int] = (1, 2, 4, 8),
+    mpp_um: float = 0.499,
+) -> Path:
+    """Write a plain tiled-JPEG TIFF pyramid, one IFD per level (OpenSlide: "generic-tiff").
+
+    Resolution tags carry ``mpp_um``. ``tile_size_px`` must be a multiple of 16.
+    Returns ``path``.
+    """
+    _check_request(width_px, height_px, tile_size_px, quality, levels)
+    tissue = _tissue_for(tile_size_px, levels)
+    path = Path(path)
+    with tifffile.TiffWriter(path, bigtiff=True) as tw:
+        for downsample in levels:
+            level_w, level_h = _level_size(width_px, height_px, downsample)
+            tw.write(
+                _iter_jpeg_tiles(
+                    _box_downsample(tissue, downsample),
+                    width_px=level_w,
+                    height_px=level_h,
+                    tile_size_px=tile_size_px,
+                    quality=quality,
+                ),
+                **_tiled_jpeg_kwargs(level_w, level_h, tile_size_px),  # type: ignore[arg-type]
+                **_resolution(mpp_um * downsample),  # type: ignore[arg-type]
+                subfiletype=0 if downsample == 1 else 1,
+                metadata=None,
+            )
+    return path
+
+
+def write_ome_tiff(
+    path: str | os.PathLike[str],
+    *,
+    width_px: int,
+    height_px: int,
+    tile_size_px: int = 256,
+    quality: int = 75,
+    subifd_levels: int = 3,
+    mpp_um: float = 0.499,
+) -> Path:
+    """Write an OME-TIFF whose pyramid (downsamples 2, 4, ...) lives in SubIFDs of level 0.
+
+    OpenSlide sees level 0 only; tifffile sees every level as ``series[0].levels``.
+    ``tile_size_px`` must be a multiple of 16. Returns ``path``.
+    """
+    downsamples = [2**i for i in range(subifd_levels + 1)]
+    _check_request(width_px, height_px, tile_size_px, quality, downsamples)
+    tissue = _tissue_for(tile_size_px, downsamples)
+    path = Path(path)
+    with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tw:
+        tw.write(
+            _iter_jpeg_tiles(
+                tissue,
+                width_px=width_px,
+                height_px=height_px,
+                tile_size_px=tile_size_px,
+                quality=quality,
+            ),
+            **_tiled_jpeg_kwargs(width_px, height_px, tile_size_px),  # type: ignore[arg-type]
+            **_resolution(mpp_um),  # type: ignore[arg-type]
+            subifds=subifd_levels,
+            metadata={
+                "axes": "YXS",
+                "PhysicalSizeX": mpp_um,
+                "PhysicalSizeXUnit": "µm",
+                "PhysicalSizeY": mpp_um,
+                "PhysicalSizeYUnit": "µm",
+            },
+        )
+        for downsample in downsamples[1:]:
+            level_w, level_h = _level_size(width_px, height_px, downsample)
+            tw.write(
+                _iter_jpeg_tiles(
+                    _box_downsample(tissue, downsample),
+                    width_px=level_w,
+                    height_px=level_h,
+                    tile_size_px=tile_size_px,
+                    quality=quality,
+                ),
+                **_tiled_jpeg_kwargs(level_w, level_h, tile_size_px),  # type: ignore[arg-type]
+                **_resolution(mpp_um * downsample),  # type: ignore[arg-type]
+                subfiletype=1,
+                metadata=None,
+            )
+    return path
+
+
+def synthetic_slide_name(kind: SyntheticKind, width_px: int, height_px: int) -> str:
+    """The cache file name of a synthetic slide: kind, size and generator version."""
+    if kind not in _SUFFIXES:
+        known = ", ".join(SYNTHETIC_KINDS)
+        raise ValueError(f"unknown synthetic slide kind {kind!r}; known: {known}")
+    return f"synthetic-{kind}-{width_px}x{height_px}-v{_GENERATOR_VERSION}{_SUFFIXES[kind]}"
+
+
+def ensure_synthetic_slide(
+    kind: SyntheticKind, width_px: int, height_px: int, cache_dir: Path | None = None
+) -> Path:
+    """Return a cached synthetic slide of ``kind`` and size, generating it on first use.
+
+    Slides live next to the fetched samples (``default_cache_dir()``) and are written under a
+    temporary name, then renamed, so a reader never sees a half-written file.
+    """
+    name = synthetic_slide_name(kind, width_px, height_px)
+    cache = cache_dir or default_cache_dir()
+    target = cache / name
+    if target.exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f".{name}.{os.getpid()}.partial"
+    try:
+        if kind == "aperio-svs":
+            write_aperio_svs(partial, width_px=width_px, height_px=height_px)
+        elif kind == "generic-tiff":
+            write_generic_tiff(partial, width_px=width_px, height_px=height_px)
+        else:
+            write_ome_tiff(partial, width_px=width_px, height_px=height_px)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target

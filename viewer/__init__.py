@@ -1,0 +1,1 @@
+"""The web front end: static HTML/JS/CSS on OpenSeadragon, served by services."""

@@ -1,0 +1,63 @@
+"""The worklist's exceptions: one base class, so callers can catch "any worklist error".
+
+Not-found errors also subclass :class:`LookupError` and permission errors :class:`PermissionError`,
+so code that knows nothing of Coupe can still catch them.
+"""
+
+from __future__ import annotations
+
+
+class WorklistError(Exception):
+    """Base class of every error the worklist raises on purpose."""
+
+
+class NotFoundError(WorklistError, LookupError):
+    """A case, pathologist, slide or other record does not exist."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"{kind} {key!r} does not exist")
+        self.kind = kind
+        self.key = key
+
+
+class InvalidTransitionError(WorklistError):
+    """A case cannot move from its current status to the requested one."""
+
+    def __init__(self, case: str, current: str, target: str, reason: str = "") -> None:
+        message = f"case {case!r} cannot go from {current!r} to {target!r}"
+        super().__init__(f"{message}: {reason}" if reason else message)
+        self.case = case
+        self.current = current
+        self.target = target
+
+
+class AlreadyAssignedError(WorklistError):
+    """The case already has an active primary assignment (someone else won the race)."""
+
+
+class NotAssignedError(WorklistError):
+    """The operation needs an assignment the pathologist or case does not have."""
+
+
+class ConflictOfInterestError(WorklistError):
+    """A second reader or consultant would review their own case."""
+
+
+class ConcurrentUpdateError(WorklistError):
+    """The record changed since it was read; reload and retry."""
+
+
+class DatabaseBusyError(ConcurrentUpdateError):
+    """The database stayed locked by other writers longer than the retry budget."""
+
+
+class NotPermittedError(WorklistError, PermissionError):
+    """The actor's role does not allow the operation."""
+
+
+class ValidationError(WorklistError, ValueError):
+    """Input is malformed (an accession number, GeoJSON, a roster)."""
+
+
+class RegionFileError(ValidationError):
+    """A region file cannot be read; the message names the file and the key or line."""

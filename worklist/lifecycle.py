@@ -1,0 +1,75 @@
+"""The case lifecycle: which status may follow which, and why.
+
+received -> scanned -> assigned -> in_review -> consult_pending -> in_review -> signed_out,
+with the backward moves a department needs: a case can go back for rescanning, a pathologist
+can release a case to the unassigned pool, and a lab manager's reassignment puts a case that
+was in review back to "assigned" for its new pathologist. Signed out is final (addenda are
+separate reports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from worklist.enums import CaseStatus
+from worklist.errors import InvalidTransitionError
+from worklist.models import Case
+
+S = CaseStatus
+
+# target status -> what the move means, per current status.
+TRANSITIONS: Mapping[CaseStatus, Mapping[CaseStatus, str]] = {
+    S.RECEIVED: {S.SCANNED: "all slides scanned"},
+    S.SCANNED: {
+        S.ASSIGNED: "assigned or claimed",
+        S.RECEIVED: "sent back for rescanning",
+    },
+    S.ASSIGNED: {
+        S.IN_REVIEW: "review started",
+        S.SCANNED: "released to the unassigned pool",
+    },
+    S.IN_REVIEW: {
+        S.CONSULT_PENDING: "consult or second opinion requested",
+        S.SIGNED_OUT: "signed out",
+        S.SCANNED: "released to the unassigned pool",
+        S.ASSIGNED: "reassigned to another pathologist",
+    },
+    S.CONSULT_PENDING: {S.IN_REVIEW: "consult answered"},
+    S.SIGNED_OUT: {},
+}
+
+# Statuses in which a case holds an active primary assignment.
+ASSIGNED_STATUSES = frozenset({S.ASSIGNED, S.IN_REVIEW, S.CONSULT_PENDING})
+OPEN_STATUSES = frozenset(S) - {S.SIGNED_OUT}
+
+
+def allowed_targets(current: CaseStatus) -> frozenset[CaseStatus]:
+    """The statuses a case in ``current`` may move to."""
+    return frozenset(TRANSITIONS[current])
+
+
+def is_allowed(current: CaseStatus, target: CaseStatus) -> bool:
+    """Whether ``current -> target`` is a lifecycle move."""
+    return target in TRANSITIONS[current]
+
+
+def check_transition(accession_number: str, current: CaseStatus, target: CaseStatus) -> None:
+    """Raise :class:`InvalidTransitionError` unless ``current -> target`` is allowed."""
+    if not is_allowed(current, target):
+        allowed = ", ".join(sorted(t.value for t in TRANSITIONS[current])) or "nothing (final)"
+        raise InvalidTransitionError(
+            accession_number,
+            current.value,
+            target.value,
+            f"from {current.value} it may go to {allowed}",
+        )
+
+
+def transition(case: Case, target: CaseStatus, *, now: datetime) -> None:
+    """Move ``case`` to ``target``, or raise and leave it untouched."""
+    check_transition(case.accession_number, case.status, target)
+    case.status = target
+    case.updated_at = now
+    if target is CaseStatus.SIGNED_OUT:
+        case.signed_out_at = now

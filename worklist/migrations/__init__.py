@@ -1,0 +1,1 @@
+"""Alembic migrations of the worklist schema (driven from :mod:`worklist.migrate`)."""

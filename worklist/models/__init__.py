@@ -1,0 +1,28 @@
+"""The worklist's tables (SQLAlchemy 2.0 declarative models)."""
+
+from __future__ import annotations
+
+from worklist.models.assignment import Assignment
+from worklist.models.audit import AuditChainHead, AuditEvent
+from worklist.models.base import Base
+from worklist.models.case import AccessionCounter, Block, Case, Slide, Specimen
+from worklist.models.notes import Annotation, Comment
+from worklist.models.organisation import Absence, Department, Pathologist, PathologistSubspecialty
+
+__all__ = [
+    "Absence",
+    "AccessionCounter",
+    "Annotation",
+    "Assignment",
+    "AuditChainHead",
+    "AuditEvent",
+    "Base",
+    "Block",
+    "Case",
+    "Comment",
+    "Department",
+    "Pathologist",
+    "PathologistSubspecialty",
+    "Slide",
+    "Specimen",
+]

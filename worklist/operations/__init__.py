@@ -1,0 +1,57 @@
+"""Operations many people race on: each is one transaction, safe under concurrency.
+
+Every operation takes keyword arguments only, starting with the ``engine`` and the ``actor``,
+writes an audit record, and returns plain values (:mod:`worklist.operations.receipts`).
+"""
+
+from __future__ import annotations
+
+from worklist.operations.assign import (
+    Proposal,
+    ProposalOutcome,
+    apply_proposals,
+    assign_case,
+    reassign_case,
+)
+from worklist.operations.claim import claim_case, claim_next, release_case
+from worklist.operations.intake import (
+    BlockIntake,
+    CaseIntake,
+    SlideIntake,
+    SpecimenIntake,
+    intake_case,
+    intake_cases,
+    register_scan,
+    set_pyramid_status,
+)
+from worklist.operations.notes import add_annotation, add_comment, record_access
+from worklist.operations.receipts import AssignmentReceipt, CaseState
+from worklist.operations.review import answer_consult, request_consult, sign_out, start_review
+
+__all__ = [
+    "AssignmentReceipt",
+    "BlockIntake",
+    "CaseIntake",
+    "CaseState",
+    "Proposal",
+    "ProposalOutcome",
+    "SlideIntake",
+    "SpecimenIntake",
+    "add_annotation",
+    "add_comment",
+    "answer_consult",
+    "apply_proposals",
+    "assign_case",
+    "claim_case",
+    "claim_next",
+    "intake_case",
+    "intake_cases",
+    "reassign_case",
+    "record_access",
+    "register_scan",
+    "release_case",
+    "request_consult",
+    "set_pyramid_status",
+    "sign_out",
+    "start_review",
+]

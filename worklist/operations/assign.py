@@ -1,0 +1,200 @@
+"""Assignment by a lab manager or by the engine's proposals, and reassignment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from worklist import lifecycle
+from worklist.actor import Actor
+from worklist.audit import record_event
+from worklist.db import run_in_transaction
+from worklist.enums import AssignmentKind, AuditAction, CaseStatus
+from worklist.errors import AlreadyAssignedError, NotAssignedError, WorklistError
+from worklist.models import Assignment, Case, Pathologist
+from worklist.operations._assigning import add_primary, add_reviewer
+from worklist.operations._common import (
+    active_primary,
+    end_assignment,
+    get_pathologist,
+    lock_case,
+    require_manager,
+    utc_now,
+)
+from worklist.operations.receipts import AssignmentReceipt
+
+# (case_id, pathologist_id, kind, rule): what the assignment engine proposes.
+Proposal = tuple[int, int, AssignmentKind | str, str]
+
+
+def assign_case(
+    *,
+    engine: Engine,
+    actor: Actor,
+    case_id: int,
+    pathologist_id: int,
+    kind: AssignmentKind = AssignmentKind.PRIMARY,
+    rule: str = "manual",
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> AssignmentReceipt:
+    """Assign a case to a pathologist by hand (lab managers) in one transaction."""
+    require_manager(actor, "assign cases")
+
+    def work(session: Session) -> AssignmentReceipt:
+        moment = utc_now(now)
+        case = lock_case(session, case_id, expected_version=expected_version)
+        pathologist = get_pathologist(session, pathologist_id)
+        assignment = _assign(session, case, pathologist, kind, actor=actor, rule=rule, now=moment)
+        record_event(
+            session,
+            actor=actor,
+            event_type=f"case.assign.{kind.value}",
+            action=AuditAction.UPDATE,
+            case=case,
+            detail={"pathologist": pathologist.code, "rule": rule},
+            now=moment,
+        )
+        return AssignmentReceipt.of(assignment, case)
+
+    return run_in_transaction(engine, work)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalOutcome:
+    """What :func:`apply_proposals` did: the assignments made and the proposals skipped."""
+
+    applied: tuple[AssignmentReceipt, ...]
+    skipped: tuple[tuple[Proposal, str], ...]
+
+
+def apply_proposals(
+    *,
+    engine: Engine,
+    actor: Actor,
+    proposals: Iterable[Proposal],
+    now: datetime | None = None,
+) -> ProposalOutcome:
+    """Apply the engine's proposals in one transaction.
+
+    A proposal overtaken by events since the engine's snapshot (the case was claimed, released
+    or signed out meanwhile) is skipped with its reason; the others still apply. Each proposal
+    runs in a savepoint, so a skipped one leaves nothing behind.
+    """
+    require_manager(actor, "apply assignment proposals")
+    proposal_list = list(proposals)
+
+    def work(session: Session) -> ProposalOutcome:
+        moment = utc_now(now)
+        applied: list[AssignmentReceipt] = []
+        skipped: list[tuple[Proposal, str]] = []
+        for proposal in proposal_list:
+            case_id, pathologist_id, kind_value, rule = proposal
+            kind = AssignmentKind(kind_value)
+            try:
+                with session.begin_nested():
+                    case = lock_case(session, case_id)
+                    pathologist = get_pathologist(session, pathologist_id)
+                    assignment = _assign(
+                        session, case, pathologist, kind, actor=actor, rule=rule, now=moment
+                    )
+                    receipt = AssignmentReceipt.of(assignment, case)
+            except WorklistError as exc:
+                skipped.append((proposal, str(exc)))
+                continue
+            applied.append(receipt)
+        for receipt in applied:
+            case = lock_case(session, receipt.case.case_id)
+            record_event(
+                session,
+                actor=actor,
+                event_type=f"case.assign.{receipt.kind.value}",
+                action=AuditAction.UPDATE,
+                case=case,
+                detail={"pathologist_id": receipt.pathologist_id, "rule": receipt.rule},
+                now=moment,
+            )
+        return ProposalOutcome(tuple(applied), tuple(skipped))
+
+    return run_in_transaction(engine, work)
+
+
+def reassign_case(
+    *,
+    engine: Engine,
+    actor: Actor,
+    case_id: int,
+    to_pathologist_id: int,
+    reason: str,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> AssignmentReceipt:
+    """Move a case's primary assignment to another pathologist (lab managers only).
+
+    A case that was in review goes back to "assigned": its new pathologist has not begun.
+    """
+    require_manager(actor, "reassign cases")
+
+    def work(session: Session) -> AssignmentReceipt:
+        moment = utc_now(now)
+        case = lock_case(session, case_id, expected_version=expected_version)
+        target = get_pathologist(session, to_pathologist_id)
+        current = active_primary(session, case.id)
+        if current is None:
+            raise NotAssignedError(
+                f"case {case.accession_number!r} ({case.status.value}) has no pathologist to "
+                "reassign from; assign it instead"
+            )
+        if current.pathologist_id == target.id:
+            raise AlreadyAssignedError(
+                f"case {case.accession_number!r} is already assigned to {target.code}"
+            )
+        previous_code = current.pathologist.code
+        end_assignment(current, reason="reassigned", now=moment)
+        session.flush()  # the old primary must be inactive before the new one is inserted
+        if case.status is CaseStatus.IN_REVIEW:
+            lifecycle.transition(case, CaseStatus.ASSIGNED, now=moment)
+        else:
+            case.updated_at = moment
+        assignment = Assignment(
+            case_id=case.id,
+            pathologist_id=target.id,
+            kind=AssignmentKind.PRIMARY,
+            active=True,
+            assigned_at=moment,
+            assigned_by=actor.user_id,
+            rule="reassign",
+        )
+        session.add(assignment)
+        session.flush()
+        record_event(
+            session,
+            actor=actor,
+            event_type="case.reassign",
+            action=AuditAction.UPDATE,
+            case=case,
+            detail={"from": previous_code, "to": target.code, "reason": reason},
+            now=moment,
+        )
+        return AssignmentReceipt.of(assignment, case)
+
+    return run_in_transaction(engine, work)
+
+
+def _assign(
+    session: Session,
+    case: Case,
+    pathologist: Pathologist,
+    kind: AssignmentKind,
+    *,
+    actor: Actor,
+    rule: str,
+    now: datetime,
+) -> Assignment:
+    if kind is AssignmentKind.PRIMARY:
+        return add_primary(session, case, pathologist, actor=actor, rule=rule, now=now)
+    return add_reviewer(session, case, pathologist, kind=kind, actor=actor, rule=rule, now=now)

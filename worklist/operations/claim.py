@@ -1,0 +1,154 @@
+"""Pathologists taking work themselves (claim, claim next) and giving it back (release)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session
+
+from worklist import lifecycle
+from worklist.actor import Actor
+from worklist.audit import record_event
+from worklist.db import run_in_transaction
+from worklist.enums import AssignmentKind, AuditAction, CaseStatus, Priority
+from worklist.errors import NotAssignedError
+from worklist.models import Case, PathologistSubspecialty
+from worklist.operations._assigning import add_primary
+from worklist.operations._common import (
+    active_assignments,
+    end_assignment,
+    get_pathologist,
+    lock_case,
+    utc_now,
+)
+from worklist.operations.receipts import AssignmentReceipt, CaseState
+
+# Most urgent first, as an SQL expression over the stored priority value.
+_PRIORITY_RANK = sql_case({p.value: p.rank for p in Priority}, value=Case.priority)
+
+
+def claim_case(
+    *,
+    engine: Engine,
+    actor: Actor,
+    case_id: int,
+    pathologist_id: int,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> AssignmentReceipt:
+    """Take an unassigned case as its primary pathologist.
+
+    Of many pathologists racing for one case exactly one wins; the others get
+    :class:`~worklist.errors.AlreadyAssignedError`.
+    """
+
+    def work(session: Session) -> AssignmentReceipt:
+        moment = utc_now(now)
+        case = lock_case(session, case_id, expected_version=expected_version)
+        pathologist = get_pathologist(session, pathologist_id)
+        assignment = add_primary(session, case, pathologist, actor=actor, rule="claim", now=moment)
+        record_event(
+            session,
+            actor=actor,
+            event_type="case.claim",
+            action=AuditAction.UPDATE,
+            case=case,
+            detail={"pathologist": pathologist.code},
+            now=moment,
+        )
+        return AssignmentReceipt.of(assignment, case)
+
+    return run_in_transaction(engine, work)
+
+
+def claim_next(
+    *,
+    engine: Engine,
+    actor: Actor,
+    pathologist_id: int,
+    own_subspecialties_only: bool = True,
+    now: datetime | None = None,
+) -> AssignmentReceipt | None:
+    """Take the most urgent unassigned case (earliest due first), or return None if none is left.
+
+    On PostgreSQL the candidate row is taken with ``FOR UPDATE SKIP LOCKED``, so concurrent
+    claimers each get a different case without waiting on one another.
+    """
+
+    def work(session: Session) -> AssignmentReceipt | None:
+        moment = utc_now(now)
+        pathologist = get_pathologist(session, pathologist_id)
+        query = select(Case).where(Case.status == CaseStatus.SCANNED)
+        if own_subspecialties_only:
+            query = query.where(
+                Case.tumour_group.in_(
+                    select(PathologistSubspecialty.subspecialty).where(
+                        PathologistSubspecialty.pathologist_id == pathologist.id
+                    )
+                )
+            )
+        query = (
+            query.order_by(_PRIORITY_RANK, Case.due_at, Case.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Case)
+        )
+        case = session.execute(query).scalar_one_or_none()
+        if case is None:
+            return None
+        assignment = add_primary(
+            session, case, pathologist, actor=actor, rule="claim-next", now=moment
+        )
+        record_event(
+            session,
+            actor=actor,
+            event_type="case.claim",
+            action=AuditAction.UPDATE,
+            case=case,
+            detail={"pathologist": pathologist.code, "next": True},
+            now=moment,
+        )
+        return AssignmentReceipt.of(assignment, case)
+
+    return run_in_transaction(engine, work)
+
+
+def release_case(
+    *,
+    engine: Engine,
+    actor: Actor,
+    case_id: int,
+    pathologist_id: int,
+    reason: str = "",
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> CaseState:
+    """Give a case back to the unassigned pool ("scanned"), by its primary pathologist."""
+
+    def work(session: Session) -> CaseState:
+        moment = utc_now(now)
+        case = lock_case(session, case_id, expected_version=expected_version)
+        primaries = [
+            a
+            for a in active_assignments(session, case.id, AssignmentKind.PRIMARY)
+            if a.pathologist_id == pathologist_id
+        ]
+        if not primaries:
+            raise NotAssignedError(
+                f"case {case.accession_number!r} is not assigned to pathologist {pathologist_id}"
+            )
+        lifecycle.transition(case, CaseStatus.SCANNED, now=moment)
+        end_assignment(primaries[0], reason="released", now=moment)
+        record_event(
+            session,
+            actor=actor,
+            event_type="case.release",
+            action=AuditAction.UPDATE,
+            case=case,
+            detail={"pathologist_id": pathologist_id, "reason": reason},
+            now=moment,
+        )
+        return CaseState.of(case)
+
+    return run_in_transaction(engine, work)

@@ -1,0 +1,234 @@
+"""Intake: cases arrive at a front office with their specimens, blocks and slides; scans land."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from worklist import lifecycle
+from worklist.accession import format_accession, parse_accession
+from worklist.actor import Actor
+from worklist.audit import record_event
+from worklist.db import run_in_transaction
+from worklist.enums import AuditAction, CaseStatus, CaseType, Priority, PyramidStatus
+from worklist.errors import NotFoundError, ValidationError
+from worklist.models import AccessionCounter, Block, Case, Department, Slide, Specimen
+from worklist.operations._common import lock_case, utc_now
+from worklist.operations.receipts import CaseState
+from worklist.workload import due_time
+
+
+@dataclass(frozen=True, slots=True)
+class SlideIntake:
+    """A slide: its stain and, if already scanned, its whole-slide image."""
+
+    stain: str = "H&E"
+    file_path: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BlockIntake:
+    """A block (label like "A1") and its slides."""
+
+    label: str
+    slides: Sequence[SlideIntake] = (SlideIntake(),)
+
+
+@dataclass(frozen=True, slots=True)
+class SpecimenIntake:
+    """A specimen (label like "A") and its blocks."""
+
+    label: str
+    description: str = ""
+    blocks: Sequence[BlockIntake] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CaseIntake:
+    """Everything the front office registers for a new case.
+
+    Without ``accession_number`` one is allocated from the department's counter. Without
+    ``due_at`` the due time follows from the priority's turnaround target. A case whose
+    slides all arrive with an image enters as "scanned".
+    """
+
+    department: str
+    patient_pseudonym: str
+    tumour_group: str
+    category: int
+    priority: Priority = Priority.ROUTINE
+    case_type: CaseType = CaseType.HISTOLOGY
+    received_at: datetime | None = None
+    due_at: datetime | None = None
+    second_read_trigger: str | None = None
+    accession_number: str | None = None
+    specimens: Sequence[SpecimenIntake] = field(default_factory=tuple)
+
+
+def intake_cases(
+    *, engine: Engine, actor: Actor, cases: Sequence[CaseIntake], now: datetime | None = None
+) -> list[CaseState]:
+    """Register ``cases`` in one transaction (all or nothing) and return their states."""
+
+    def work(session: Session) -> list[CaseState]:
+        moment = utc_now(now)
+        departments = {d.code: d for d in session.execute(select(Department)).scalars()}
+        codes = {d.id: code for code, d in departments.items()}
+        created = [_create_case(session, departments, request, moment) for request in cases]
+        session.flush()
+        for case in created:
+            record_event(
+                session,
+                actor=actor,
+                event_type="case.intake",
+                action=AuditAction.CREATE,
+                case=case,
+                site=codes[case.department_id],
+                detail={"status": case.status.value},
+                now=moment,
+            )
+        return [CaseState.of(case) for case in created]
+
+    return run_in_transaction(engine, work)
+
+
+def intake_case(
+    *, engine: Engine, actor: Actor, case: CaseIntake, now: datetime | None = None
+) -> CaseState:
+    """Register one case; see :func:`intake_cases`."""
+    return intake_cases(engine=engine, actor=actor, cases=[case], now=now)[0]
+
+
+def _create_case(
+    session: Session, departments: dict[str, Department], request: CaseIntake, now: datetime
+) -> Case:
+    department = departments.get(request.department)
+    if department is None:
+        raise NotFoundError("department", request.department)
+    if not 1 <= request.category <= 6:
+        raise ValidationError(f"specimen category must be 1-6, got {request.category}")
+    received_at = utc_now(request.received_at or now)
+    accession = request.accession_number or _allocate_accession(
+        session, department.code, request.case_type, received_at.year
+    )
+    parsed = parse_accession(accession)
+    if parsed.case_type is not request.case_type:
+        raise ValidationError(
+            f"accession number {accession!r} is type {parsed.case_type.value}, "
+            f"the case is {request.case_type.value}"
+        )
+    case = Case(
+        accession_number=accession,
+        case_type=request.case_type,
+        department_id=department.id,
+        patient_pseudonym=request.patient_pseudonym,
+        tumour_group=request.tumour_group,
+        category=request.category,
+        priority=request.priority,
+        second_read_trigger=request.second_read_trigger,
+        received_at=received_at,
+        due_at=utc_now(request.due_at)
+        if request.due_at
+        else due_time(received_at, request.priority),
+        status=CaseStatus.RECEIVED,
+        updated_at=now,
+    )
+    all_scanned = True
+    for specimen_request in request.specimens:
+        specimen = Specimen(label=specimen_request.label, description=specimen_request.description)
+        for block_request in specimen_request.blocks:
+            block = Block(label=block_request.label)
+            for slide_request in block_request.slides:
+                scanned = slide_request.file_path is not None
+                all_scanned &= scanned
+                block.slides.append(
+                    Slide(
+                        stain=slide_request.stain,
+                        file_path=slide_request.file_path,
+                        scanned_at=now if scanned else None,
+                        pyramid_status=PyramidStatus.NONE,
+                    )
+                )
+            specimen.blocks.append(block)
+        case.specimens.append(specimen)
+    if all_scanned and _slide_count(case) > 0:
+        lifecycle.transition(case, CaseStatus.SCANNED, now=now)
+    session.add(case)
+    return case
+
+
+def _slide_count(case: Case) -> int:
+    return sum(len(block.slides) for specimen in case.specimens for block in specimen.blocks)
+
+
+def _allocate_accession(session: Session, site: str, case_type: CaseType, year: int) -> str:
+    """Next sequence number for (site, type, year), atomically (INSERT ... ON CONFLICT)."""
+    values = {"site": site, "case_type": case_type.value, "year_2digit": year % 100, "last_seq": 1}
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(AccessionCounter)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["site", "case_type", "year_2digit"],
+            set_={"last_seq": AccessionCounter.last_seq + 1},
+        )
+        .returning(AccessionCounter.last_seq)
+    )
+    seq = session.execute(statement).scalar_one()
+    return format_accession(site, case_type, year, seq)
+
+
+def register_scan(
+    *,
+    engine: Engine,
+    actor: Actor,
+    slide_id: int,
+    file_path: str,
+    now: datetime | None = None,
+) -> CaseState:
+    """Record a slide's whole-slide image; the case becomes "scanned" with its last slide."""
+
+    def work(session: Session) -> CaseState:
+        moment = utc_now(now)
+        slide = session.get(Slide, slide_id)
+        if slide is None:
+            raise NotFoundError("slide", slide_id)
+        case = lock_case(session, slide.block.specimen.case_id)
+        slide.file_path = file_path
+        slide.scanned_at = moment
+        slide.pyramid_status = PyramidStatus.NONE
+        case.updated_at = moment
+        slides = [s for sp in case.specimens for b in sp.blocks for s in b.slides]
+        if case.status is CaseStatus.RECEIVED and all(s.file_path for s in slides):
+            lifecycle.transition(case, CaseStatus.SCANNED, now=moment)
+        record_event(
+            session,
+            actor=actor,
+            event_type="slide.scanned",
+            action=AuditAction.UPDATE,
+            case=case,
+            slide_id=slide_id,
+            detail={"file_path": file_path},
+            now=moment,
+        )
+        return CaseState.of(case)
+
+    return run_in_transaction(engine, work)
+
+
+def set_pyramid_status(*, engine: Engine, slide_id: int, status: PyramidStatus) -> None:
+    """Record the progress of a slide's Deep Zoom pyramid (for the tiling job runner)."""
+
+    def work(session: Session) -> None:
+        slide = session.get(Slide, slide_id)
+        if slide is None:
+            raise NotFoundError("slide", slide_id)
+        slide.pyramid_status = status
+
+    run_in_transaction(engine, work)
