@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with tifffile.TiffFile(args.slide) as tif:
-        page = tif.pages[0]
+        page = tif.pages.first
         if not page.is_tiled or page.compression != tifffile.COMPRESSION.JPEG:
             raise SystemExit(f"{args.slide!r}: level 0 is not tiled JPEG")
         offsets = list(page.dataoffsets)

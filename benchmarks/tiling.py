@@ -62,6 +62,8 @@ class Run:
     ok: bool
     error: str | None = None
     stdout: str = ""
+    # Other work on the machine skews timings; the 1-minute load average says how much.
+    load_avg_1m_before: float = 0.0
 
 
 @dataclass
@@ -258,6 +260,7 @@ def run_contender(
             out_dir = Path(tmp)
             command = contender_command(name, slide, out_dir, expected_tiles)
             result.command = command
+            load_before = os.getloadavg()[0]
             try:
                 wall_s, peak_mb, completed = run_measured(command, env=env, timeout_s=timeout_s)
             except OSError as exc:
@@ -273,11 +276,19 @@ def run_contender(
             elif tiles != expected_tiles:
                 error = f"wrote {tiles} tiles, the DZI geometry has {expected_tiles}"
             result.runs.append(
-                Run(wall_s, peak_mb, tiles, error is None, error, completed.stdout.strip())
+                Run(
+                    wall_s,
+                    peak_mb,
+                    tiles,
+                    error is None,
+                    error,
+                    completed.stdout.strip(),
+                    load_before,
+                )
             )
             log(
                 f"  {name} run {repeat + 1}/{repeats}: {wall_s:.2f} s, peak {peak_mb:.0f} MB, "
-                f"{tiles} tiles" + (f" -- ERROR {error}" if error else "")
+                f"{tiles} tiles, load {load_before:.1f}" + (f" -- ERROR {error}" if error else "")
             )
             if error:
                 break
@@ -331,7 +342,8 @@ def render_markdown(results: Sequence[Result], env: dict[str, object], date: str
         "",
         f"Tile {TILE_SIZE_PX}, overlap {OVERLAP_PX}, JPEG Q{QUALITY}, {WORKERS} workers. "
         "Wall time includes interpreter start-up; peak MB is the summed RSS of the "
-        "process tree.",
+        "process tree. Load averages per run are in the JSON: other work on the machine "
+        "inflates every timing.",
         "",
         "| contender | slide | tiles | median s | tiles/s | ratio vs vips | peak MB |",
         "|---|---|---:|---:|---:|---:|---:|",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -89,6 +90,17 @@ class _SourceCache:
 # nothing until a block runs, and builds close it when they finish.
 _open_sources = _SourceCache()
 _shared_lock = threading.Lock()
+_pool_lock = threading.Lock()
+_pool: list[ThreadPoolExecutor] = []
+
+
+def _tile_pool() -> ThreadPoolExecutor:
+    """This process's threads for encoding and writing tiles, started on first use."""
+    with _pool_lock:
+        if not _pool:
+            threads = max(4, 2 * (os.cpu_count() or 1))
+            _pool.append(ThreadPoolExecutor(threads, thread_name_prefix="coupe-tile-write"))
+        return _pool[0]
 
 
 def open_cached_source(path: str, backend: str | None) -> SlideSource:
@@ -124,13 +136,18 @@ def _read_source_region(context: BuildContext, block: BlockId) -> tuple[RGBArray
 
 
 class _TileWriter:
-    """Writes one block's tiles, handling background tiles as the build asks."""
+    """Writes one block's tiles, handling background tiles as the build asks.
+
+    Encoding and writing go to this process's tile pool: the codecs and file system calls
+    release the GIL, and a slow file creation then no longer stalls the block's pixel work.
+    """
 
     def __init__(self, context: BuildContext) -> None:
         self.context = context
         self.written = 0
         self.background = 0
         self.bytes = 0
+        self._pending: list[Future[int]] = []
 
     def write(self, level: int, column: int, row: int, tile: RGBArray) -> None:
         context = self.context
@@ -145,11 +162,14 @@ class _TileWriter:
             os.link(shared, path)
             self.written += 1
             return
-        data = context.encoder.encode(tile)
-        with open(path, "wb") as f:
-            f.write(data)
+        self._pending.append(_tile_pool().submit(_encode_and_write, context.encoder, tile, path))
         self.written += 1
-        self.bytes += len(data)
+
+    def finish(self) -> None:
+        """Wait until every tile is on disk; the first failure is raised."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            self.bytes += future.result()
 
     def _shared_background(self, width_px: int, height_px: int) -> str:
         context = self.context
@@ -162,6 +182,23 @@ class _TileWriter:
                 Path(partial).write_bytes(context.encoder.encode(blank))
                 os.replace(partial, shared)
         return shared
+
+
+def _encode_and_write(encoder: TileEncoder, tile: RGBArray, path: str) -> int:
+    data = encoder.encode(tile)
+    _write_file(path, data)
+    return len(data)
+
+
+def _write_file(path: str, data: bytes) -> None:
+    # os-level calls: a tile is written once, and io.open's buffering is pure overhead here.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    finally:
+        os.close(descriptor)
 
 
 def _remove_if_present(path: str) -> None:
@@ -196,6 +233,7 @@ def run_block(context: BuildContext, block: BlockId, *_dependencies: object) -> 
                     z_x - origin_x : z_x - origin_x + z_width,
                 ]
                 writer.write(level, column, row, tile)
+        writer.finish()
         if not stage.is_final:
             c_x, c_y, c_width, c_height = plan.z_core_box(block, stage.lowest_level)
             core = pixels[

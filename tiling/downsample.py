@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from tiling.sources.base import RGBArray
 
@@ -12,13 +11,22 @@ def halve(image: RGBArray) -> RGBArray:
     """Average each 2x2 block of pixels into one (rounded), as libvips' dzsave does.
 
     The result is ``ceil(width / 2)`` by ``ceil(height / 2)``, the Deep Zoom level size rule: an
-    odd last row or column is averaged from the pixels that exist. Pillow's box reduction does
-    exactly that in C, several times faster than the same arithmetic in numpy.
+    odd last row or column is averaged from the pixels that exist (it is repeated once).
     """
-    if image.shape[0] == 1 and image.shape[1] == 1:
+    height, width = image.shape[:2]
+    if height == 1 and width == 1:
         return image
-    reduced = Image.fromarray(np.ascontiguousarray(image)).reduce(2)
-    return np.asarray(reduced)
+    if height % 2 or width % 2:
+        image = np.pad(image, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+        height, width = image.shape[:2]
+    # View pairs of rows as one axis and pairs of pixels as six samples: two additions on
+    # views, no gathering copies. This is the hot loop of every level below full resolution.
+    pairs = np.ascontiguousarray(image).reshape(height // 2, 2, width // 2, 6)
+    rows = np.add(pairs[:, 0], pairs[:, 1], dtype=np.uint16)
+    total = np.add(rows[..., :3], rows[..., 3:])
+    total += 2
+    total >>= 2
+    return total.astype(np.uint8)
 
 
 def halve_reference(image: RGBArray) -> RGBArray:

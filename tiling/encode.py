@@ -36,9 +36,10 @@ class TileEncoder:
 
     def encode(self, tile: RGBArray) -> bytes:
         """Encode one RGB tile. The codecs release the GIL, so threads encode in parallel."""
-        contiguous = np.ascontiguousarray(tile)
         if self.tile_format == "jpeg":
-            return bytes(imagecodecs.jpeg8_encode(contiguous, level=self.quality))
+            # libjpeg reads strided rows itself: no copy of the tile first.
+            return bytes(imagecodecs.jpeg8_encode(tile, level=self.quality))
+        contiguous = np.ascontiguousarray(tile)
         if self.tile_format == "png":
             # Level 6 is zlib's default trade-off; tiles are served many times, written once.
             return bytes(imagecodecs.png_encode(contiguous, level=6))

@@ -45,17 +45,20 @@ def composite_argb(argb: npt.NDArray[np.uint32], background: tuple[int, int, int
     """Premultiplied native-endian ARGB ``(h, w)`` onto ``background``, as RGB ``(h, w, 3)``.
 
     ``out = c + round((255 - a) * bg / 255)``; premultiplication (``c <= a``) keeps it in range.
+    Channels are copied one at a time: numpy gathers a reordered 3-of-4-byte view ~5x slower.
     """
     height, width = argb.shape
     channels = argb.view(np.uint8).reshape(height, width, 4)
     r, g, b, a = _RGBA_BYTES
     alpha = channels[..., a]
-    if alpha.size == 0 or int(alpha.min()) == 255:
-        return np.ascontiguousarray(channels[..., [r, g, b]])
-    transparency = 255 - alpha.astype(np.uint16)
     out = np.empty((height, width, 3), dtype=np.uint8)
+    if alpha.size == 0 or int(alpha.min()) == 255:
+        for i, byte in enumerate((r, g, b)):
+            out[..., i] = channels[..., byte]
+        return out
+    transparency = 255 - alpha.astype(np.uint16)
     for i, (byte, bg) in enumerate(zip((r, g, b), background, strict=True)):
-        fill = (transparency * bg + 127) // 255
+        fill = transparency if bg == 255 else (transparency * bg + 127) // 255
         out[..., i] = channels[..., byte] + fill
     return out
 

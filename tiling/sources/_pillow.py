@@ -149,11 +149,14 @@ class PillowSource(SlideSourceBase):
         self._check_region(level, size)
         if self._closed:
             raise SlideReadError(f"slide {self._path!r} is closed")
-        out = filled(size, WHITE)
+        x, y = location
+        width, height = size
         clipped = clip_region(location, size, self.dimensions)
+        if clipped == (x, y, x + width, y + height):
+            return self._pixels[y : y + height, x : x + width].copy()
+        out = filled(size, WHITE)
         if clipped is not None:
             x0, y0, x1, y1 = clipped
-            x, y = location
             out[y0 - y : y1 - y, x0 - x : x1 - x] = self._pixels[y0:y1, x0:x1]
         return out
 

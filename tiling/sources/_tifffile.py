@@ -236,6 +236,12 @@ class TiffFileSource(SlideSourceBase):
         pages = [level.keyframe for level in series.levels]
         if any(len(level.pages) != 1 for level in series.levels):
             raise ValueError("levels of more than one plane")
+        if tiff.is_svs:
+            # As OpenSlide: every tiled directory is a level (tifffile would take a tiled second
+            # directory for the thumbnail); the stripped ones are associated images.
+            pages = [
+                page for page in tiff.pages if isinstance(page, tifffile.TiffPage) and page.is_tiled
+            ]
         levels = sorted(
             (_Level.from_page(page) for page in pages),
             key=lambda level: level.width * level.height,
@@ -273,7 +279,11 @@ class TiffFileSource(SlideSourceBase):
             self._objective = _positive(fields.get("AppMag"))
             for other in tiff.series[1:]:
                 name = other.name.lower()
-                if name in ("thumbnail", "label", "macro") and other.axes in ("YX", "YXS"):
+                if (
+                    name in ("thumbnail", "label", "macro")
+                    and other.axes in ("YX", "YXS")
+                    and not other.keyframe.is_tiled
+                ):
                     self._associated[name] = other
         elif tiff.is_ome:
             self._format_name = "ome-tiff"

@@ -301,3 +301,30 @@ def test_volumes_are_refused(tmp_path: Path) -> None:
     tifffile.imwrite(path, np.zeros((3, 8, 8), dtype=np.uint8), photometric="minisblack")
     with pytest.raises(BackendOpenError, match="axes"):
         TiffFileSource(path)
+
+
+def test_aperio_pyramid_levels_equal_openslide(tmp_path: Path) -> None:
+    # An Aperio-style pyramid (JPEG tiles, Aperio ImageDescription, no tifffile metadata), with
+    # a tiled second directory, which OpenSlide takes for a level.
+    level0 = _tissue(1000, 700)
+    header = "Aperio Image Library v12.0.0 \r\n1000x700 [0,0 1000x700] (256x256) JPEG/RGB Q=90"
+    path = tmp_path / "pyramid.svs"
+    with tifffile.TiffWriter(path) as tif:
+        options = {"tile": (256, 256), "photometric": "rgb", "compression": "jpeg"}
+        tif.write(level0, description=f"{header}|AppMag = 40|MPP = 0.25", metadata=None, **options)
+        for step in (4, 16):
+            tif.write(level0[::step, ::step], description=header, metadata=None, **options)
+    with OpenSlideSource(path) as reference, TiffFileSource(path) as slide:
+        assert slide.format_name == reference.format_name == "aperio"
+        assert slide.level_dimensions == reference.level_dimensions
+        assert slide.level_downsamples == reference.level_downsamples
+        assert slide.mpp == (0.25, 0.25) and slide.objective_power == 40
+        for level, (width, height) in enumerate(slide.level_dimensions):
+            size = (width + 5, height + 5)
+            np.testing.assert_array_equal(
+                slide.read_region((0, 0), level, size), reference.read_region((0, 0), level, size)
+            )
+        np.testing.assert_array_equal(
+            slide.read_region((400, 200), 1, (100, 100)),
+            reference.read_region((400, 200), 1, (100, 100)),
+        )

@@ -1,0 +1,98 @@
+"""The case lifecycle: every move not in the table is refused and changes nothing."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from tests.worklist.conftest import NOW, PATHOLOGIST, Factory
+from worklist import lifecycle
+from worklist.enums import CaseStatus, CaseType, Priority
+from worklist.errors import InvalidTransitionError, WorklistError
+from worklist.models import Assignment, AuditEvent, Case
+from worklist.operations import claim_case, release_case, sign_out, start_review
+from worklist.seeding import ImportSummary
+
+ALLOWED = {
+    (current, target) for current, moves in lifecycle.TRANSITIONS.items() for target in moves
+}
+INVALID = [pair for pair in itertools.product(CaseStatus, repeat=2) if pair not in ALLOWED]
+
+
+def _case(status: CaseStatus) -> Case:
+    return Case(
+        accession_number="HMC-T25-00001",
+        case_type=CaseType.HISTOLOGY,
+        department_id=1,
+        patient_pseudonym="PSN-1",
+        tumour_group="lung",
+        category=3,
+        priority=Priority.ROUTINE,
+        received_at=NOW,
+        due_at=NOW,
+        status=status,
+        updated_at=NOW,
+        version=1,
+    )
+
+
+def test_the_happy_path_is_allowed() -> None:
+    path = [
+        CaseStatus.RECEIVED,
+        CaseStatus.SCANNED,
+        CaseStatus.ASSIGNED,
+        CaseStatus.IN_REVIEW,
+        CaseStatus.CONSULT_PENDING,
+        CaseStatus.IN_REVIEW,
+        CaseStatus.SIGNED_OUT,
+    ]
+    case = _case(path[0])
+    for target in path[1:]:
+        lifecycle.transition(case, target, now=NOW)
+    assert case.status is CaseStatus.SIGNED_OUT and case.signed_out_at == NOW
+
+
+@pytest.mark.parametrize(("current", "target"), INVALID, ids=[f"{a}->{b}" for a, b in INVALID])
+def test_every_invalid_transition_is_refused(current: CaseStatus, target: CaseStatus) -> None:
+    case = _case(current)
+    before = {column: getattr(case, column) for column in ("status", "updated_at", "signed_out_at")}
+    with pytest.raises(InvalidTransitionError) as refused:
+        lifecycle.transition(case, target, now=NOW.replace(hour=12))
+    assert isinstance(refused.value, WorklistError)
+    assert f"from {current.value!r} to {target.value!r}" in str(refused.value)
+    assert {column: getattr(case, column) for column in before} == before
+
+
+def test_signed_out_is_final() -> None:
+    assert lifecycle.allowed_targets(CaseStatus.SIGNED_OUT) == frozenset()
+    with pytest.raises(InvalidTransitionError, match="nothing \\(final\\)"):
+        lifecycle.check_transition("X", CaseStatus.SIGNED_OUT, CaseStatus.IN_REVIEW)
+
+
+def _snapshot(engine: Engine) -> tuple[object, ...]:
+    with Session(engine) as session:
+        cases = session.execute(select(Case.id, Case.status, Case.version, Case.updated_at)).all()
+        assignments = session.scalar(select(func.count()).select_from(Assignment))
+        audit = session.scalar(select(func.count()).select_from(AuditEvent))
+    return (tuple(map(tuple, cases)), assignments, audit)
+
+
+def test_refused_operations_leave_the_database_untouched(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [received] = factory.cases(scanned=False)
+    [scanned] = factory.cases()
+    pathologist = region_ids.pathologist_ids["HMC-01"]
+    before = _snapshot(engine)
+    for operation, case_id in [
+        (claim_case, received),
+        (sign_out, scanned),
+        (start_review, scanned),
+        (release_case, scanned),
+    ]:
+        with pytest.raises(WorklistError):
+            operation(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=pathologist)
+        assert _snapshot(engine) == before, operation.__name__

@@ -1,0 +1,320 @@
+"""Operations: each one transaction, with the lifecycle and assignment rules enforced."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from tests.worklist.conftest import MANAGER, NOW, PATHOLOGIST, Factory
+from worklist.accession import parse_accession
+from worklist.actor import Actor
+from worklist.enums import AssignmentKind, CaseStatus, Priority, PyramidStatus, Role
+from worklist.errors import (
+    AlreadyAssignedError,
+    ConcurrentUpdateError,
+    ConflictOfInterestError,
+    InvalidTransitionError,
+    NotAssignedError,
+    NotFoundError,
+    NotPermittedError,
+    ValidationError,
+    WorklistError,
+)
+from worklist.models import Assignment, AuditEvent, Case, Slide
+from worklist.operations import (
+    add_annotation,
+    add_comment,
+    answer_consult,
+    apply_proposals,
+    assign_case,
+    claim_case,
+    claim_next,
+    reassign_case,
+    record_access,
+    register_scan,
+    release_case,
+    request_consult,
+    set_pyramid_status,
+    sign_out,
+    start_review,
+)
+from worklist.seeding import ImportSummary
+
+
+def _case(engine: Engine, case_id: int) -> Case:
+    with Session(engine) as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return case
+
+
+def _active(engine: Engine, case_id: int) -> list[tuple[int, AssignmentKind]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Assignment.pathologist_id, Assignment.kind)
+            .where(Assignment.case_id == case_id, Assignment.active)
+            .order_by(Assignment.id)
+        )
+        return [(p, k) for p, k in rows]
+
+
+def test_intake_allocates_sequential_accession_numbers(engine: Engine, factory: Factory) -> None:
+    ids = factory.cases(3)
+    numbers = [_case(engine, i).accession_number for i in ids]
+    assert numbers == ["HMC-T25-00001", "HMC-T25-00002", "HMC-T25-00003"]
+    assert [parse_accession(n).seq for n in numbers] == [1, 2, 3]
+    assert _case(engine, ids[0]).status is CaseStatus.SCANNED
+    assert _case(engine, ids[0]).due_at > NOW
+
+
+def test_intake_of_an_unknown_department_changes_nothing(engine: Engine, factory: Factory) -> None:
+    with pytest.raises(NotFoundError, match="department 'XYZ'"):
+        factory.cases(department="XYZ")
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_case_becomes_scanned_with_its_last_slide(engine: Engine, factory: Factory) -> None:
+    [case_id] = factory.cases(scanned=False)
+    assert _case(engine, case_id).status is CaseStatus.RECEIVED
+    with Session(engine) as session:
+        slide_id = session.scalars(select(Slide.id)).one()
+    state = register_scan(engine=engine, actor=MANAGER, slide_id=slide_id, file_path="x.svs")
+    assert state.status is CaseStatus.SCANNED
+    set_pyramid_status(engine=engine, slide_id=slide_id, status=PyramidStatus.READY)
+    with Session(engine) as session:
+        assert session.get(Slide, slide_id).pyramid_status is PyramidStatus.READY  # type: ignore[union-attr]
+
+
+def test_claim_then_second_claim_is_refused(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [case_id] = factory.cases()
+    hmc1, hmc2 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["HMC-02"]
+    receipt = claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    assert receipt.case.status is CaseStatus.ASSIGNED
+    assert receipt.case.version == 2
+    assert receipt.rule == "claim"
+    with pytest.raises(AlreadyAssignedError, match="already assigned to HMC-01"):
+        claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc2)
+    assert _active(engine, case_id) == [(hmc1, AssignmentKind.PRIMARY)]
+
+
+def test_claim_next_takes_the_most_urgent_case_in_the_own_subspecialty(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    factory.cases(2, tumour_group="gastro-intestinal")
+    [urgent] = factory.cases(1, tumour_group="gastro-intestinal", priority=Priority.URGENT)
+    [skin] = factory.cases(1, tumour_group="dermatopathology", priority=Priority.FROZEN)
+    lumc1 = region_ids.pathologist_ids["LUMC-01"]  # gastro-intestinal, haematopathology
+    first = claim_next(engine=engine, actor=PATHOLOGIST, pathologist_id=lumc1)
+    assert first is not None and first.case.case_id == urgent
+    claimed = [claim_next(engine=engine, actor=PATHOLOGIST, pathologist_id=lumc1) for _ in range(3)]
+    assert claimed[-1] is None
+    assert skin not in {r.case.case_id for r in claimed if r}
+    assert _case(engine, skin).status is CaseStatus.SCANNED
+
+
+def test_release_returns_the_case_to_the_pool(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [case_id] = factory.cases()
+    hmc1, hmc2 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["HMC-02"]
+    claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    with pytest.raises(NotAssignedError):
+        release_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc2)
+    state = release_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    assert state.status is CaseStatus.SCANNED
+    assert _active(engine, case_id) == []
+    claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc2)
+    assert _active(engine, case_id) == [(hmc2, AssignmentKind.PRIMARY)]
+
+
+def test_reassign_needs_a_lab_manager(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [case_id] = factory.cases()
+    hmc1, lumc1 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["LUMC-01"]
+    claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    start_review(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    with pytest.raises(NotPermittedError) as refused:
+        reassign_case(
+            engine=engine, actor=PATHOLOGIST, case_id=case_id, to_pathologist_id=lumc1, reason="x"
+        )
+    assert isinstance(refused.value, PermissionError)
+    receipt = reassign_case(
+        engine=engine, actor=MANAGER, case_id=case_id, to_pathologist_id=lumc1, reason="leave"
+    )
+    assert receipt.case.status is CaseStatus.ASSIGNED
+    assert receipt.rule == "reassign"
+    assert _active(engine, case_id) == [(lumc1, AssignmentKind.PRIMARY)]
+    with pytest.raises(AlreadyAssignedError):
+        reassign_case(
+            engine=engine, actor=MANAGER, case_id=case_id, to_pathologist_id=lumc1, reason="x"
+        )
+
+
+def test_consult_round_trip_and_sign_out(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [case_id] = factory.cases()
+    hmc1, lumc1 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["LUMC-01"]
+    claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    start_review(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    with pytest.raises(ConflictOfInterestError):
+        request_consult(
+            engine=engine,
+            actor=PATHOLOGIST,
+            case_id=case_id,
+            requested_by=hmc1,
+            consultant_id=hmc1,
+            question="?",
+        )
+    receipt = request_consult(
+        engine=engine,
+        actor=PATHOLOGIST,
+        case_id=case_id,
+        requested_by=hmc1,
+        consultant_id=lumc1,
+        question="Dysplasie, hooggradig?",
+        kind=AssignmentKind.SECOND_OPINION,
+    )
+    assert receipt.case.status is CaseStatus.CONSULT_PENDING
+    with pytest.raises(InvalidTransitionError, match="consult_pending"):
+        sign_out(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    state = answer_consult(
+        engine=engine, actor=PATHOLOGIST, case_id=case_id, consultant_id=lumc1, answer="Eens."
+    )
+    assert state.status is CaseStatus.IN_REVIEW
+    final = sign_out(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    assert final.status is CaseStatus.SIGNED_OUT
+    assert _active(engine, case_id) == []
+    assert _case(engine, case_id).signed_out_at is not None
+
+
+def test_sign_out_waits_for_a_planned_second_read(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [case_id] = factory.cases(trigger="barrett_dysplasia")
+    hmc1, lumc1 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["LUMC-01"]
+    outcome = apply_proposals(
+        engine=engine,
+        actor=Actor.system(),
+        proposals=[
+            (case_id, hmc1, AssignmentKind.PRIMARY, "local-first"),
+            (case_id, lumc1, "second_opinion", "second-read"),
+        ],
+    )
+    assert [r.rule for r in outcome.applied] == ["local-first", "second-read"]
+    start_review(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    with pytest.raises(InvalidTransitionError, match="still open"):
+        sign_out(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    answer_consult(
+        engine=engine, actor=PATHOLOGIST, case_id=case_id, consultant_id=lumc1, answer="ok"
+    )
+    sign_out(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+
+
+def test_apply_proposals_skips_what_was_overtaken(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    taken, free = factory.cases(2)
+    hmc1, hmc2 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["HMC-02"]
+    claim_case(engine=engine, actor=PATHOLOGIST, case_id=taken, pathologist_id=hmc2)
+    outcome = apply_proposals(
+        engine=engine,
+        actor=Actor.system(),
+        proposals=[
+            (taken, hmc1, "primary", "local-first"),
+            (free, hmc1, "primary", "local-first"),
+            (free, 9999, "consult", "x"),
+        ],
+    )
+    assert [r.case.case_id for r in outcome.applied] == [free]
+    assert [p[0] for p, _ in outcome.skipped] == [taken, free]
+    assert "already assigned" in outcome.skipped[0][1]
+    assert _active(engine, taken) == [(hmc2, AssignmentKind.PRIMARY)]
+    with pytest.raises(NotPermittedError):
+        apply_proposals(engine=engine, actor=PATHOLOGIST, proposals=[])
+
+
+def test_assign_by_hand_and_stale_versions(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [case_id] = factory.cases()
+    hmc1 = region_ids.pathologist_ids["HMC-01"]
+    with pytest.raises(ConcurrentUpdateError, match="version 1, not 7"):
+        assign_case(
+            engine=engine, actor=MANAGER, case_id=case_id, pathologist_id=hmc1, expected_version=7
+        )
+    receipt = assign_case(
+        engine=engine, actor=MANAGER, case_id=case_id, pathologist_id=hmc1, expected_version=1
+    )
+    assert receipt.case.version == 2 and receipt.rule == "manual"
+
+
+def test_a_stale_orm_write_raises_concurrent_update(engine: Engine, factory: Factory) -> None:
+    """The version counter stops a lost update even without row locks."""
+    from worklist.db import run_in_transaction
+
+    [case_id] = factory.cases()
+    stale = Session(engine, expire_on_commit=False)
+    stale_case = stale.get(Case, case_id)
+    assert stale_case is not None
+
+    def bump(session: Session) -> None:
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.tumour_group = "dermatopathology"
+
+    run_in_transaction(engine, bump)
+
+    def overwrite(session: Session) -> None:
+        merged = session.merge(stale_case, load=False)
+        merged.tumour_group = "lung"
+
+    with pytest.raises(ConcurrentUpdateError):
+        run_in_transaction(engine, overwrite)
+    stale.close()
+    assert _case(engine, case_id).tumour_group == "dermatopathology"
+
+
+def test_not_found_errors_are_lookup_errors(engine: Engine, region_ids: ImportSummary) -> None:
+    with pytest.raises(LookupError, match="case 12345 does not exist"):
+        claim_case(engine=engine, actor=PATHOLOGIST, case_id=12345, pathologist_id=1)
+    with pytest.raises(WorklistError):
+        record_access(engine=engine, actor=PATHOLOGIST, slide_id=999)
+
+
+def test_comments_annotations_and_access_are_audited(engine: Engine, factory: Factory) -> None:
+    [case_id] = factory.cases()
+    with Session(engine) as session:
+        slide_id = session.scalars(select(Slide.id)).one()
+    add_comment(engine=engine, actor=PATHOLOGIST, case_id=case_id, body="Graag PAS erbij.")
+    polygon = {
+        "type": "Feature",
+        "properties": {"label": "tumour"},
+        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 10], [0, 0]]]},
+    }
+    add_annotation(engine=engine, actor=PATHOLOGIST, slide_id=slide_id, geojson=json.dumps(polygon))
+    with pytest.raises(ValidationError, match="ring must end where it starts"):
+        broken = {
+            **polygon,
+            "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [2, 2]]]},
+        }
+        add_annotation(
+            engine=engine, actor=PATHOLOGIST, slide_id=slide_id, geojson=json.dumps(broken)
+        )
+    record_access(engine=engine, actor=PATHOLOGIST, slide_id=slide_id)
+    record_access(
+        engine=engine, actor=Actor("dokter", Role.PATHOLOGIST, break_glass=True), case_id=case_id
+    )
+    with Session(engine) as session:
+        events = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    types = [e.event_type for e in events]
+    assert types[-4:] == ["case.comment", "slide.annotate", "slide.open", "case.open"]
+    assert events[-2].slide_id == slide_id and events[-2].action.value == "read"
+    assert events[-1].break_glass and events[-1].patient_pseudonym == "PSN-000000"
