@@ -227,6 +227,8 @@ def run_block(context: BuildContext, block: BlockId, *_dependencies: object) -> 
             if level not in stage.written_levels():
                 continue
             for column, row in plan.block_tiles(block, level):
+                # Slicing clips a box that an overlap wider than the last tile pushes past the
+                # level's edge, as OpenSlide's DeepZoomGenerator clips what it reads.
                 z_x, z_y, z_width, z_height = geometry.tile_box(level, column, row)
                 tile = pixels[
                     z_y - origin_y : z_y - origin_y + z_height,

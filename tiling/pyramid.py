@@ -63,8 +63,11 @@ class PyramidOptions:
     def __post_init__(self) -> None:
         if self.tile_size_px < 1:
             raise ValueError(f"tile size must be at least 1 px, not {self.tile_size_px}")
-        if self.overlap_px < 0:
-            raise ValueError(f"overlap must not be negative, not {self.overlap_px}")
+        if not 0 <= self.overlap_px < self.tile_size_px:
+            raise ValueError(
+                f"overlap must be at least 0 and less than the tile size "
+                f"({self.tile_size_px} px), not {self.overlap_px}"
+            )
         if self.background not in BACKGROUND_MODES:
             raise ValueError(
                 f"background handling {self.background!r} is not one of "

@@ -261,6 +261,7 @@ def test_a_second_build_of_the_same_pyramid_is_refused_while_one_runs(
     [
         {"tile_size_px": 0},
         {"overlap_px": -1},
+        {"tile_size_px": 4, "overlap_px": 4},
         {"quality": 0},
         {"tile_format": "gif"},
         {"background": "hide"},
@@ -295,3 +296,18 @@ def test_distributed_build_on_two_worker_processes_is_identical(
     assert remote.blocks_total == local.blocks_total > 4
     assert_same_pyramid(local.files_dir, remote.files_dir)
     assert os.path.exists(remote.dzi_path)
+
+
+def test_overlap_past_the_level_edge_is_clipped_like_openslide(
+    boxes_tiff: Path, tmp_path: Path
+) -> None:
+    """300 px wide with 299 px tiles: the last tile is 1 px, so the first tile's 2 px overlap
+    would reach 1 px past the edge; OpenSlide's DeepZoomGenerator clips its read there."""
+    options = PyramidOptions(tile_size_px=299, overlap_px=2, tile_format="png")
+    result = build_pyramid(boxes_tiff, tmp_path, options)
+    top = result.geometry.level_count - 1
+    dzg = DeepZoomGenerator(openslide.OpenSlide(boxes_tiff), 299, 2, False)
+    tile = decode(result.files_dir / f"{top}/0_0.png")
+    assert dzg.get_tile_dimensions(top, (0, 0)) == (301, 250)
+    assert np.array_equal(tile, np.asarray(dzg.get_tile(top, (0, 0))))
+    assert tile.shape == (250, 300, 3)

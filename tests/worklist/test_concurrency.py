@@ -91,7 +91,8 @@ def test_32_claimers_over_1000_cases(
     rate = CASES / elapsed_s
     record_property("claims_per_s", round(rate, 1))
     print(
-        f"\n{engine.dialect.name}: {CASES} claims by {CLAIMERS} threads in {elapsed_s:.2f} s = {rate:.0f} claims/s"
+        f"\n{engine.dialect.name}: {CASES} claims by {CLAIMERS} threads "
+        f"in {elapsed_s:.2f} s = {rate:.0f} claims/s"
     )
 
     every_claim = [c for cases in claimed.values() for c in cases]
@@ -106,12 +107,11 @@ def test_32_claimers_over_1000_cases(
             )
         )
         assert len(primaries) == CASES and max(primaries.values()) == 1, "zero double assignments"
-        holders = {
-            case_id: pathologist_id
-            for case_id, pathologist_id in session.execute(
+        holders = dict(
+            session.execute(
                 select(Assignment.case_id, Assignment.pathologist_id).where(Assignment.active)
-            )
-        }
+            ).all()
+        )
         assert all(holders[c] == p for p, cases in claimed.items() for c in cases), (
             "zero lost updates"
         )

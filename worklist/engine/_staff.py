@@ -58,7 +58,7 @@ class Staff:
 
     def fits(self, i: int, minutes: float, *, need_room: bool) -> bool:
         """Whether ``i`` can take ``minutes`` more: always under the maximum, today if asked."""
-        if False:
+        if self.open[i] + minutes > self.max_open[i]:
             return False
         return not need_room or self.today[i] + minutes <= self.capacity[i]
 

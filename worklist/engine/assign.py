@@ -62,7 +62,7 @@ def can_pull(pathologist: PathologistSnapshot, snapshot: Snapshot) -> bool:
     return pathologist.load_ratio < snapshot.rules.pull_threshold
 
 
-_RANK = {priority: priority.rank for priority in Priority}
+_RANK = {priority: -priority.rank for priority in Priority}
 
 
 def _order(case: CaseSnapshot) -> tuple[int, datetime, datetime, int]:
