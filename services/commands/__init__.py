@@ -8,6 +8,7 @@ import typer
 def register_all(app: typer.Typer) -> None:
     """Register every command group on ``app``."""
     # Imported here so that `coupe --help` stays fast and no module does work at import.
-    from services.commands import slides
+    from services.commands import db, slides
 
     slides.register(app)
+    db.register(app)
