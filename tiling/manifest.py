@@ -27,6 +27,7 @@ class BuildManifest:
     limit_bounds: bool
     background: str
     levels_per_block: int
+    backend: str | None = None
     format_version: int = 1
 
     @classmethod

@@ -35,7 +35,7 @@ from tiling.encode import TileEncoder, TileFormat
 from tiling.errors import PyramidBuildError
 from tiling.manifest import JOURNAL_NAME, MANIFEST_NAME, BuildJournal, BuildManifest
 from tiling.plan import BlockId, plan_build
-from tiling.sources import open_slide
+from tiling.sources import backend_names, open_slide
 from tiling.tissue import BackgroundDetector
 
 ProgressCallback = Callable[[int, int], None]
@@ -58,6 +58,7 @@ class PyramidOptions:
     scheduler_address: str | None = None
     archive: bool = False
     levels_per_block: int = 3
+    backend: str | None = None
     detector: BackgroundDetector = field(default_factory=BackgroundDetector)
 
     def __post_init__(self) -> None:
@@ -75,6 +76,10 @@ class PyramidOptions:
             )
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"worker count must be at least 1, not {self.workers}")
+        if self.backend is not None and self.backend not in backend_names():
+            raise ValueError(
+                f"slide reader {self.backend!r} is not one of {', '.join(backend_names())}"
+            )
         TileEncoder(self.tile_format, self.quality)  # validates format and quality
 
 
@@ -121,7 +126,7 @@ def build_pyramid(
     name = name or pyramid_name(slide)
     if not _SAFE_NAME.match(name) or name in {".", ".."}:
         raise PyramidBuildError(f"pyramid name {name!r} is not a valid file name")
-    with open_slide(slide) as source:
+    with open_slide(slide, backend=options.backend) as source:
         geometry = deepzoom_geometry(
             level_dimensions=source.level_dimensions,
             level_downsamples=source.level_downsamples,
@@ -143,6 +148,7 @@ def build_pyramid(
         limit_bounds=options.limit_bounds,
         background=options.background,
         levels_per_block=options.levels_per_block,
+        backend=options.backend,
     )
     plan = plan_build(geometry, levels_per_block=options.levels_per_block)
     out.mkdir(parents=True, exist_ok=True)
@@ -165,7 +171,7 @@ def build_pyramid(
         done = journal.done_blocks()
         context = BuildContext(
             slide_path=str(slide),
-            backend=None,
+            backend=options.backend,
             plan=plan,
             encoder=TileEncoder(options.tile_format, options.quality),
             background=options.background,

@@ -90,6 +90,10 @@ def tile(
         bool, typer.Option("--archive", help="Also write NAME.zip, the pyramid in one file.")
     ] = False,
     name: Annotated[str | None, typer.Option(help="Pyramid name (default: file stem).")] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="Force a reader: tifffile, openslide or pillow (default: sniffed)."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Build the Deep Zoom pyramid of SLIDE as OUTDIR/NAME.dzi (resumes an interrupted build)."""
@@ -105,6 +109,7 @@ def tile(
             workers=workers,
             scheduler_address=scheduler,
             archive=archive,
+            backend=backend,
         )
     except ValueError as exc:
         raise _fail(console, str(exc)) from exc

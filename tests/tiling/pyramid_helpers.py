@@ -37,9 +37,11 @@ def psnr_db(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> float:
     return 99.0 if error == 0 else 10 * float(np.log10(255.0**2 / error))
 
 
-def reference_levels(slide: Path, geometry: DeepZoomGeometry) -> list[npt.NDArray[np.uint8]]:
+def reference_levels(
+    slide: Path, geometry: DeepZoomGeometry, backend: str | None = None
+) -> list[npt.NDArray[np.uint8]]:
     """Every Deep Zoom level built naively in memory: full level read, then 2x2 means."""
-    with open_slide(slide) as source:
+    with open_slide(slide, backend=backend) as source:
         width, height = geometry.l0_dimensions
         top = source.read_region(geometry.l0_offset, 0, (width, height))
     levels = [top]
