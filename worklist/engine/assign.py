@@ -174,7 +174,7 @@ class _Round:
             return self._primary(case, i, Rule.LOCAL_CAPACITY, reason, m)
 
         for pool, rule in self._wider(s, site, near=near, on_site_only=on_site_only):
-            if pool is None or (i := pool.best(m, need_room=False)) is None:
+            if pool is None or (i := pool.best(m, need_room=not near)) is None:
                 continue
             person, load_ratio = staff.people[i], staff.load(i)
             if rule is Rule.ESCALATION:

@@ -86,6 +86,7 @@ def check_invariants(snapshot: EngineSnapshot, plan: AssignmentPlan) -> None:
     check_each_task_once(snapshot, plan)
     check_second_readers(snapshot, plan, booked)
     check_no_higher_ranked_case_left_for_a_lower_one(snapshot, plan, booked)
+    check_no_case_left_that_someone_could_still_take(snapshot, plan, booked)
 
 
 def check_nobody_over_maximum(booked: list[Booked]) -> None:
@@ -173,3 +174,31 @@ def check_no_higher_ranked_case_left_for_a_lower_one(
             in_room = b.today_before + m <= b.person.capacity_today_minutes
             past_room = b.rule is Rule.ESCALATION and near(snapshot, left)
             assert not (under_max and (in_room or past_room)), (left, b)
+
+
+def check_no_case_left_that_someone_could_still_take(
+    snapshot: EngineSnapshot, plan: AssignmentPlan, booked: list[Booked]
+) -> None:
+    """The round is maximal: nobody eligible ends it with room for a case it left unplaced.
+
+    Room means under the maximum, and within today's capacity unless the case was near its
+    deadline. Loads only grow in a round, so such room was there when the case came up.
+    """
+    open_minutes = {p.pathologist_id: p.open_minutes for p in snapshot.pathologists}
+    today = {p.pathologist_id: p.today_minutes for p in snapshot.pathologists}
+    for b in booked:
+        open_minutes[b.person.pathologist_id] += b.minutes
+        today[b.person.pathologist_id] += b.minutes
+    cases = {c.case_id: c for c in snapshot.cases}
+    for u in plan.unplaced:
+        if u.kind is not PRIMARY:
+            continue
+        left = cases[u.case_id]
+        m = snapshot.workload.case_minutes(left.category) + left.add_on_minutes
+        for person in snapshot.pathologists:
+            if not may_report(snapshot, person, left):
+                continue
+            i = person.pathologist_id
+            under_max = open_minutes[i] + m <= person.max_open_minutes
+            in_room = today[i] + m <= person.capacity_today_minutes
+            assert not (under_max and (in_room or near(snapshot, left))), (left, person)
