@@ -77,6 +77,7 @@ class Result:
     expected_tiles: int
     command: list[str]
     runs: list[Run] = field(default_factory=list)
+    slide_path: str = ""
 
     @property
     def ok_runs(self) -> list[Run]:
@@ -242,57 +243,43 @@ def _tail(text: str, lines: int = 5) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
 
 
-def run_contender(
-    name: str,
-    slide: Path,
-    size: tuple[int, int],
-    expected_tiles: int,
+def run_contender_once(
+    result: Result,
     *,
-    repeats: int,
+    work_dir: Path,
     timeout_s: float,
     log: Callable[[str], None],
-) -> Result:
-    """Time ``repeats`` runs of contender ``name``, each into a fresh temporary folder."""
-    result = Result(name, slide.name, size[0], size[1], expected_tiles, [])
-    env = _contender_env()
-    for repeat in range(repeats):
-        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
-            out_dir = Path(tmp)
-            command = contender_command(name, slide, out_dir, expected_tiles)
-            result.command = command
-            load_before = os.getloadavg()[0]
-            try:
-                wall_s, peak_mb, completed = run_measured(command, env=env, timeout_s=timeout_s)
-            except OSError as exc:
-                result.runs.append(Run(0.0, 0.0, 0, ok=False, error=f"cannot run: {exc}"))
-                log(f"  {name}: cannot run: {exc}")
-                break
-            tiles = (
-                _tiles_written(name, out_dir, completed.stdout) if not completed.returncode else 0
+    label: str,
+) -> None:
+    """Time one run of ``result.contender`` into a fresh folder under ``work_dir``."""
+    name = result.contender
+    slide = Path(result.slide_path)
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-", dir=work_dir) as tmp:
+        out_dir = Path(tmp)
+        command = contender_command(name, slide, out_dir, result.expected_tiles)
+        result.command = command
+        load_before = os.getloadavg()[0]
+        try:
+            wall_s, peak_mb, completed = run_measured(
+                command, env=_contender_env(), timeout_s=timeout_s
             )
-            error = None
-            if completed.returncode:
-                error = f"exit {completed.returncode}: {_tail(completed.stderr)}"
-            elif tiles != expected_tiles:
-                error = f"wrote {tiles} tiles, the DZI geometry has {expected_tiles}"
-            result.runs.append(
-                Run(
-                    wall_s,
-                    peak_mb,
-                    tiles,
-                    error is None,
-                    error,
-                    completed.stdout.strip(),
-                    load_before,
-                )
-            )
-            log(
-                f"  {name} run {repeat + 1}/{repeats}: {wall_s:.2f} s, peak {peak_mb:.0f} MB, "
-                f"{tiles} tiles, load {load_before:.1f}" + (f" -- ERROR {error}" if error else "")
-            )
-            if error:
-                break
-    return result
+        except OSError as exc:
+            result.runs.append(Run(0.0, 0.0, 0, ok=False, error=f"cannot run: {exc}"))
+            log(f"  {name}: cannot run: {exc}")
+            return
+        tiles = _tiles_written(name, out_dir, completed.stdout) if not completed.returncode else 0
+        error = None
+        if completed.returncode:
+            error = f"exit {completed.returncode}: {_tail(completed.stderr)}"
+        elif tiles != result.expected_tiles:
+            error = f"wrote {tiles} tiles, the DZI geometry has {result.expected_tiles}"
+        result.runs.append(
+            Run(wall_s, peak_mb, tiles, error is None, error, completed.stdout.strip(), load_before)
+        )
+        log(
+            f"  {name} {label}: {wall_s:.2f} s, peak {peak_mb:.0f} MB, "
+            f"{tiles} tiles, load {load_before:.1f}" + (f" -- ERROR {error}" if error else "")
+        )
 
 
 def _read_proc(path: str, key: str) -> str | None:
@@ -345,7 +332,7 @@ def render_markdown(results: Sequence[Result], env: dict[str, object], date: str
         "process tree. Load averages per run are in the JSON: other work on the machine "
         "inflates every timing.",
         "",
-        "| contender | slide | tiles | median s | tiles/s | ratio vs vips | peak MB |",
+        "| contender | slide | tiles | median s | tiles/s | speed vs vips | peak MB |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -357,7 +344,8 @@ def render_markdown(results: Sequence[Result], env: dict[str, object], date: str
             )
             continue
         vips_s = vips.get(r.slide)
-        ratio = f"{median / vips_s:.2f}" if vips_s else "n/a"
+        # Speed relative to vips dzsave: above 1.00 is faster than libvips.
+        ratio = f"{vips_s / median:.2f}x" if vips_s else "n/a"
         lines.append(
             f"| {r.contender} | {r.width_px}x{r.height_px} | {r.expected_tiles} | "
             f"{median:.2f} | {r.expected_tiles / median:.0f} | {ratio} | {r.peak_rss_mb:.0f} |"
@@ -409,7 +397,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--cache-dir", type=Path, help="where generated slides are cached")
     parser.add_argument("--timeout", type=float, default=1800.0, help="per-run limit, seconds")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path(".coupe/bench-work"),
+        help="where contenders write their pyramids (deleted after each run); on this machine "
+        "/tmp creates files 20x slower than the repository's disk, which would swamp the "
+        "differences being measured",
+    )
     args = parser.parse_args(argv)
+    work_dir: Path = args.work_dir
+    work_dir.mkdir(parents=True, exist_ok=True)
 
     sizes = parse_sizes(args.sizes or (QUICK_SIZE if args.quick else DEFAULT_SIZES))
     contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
@@ -436,18 +434,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             "expected_tiles": expected,
         }
         log(f"{slide.name}: {expected} Deep Zoom tiles")
-        for name in contenders:
-            results.append(
-                run_contender(
-                    name,
-                    slide,
-                    (width_px, height_px),
-                    expected,
-                    repeats=args.repeats,
+        round_results = [
+            Result(name, slide.name, width_px, height_px, expected, [], slide_path=str(slide))
+            for name in contenders
+        ]
+        # Round-robin, not all runs of one contender in a row: a change in the machine's
+        # load then hits every contender alike, and the ratios stay fair.
+        for repeat in range(args.repeats):
+            for result in round_results:
+                if result.error is not None:
+                    continue
+                run_contender_once(
+                    result,
+                    work_dir=work_dir,
                     timeout_s=args.timeout,
                     log=log,
+                    label=f"run {repeat + 1}/{args.repeats}",
                 )
-            )
+        results.extend(round_results)
 
     env = environment()
     now = dt.datetime.now(dt.UTC)

@@ -44,7 +44,7 @@ def test_quick_run_writes_json_and_markdown_with_checked_tile_counts(tmp_path: P
 
     markdown = (out / "tiling.md").read_text()
     assert (
-        "| contender | slide | tiles | median s | tiles/s | ratio vs vips | peak MB |" in markdown
+        "| contender | slide | tiles | median s | tiles/s | speed vs vips | peak MB |" in markdown
     )
     for name in BASELINES:
         assert f"| {name} | 1000x800 | {expected} |" in markdown
