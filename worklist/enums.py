@@ -82,3 +82,19 @@ class AuditOutcome(StrEnum):
     MINOR_FAILURE = "minor_failure"
     SERIOUS_FAILURE = "serious_failure"
     MAJOR_FAILURE = "major_failure"
+
+
+class JobStatus(StrEnum):
+    """State of a background job (a pyramid build)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class GrantKind(StrEnum):
+    """Why a user may see a case outside their own department."""
+
+    CONSULT = "consult"
+    BREAK_GLASS = "break_glass"

@@ -8,7 +8,8 @@ import typer
 def register_all(app: typer.Typer) -> None:
     """Register every command group on ``app``."""
     # Imported here so that `coupe --help` stays fast and no module does work at import.
-    from services.commands import db, slides
+    from services.commands import db, serve, slides
 
     slides.register(app)
     db.register(app)
+    serve.register(app)

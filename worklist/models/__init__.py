@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from worklist.models.access import CaseGrant, UserAccount
 from worklist.models.assignment import Assignment
 from worklist.models.audit import AuditChainHead, AuditEvent
 from worklist.models.base import Base
 from worklist.models.case import AccessionCounter, Block, Case, Slide, Specimen
+from worklist.models.jobs import TilingJob
 from worklist.models.notes import Annotation, Comment
 from worklist.models.organisation import Absence, Department, Pathologist, PathologistSubspecialty
 
@@ -19,10 +21,13 @@ __all__ = [
     "Base",
     "Block",
     "Case",
+    "CaseGrant",
     "Comment",
     "Department",
     "Pathologist",
     "PathologistSubspecialty",
     "Slide",
     "Specimen",
+    "TilingJob",
+    "UserAccount",
 ]

@@ -1,0 +1,91 @@
+"""Domain errors mapped to HTTP in one place, as JSON ``{"error": code, "detail": message}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tiling.errors import SlideNotFoundError, SlideReadError, TilingError, UnsupportedSlideError
+from worklist.errors import (
+    ConcurrentUpdateError,
+    DatabaseBusyError,
+    InvalidTransitionError,
+    NotFoundError,
+    NotPermittedError,
+    ValidationError,
+    WorklistError,
+)
+
+
+class ServiceError(Exception):
+    """An error raised by the service layer itself, with its HTTP status and code."""
+
+    status_code = 400
+    code = "bad_request"
+
+
+class NotAuthenticatedError(ServiceError):
+    """No valid session: sign in first."""
+
+    status_code = 401
+    code = "not_authenticated"
+
+
+class AccessDeniedError(ServiceError):
+    """Signed in, but not allowed to see or do this."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class ResourceNotFoundError(ServiceError, LookupError):
+    """The requested thing does not exist (or may not be known to exist)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(ServiceError):
+    """The request conflicts with the current state."""
+
+    status_code = 409
+    code = "conflict"
+
+
+# Most specific first: the first matching class decides.
+_DOMAIN_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (DatabaseBusyError, 503, "busy"),
+    (ConcurrentUpdateError, 409, "concurrent_update"),
+    (InvalidTransitionError, 409, "invalid_transition"),
+    (NotPermittedError, 403, "forbidden"),
+    (NotFoundError, 404, "not_found"),
+    (ValidationError, 422, "invalid"),
+    (WorklistError, 409, "conflict"),
+    (SlideNotFoundError, 410, "slide_file_missing"),
+    (UnsupportedSlideError, 422, "unsupported_slide"),
+    (SlideReadError, 422, "slide_unreadable"),
+    (LookupError, 404, "not_found"),
+    (TilingError, 422, "tiling_error"),
+)
+
+
+def status_for(exc: Exception) -> tuple[int, str]:
+    """The HTTP status and error code for a domain or service error."""
+    if isinstance(exc, ServiceError):
+        return exc.status_code, exc.code
+    for error_class, status, code in _DOMAIN_STATUS:
+        if isinstance(exc, error_class):
+            return status, code
+    return 500, "internal"
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    status, code = status_for(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": code, "detail": str(exc)}, status_code=status, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every domain error to its HTTP answer; routes never build error bodies by hand."""
+    for error_class in (ServiceError, WorklistError, TilingError):
+        app.add_exception_handler(error_class, _handle)

@@ -1,0 +1,55 @@
+"""Request and response bodies (separate from the table models)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from worklist.enums import Role
+
+
+class LoginRequest(BaseModel):
+    """Credentials for signing in."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserPublic(BaseModel):
+    """A user as others may see them (never the password hash)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    department_id: int | None
+    department_code: str | None = None
+    pathologist_id: int | None
+
+
+class TokenResponse(BaseModel):
+    """A session token; the same token is also set as an HttpOnly cookie for the viewer."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user: UserPublic
+
+
+class UserCreate(BaseModel):
+    """A new account (admins only)."""
+
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    display_name: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=12, max_length=1024)
+    role: Role
+    department_code: str | None = Field(default=None, max_length=16)
+    pathologist_code: str | None = Field(default=None, max_length=32)
+
+
+class ErrorBody(BaseModel):
+    """What every error answer looks like."""
+
+    error: str
+    detail: str

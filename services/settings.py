@@ -1,0 +1,65 @@
+"""Service settings from ``COUPE_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worklist.db import default_database_url
+
+
+class Settings(BaseSettings):
+    """Everything the backoffice needs to start; every field has a working default.
+
+    ``COUPE_DATABASE_URL``: SQLAlchemy URL (default: a SQLite file in the data directory).
+    ``COUPE_DATA_DIR``: pyramids, scanner import folders, caches (default ``./.coupe``).
+    ``COUPE_DASK_SCHEDULER``: dask.distributed address for tiling jobs (default: local).
+    ``COUPE_SECRET_KEY``: signs session tokens (default: a random key kept in the data dir).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="COUPE_", frozen=True, extra="ignore")
+
+    data_dir: Path = Path(".coupe")
+    database_url: str | None = None
+    dask_scheduler: str | None = None
+    secret_key: SecretStr | None = None
+    token_ttl_minutes: int = 8 * 60
+    tile_cache_mb: int = 256
+    import_poll_seconds: float = 5.0
+    run_background_workers: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        return self.database_url or default_database_url(self.data_dir.resolve())
+
+    @property
+    def pyramid_dir(self) -> Path:
+        """Where pre-built pyramids live: ``DATA_DIR/pyramids/<slide id>/``."""
+        return self.data_dir.resolve() / "pyramids"
+
+    @property
+    def slide_dir(self) -> Path:
+        """Where uploaded slide files are kept."""
+        return self.data_dir.resolve() / "slides"
+
+    @property
+    def import_dir(self) -> Path:
+        """Scanner drop folders, one per department: ``DATA_DIR/import/<DEPT>/``."""
+        return self.data_dir.resolve() / "import"
+
+    def resolved_secret_key(self) -> str:
+        """The signing key; without ``COUPE_SECRET_KEY``, one kept in the data dir (0600)."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.data_dir.resolve() / "secret_key"
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as f:
+                f.write(secrets.token_urlsafe(48))
+        return key_file.read_text().strip()

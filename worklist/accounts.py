@@ -1,0 +1,174 @@
+"""User accounts and case grants: who may sign in, and who may see which case."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from worklist.actor import Actor
+from worklist.audit import record_event
+from worklist.db import run_in_transaction
+from worklist.enums import AuditAction, GrantKind, Role
+from worklist.errors import NotFoundError, NotPermittedError, ValidationError
+from worklist.models import Case, CaseGrant, Department, Pathologist, UserAccount
+from worklist.operations._common import utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """An account to create; the password arrives hashed (the service owns hashing)."""
+
+    username: str
+    display_name: str
+    password_hash: str
+    role: Role
+    department_code: str | None = None
+    pathologist_code: str | None = None
+
+
+def create_user(*, engine: Engine, actor: Actor, user: NewUser, now: datetime | None = None) -> int:
+    """Create an account and return its id; a taken username changes nothing."""
+    if not actor.may_manage:
+        raise NotPermittedError(f"{actor.user_id} may not create accounts")
+
+    def work(session: Session) -> int:
+        department_id = None
+        if user.department_code is not None:
+            department = session.scalar(
+                select(Department).where(Department.code == user.department_code)
+            )
+            if department is None:
+                raise NotFoundError("department", user.department_code)
+            department_id = department.id
+        pathologist_id = None
+        if user.pathologist_code is not None:
+            pathologist = session.scalar(
+                select(Pathologist).where(Pathologist.code == user.pathologist_code)
+            )
+            if pathologist is None:
+                raise NotFoundError("pathologist", user.pathologist_code)
+            pathologist_id = pathologist.id
+            department_id = department_id or pathologist.department_id
+        if user.role is Role.PATHOLOGIST and pathologist_id is None:
+            raise ValidationError("a pathologist account must be linked to a pathologist")
+        account = UserAccount(
+            username=user.username,
+            display_name=user.display_name,
+            password_hash=user.password_hash,
+            role=user.role,
+            department_id=department_id,
+            pathologist_id=pathologist_id,
+            active=True,
+            created_at=utc_now(now),
+        )
+        session.add(account)
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            raise ValidationError(
+                f"username {user.username!r} or its pathologist link is taken already"
+            ) from exc
+        record_event(
+            session,
+            actor=actor,
+            event_type="user.create",
+            action=AuditAction.CREATE,
+            detail={"username": user.username, "role": user.role.value},
+            now=now,
+        )
+        return account.id
+
+    return run_in_transaction(engine, work)
+
+
+def find_user_by_username(session: Session, username: str) -> UserAccount | None:
+    """The active account called ``username``, if any."""
+    return session.scalar(
+        select(UserAccount).where(UserAccount.username == username, UserAccount.active)
+    )
+
+
+def grant_case_access(
+    *,
+    engine: Engine,
+    actor: Actor,
+    case_id: int,
+    user_id: int,
+    kind: GrantKind,
+    reason: str,
+    valid_for: timedelta,
+    now: datetime | None = None,
+) -> int:
+    """Let ``user_id`` see one case outside their department until the grant expires.
+
+    A consult grant is given by someone who may manage work; break-the-glass is taken by the
+    user themself, needs a reason, and is flagged in the audit log.
+    """
+    if kind is GrantKind.BREAK_GLASS and len(reason.strip()) < 10:
+        raise ValidationError("break-the-glass needs a reason of at least 10 characters")
+    if kind is GrantKind.CONSULT and not actor.may_manage and actor.role is not Role.PATHOLOGIST:
+        raise NotPermittedError(f"{actor.user_id} may not grant consults")
+
+    def work(session: Session) -> int:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFoundError("case", case_id)
+        if session.get(UserAccount, user_id) is None:
+            raise NotFoundError("user", user_id)
+        moment = utc_now(now)
+        grant = CaseGrant(
+            case_id=case_id,
+            user_id=user_id,
+            kind=kind,
+            granted_by=actor.user_id,
+            reason=reason,
+            granted_at=moment,
+            expires_at=moment + valid_for,
+        )
+        session.add(grant)
+        session.flush()
+        audited = actor if kind is GrantKind.CONSULT else _break_glass(actor)
+        record_event(
+            session,
+            actor=audited,
+            event_type=f"case.grant.{kind.value}",
+            action=AuditAction.CREATE,
+            case=case,
+            detail={"user_id": user_id, "reason": reason, "expires_at": grant.expires_at},
+            now=now,
+        )
+        return grant.id
+
+    return run_in_transaction(engine, work)
+
+
+def _break_glass(actor: Actor) -> Actor:
+    return Actor(
+        user_id=actor.user_id,
+        role=actor.role,
+        site=actor.site,
+        on_behalf_of=actor.on_behalf_of,
+        purpose_of_use="emergency",
+        break_glass=True,
+    )
+
+
+def active_grant(
+    session: Session, *, case_id: int, user_id: int, now: datetime
+) -> CaseGrant | None:
+    """An unexpired, unrevoked grant of ``case_id`` to ``user_id``, if any."""
+    return session.scalar(
+        select(CaseGrant)
+        .where(
+            CaseGrant.case_id == case_id,
+            CaseGrant.user_id == user_id,
+            CaseGrant.revoked_at.is_(None),
+            CaseGrant.expires_at > now,
+        )
+        .order_by(CaseGrant.kind)
+        .limit(1)
+    )
