@@ -1,4 +1,4 @@
-"""The FastAPI application factory: ``create_app(settings)`` builds everything, nothing at import."""
+"""The FastAPI application factory: ``create_app(settings)``; nothing is built at import."""
 
 from __future__ import annotations
 
