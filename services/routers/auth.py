@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from services.deps import SESSION_COOKIE, CurrentUser, SessionDep, StateDep, load_user
 from services.errors import NotAuthenticatedError
-from services.schemas import LoginRequest, TokenResponse, UserPublic
+from services.schemas.auth import LoginRequest, TokenResponse, UserPublic
 from services.security import verify_password
 from worklist.accounts import find_user_by_username
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from services.deps import AdminUser, EngineDep, SessionDep, load_user
-from services.schemas import UserCreate, UserPublic
+from services.schemas.auth import UserCreate, UserPublic
 from services.security import hash_password
 from worklist.accounts import NewUser, create_user
 from worklist.db import read_session
