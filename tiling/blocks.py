@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,26 +64,37 @@ class BuildContext:
 class _SourceCache:
     """Open slides kept per process: a dask worker runs many blocks of the same slide.
 
-    Keyed by path, backend and modification time, so a replaced file is reopened.
+    Keyed by path, backend and modification time, so a replaced file is reopened; at most
+    ``max_open`` slides stay open (least recently used closed first), so a long-lived worker
+    that tiles thousands of slides does not collect file handles.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_open: int = 8) -> None:
         self._lock = threading.Lock()
-        self._sources: dict[tuple[str, str | None, int], SlideSource] = {}
+        self._max_open = max_open
+        self._sources: OrderedDict[tuple[str, str | None, int], SlideSource] = OrderedDict()
 
     def get(self, path: str, backend: str | None) -> SlideSource:
         key = (path, backend, os.stat(path).st_mtime_ns)
+        evicted: list[SlideSource] = []
         with self._lock:
             source = self._sources.get(key)
             if source is None:
                 source = open_slide(path, backend=backend)
                 self._sources[key] = source
-            return source
+                while len(self._sources) > self._max_open:
+                    evicted.append(self._sources.popitem(last=False)[1])
+            self._sources.move_to_end(key)
+        for old in evicted:
+            old.close()
+        return source
 
-    def close_all(self) -> None:
+    def close(self, path: str) -> None:
+        """Close every handle on ``path`` (other slides stay open for other builds)."""
         with self._lock:
-            sources, self._sources = list(self._sources.values()), {}
-        for source in sources:
+            keys = [key for key in self._sources if key[0] == path]
+            closing = [self._sources.pop(key) for key in keys]
+        for source in closing:
             source.close()
 
 
@@ -108,9 +120,9 @@ def open_cached_source(path: str, backend: str | None) -> SlideSource:
     return _open_sources.get(path, backend)
 
 
-def close_cached_sources() -> None:
-    """Close every slide this process opened for block tasks."""
-    _open_sources.close_all()
+def close_cached_source(path: str) -> None:
+    """Close this process's handles on ``path`` once a build of it is over."""
+    _open_sources.close(path)
 
 
 def _read_source_region(context: BuildContext, block: BlockId) -> tuple[RGBArray, int, int]:

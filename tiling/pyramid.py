@@ -27,7 +27,7 @@ from tiling.blocks import (
     BackgroundMode,
     BlockOutcome,
     BuildContext,
-    close_cached_sources,
+    close_cached_source,
     run_block,
 )
 from tiling.deepzoom import DeepZoomGeometry, deepzoom_geometry
@@ -286,7 +286,7 @@ def _run_graph(
             f"building the pyramid of {context.slide_path!r} failed: {type(exc).__name__}: {exc}"
         ) from exc
     finally:
-        close_cached_sources()
+        close_cached_source(context.slide_path)
     return outcomes
 
 
