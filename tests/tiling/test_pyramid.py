@@ -20,6 +20,7 @@ from tiling.errors import PyramidBuildError, TilingError
 from tiling.manifest import MANIFEST_NAME
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.samples import fetch_sample
+from tiling.sources import open_slide
 
 from .pyramid_helpers import decode, decode_bytes, mse, psnr_db, reference_levels, reference_tile
 
@@ -363,3 +364,26 @@ def test_every_backend_builds_the_exact_pyramid(
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="slide reader 'vips'"):
         PyramidOptions(backend="vips")
+
+
+def test_limit_bounds_tiles_only_the_non_empty_region(
+    cmu_small_region: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """None of the fixture slides declares bounds, so this one is told to: the pyramid must
+    then cover exactly that region, as OpenSlide's DeepZoomGenerator does with limit_bounds."""
+    from tiling.sources import TiffFileSource
+
+    bounds = (101, 203, 1500, 1999)
+    monkeypatch.setattr(TiffFileSource, "bounds", property(lambda self: bounds))
+    options = PyramidOptions(tile_size_px=254, limit_bounds=True, tile_format="png")
+    result = build_pyramid(cmu_small_region, tmp_path, options)
+    geometry = result.geometry
+    assert geometry.l0_offset == (101, 203)
+    assert geometry.z_dimensions[-1] == (1500, 1999)
+    with open_slide(cmu_small_region) as slide:
+        region = slide.read_region((101, 203), 0, (1500, 1999))
+    top = geometry.level_count - 1
+    for col, row in geometry.tiles(top):
+        z_x, z_y, z_width, z_height = geometry.tile_box(top, col, row)
+        tile = decode(result.files_dir / f"{top}/{col}_{row}.png")
+        assert np.array_equal(tile, region[z_y : z_y + z_height, z_x : z_x + z_width])
