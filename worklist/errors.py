@@ -39,6 +39,17 @@ class NotAssignedError(WorklistError):
     """The operation needs an assignment the pathologist or case does not have."""
 
 
+class DuplicateAccessionError(WorklistError):
+    """An accession number is already taken (by an earlier case, or twice in one intake)."""
+
+    def __init__(self, accession_number: str | None, detail: str = "") -> None:
+        what = (
+            f"accession number {accession_number!r}" if accession_number else "an accession number"
+        )
+        super().__init__(f"{what} is already in use{': ' + detail if detail else ''}")
+        self.accession_number = accession_number
+
+
 class ConflictOfInterestError(WorklistError):
     """A second reader or consultant would review their own case."""
 

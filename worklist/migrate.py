@@ -8,6 +8,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 
 from worklist.db import make_engine
@@ -36,6 +37,14 @@ def upgrade_database(url: str) -> None:
         upgrade_engine(engine)
     finally:
         engine.dispose()
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    """Whether the database behind ``engine`` is at the newest migration (False when empty)."""
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == heads
 
 
 def schema_differences(engine: Engine) -> list[Any]:

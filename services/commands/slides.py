@@ -203,3 +203,7 @@ def demo(
         "Open it with any Deep Zoom viewer, e.g. OpenSeadragon with "
         f"tileSources: '{result.dzi_path.name}' served from {result.dzi_path.parent}"
     )
+    from services.commands.demo_worklist import run_worklist_demo
+
+    console.rule("Coupe demo: the regional worklist")
+    run_worklist_demo(console, target.parent if outdir is None else outdir)

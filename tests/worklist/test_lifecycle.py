@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 
 from tests.worklist.conftest import NOW, PATHOLOGIST, Factory
 from worklist import lifecycle
-from worklist.enums import CaseStatus, CaseType, Priority
-from worklist.errors import InvalidTransitionError, WorklistError
+from worklist.audit import verify_audit_chain
+from worklist.enums import AuditOutcome, CaseStatus, CaseType, Priority
+from worklist.errors import InvalidTransitionError, NotPermittedError, WorklistError
 from worklist.models import Assignment, AuditEvent, Case
-from worklist.operations import claim_case, release_case, sign_out, start_review
+from worklist.operations import assign_case, claim_case, release_case, sign_out, start_review
 from worklist.seeding import ImportSummary
 
 ALLOWED = {
@@ -76,23 +77,64 @@ def _snapshot(engine: Engine) -> tuple[object, ...]:
     with Session(engine) as session:
         cases = session.execute(select(Case.id, Case.status, Case.version, Case.updated_at)).all()
         assignments = session.scalar(select(func.count()).select_from(Assignment))
-        audit = session.scalar(select(func.count()).select_from(AuditEvent))
-    return (tuple(map(tuple, cases)), assignments, audit)
+    return (tuple(map(tuple, cases)), assignments)
 
 
-def test_refused_operations_leave_the_database_untouched(
+def _audit_tail(engine: Engine, after_seq: int) -> list[tuple[str, AuditOutcome, int | None]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(AuditEvent.event_type, AuditEvent.outcome, AuditEvent.case_id)
+            .where(AuditEvent.seq > after_seq)
+            .order_by(AuditEvent.seq)
+        ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def _last_seq(engine: Engine) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.max(AuditEvent.seq))) or 0
+
+
+def test_refused_operations_change_nothing_but_leave_a_failure_record(
     engine: Engine, factory: Factory, region_ids: ImportSummary
 ) -> None:
+    """The worklist is untouched; the audit log shows the attempt (NEN 7513), one per refusal."""
     [received] = factory.cases(scanned=False)
     [scanned] = factory.cases()
     pathologist = region_ids.pathologist_ids["HMC-01"]
     before = _snapshot(engine)
-    for operation, case_id in [
-        (claim_case, received),
-        (sign_out, scanned),
-        (start_review, scanned),
-        (release_case, scanned),
+    for operation, case_id, event_type in [
+        (claim_case, received, "case.claim"),
+        (sign_out, scanned, "case.sign_out"),
+        (start_review, scanned, "case.review.start"),
+        (release_case, scanned, "case.release"),
     ]:
+        seq = _last_seq(engine)
         with pytest.raises(WorklistError):
             operation(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=pathologist)
         assert _snapshot(engine) == before, operation.__name__
+        assert _audit_tail(engine, seq) == [(event_type, AuditOutcome.MINOR_FAILURE, case_id)]
+    with Session(engine) as session:
+        assert verify_audit_chain(session).ok
+
+
+def test_a_permission_refusal_is_a_serious_failure(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [case_id] = factory.cases()
+    seq = _last_seq(engine)
+    with pytest.raises(NotPermittedError):
+        assign_case(
+            engine=engine,
+            actor=PATHOLOGIST,
+            case_id=case_id,
+            pathologist_id=region_ids.pathologist_ids["HMC-01"],
+        )
+    assert _audit_tail(engine, seq) == [
+        ("case.assign.primary", AuditOutcome.SERIOUS_FAILURE, case_id)
+    ]
+    with Session(engine) as session:
+        detail = session.execute(
+            select(AuditEvent.detail).where(AuditEvent.seq == seq + 1)
+        ).scalar_one()
+    assert '"refused":"NotPermittedError"' in detail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -16,6 +17,7 @@ from worklist.errors import (
     AlreadyAssignedError,
     ConcurrentUpdateError,
     ConflictOfInterestError,
+    DuplicateAccessionError,
     InvalidTransitionError,
     NotAssignedError,
     NotFoundError,
@@ -25,6 +27,7 @@ from worklist.errors import (
 )
 from worklist.models import Assignment, AuditEvent, Case, Slide
 from worklist.operations import (
+    CaseIntake,
     add_annotation,
     add_comment,
     answer_consult,
@@ -32,6 +35,7 @@ from worklist.operations import (
     assign_case,
     claim_case,
     claim_next,
+    intake_cases,
     reassign_case,
     record_access,
     register_scan,
@@ -75,6 +79,51 @@ def test_intake_of_an_unknown_department_changes_nothing(engine: Engine, factory
         factory.cases(department="XYZ")
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def _case_and_audit_counts(engine: Engine) -> tuple[int, int, int]:
+    with Session(engine) as session:
+        cases = session.scalar(select(func.count()).select_from(Case)) or 0
+        created = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.event_type == "case.intake", AuditEvent.outcome == "success")
+        )
+        refused = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.event_type == "case.intake", AuditEvent.outcome != "success")
+        )
+    return cases, created or 0, refused or 0
+
+
+def test_a_duplicate_accession_number_is_refused_and_changes_nothing(
+    engine: Engine, factory: Factory
+) -> None:
+    [first] = factory.cases()
+    taken = _case(engine, first).accession_number
+    fresh = CaseIntake(
+        department="HMC", patient_pseudonym="PSN-dup", tumour_group="gastro-intestinal", category=2
+    )
+    before = _case_and_audit_counts(engine)
+    # Taken by an earlier case: the whole batch is refused, the new case with it.
+    with pytest.raises(DuplicateAccessionError, match=taken) as refused:
+        intake_cases(
+            engine=engine,
+            actor=MANAGER,
+            cases=[fresh, replace(fresh, accession_number=taken)],
+            now=NOW,
+        )
+    assert isinstance(refused.value, WorklistError)
+    assert _case_and_audit_counts(engine) == (before[0], before[1], before[2] + 1)
+    # Twice in one intake.
+    twice = replace(fresh, accession_number="HMC-T25-00777")
+    with pytest.raises(DuplicateAccessionError, match="twice"):
+        intake_cases(engine=engine, actor=MANAGER, cases=[twice, twice], now=NOW)
+    assert _case_and_audit_counts(engine)[:2] == before[:2]
+    # The counter was not advanced by the refused batch.
+    [second] = factory.cases()
+    assert parse_accession(_case(engine, second).accession_number).seq == 2
 
 
 def test_case_becomes_scanned_with_its_last_slide(engine: Engine, factory: Factory) -> None:

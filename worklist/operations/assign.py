@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from worklist import lifecycle
 from worklist.actor import Actor
-from worklist.audit import record_event
+from worklist.audit import AuditEntry, record_event, record_events
 from worklist.db import run_in_transaction
 from worklist.enums import AssignmentKind, AuditAction, CaseStatus
 from worklist.errors import AlreadyAssignedError, NotAssignedError, WorklistError
@@ -25,6 +25,7 @@ from worklist.operations._common import (
     require_manager,
     utc_now,
 )
+from worklist.operations._refusals import audit_refusal
 from worklist.operations.receipts import AssignmentReceipt
 
 # (case_id, pathologist_id, kind, rule): what the assignment engine proposes.
@@ -43,7 +44,6 @@ def assign_case(
     now: datetime | None = None,
 ) -> AssignmentReceipt:
     """Assign a case to a pathologist by hand (lab managers) in one transaction."""
-    require_manager(actor, "assign cases")
 
     def work(session: Session) -> AssignmentReceipt:
         moment = utc_now(now)
@@ -61,7 +61,11 @@ def assign_case(
         )
         return AssignmentReceipt.of(assignment, case)
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine, actor=actor, event_type=f"case.assign.{kind.value}", case_id=case_id, now=now
+    ):
+        require_manager(actor, "assign cases")
+        return run_in_transaction(engine, work)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +89,6 @@ def apply_proposals(
     or signed out meanwhile) is skipped with its reason; the others still apply. Each proposal
     runs in a savepoint, so a skipped one leaves nothing behind.
     """
-    require_manager(actor, "apply assignment proposals")
     proposal_list = list(proposals)
 
     def work(session: Session) -> ProposalOutcome:
@@ -107,20 +110,27 @@ def apply_proposals(
                 skipped.append((proposal, str(exc)))
                 continue
             applied.append(receipt)
-        for receipt in applied:
-            case = lock_case(session, receipt.case.case_id)
-            record_event(
-                session,
-                actor=actor,
-                event_type=f"case.assign.{receipt.kind.value}",
-                action=AuditAction.UPDATE,
-                case=case,
+        entries = [
+            AuditEntry(
+                f"case.assign.{receipt.kind.value}",
+                AuditAction.UPDATE,
+                case=session.get_one(Case, receipt.case.case_id),  # locked above
                 detail={"pathologist_id": receipt.pathologist_id, "rule": receipt.rule},
-                now=moment,
             )
+            for receipt in applied
+        ]
+        record_events(session, actor=actor, entries=entries, now=moment)
         return ProposalOutcome(tuple(applied), tuple(skipped))
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type="case.assign.round",
+        action=AuditAction.EXECUTE,
+        now=now,
+    ):
+        require_manager(actor, "apply assignment proposals")
+        return run_in_transaction(engine, work)
 
 
 def reassign_case(
@@ -137,7 +147,6 @@ def reassign_case(
 
     A case that was in review goes back to "assigned": its new pathologist has not begun.
     """
-    require_manager(actor, "reassign cases")
 
     def work(session: Session) -> AssignmentReceipt:
         moment = utc_now(now)
@@ -182,7 +191,11 @@ def reassign_case(
         )
         return AssignmentReceipt.of(assignment, case)
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine, actor=actor, event_type="case.reassign", case_id=case_id, now=now
+    ):
+        require_manager(actor, "reassign cases")
+        return run_in_transaction(engine, work)
 
 
 def _assign(

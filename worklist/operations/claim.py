@@ -23,6 +23,7 @@ from worklist.operations._common import (
     lock_case,
     utc_now,
 )
+from worklist.operations._refusals import audit_refusal
 from worklist.operations.receipts import AssignmentReceipt, CaseState
 
 # Most urgent first, as an SQL expression over the stored priority value.
@@ -60,7 +61,14 @@ def claim_case(
         )
         return AssignmentReceipt.of(assignment, case)
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type="case.claim",
+        case_id=case_id,
+        now=now,
+    ):
+        return run_in_transaction(engine, work)
 
 
 def claim_next(
@@ -151,4 +159,11 @@ def release_case(
         )
         return CaseState.of(case)
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type="case.release",
+        case_id=case_id,
+        now=now,
+    ):
+        return run_in_transaction(engine, work)

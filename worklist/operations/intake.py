@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worklist import lifecycle
 from worklist.accession import format_accession, parse_accession
 from worklist.actor import Actor
-from worklist.audit import record_event
+from worklist.audit import AuditEntry, record_event, record_events
 from worklist.db import run_in_transaction
 from worklist.enums import AuditAction, CaseStatus, CaseType, Priority, PyramidStatus
-from worklist.errors import NotFoundError, ValidationError
+from worklist.errors import DuplicateAccessionError, NotFoundError, ValidationError
 from worklist.models import AccessionCounter, Block, Case, Department, Slide, Specimen
 from worklist.operations._common import lock_case, utc_now
+from worklist.operations._refusals import audit_refusal
 from worklist.operations.receipts import CaseState
 from worklist.workload import due_time
 
@@ -73,28 +76,53 @@ class CaseIntake:
 def intake_cases(
     *, engine: Engine, actor: Actor, cases: Sequence[CaseIntake], now: datetime | None = None
 ) -> list[CaseState]:
-    """Register ``cases`` in one transaction (all or nothing) and return their states."""
+    """Register ``cases`` in one transaction (all or nothing) and return their states.
+
+    An accession number that is already taken (or given twice) raises
+    :class:`~worklist.errors.DuplicateAccessionError` and registers nothing.
+    """
 
     def work(session: Session) -> list[CaseState]:
         moment = utc_now(now)
         departments = {d.code: d for d in session.execute(select(Department)).scalars()}
         codes = {d.id: code for code, d in departments.items()}
-        created = [_create_case(session, departments, request, moment) for request in cases]
-        session.flush()
-        for case in created:
-            record_event(
-                session,
-                actor=actor,
-                event_type="case.intake",
-                action=AuditAction.CREATE,
+        for request in cases:
+            _validate(departments, request)
+        accessions = _accession_numbers(session, departments, cases, moment)
+        _refuse_duplicates(session, accessions)
+        created = [
+            _create_case(session, departments, request, accession, moment)
+            for request, accession in zip(cases, accessions, strict=True)
+        ]
+        try:
+            session.flush()
+        except IntegrityError as exc:
+            # Another intake took one of the numbers between our check and our insert.
+            if "accession_number" in str(exc.orig):
+                raise DuplicateAccessionError(None, "taken by a concurrent intake") from exc
+            raise
+        entries = [
+            AuditEntry(
+                "case.intake",
+                AuditAction.CREATE,
                 case=case,
                 site=codes[case.department_id],
                 detail={"status": case.status.value},
-                now=moment,
             )
+            for case in created
+        ]
+        record_events(session, actor=actor, entries=entries, now=moment)
         return [CaseState.of(case) for case in created]
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type="case.intake",
+        action=AuditAction.CREATE,
+        case_id=None,
+        now=now,
+    ):
+        return run_in_transaction(engine, work)
 
 
 def intake_case(
@@ -104,18 +132,71 @@ def intake_case(
     return intake_cases(engine=engine, actor=actor, cases=[case], now=now)[0]
 
 
-def _create_case(
-    session: Session, departments: dict[str, Department], request: CaseIntake, now: datetime
-) -> Case:
-    department = departments.get(request.department)
-    if department is None:
+def _validate(departments: dict[str, Department], request: CaseIntake) -> None:
+    if request.department not in departments:
         raise NotFoundError("department", request.department)
     if not 1 <= request.category <= 6:
         raise ValidationError(f"specimen category must be 1-6, got {request.category}")
+
+
+def _accession_numbers(
+    session: Session,
+    departments: dict[str, Department],
+    requests: Sequence[CaseIntake],
+    now: datetime,
+) -> list[str]:
+    """The given accession numbers, and new ones from the counters, in request order.
+
+    One counter update per (site, type, year) reserves a whole range, so the cases can then be
+    inserted in batches instead of one flush per case.
+    """
+    keys: list[tuple[str, CaseType, int] | None] = []
+    for request in requests:
+        if request.accession_number:
+            keys.append(None)
+        else:
+            year = utc_now(request.received_at or now).year
+            keys.append((departments[request.department].code, request.case_type, year))
+    wanted = Counter(key for key in keys if key is not None)
+    next_seq = {
+        key: _reserve_accessions(session, *key, count=count)
+        for key, count in sorted(wanted.items())  # a fixed lock order: no deadlocks
+    }
+    numbers: list[str] = []
+    for request, key in zip(requests, keys, strict=True):
+        if key is None:
+            assert request.accession_number is not None
+            numbers.append(request.accession_number)
+            continue
+        numbers.append(format_accession(*key, next_seq[key]))
+        next_seq[key] += 1
+    return numbers
+
+
+def _refuse_duplicates(session: Session, accessions: Sequence[str], chunk: int = 500) -> None:
+    repeated = sorted(a for a, n in Counter(accessions).items() if n > 1)
+    if repeated:
+        raise DuplicateAccessionError(repeated[0], "it appears twice in this intake")
+    for start in range(0, len(accessions), chunk):
+        taken = session.execute(
+            select(Case.accession_number)
+            .where(Case.accession_number.in_(accessions[start : start + chunk]))
+            .order_by(Case.accession_number)
+            .limit(1)
+        ).scalar_one_or_none()
+        if taken is not None:
+            raise DuplicateAccessionError(taken, "another case has it")
+
+
+def _create_case(
+    session: Session,
+    departments: dict[str, Department],
+    request: CaseIntake,
+    accession: str,
+    now: datetime,
+) -> Case:
+    department = departments[request.department]
     received_at = utc_now(request.received_at or now)
-    accession = request.accession_number or _allocate_accession(
-        session, department.code, request.case_type, received_at.year
-    )
     parsed = parse_accession(accession)
     if parsed.case_type is not request.case_type:
         raise ValidationError(
@@ -166,9 +247,16 @@ def _slide_count(case: Case) -> int:
     return sum(len(block.slides) for specimen in case.specimens for block in specimen.blocks)
 
 
-def _allocate_accession(session: Session, site: str, case_type: CaseType, year: int) -> str:
-    """Next sequence number for (site, type, year), atomically (INSERT ... ON CONFLICT)."""
-    values = {"site": site, "case_type": case_type.value, "year_2digit": year % 100, "last_seq": 1}
+def _reserve_accessions(
+    session: Session, site: str, case_type: CaseType, year: int, *, count: int
+) -> int:
+    """Reserve ``count`` sequence numbers for (site, type, year) atomically; the first of them."""
+    values = {
+        "site": site,
+        "case_type": case_type.value,
+        "year_2digit": year % 100,
+        "last_seq": count,
+    }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
@@ -176,12 +264,12 @@ def _allocate_accession(session: Session, site: str, case_type: CaseType, year: 
         .values(**values)
         .on_conflict_do_update(
             index_elements=["site", "case_type", "year_2digit"],
-            set_={"last_seq": AccessionCounter.last_seq + 1},
+            set_={"last_seq": AccessionCounter.last_seq + count},
         )
         .returning(AccessionCounter.last_seq)
     )
-    seq = session.execute(statement).scalar_one()
-    return format_accession(site, case_type, year, seq)
+    last: int = session.execute(statement).scalar_one()
+    return last - count + 1
 
 
 def register_scan(

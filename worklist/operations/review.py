@@ -23,6 +23,7 @@ from worklist.operations._common import (
     lock_case,
     utc_now,
 )
+from worklist.operations._refusals import audit_refusal
 from worklist.operations.receipts import AssignmentReceipt, CaseState
 
 _REVIEW_KINDS = (AssignmentKind.SECOND_OPINION, AssignmentKind.CONSULT)
@@ -64,7 +65,14 @@ def start_review(
         )
         return CaseState.of(case)
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type="case.review.start",
+        case_id=case_id,
+        now=now,
+    ):
+        return run_in_transaction(engine, work)
 
 
 def request_consult(
@@ -106,7 +114,15 @@ def request_consult(
         )
         return AssignmentReceipt.of(assignment, case)
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type=f"case.{kind.value}.request",
+        action=AuditAction.CREATE,
+        case_id=case_id,
+        now=now,
+    ):
+        return run_in_transaction(engine, work)
 
 
 def answer_consult(
@@ -154,7 +170,14 @@ def answer_consult(
         )
         return CaseState.of(case)
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type="case.consult.answer",
+        case_id=case_id,
+        now=now,
+    ):
+        return run_in_transaction(engine, work)
 
 
 def sign_out(
@@ -195,4 +218,11 @@ def sign_out(
         )
         return CaseState.of(case)
 
-    return run_in_transaction(engine, work)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type="case.sign_out",
+        case_id=case_id,
+        now=now,
+    ):
+        return run_in_transaction(engine, work)

@@ -1,0 +1,124 @@
+"""``coupe assign``, run as a lab manager would: dry run, apply, apply again, and the errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from services.cli import build_cli
+from tests.worklist.conftest import MANAGER, database_url  # noqa: F401 - the fixture
+from worklist.actor import Actor
+from worklist.db import make_engine
+from worklist.enums import Priority
+from worklist.migrate import upgrade_database
+from worklist.models import Assignment
+from worklist.operations import (
+    BlockIntake,
+    CaseIntake,
+    SlideIntake,
+    SpecimenIntake,
+    intake_cases,
+)
+from worklist.region import default_region
+from worklist.seeding import import_region
+
+NOW = datetime(2025, 3, 12, 8, 0, tzinfo=UTC)  # a Wednesday
+runner = CliRunner()
+
+
+@pytest.fixture
+def environment(
+    database_url: str,  # noqa: F811 - pytest's fixture injection
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    monkeypatch.setenv("COUPE_DATABASE_URL", database_url)
+    monkeypatch.setenv("COUPE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "240")  # rich folds long cells on a narrow console
+    return database_url
+
+
+def _seed(url: str) -> list[str]:
+    upgrade_database(url)
+    engine = make_engine(url, pool_size=2)
+    try:
+        import_region(engine=engine, actor=Actor.system(), region=default_region())
+        slide = (SpecimenIntake("A", blocks=(BlockIntake("A1", (SlideIntake("H&E", "a.svs"),)),)),)
+        requests = [
+            CaseIntake(
+                department="ALR",
+                patient_pseudonym=f"PSN-{i}",
+                tumour_group=group,
+                category=2,
+                priority=priority,
+                received_at=NOW - timedelta(hours=3),
+                specimens=slide,
+            )
+            for i, (group, priority) in enumerate(
+                [
+                    ("gastro-intestinal", Priority.ROUTINE),
+                    ("gastro-intestinal", Priority.URGENT),
+                    ("ophthalmic-pathology", Priority.ROUTINE),
+                ]
+            )
+        ]
+        states = intake_cases(engine=engine, actor=MANAGER, cases=requests, now=NOW)
+        return [s.accession_number for s in states]
+    finally:
+        engine.dispose()
+
+
+def _assignments(url: str) -> int:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with Session(engine) as session:
+            return session.scalar(select(func.count()).select_from(Assignment)) or 0
+    finally:
+        engine.dispose()
+
+
+def test_dry_run_then_apply_then_nothing_left(environment: str) -> None:
+    accessions = _seed(environment)
+    now = ["--now", NOW.isoformat()]
+
+    dry = runner.invoke(build_cli(), ["assign", "--dry-run", *now])
+    assert dry.exit_code == 0, dry.output
+    for accession in accessions[:2]:
+        assert accession in dry.output
+    assert "local-capacity" in dry.output and "stays at ALR" in dry.output
+    assert "Unplaced" in dry.output and accessions[2] in dry.output
+    assert "dry run: nothing was changed" in dry.output
+    assert _assignments(environment) == 0
+
+    applied = runner.invoke(build_cli(), ["assign", *now])
+    assert applied.exit_code == 0, applied.output
+    assert "2 proposals (2 local, 0 regional" in applied.output
+    assert "applied." in applied.output
+    assert _assignments(environment) == 2
+
+    again = runner.invoke(build_cli(), ["assign", *now])
+    assert again.exit_code == 0, again.output
+    assert "0 proposals" in again.output and "1 unplaced" in again.output
+    assert _assignments(environment) == 2
+
+
+def test_an_unmigrated_database_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COUPE_DATABASE_URL", raising=False)
+    monkeypatch.setenv("COUPE_DATA_DIR", str(tmp_path / "empty"))
+    result = runner.invoke(build_cli(), ["assign", "--dry-run"])
+    assert result.exit_code == 1
+    assert "coupe db upgrade" in result.output
+
+
+def test_a_malformed_time_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUPE_DATA_DIR", str(tmp_path))
+    result = runner.invoke(build_cli(), ["assign", "--now", "next tuesday"])
+    assert result.exit_code == 2
+    assert "ISO time" in result.output
