@@ -74,7 +74,8 @@ class AuthenticatedUser:
         return Actor(user_id=self.username, role=self.role, site=self.department_code)
 
 
-def _token_from(request: Request) -> str | None:
+def token_from_request(request: Request) -> str | None:
+    """The bearer token of the request, else its session cookie, else None."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials:
@@ -104,7 +105,7 @@ def load_user(session: Session, user_id: int) -> AuthenticatedUser | None:
 
 def get_current_user(request: Request, state: StateDep, session: SessionDep) -> AuthenticatedUser:
     """The user behind the request's bearer token or session cookie; 401 without one."""
-    token = _token_from(request)
+    token = token_from_request(request)
     if token is None:
         raise NotAuthenticatedError("sign in first: no bearer token or session cookie")
     try:

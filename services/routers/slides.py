@@ -1,0 +1,206 @@
+"""Slides in the Deep Zoom URL layout, so stock OpenSeadragon opens ``/slides/{id}.dzi``.
+
+Every route checks that the user may see the slide's case. Opening the descriptor is "opening
+the slide" and leaves one audit record; tiles are checked but not audited one by one. The
+label and macro images carry patient identifiers: lab managers and administrators only, and
+each view is audited. Routes are plain ``def``: FastAPI runs them in worker threads, so slide
+reads never block the event loop.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import anyio.to_thread
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Path as PathParam
+
+from services.access import audit_slide_view, slide_for_viewing
+from services.deps import (
+    CurrentUser,
+    ManagerUser,
+    SessionDep,
+    StateDep,
+    get_current_user,
+    get_state,
+    token_from_request,
+)
+from services.schemas.auth import ErrorBody
+from services.schemas.slides import DeepZoomInfo, SlideLevel, SlidePublic
+from services.security import InvalidTokenError
+from services.state import AppState
+from services.tiles import TileResponse, parse_tile_address, resolve_slide_file
+from worklist.db import read_session
+from worklist.models import Slide
+
+router = APIRouter(
+    tags=["slides"],
+    responses={
+        401: {"model": ErrorBody, "description": "Not signed in."},
+        403: {"model": ErrorBody, "description": "The slide's case is not yours to see."},
+        404: {"model": ErrorBody, "description": "No such slide, tile or image."},
+        410: {"model": ErrorBody, "description": "The slide file has vanished."},
+        422: {"model": ErrorBody, "description": "The slide file cannot be read."},
+    },
+)
+
+# SQLite and PostgreSQL keys are signed 64-bit: a larger id is refused before it reaches them.
+SlideId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The slide's id.")]
+Level = Annotated[int, PathParam(ge=0, le=64, description="Deep Zoom level (0 is 1x1 px).")]
+IfNoneMatch = Annotated[str | None, Header(include_in_schema=False)]
+
+DZI_CACHE_CONTROL = "private, no-cache"
+IMAGE_CACHE_CONTROL = "private, max-age=3600"
+_TILE_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}},
+    304: {"description": "The tile named in If-None-Match is still current."},
+}
+_JPEG_RESPONSE: dict[int | str, dict[str, object]] = {200: {"content": {"image/jpeg": {}}}}
+
+
+def _slide_file(state: AppState, slide: Slide) -> Path | None:
+    return resolve_slide_file(state.settings, slide.file_path)
+
+
+@router.get(
+    "/slides/{slide_id}.dzi",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}}},
+)
+def slide_descriptor(
+    slide_id: SlideId, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Response:
+    """The Deep Zoom descriptor (XML). Opening it opens the slide: one audit record."""
+    slide = slide_for_viewing(session, user, slide_id)
+    slide_file = _slide_file(state, slide)
+    xml = state.tiles.descriptor(slide_id, slide_file)
+    audit_slide_view(state.engine, user, slide_id)
+    state.tiles.tile_access.put((user.id, slide_id), (slide_file,))  # its tiles come next
+    return Response(xml, media_type="application/xml", headers={"Cache-Control": DZI_CACHE_CONTROL})
+
+
+@router.get(
+    "/slides/{slide_id}_files/{level}/{address}",
+    response_class=Response,
+    responses=_TILE_RESPONSES,
+)
+async def slide_tile(
+    request: Request,
+    slide_id: SlideId,
+    level: Level,
+    address: Annotated[str, PathParam(max_length=40, description="COL_ROW.EXT")],
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    """One tile, ``COL_ROW.EXT`` with the extension of the descriptor's ``Format``.
+
+    The hot path of the viewer: sign-in check, access check and tile read run together in
+    one worker thread (one hand-over instead of one per dependency), never on the event loop.
+    """
+    column, row, extension = parse_tile_address(address)
+    state = get_state(request)
+
+    def serve() -> TileResponse:
+        checked = _recently_checked(request, state, slide_id)
+        if checked is None:
+            with read_session(state.engine) as session:
+                user = get_current_user(request, state, session)
+                slide = slide_for_viewing(session, user, slide_id)
+                checked = (_slide_file(state, slide),)
+            state.tiles.tile_access.put((user.id, slide_id), checked)
+        return state.tiles.tile(
+            slide_id, checked[0], level, column, row, extension, if_none_match=if_none_match
+        )
+
+    tile = await anyio.to_thread.run_sync(serve)
+    headers = {"ETag": tile.etag, "Cache-Control": tile.cache_control}
+    if tile.data is None:
+        return Response(status_code=304, headers=headers)
+    return Response(tile.data, media_type=tile.media_type, headers=headers)
+
+
+def _recently_checked(
+    request: Request, state: AppState, slide_id: int
+) -> tuple[Path | None] | None:
+    """``(slide file,)`` when this token's user passed the access check for the slide within
+    ``TILE_ACCESS_TTL_S``, else None; the token itself (signature, expiry) is checked always."""
+    token = token_from_request(request)
+    if token is None:
+        return None
+    try:
+        user_id = state.tokens.user_id(token)
+    except InvalidTokenError:
+        return None  # the full check answers 401
+    return state.tiles.tile_access.get((user_id, slide_id))
+
+
+@router.get("/slides/{slide_id}", response_model=SlidePublic)
+def slide_metadata(
+    slide_id: SlideId, user: CurrentUser, session: SessionDep, state: StateDep
+) -> SlidePublic:
+    """Size, resolution, objective, vendor, levels, tiling and pyramid state of a slide."""
+    slide = slide_for_viewing(session, user, slide_id)
+    facts = state.tiles.facts(slide_id, _slide_file(state, slide))
+    mpp_x, mpp_y = facts.mpp_um if facts.mpp_um is not None else (None, None)
+    return SlidePublic(
+        id=slide.id,
+        block_id=slide.block_id,
+        stain=slide.stain,
+        width_px=facts.width_px,
+        height_px=facts.height_px,
+        mpp_x_um=mpp_x,
+        mpp_y_um=mpp_y,
+        objective_power=facts.objective_power,
+        vendor=facts.vendor,
+        format_name=facts.format_name,
+        slide_levels=[SlideLevel(width_px=w, height_px=h) for w, h in facts.slide_levels],
+        deepzoom=DeepZoomInfo(
+            dzi_url=f"/slides/{slide_id}.dzi",
+            tile_size_px=facts.tile_size_px,
+            overlap_px=facts.overlap_px,
+            tile_format=facts.tile_format,
+            level_count=facts.level_count,
+            prebuilt=facts.prebuilt,
+        ),
+        pyramid_status=slide.pyramid_status,
+        associated_images=list(facts.associated_image_names),
+    )
+
+
+@router.get("/slides/{slide_id}/thumbnail", response_class=Response, responses=_JPEG_RESPONSE)
+def slide_thumbnail(
+    slide_id: SlideId,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    max_px: Annotated[int, Query(ge=16, le=2048, description="Longest side.")] = 512,
+) -> Response:
+    """A JPEG of the whole slide (tissue only: no label) at most ``max_px`` on its longer side."""
+    slide = slide_for_viewing(session, user, slide_id)
+    data = state.tiles.thumbnail(slide_id, _slide_file(state, slide), max_px)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMAGE_CACHE_CONTROL})
+
+
+def _associated(
+    name: str, slide_id: int, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Response:
+    slide = slide_for_viewing(session, user, slide_id)
+    data = state.tiles.associated(slide_id, _slide_file(state, slide), name)
+    audit_slide_view(state.engine, user, slide_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+@router.get("/slides/{slide_id}/label", response_class=Response, responses=_JPEG_RESPONSE)
+def slide_label(
+    slide_id: SlideId, user: ManagerUser, session: SessionDep, state: StateDep
+) -> Response:
+    """The label image (patient identifiers): lab managers and administrators only; audited."""
+    return _associated("label", slide_id, user, session, state)
+
+
+@router.get("/slides/{slide_id}/macro", response_class=Response, responses=_JPEG_RESPONSE)
+def slide_macro(
+    slide_id: SlideId, user: ManagerUser, session: SessionDep, state: StateDep
+) -> Response:
+    """The macro image of the whole glass, label included: lab managers and admins; audited."""
+    return _associated("macro", slide_id, user, session, state)
