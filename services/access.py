@@ -7,29 +7,42 @@ reason). Lab managers and administrators see the region. Everyone else sees noth
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from services.deps import AuthenticatedUser
 from services.errors import AccessDeniedError, ResourceNotFoundError
-from worklist.accounts import active_grant
-from worklist.enums import Role
-from worklist.models import Assignment, Block, Case, Slide, Specimen
+from worklist.actor import Actor
+from worklist.db import read_session
+from worklist.enums import GrantKind, Role
+from worklist.models import Assignment, Block, Case, CaseGrant, Slide, Specimen
 from worklist.operations import record_access
 
 
-def may_view_case(
+class AccessBasis(StrEnum):
+    """Why a user may open a case (the first that applies, in this order)."""
+
+    REGION = "region"  # lab managers and administrators
+    DEPARTMENT = "department"
+    ASSIGNMENT = "assignment"
+    CONSULT_GRANT = "consult_grant"
+    BREAK_GLASS = "break_glass"
+
+
+def access_basis(
     session: Session, user: AuthenticatedUser, case: Case, now: datetime | None = None
-) -> bool:
-    """Whether ``user`` may open ``case`` (see the module docstring for the rules)."""
+) -> AccessBasis | None:
+    """Why ``user`` may open ``case``, or None if they may not (see the module docstring)."""
     if user.role in (Role.LAB_MANAGER, Role.ADMIN):
-        return True
+        return AccessBasis.REGION
     if user.role is not Role.PATHOLOGIST:
-        return False
+        return None
     if user.department_id is not None and case.department_id == user.department_id:
-        return True
+        return AccessBasis.DEPARTMENT
     if user.pathologist_id is not None:
         assigned = session.scalar(
             select(Assignment.id).where(
@@ -39,9 +52,31 @@ def may_view_case(
             )
         )
         if assigned is not None:
-            return True
+            return AccessBasis.ASSIGNMENT
     moment = now or datetime.now(UTC)
-    return active_grant(session, case_id=case.id, user_id=user.id, now=moment) is not None
+    kinds = set(
+        session.scalars(
+            select(CaseGrant.kind).where(
+                CaseGrant.case_id == case.id,
+                CaseGrant.user_id == user.id,
+                CaseGrant.revoked_at.is_(None),
+                CaseGrant.expires_at > moment,
+            )
+        )
+    )
+    # A consult grant is ordinary access; only break-the-glass alone is an emergency access.
+    if GrantKind.CONSULT in kinds:
+        return AccessBasis.CONSULT_GRANT
+    if GrantKind.BREAK_GLASS in kinds:
+        return AccessBasis.BREAK_GLASS
+    return None
+
+
+def may_view_case(
+    session: Session, user: AuthenticatedUser, case: Case, now: datetime | None = None
+) -> bool:
+    """Whether ``user`` may open ``case`` (see the module docstring for the rules)."""
+    return access_basis(session, user, case, now) is not None
 
 
 def case_for_viewing(session: Session, user: AuthenticatedUser, case_id: int) -> Case:
@@ -76,12 +111,38 @@ def slide_for_viewing(session: Session, user: AuthenticatedUser, slide_id: int) 
     return slide
 
 
+def viewing_actor(
+    session: Session, user: AuthenticatedUser, case: Case, now: datetime | None = None
+) -> Actor:
+    """``user.actor`` for opening ``case``; flagged as break-the-glass (purpose "emergency")
+    when only a break-the-glass grant lets them see it, so the audit review finds it."""
+    if access_basis(session, user, case, now) is not AccessBasis.BREAK_GLASS:
+        return user.actor
+    return replace(user.actor, break_glass=True, purpose_of_use="emergency")
+
+
+def _case_of_slide(session: Session, slide_id: int) -> Case | None:
+    return session.scalar(
+        select(Case)
+        .join(Specimen, Specimen.case_id == Case.id)
+        .join(Block, Block.specimen_id == Specimen.id)
+        .join(Slide, Slide.block_id == Block.id)
+        .where(Slide.id == slide_id)
+    )
+
+
 def audit_case_view(engine: Engine, user: AuthenticatedUser, case_id: int) -> None:
     """Record that ``user`` opened a case; raises if the record cannot be written, so the
     request fails rather than showing patient data unaudited."""
-    record_access(engine=engine, actor=user.actor, case_id=case_id)
+    with read_session(engine) as session:
+        case = session.get(Case, case_id)
+        actor = viewing_actor(session, user, case) if case is not None else user.actor
+    record_access(engine=engine, actor=actor, case_id=case_id)
 
 
 def audit_slide_view(engine: Engine, user: AuthenticatedUser, slide_id: int) -> None:
     """Record that ``user`` opened a slide (once per opening, not per tile)."""
-    record_access(engine=engine, actor=user.actor, slide_id=slide_id)
+    with read_session(engine) as session:
+        case = _case_of_slide(session, slide_id)
+        actor = viewing_actor(session, user, case) if case is not None else user.actor
+    record_access(engine=engine, actor=actor, slide_id=slide_id)

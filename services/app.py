@@ -8,25 +8,58 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from services.errors import install_error_handlers
-from services.routers import auth, users
+from services.importer import FolderImporter
+from services.jobs import JobRunner
+from services.routers import annotations as slide_annotations
+from services.routers import (
+    auth,
+    cases,
+    comments,
+    consults,
+    departments,
+    jobs,
+    pathologists,
+    slides,
+    uploads,
+    users,
+    worklist,
+)
 from services.security import TokenSigner
 from services.settings import Settings
 from services.state import AppState
+from services.tiles import TileService
 from worklist.db import make_engine
 from worklist.migrate import upgrade_engine
 
 
 def start_state(settings: Settings) -> AppState:
     """Prepare data folders, migrate the database and start background workers."""
-    for folder in (settings.data_dir, settings.pyramid_dir, settings.slide_dir):
+    for folder in (
+        settings.data_dir,
+        settings.pyramid_dir,
+        settings.slide_dir,
+        settings.import_dir,
+    ):
         folder.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     upgrade_engine(engine)
+    runner = JobRunner(engine=engine, settings=settings)
     state = AppState(
         settings=settings,
         engine=engine,
         tokens=TokenSigner(settings.resolved_secret_key(), settings.token_ttl_minutes * 60),
+        tiles=TileService(settings),
+        jobs=runner,
+        importer=FolderImporter(engine=engine, settings=settings, runner=runner),
     )
+    state.closers.append(state.tiles.close)
+    # Jobs left running by a process that died are queued again (their builds resume).
+    runner.recover()
+    state.closers.append(runner.close)
+    state.closers.append(state.importer.close)  # stopped first: it feeds the job runner
+    if settings.run_background_workers:
+        runner.start()
+        state.importer.start()
     # Background components register their stop function in state.closers.
     return state
 
@@ -51,7 +84,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (auth.router, users.router):
+    for router in (
+        auth.router,
+        users.router,
+        slides.router,
+        uploads.router,
+        jobs.router,
+        departments.router,
+        pathologists.router,
+        cases.router,
+        worklist.router,
+        consults.router,
+        comments.router,
+        slide_annotations.router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["meta"])

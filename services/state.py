@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from services.importer import FolderImporter
+from services.jobs import JobRunner
 from services.security import TokenSigner
 from services.settings import Settings
+from services.tiles import TileService
 
 
 @dataclass
@@ -18,7 +21,11 @@ class AppState:
     settings: Settings
     engine: Engine
     tokens: TokenSigner
+    tiles: TileService
+    jobs: JobRunner
+    importer: FolderImporter
     closers: list[Callable[[], None]] = field(default_factory=list)
+    max_upload_bytes: int = 20 * 1024**3
 
     def close(self) -> None:
         """Stop background workers (last started, first stopped) and the engine."""

@@ -138,7 +138,11 @@ def grant_case_access(
             event_type=f"case.grant.{kind.value}",
             action=AuditAction.CREATE,
             case=case,
-            detail={"user_id": user_id, "reason": reason, "expires_at": grant.expires_at},
+            detail={
+                "user_id": user_id,
+                "reason": reason,
+                "expires_at": grant.expires_at.isoformat(),
+            },
             now=now,
         )
         return grant.id

@@ -7,6 +7,7 @@ from worklist.models.assignment import Assignment
 from worklist.models.audit import AuditChainHead, AuditEvent
 from worklist.models.base import Base
 from worklist.models.case import AccessionCounter, Block, Case, Slide, Specimen
+from worklist.models.imports import ImportedFile, ImportOutcome
 from worklist.models.jobs import TilingJob
 from worklist.models.notes import Annotation, Comment
 from worklist.models.organisation import Absence, Department, Pathologist, PathologistSubspecialty
@@ -24,6 +25,8 @@ __all__ = [
     "CaseGrant",
     "Comment",
     "Department",
+    "ImportOutcome",
+    "ImportedFile",
     "Pathologist",
     "PathologistSubspecialty",
     "Slide",

@@ -1,0 +1,289 @@
+"""Read-side queries the case and worklist routes share: scoping, filtering, urgency order.
+
+The scope here is :func:`services.access.may_view_case` as SQL, so a list never shows a case
+that opening it would refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import case as sql_case
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from services.deps import AuthenticatedUser
+from services.schemas.cases import (
+    AssignmentPublic,
+    CaseBlock,
+    CaseDetail,
+    CasePublic,
+    CaseSlide,
+    CaseSpecimen,
+    SlideListing,
+)
+from services.schemas.common import Page
+from services.schemas.worklist import WorklistItem
+from worklist.enums import AssignmentKind, CaseStatus, Priority, Role
+from worklist.models import (
+    Assignment,
+    Block,
+    Case,
+    CaseGrant,
+    Department,
+    Pathologist,
+    Slide,
+    Specimen,
+)
+
+# Most urgent first: priority, then the earliest due date.
+PRIORITY_RANK = sql_case({p.value: p.rank for p in Priority}, value=Case.priority)
+URGENCY_ORDER = (PRIORITY_RANK, Case.due_at, Case.id)
+
+_primary = aliased(Assignment, name="primary_assignment")
+_primary_pathologist = aliased(Pathologist, name="primary_pathologist")
+
+
+def visible_to(user: AuthenticatedUser, now: datetime | None = None) -> ColumnElement[bool]:
+    """A WHERE clause admitting exactly the cases ``user`` may open."""
+    if user.role in (Role.LAB_MANAGER, Role.ADMIN):
+        return true()
+    if user.role is not Role.PATHOLOGIST:
+        return false()
+    moment = now or datetime.now(UTC)
+    clauses: list[ColumnElement[bool]] = [
+        Case.id.in_(
+            select(CaseGrant.case_id).where(
+                CaseGrant.user_id == user.id,
+                CaseGrant.revoked_at.is_(None),
+                CaseGrant.expires_at > moment,
+            )
+        )
+    ]
+    if user.department_id is not None:
+        clauses.append(Case.department_id == user.department_id)
+    if user.pathologist_id is not None:
+        clauses.append(
+            Case.id.in_(
+                select(Assignment.case_id).where(
+                    Assignment.pathologist_id == user.pathologist_id, Assignment.active
+                )
+            )
+        )
+    return or_(*clauses)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """What a case list is narrowed to; None means "any"."""
+
+    statuses: Sequence[CaseStatus] | None = None
+    department_code: str | None = None
+    priority: Priority | None = None
+    unassigned_only: bool = False
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        """The WHERE clauses (the query must join Department and the primary assignment)."""
+        found: list[ColumnElement[bool]] = []
+        if self.statuses is not None:
+            found.append(Case.status.in_(list(self.statuses)))
+        if self.department_code is not None:
+            found.append(Department.code == self.department_code)
+        if self.priority is not None:
+            found.append(Case.priority == self.priority)
+        if self.unassigned_only:
+            found.append(_primary.id.is_(None))
+        return found
+
+
+OPEN_STATUSES = tuple(status for status in CaseStatus if status is not CaseStatus.SIGNED_OUT)
+
+
+def _case_rows(*leading: Any) -> Select[Any]:
+    """Cases with their department's code and their primary pathologist's code (or None)."""
+    return (
+        select(*leading, Case, Department.code, _primary_pathologist.code)
+        .select_from(Case)
+        .join(Department, Case.department_id == Department.id)
+        .outerjoin(
+            _primary,
+            and_(
+                _primary.case_id == Case.id,
+                _primary.active,
+                _primary.kind == AssignmentKind.PRIMARY,
+            ),
+        )
+        .outerjoin(_primary_pathologist, _primary_pathologist.id == _primary.pathologist_id)
+    )
+
+
+def case_public(case: Case, department_code: str, pathologist_code: str | None) -> CasePublic:
+    """A case as lists show it."""
+    return CasePublic(
+        id=case.id,
+        accession_number=case.accession_number,
+        case_type=case.case_type,
+        department_code=department_code,
+        patient_pseudonym=case.patient_pseudonym,
+        tumour_group=case.tumour_group,
+        category=case.category,
+        priority=case.priority,
+        status=case.status,
+        received_at=case.received_at,
+        due_at=case.due_at,
+        signed_out_at=case.signed_out_at,
+        version=case.version,
+        primary_pathologist_code=pathologist_code,
+    )
+
+
+def case_page(
+    session: Session,
+    *,
+    scope: ColumnElement[bool],
+    where: CaseFilter,
+    limit: int,
+    offset: int,
+    urgent_first: bool,
+) -> Page[CasePublic]:
+    """One page of the cases in ``scope`` matching ``where``."""
+    conditions = [scope, *where.clauses()]
+    rows = _case_rows().where(*conditions)
+    total = session.scalar(select(func.count()).select_from(rows.subquery())) or 0
+    order = URGENCY_ORDER if urgent_first else (Case.id,)
+    found = session.execute(rows.order_by(*order).limit(limit).offset(offset)).all()
+    return Page[CasePublic](
+        items=[case_public(case, code, holder) for case, code, holder in found],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def held_by(
+    session: Session, *, pathologist_id: int, limit: int, offset: int
+) -> Page[WorklistItem]:
+    """One page of the cases a pathologist holds (any kind of assignment), most urgent first."""
+    held = aliased(Assignment, name="held")
+    rows = (
+        _case_rows(held)
+        .join(held, held.case_id == Case.id)
+        .where(held.pathologist_id == pathologist_id, held.active)
+    )
+    total = session.scalar(select(func.count()).select_from(rows.subquery())) or 0
+    found = session.execute(rows.order_by(*URGENCY_ORDER, held.id).limit(limit).offset(offset))
+    return Page[WorklistItem](
+        items=[
+            WorklistItem(
+                case=case_public(case, code, holder),
+                assignment_id=assignment.id,
+                kind=assignment.kind,
+                assigned_at=assignment.assigned_at,
+                rule=assignment.rule,
+            )
+            for assignment, case, code, holder in found
+        ],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def dzi_url(slide_id: int) -> str:
+    """Where OpenSeadragon finds the slide's Deep Zoom descriptor."""
+    return f"/slides/{slide_id}.dzi"
+
+
+def case_detail(session: Session, case_id: int) -> CaseDetail | None:
+    """One case with its material and assignments, or None if there is no such case."""
+    row = session.execute(
+        _case_rows()
+        .where(Case.id == case_id)
+        .options(
+            selectinload(Case.specimens).selectinload(Specimen.blocks).selectinload(Block.slides)
+        )
+    ).first()
+    if row is None:
+        return None
+    case, department_code, holder = row
+    assignments = session.execute(
+        select(Assignment, Pathologist.code)
+        .join(Pathologist, Pathologist.id == Assignment.pathologist_id)
+        .where(Assignment.case_id == case_id)
+        .order_by(Assignment.id)
+    ).all()
+    summary = case_public(case, department_code, holder)
+    return CaseDetail(
+        **summary.model_dump(),
+        second_read_trigger=case.second_read_trigger,
+        updated_at=case.updated_at,
+        specimens=[
+            CaseSpecimen(
+                id=specimen.id,
+                label=specimen.label,
+                description=specimen.description,
+                blocks=[
+                    CaseBlock(
+                        id=block.id,
+                        label=block.label,
+                        slides=[
+                            CaseSlide(
+                                id=slide.id,
+                                stain=slide.stain,
+                                scanned_at=slide.scanned_at,
+                                pyramid_status=slide.pyramid_status,
+                                dzi_url=dzi_url(slide.id),
+                            )
+                            for slide in block.slides
+                        ],
+                    )
+                    for block in specimen.blocks
+                ],
+            )
+            for specimen in case.specimens
+        ],
+        assignments=[assignment_public(a, code) for a, code in assignments],
+    )
+
+
+def assignment_public(assignment: Assignment, pathologist_code: str) -> AssignmentPublic:
+    """An assignment with its pathologist's code."""
+    return AssignmentPublic(
+        id=assignment.id,
+        case_id=assignment.case_id,
+        pathologist_id=assignment.pathologist_id,
+        pathologist_code=pathologist_code,
+        kind=assignment.kind,
+        active=assignment.active,
+        assigned_at=assignment.assigned_at,
+        assigned_by=assignment.assigned_by,
+        rule=assignment.rule,
+        ended_at=assignment.ended_at,
+        end_reason=assignment.end_reason,
+    )
+
+
+def case_slides(session: Session, case_id: int) -> list[SlideListing]:
+    """Every slide of a case, in specimen, block and slide order."""
+    rows = session.execute(
+        select(Slide, Specimen.label, Block.label)
+        .join(Block, Slide.block_id == Block.id)
+        .join(Specimen, Block.specimen_id == Specimen.id)
+        .where(Specimen.case_id == case_id)
+        .order_by(Specimen.label, Block.label, Slide.id)
+    ).all()
+    return [
+        SlideListing(
+            id=slide.id,
+            specimen_label=specimen_label,
+            block_label=block_label,
+            stain=slide.stain,
+            scanned_at=slide.scanned_at,
+            pyramid_status=slide.pyramid_status,
+            dzi_url=dzi_url(slide.id),
+        )
+        for slide, specimen_label, block_label in rows
+    ]

@@ -1,0 +1,405 @@
+"""Scanner folder import: slide files dropped in ``import_dir/<DEPT>/`` become slides of cases.
+
+Each file is looked at once per version (path, size, modification time), after it has been
+left alone for ``settle_s`` seconds (a scanner may still be writing it):
+
+1. a file whose content (sha256) was registered before is a duplicate: left in place;
+2. the slide is opened in a worker process (:meth:`JobRunner.probe`); the API process only
+   compares magic numbers;
+3. the case comes from the accession number at the start of the file name,
+   ``ALR-T26-000123[_A1][_HE][_anything].svs`` (block ``A1`` of specimen ``A``, stain ``HE``
+   = H&E), or else from a barcode the scanner wrote into the slide's properties;
+4. the file is moved to ``settings.slide_dir``, attached to its slide and a tiling job queued.
+
+A file that fails any step stays where it is, with the reason in the ``imported_file`` table
+and in a ``<name>.coupe-import-error.txt`` file beside it; it is tried again only once it
+changes. Every outcome is an ``imported_file`` row; a partial unique index on the content hash
+of registered files keeps two importers from registering the same slide twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.jobs import JobRunner, WorkersUnavailableError
+from services.registration import (
+    SLIDE_SUFFIXES,
+    SNIFF_BYTES,
+    SlideLabels,
+    register_slide_file,
+    slide_storage_path,
+    sniff_slide_kind,
+    store_slide_file,
+)
+from services.settings import Settings
+from tiling.errors import TilingError
+from worklist.actor import Actor
+from worklist.db import read_session, run_in_transaction
+from worklist.errors import WorklistError
+from worklist.models import Case, Department, ImportedFile, ImportOutcome, Slide
+
+__all__ = [
+    "ERROR_SIDECAR_SUFFIX",
+    "FileName",
+    "FolderImporter",
+    "ImportResult",
+    "parse_slide_file_name",
+]
+
+log = logging.getLogger(__name__)
+
+ERROR_SIDECAR_SUFFIX = ".coupe-import-error.txt"
+_IN_PROGRESS_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload")
+_FILE_NAME = re.compile(
+    r"^(?P<accession>[A-Z][A-Z0-9]{1,7}-[TCO]\d{2}-\d{1,7})"
+    r"(?:[_ ](?P<block>[A-Z]{1,2}\d{1,3}))?"
+    r"(?:[_ ](?P<stain>[A-Z0-9][A-Z0-9&+-]{0,31}))?"
+    r"(?:[_ ].*)?$",
+    re.IGNORECASE,
+)
+_STAIN_NAMES = {"HE": "H&E", "H-E": "H&E", "H+E": "H&E"}
+_HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class FileName:
+    """What a scanner file name (or barcode) says: the case and where the slide belongs."""
+
+    accession_number: str
+    labels: SlideLabels
+
+
+def parse_slide_file_name(text: str) -> FileName | None:
+    """Read ``ALR-T26-000123_A1_HE.svs`` (block and stain optional); None if it is no such name.
+
+    Raises ``ValidationError`` for a recognisable name with impossible labels.
+    """
+    stem = text.split(".", 1)[0]
+    match = _FILE_NAME.match(stem)
+    if match is None:
+        return None
+    block = match["block"].upper() if match["block"] else None
+    specimen = block.rstrip("0123456789") if block else "A"
+    stain = match["stain"] or "HE"
+    stain = _STAIN_NAMES.get(stain.upper(), stain)
+    return FileName(match["accession"].upper(), SlideLabels(specimen, block, stain))
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What one scan did with one file."""
+
+    path: Path
+    outcome: ImportOutcome
+    reason: str
+    slide_id: int | None = None
+    job_id: int | None = None
+
+
+class _Refused(Exception):
+    """A file cannot be imported; the message says why (for the operator at the scanner)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    path: Path
+    department: str
+    size_bytes: int
+    mtime_ns: int
+
+
+class FolderImporter:
+    """Watches the department drop folders; ``scan_once()`` handles what is there now."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        runner: JobRunner,
+        settle_s: float | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.runner = runner
+        self.settle_s = settings.import_poll_seconds if settle_s is None else settle_s
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- scanning
+
+    def scan_once(self) -> list[ImportResult]:
+        """Import every settled new file in the department folders; what happened to each."""
+        results = []
+        for seen in self._new_files():
+            if self._stopping.is_set():
+                break
+            results.append(self._import(seen))
+        if any(r.job_id is not None for r in results):
+            self.runner.notify()
+        return results
+
+    def _department_codes(self) -> list[str]:
+        with read_session(self.engine) as session:
+            return list(session.scalars(select(Department.code).order_by(Department.code)))
+
+    def _new_files(self) -> list[_Seen]:
+        """Settled files not seen before in this version, oldest first."""
+        now_ns = time.time_ns()
+        found: list[_Seen] = []
+        for code in self._department_codes():
+            folder = self.settings.import_dir / code
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in sorted(folder.iterdir()):
+                if not _is_candidate(path):
+                    continue
+                try:
+                    stat = path.stat()
+                except OSError:
+                    continue  # moved away meanwhile
+                if now_ns - stat.st_mtime_ns < self.settle_s * 1e9:
+                    continue
+                found.append(_Seen(path, code, stat.st_size, stat.st_mtime_ns))
+        return [seen for seen in found if not self._already_seen(seen)]
+
+    def _already_seen(self, seen: _Seen) -> bool:
+        with read_session(self.engine) as session:
+            return (
+                session.scalar(
+                    select(ImportedFile.id)
+                    .where(
+                        ImportedFile.source_path == str(seen.path),
+                        ImportedFile.size_bytes == seen.size_bytes,
+                        ImportedFile.mtime_ns == seen.mtime_ns,
+                        ImportedFile.outcome != ImportOutcome.REGISTERED,
+                    )
+                    .limit(1)
+                )
+                is not None
+            )
+
+    # -- one file
+
+    def _import(self, seen: _Seen) -> ImportResult:
+        digest: str | None = None
+        name: FileName | None = None
+        try:
+            digest = _sha256(seen.path)
+            duplicate = self._registered_with(digest)
+            if duplicate is not None:
+                return self._record(seen, digest, ImportOutcome.DUPLICATE, duplicate, None)
+            name = self._identify(seen.path)
+            case_id = self._case_id(name.accession_number)
+            return self._register(seen, digest, name, case_id)
+        except _Refused as exc:
+            accession = name.accession_number if name else None
+            return self._record(seen, digest, ImportOutcome.REJECTED, str(exc), accession)
+        except (OSError, WorkersUnavailableError) as exc:
+            # Gone mid-import (the scanner took it back) or no worker to check it: not the
+            # file's fault, so nothing is recorded and the next scan tries again.
+            log.warning("import of %s postponed: %s", seen.path, exc)
+            return ImportResult(seen.path, ImportOutcome.REJECTED, f"postponed: {exc}")
+
+    def _identify(self, path: Path) -> FileName:
+        """Check the file (magic number here, opening in a worker) and find its case key."""
+        if path.suffix.lower() not in SLIDE_SUFFIXES:
+            raise _Refused(
+                f"{path.name!r} is not a slide file Coupe imports "
+                f"(expected one of {', '.join(sorted(SLIDE_SUFFIXES))})"
+            )
+        with path.open("rb") as f:
+            kind = sniff_slide_kind(f.read(SNIFF_BYTES))
+        if kind is None:
+            raise _Refused(f"{path.name!r} does not start like a TIFF, DICOM, JPEG or PNG file")
+        try:
+            from_name = parse_slide_file_name(path.name)
+        except WorklistError as exc:
+            raise _Refused(f"the file name {path.name!r} is not usable: {exc}") from exc
+        try:
+            probe = self.runner.probe(path)
+        except TilingError as exc:
+            raise _Refused(f"the slide cannot be read: {exc}") from exc
+        if from_name is not None:
+            return from_name
+        try:
+            from_barcode = parse_slide_file_name(probe.barcode) if probe.barcode else None
+        except WorklistError:
+            from_barcode = None
+        if from_barcode is None:
+            barcode = f"its barcode {probe.barcode!r}" if probe.barcode else "it has no barcode"
+            raise _Refused(
+                f"the file name {path.name!r} holds no accession number (expected e.g. "
+                f"ALR-T26-000123_A1_HE.svs) and {barcode} holds none either"
+            )
+        return from_barcode
+
+    def _case_id(self, accession_number: str) -> int:
+        with read_session(self.engine) as session:
+            case_id = session.scalar(
+                select(Case.id).where(Case.accession_number == accession_number)
+            )
+        if case_id is None:
+            raise _Refused(f"no case has the accession number {accession_number!r}")
+        return case_id
+
+    def _registered_with(self, digest: str) -> str | None:
+        """Why a file with this content is a duplicate, or None if it is new."""
+        with read_session(self.engine) as session:
+            earlier = session.scalar(
+                select(ImportedFile).where(
+                    ImportedFile.sha256 == digest,
+                    ImportedFile.outcome == ImportOutcome.REGISTERED,
+                )
+            )
+        if earlier is None:
+            return None
+        return (
+            f"the same file was imported on {earlier.seen_at:%Y-%m-%d %H:%M} UTC from "
+            f"{Path(earlier.source_path).name!r} as slide {earlier.slide_id} of case "
+            f"{earlier.accession_number}; it is not registered twice"
+        )
+
+    def _register(self, seen: _Seen, digest: str, name: FileName, case_id: int) -> ImportResult:
+        target = slide_storage_path(self.settings, name.accession_number, seen.path.name)
+        store_slide_file(seen.path, target)
+
+        def record(session: Session, slide: Slide) -> None:
+            session.add(
+                self._row(
+                    seen, digest, ImportOutcome.REGISTERED, "", name.accession_number,
+                    slide_id=slide.id, stored_path=str(target),
+                )
+            )  # fmt: skip
+            session.flush()
+
+        try:
+            registration = register_slide_file(
+                engine=self.engine,
+                settings=self.settings,
+                actor=Actor.system("coupe-import"),
+                case_id=case_id,
+                labels=name.labels,
+                file_path=target,
+                origin="import",
+                also=record,
+            )
+        except BaseException as exc:
+            store_slide_file(target, seen.path)  # put it back where the scanner left it
+            if isinstance(exc, IntegrityError):  # another importer registered it just now
+                reason = self._registered_with(digest) or f"registered concurrently: {exc}"
+                return self._record(seen, digest, ImportOutcome.DUPLICATE, reason, None)
+            if isinstance(exc, WorklistError):
+                raise _Refused(f"registering the slide failed: {exc}") from exc
+            raise
+        _sidecar(seen.path).unlink(missing_ok=True)
+        log.info("imported %s as slide %d", seen.path, registration.slide_id)
+        return ImportResult(
+            seen.path,
+            ImportOutcome.REGISTERED,
+            f"registered as slide {registration.slide_id} of case {registration.accession_number}",
+            registration.slide_id,
+            registration.job_id,
+        )
+
+    def _row(
+        self,
+        seen: _Seen,
+        digest: str | None,
+        outcome: ImportOutcome,
+        reason: str,
+        accession: str | None,
+        *,
+        slide_id: int | None = None,
+        stored_path: str | None = None,
+    ) -> ImportedFile:
+        return ImportedFile(
+            department_code=seen.department,
+            source_path=str(seen.path),
+            size_bytes=seen.size_bytes,
+            mtime_ns=seen.mtime_ns,
+            sha256=digest,
+            outcome=outcome,
+            reason=reason,
+            accession_number=accession,
+            slide_id=slide_id,
+            stored_path=stored_path,
+            seen_at=datetime.now(UTC),
+        )
+
+    def _record(
+        self,
+        seen: _Seen,
+        digest: str | None,
+        outcome: ImportOutcome,
+        reason: str,
+        accession: str | None,
+    ) -> ImportResult:
+        """Leave the file in place and write down why (table and sidecar file)."""
+        row = self._row(seen, digest, outcome, reason, accession)
+        run_in_transaction(self.engine, lambda session: session.add(row))
+        try:
+            _sidecar(seen.path).write_text(
+                f"Coupe did not import {seen.path.name} ({row.seen_at:%Y-%m-%d %H:%M:%S} UTC):\n"
+                f"{reason}\n\nIt is tried again when the file changes.\n"
+            )
+        except OSError as exc:
+            log.warning("cannot write the import note beside %s: %s", seen.path, exc)
+        log.warning("not imported: %s: %s", seen.path, reason)
+        return ImportResult(seen.path, outcome, reason)
+
+    # -- background thread
+
+    def start(self) -> None:
+        """Scan the folders every ``settings.import_poll_seconds`` until :meth:`close`."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="coupe-import", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.scan_once()
+            except Exception:
+                log.exception("the folder import hit an error; it goes on")
+            self._stopping.wait(self.settings.import_poll_seconds)
+
+    def close(self) -> None:
+        """Stop scanning (after the file in hand)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+            self._thread = None
+
+
+def _is_candidate(path: Path) -> bool:
+    name = path.name
+    return (
+        not name.startswith(".")
+        and not name.endswith(ERROR_SIDECAR_SUFFIX)
+        and not name.lower().endswith(_IN_PROGRESS_SUFFIXES)
+        and path.is_file()
+        and not path.is_symlink()
+    )
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ERROR_SIDECAR_SUFFIX)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

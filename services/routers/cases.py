@@ -1,0 +1,149 @@
+"""Cases: the scoped list, one case with its specimens, blocks and slides, and intake.
+
+Opening one case writes one audit record (NEN 7513); if it cannot be written, the request
+fails instead of showing the case unaudited. Lists are not audited case by case, so they
+show no more than the worklist needs.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+
+from services.access import audit_case_view, case_for_viewing
+from services.case_queries import CaseFilter, case_detail, case_page, case_slides, visible_to
+from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep
+from services.errors import ResourceNotFoundError
+from services.routers.params import AccessionPath, CaseId, DepartmentFilter, Limit, Offset
+from services.schemas.auth import ErrorBody
+from services.schemas.cases import CaseCreate, CaseDetail, CasePublic, SlideListing
+from services.schemas.common import Page
+from worklist.db import read_session
+from worklist.enums import CaseStatus, Priority
+from worklist.models import Case
+from worklist.operations import (
+    BlockIntake,
+    CaseIntake,
+    SlideIntake,
+    SpecimenIntake,
+    intake_case,
+)
+
+router = APIRouter(
+    prefix="/cases",
+    tags=["cases"],
+    responses={
+        401: {"model": ErrorBody, "description": "Not signed in."},
+        403: {"model": ErrorBody, "description": "Not yours to see or do."},
+        404: {"model": ErrorBody, "description": "No such case."},
+    },
+)
+
+
+@router.get("", response_model=Page[CasePublic])
+def list_cases(
+    user: CurrentUser,
+    session: SessionDep,
+    status: CaseStatus | None = None,
+    department: DepartmentFilter = None,
+    priority: Priority | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[CasePublic]:
+    """The cases you may see, oldest first: a pathologist their department's, those assigned to
+    them and those granted to them; lab managers and administrators the whole region."""
+    where = CaseFilter(
+        statuses=None if status is None else (status,),
+        department_code=department,
+        priority=priority,
+    )
+    return case_page(
+        session,
+        scope=visible_to(user),
+        where=where,
+        limit=limit,
+        offset=offset,
+        urgent_first=False,
+    )
+
+
+def _intake_of(body: CaseCreate) -> CaseIntake:
+    return CaseIntake(
+        department=body.department,
+        patient_pseudonym=body.patient_pseudonym,
+        tumour_group=body.tumour_group,
+        category=body.category,
+        priority=body.priority,
+        case_type=body.case_type,
+        received_at=body.received_at,
+        due_at=body.due_at,
+        second_read_trigger=body.second_read_trigger,
+        accession_number=body.accession_number,
+        specimens=tuple(
+            SpecimenIntake(
+                label=specimen.label,
+                description=specimen.description,
+                blocks=tuple(
+                    BlockIntake(
+                        label=block.label,
+                        slides=tuple(SlideIntake(stain=slide.stain) for slide in block.slides),
+                    )
+                    for block in specimen.blocks
+                ),
+            )
+            for specimen in body.specimens
+        ),
+    )
+
+
+@router.post(
+    "",
+    response_model=CaseDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"model": ErrorBody, "description": "The accession number is taken."},
+    },
+)
+def intake(body: CaseCreate, manager: ManagerUser, engine: EngineDep) -> CaseDetail:
+    """Register a case with its specimens, blocks and (unscanned) slides (lab managers)."""
+    created = intake_case(engine=engine, actor=manager.actor, case=_intake_of(body))
+    with read_session(engine) as fresh:  # the request's session predates the new rows
+        detail = case_detail(fresh, created.case_id)
+    assert detail is not None
+    return detail
+
+
+def _open_case(
+    session: SessionDep, engine: EngineDep, user: CurrentUser, case_id: int
+) -> CaseDetail:
+    case_for_viewing(session, user, case_id)
+    detail = case_detail(session, case_id)
+    assert detail is not None  # case_for_viewing found it in this very session
+    audit_case_view(engine, user, case_id)
+    return detail
+
+
+@router.get("/by-accession/{accession_number}", response_model=CaseDetail)
+def get_case_by_accession(
+    accession_number: AccessionPath, user: CurrentUser, session: SessionDep, engine: EngineDep
+) -> CaseDetail:
+    """One case by its accession number, in full (audited like opening it by id)."""
+    case_id = session.scalar(select(Case.id).where(Case.accession_number == accession_number))
+    if case_id is None:
+        raise ResourceNotFoundError(f"case {accession_number!r} does not exist")
+    return _open_case(session, engine, user, case_id)
+
+
+@router.get("/{case_id}", response_model=CaseDetail)
+def get_case(
+    case_id: CaseId, user: CurrentUser, session: SessionDep, engine: EngineDep
+) -> CaseDetail:
+    """One case with its specimens, blocks, slides and assignments. Audited."""
+    return _open_case(session, engine, user, case_id)
+
+
+@router.get("/{case_id}/slides", response_model=list[SlideListing])
+def list_case_slides(case_id: CaseId, user: CurrentUser, session: SessionDep) -> list[SlideListing]:
+    """The case's slides with their specimen and block, ready for the viewer."""
+    case_for_viewing(session, user, case_id)
+    return case_slides(session, case_id)

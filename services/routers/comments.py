@@ -1,0 +1,46 @@
+"""Comments on a case (consult questions and answers appear here too)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+
+from services.access import case_for_viewing
+from services.deps import CurrentUser, EngineDep, SessionDep
+from services.routers.params import CaseId
+from services.schemas.auth import ErrorBody
+from services.schemas.comments import CommentCreate, CommentPublic
+from worklist.db import read_session
+from worklist.models import Comment
+from worklist.operations import add_comment
+
+router = APIRouter(
+    prefix="/cases/{case_id}/comments",
+    tags=["comments"],
+    responses={
+        401: {"model": ErrorBody, "description": "Not signed in."},
+        403: {"model": ErrorBody, "description": "Not yours to see."},
+        404: {"model": ErrorBody, "description": "No such case."},
+    },
+)
+
+
+@router.get("", response_model=list[CommentPublic])
+def list_comments(case_id: CaseId, user: CurrentUser, session: SessionDep) -> list[CommentPublic]:
+    """The case's comments, oldest first."""
+    case_for_viewing(session, user, case_id)
+    comments = session.scalars(
+        select(Comment).where(Comment.case_id == case_id).order_by(Comment.id)
+    )
+    return [CommentPublic.model_validate(comment) for comment in comments]
+
+
+@router.post("", response_model=CommentPublic, status_code=status.HTTP_201_CREATED)
+def post_comment(
+    case_id: CaseId, body: CommentCreate, user: CurrentUser, session: SessionDep, engine: EngineDep
+) -> CommentPublic:
+    """Add a comment to a case you may see."""
+    case_for_viewing(session, user, case_id)
+    comment_id = add_comment(engine=engine, actor=user.actor, case_id=case_id, body=body.body)
+    with read_session(engine) as fresh:
+        return CommentPublic.model_validate(fresh.get_one(Comment, comment_id))

@@ -1,0 +1,198 @@
+"""Consults and second opinions, consult grants, and break-the-glass.
+
+Asking a colleague creates their consult (or second-opinion) assignment and a consult grant
+with an expiry for their account, so they can still open the case after answering. A grant
+can also be given by a lab manager. Break-the-glass is a short grant a pathologist takes
+themselves with a reason: flagged in the audit log, as is every view made under it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+
+from services.access import case_for_viewing, may_view_case
+from services.case_queries import assignment_public
+from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep
+from services.errors import ConflictError, ResourceNotFoundError
+from services.routers.params import CaseId
+from services.routers.worklist import own_pathologist_id
+from services.schemas.auth import ErrorBody
+from services.schemas.cases import AssignmentPublic, AssignmentReceipt, CaseState
+from services.schemas.consults import (
+    BreakGlassRequest,
+    ConsultAnswer,
+    ConsultAnswered,
+    ConsultCreate,
+    ConsultPublic,
+    GrantCreate,
+    GrantPublic,
+)
+from worklist.accounts import grant_case_access
+from worklist.db import read_session
+from worklist.enums import AssignmentKind, GrantKind
+from worklist.models import Assignment, Case, CaseGrant, Pathologist, UserAccount
+from worklist.operations import answer_consult, request_consult
+
+# Long enough to deal with an emergency, short enough to need a new reason tomorrow.
+BREAK_GLASS_VALID_FOR = timedelta(hours=4)
+
+router = APIRouter(
+    prefix="/cases/{case_id}",
+    tags=["consults"],
+    responses={
+        401: {"model": ErrorBody, "description": "Not signed in."},
+        403: {"model": ErrorBody, "description": "Not yours to see or do."},
+        404: {"model": ErrorBody, "description": "No such case, pathologist or user."},
+    },
+)
+
+_CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorBody, "description": "Not possible in the case's state."}
+}
+
+
+def _grant(engine: EngineDep, grant_id: int) -> GrantPublic:
+    with read_session(engine) as fresh:
+        return GrantPublic.model_validate(fresh.get_one(CaseGrant, grant_id))
+
+
+@router.get("/consults", response_model=list[AssignmentPublic])
+def list_consults(
+    case_id: CaseId, user: CurrentUser, session: SessionDep
+) -> list[AssignmentPublic]:
+    """The case's consults and second opinions, open and answered, oldest first."""
+    case_for_viewing(session, user, case_id)
+    rows = session.execute(
+        select(Assignment, Pathologist.code)
+        .join(Pathologist, Pathologist.id == Assignment.pathologist_id)
+        .where(
+            Assignment.case_id == case_id,
+            Assignment.kind.in_([AssignmentKind.CONSULT, AssignmentKind.SECOND_OPINION]),
+        )
+        .order_by(Assignment.id)
+    ).all()
+    return [assignment_public(assignment, code) for assignment, code in rows]
+
+
+@router.post(
+    "/consults",
+    response_model=ConsultPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_CONFLICT,
+)
+def ask_consult(
+    case_id: CaseId, body: ConsultCreate, user: CurrentUser, session: SessionDep, engine: EngineDep
+) -> ConsultPublic:
+    """As the case's primary pathologist, ask a colleague for a consult or second opinion."""
+    requested_by = own_pathologist_id(user)
+    case_for_viewing(session, user, case_id)
+    receipt = request_consult(
+        engine=engine,
+        actor=user.actor,
+        case_id=case_id,
+        requested_by=requested_by,
+        consultant_id=body.consultant_id,
+        question=body.question,
+        kind=body.kind.assignment_kind,
+        expected_version=body.expected_version,
+    )
+    consultant_account = session.scalar(
+        select(UserAccount.id).where(
+            UserAccount.pathologist_id == body.consultant_id, UserAccount.active
+        )
+    )
+    grant = None
+    if consultant_account is not None:
+        grant_id = grant_case_access(
+            engine=engine,
+            actor=user.actor,
+            case_id=case_id,
+            user_id=consultant_account,
+            kind=GrantKind.CONSULT,
+            reason=f"{body.kind.value} requested by {user.username}",
+            valid_for=timedelta(days=body.access_days),
+        )
+        grant = _grant(engine, grant_id)
+    return ConsultPublic(assignment=AssignmentReceipt.model_validate(receipt), grant=grant)
+
+
+@router.post("/consults/answer", response_model=ConsultAnswered, responses=_CONFLICT)
+def answer(
+    case_id: CaseId, body: ConsultAnswer, user: CurrentUser, session: SessionDep, engine: EngineDep
+) -> ConsultAnswered:
+    """Answer your open consult or second opinion on the case."""
+    consultant_id = own_pathologist_id(user)
+    case_for_viewing(session, user, case_id)
+    state = answer_consult(
+        engine=engine,
+        actor=user.actor,
+        case_id=case_id,
+        consultant_id=consultant_id,
+        answer=body.answer,
+    )
+    return ConsultAnswered(case=CaseState.model_validate(state))
+
+
+@router.get("/grants", response_model=list[GrantPublic])
+def list_grants(case_id: CaseId, manager: ManagerUser, session: SessionDep) -> list[GrantPublic]:
+    """Every grant on the case, expired ones included (lab managers; for the audit review)."""
+    if session.get(Case, case_id) is None:
+        raise ResourceNotFoundError(f"case {case_id} does not exist")
+    grants = session.scalars(
+        select(CaseGrant).where(CaseGrant.case_id == case_id).order_by(CaseGrant.id)
+    )
+    return [GrantPublic.model_validate(grant) for grant in grants]
+
+
+@router.post("/grants", response_model=GrantPublic, status_code=status.HTTP_201_CREATED)
+def give_grant(
+    case_id: CaseId, body: GrantCreate, manager: ManagerUser, engine: EngineDep
+) -> GrantPublic:
+    """Let a user open this case outside their department until the grant expires."""
+    grant_id = grant_case_access(
+        engine=engine,
+        actor=manager.actor,
+        case_id=case_id,
+        user_id=body.user_id,
+        kind=GrantKind.CONSULT,
+        reason=body.reason,
+        valid_for=timedelta(hours=body.valid_for_hours),
+    )
+    return _grant(engine, grant_id)
+
+
+@router.post(
+    "/break-glass",
+    response_model=GrantPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorBody, "description": "You may open the case already."}},
+)
+def break_glass(
+    case_id: CaseId,
+    body: BreakGlassRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+) -> GrantPublic:
+    """Open a case outside your normal access for a few hours, with a reason. The grant and
+    every view under it are flagged in the audit log for review."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise ResourceNotFoundError(f"case {case_id} does not exist")
+    if may_view_case(session, user, case):
+        raise ConflictError(
+            f"you may open case {case.accession_number} already; no need to break the glass"
+        )
+    grant_id = grant_case_access(
+        engine=engine,
+        actor=user.actor,
+        case_id=case_id,
+        user_id=user.id,
+        kind=GrantKind.BREAK_GLASS,
+        reason=body.reason,
+        valid_for=BREAK_GLASS_VALID_FOR,
+    )
+    return _grant(engine, grant_id)

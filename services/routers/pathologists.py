@@ -1,0 +1,86 @@
+"""The region's pathologists: whom to assign a case to, whom to ask for a consult."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from services.deps import CurrentUser, SessionDep
+from services.errors import ResourceNotFoundError
+from services.routers.params import DepartmentFilter, PathologistCodePath
+from services.schemas.auth import ErrorBody
+from services.schemas.pathologists import PathologistPublic
+from worklist.models import Department, Pathologist, PathologistSubspecialty
+
+router = APIRouter(
+    prefix="/pathologists",
+    tags=["pathologists"],
+    responses={401: {"model": ErrorBody, "description": "Not signed in."}},
+)
+
+
+def _public(pathologist: Pathologist) -> PathologistPublic:
+    return PathologistPublic(
+        id=pathologist.id,
+        code=pathologist.code,
+        name=pathologist.name,
+        department_code=pathologist.department.code,
+        subspecialties=sorted(pathologist.subspecialty_names),
+        experienced_in=sorted(pathologist.experienced_in),
+        fte=pathologist.fte,
+        working_days=[day for day in pathologist.working_days.split(",") if day],
+        active=pathologist.active,
+    )
+
+
+_LOADED = (
+    selectinload(Pathologist.department),
+    selectinload(Pathologist.subspecialties),
+)
+
+
+@router.get("", response_model=list[PathologistPublic])
+def list_pathologists(
+    user: CurrentUser,
+    session: SessionDep,
+    department: DepartmentFilter = None,
+    subspecialty: Annotated[
+        str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+    ] = None,
+    include_inactive: bool = False,
+) -> list[PathologistPublic]:
+    """Pathologists, by code; narrowed to a department or a subspecialty if asked."""
+    query = select(Pathologist).join(Department).options(*_LOADED).order_by(Pathologist.code)
+    if department is not None:
+        query = query.where(Department.code == department)
+    if subspecialty is not None:
+        query = query.where(
+            Pathologist.id.in_(
+                select(PathologistSubspecialty.pathologist_id).where(
+                    PathologistSubspecialty.subspecialty == subspecialty
+                )
+            )
+        )
+    if not include_inactive:
+        query = query.where(Pathologist.active)
+    return [_public(p) for p in session.scalars(query)]
+
+
+@router.get(
+    "/{code}",
+    response_model=PathologistPublic,
+    responses={404: {"model": ErrorBody, "description": "No pathologist with this code."}},
+)
+def get_pathologist(
+    code: PathologistCodePath, user: CurrentUser, session: SessionDep
+) -> PathologistPublic:
+    """One pathologist by code."""
+    pathologist = session.scalar(
+        select(Pathologist).where(Pathologist.code == code).options(*_LOADED)
+    )
+    if pathologist is None:
+        raise ResourceNotFoundError(f"pathologist {code!r} does not exist")
+    return _public(pathologist)

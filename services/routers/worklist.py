@@ -1,0 +1,282 @@
+"""The worklist (mine, my department's, the region's) and the moves on it: claim, release,
+assign, reassign, start review, sign out.
+
+Every move maps to one :mod:`worklist.operations` call (one transaction, audited). Send the
+case ``version`` you read as ``expected_version``: if someone changed the case meanwhile the
+move is refused with 409 and nothing changes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+
+from services.access import case_for_viewing
+from services.case_queries import (
+    OPEN_STATUSES,
+    CaseFilter,
+    case_page,
+    held_by,
+    visible_to,
+)
+from services.deps import AuthenticatedUser, CurrentUser, EngineDep, ManagerUser, SessionDep
+from services.errors import AccessDeniedError
+from services.routers.params import CaseId, DepartmentFilter, Limit, Offset
+from services.schemas.auth import ErrorBody
+from services.schemas.cases import AssignmentReceipt, CasePublic, CaseState
+from services.schemas.common import Page
+from services.schemas.worklist import (
+    AssignRequest,
+    ClaimNextRequest,
+    ClaimNextResult,
+    ReassignRequest,
+    ReleaseRequest,
+    VersionedRequest,
+    WorklistItem,
+)
+from worklist.enums import CaseStatus, Priority
+from worklist.operations import (
+    assign_case,
+    claim_case,
+    claim_next,
+    reassign_case,
+    release_case,
+    sign_out,
+    start_review,
+)
+
+router = APIRouter(
+    tags=["worklist"],
+    responses={
+        401: {"model": ErrorBody, "description": "Not signed in."},
+        403: {"model": ErrorBody, "description": "Not yours to see or do."},
+    },
+)
+
+_MOVE_RESPONSES: dict[int | str, dict[str, object]] = {
+    404: {"model": ErrorBody, "description": "No such case or pathologist."},
+    409: {
+        "model": ErrorBody,
+        "description": "The case changed since you read it (expected_version), is held by "
+        "someone else, or cannot make this move from its status.",
+    },
+}
+
+OptionalVersion = Annotated[VersionedRequest | None, Body()]
+
+
+def own_pathologist_id(user: AuthenticatedUser) -> int:
+    """The signed-in user's pathologist id; 403 for accounts that are not a pathologist's."""
+    if user.pathologist_id is None:
+        raise AccessDeniedError(
+            f"{user.username} has no pathologist record; this needs a pathologist's account"
+        )
+    return user.pathologist_id
+
+
+def _version(body: VersionedRequest | None) -> int | None:
+    return body.expected_version if body is not None else None
+
+
+# -- the worklists -----------------------------------------------------------------------
+
+
+@router.get("/worklist/mine", response_model=Page[WorklistItem])
+def my_worklist(
+    user: CurrentUser, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> Page[WorklistItem]:
+    """The cases you hold (primary, second opinion or consult), most urgent first."""
+    return held_by(session, pathologist_id=own_pathologist_id(user), limit=limit, offset=offset)
+
+
+@router.get("/worklist/department", response_model=Page[CasePublic])
+def department_worklist(
+    user: CurrentUser,
+    session: SessionDep,
+    status: CaseStatus | None = None,
+    priority: Priority | None = None,
+    unassigned_only: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[CasePublic]:
+    """Your department's open cases (or those with ``status``), most urgent first."""
+    if user.department_code is None:
+        raise AccessDeniedError(f"{user.username} belongs to no department; see /worklist/region")
+    where = CaseFilter(
+        statuses=OPEN_STATUSES if status is None else (status,),
+        department_code=user.department_code,
+        priority=priority,
+        unassigned_only=unassigned_only,
+    )
+    return case_page(
+        session, scope=visible_to(user), where=where, limit=limit, offset=offset, urgent_first=True
+    )
+
+
+@router.get("/worklist/region", response_model=Page[CasePublic])
+def region_worklist(
+    manager: ManagerUser,
+    session: SessionDep,
+    status: CaseStatus | None = None,
+    department: DepartmentFilter = None,
+    priority: Priority | None = None,
+    unassigned_only: bool = False,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[CasePublic]:
+    """The region's open cases (or those with ``status``), most urgent first (lab managers)."""
+    where = CaseFilter(
+        statuses=OPEN_STATUSES if status is None else (status,),
+        department_code=department,
+        priority=priority,
+        unassigned_only=unassigned_only,
+    )
+    return case_page(
+        session,
+        scope=visible_to(manager),
+        where=where,
+        limit=limit,
+        offset=offset,
+        urgent_first=True,
+    )
+
+
+@router.post("/worklist/claim-next", response_model=ClaimNextResult)
+def claim_next_case(
+    user: CurrentUser, engine: EngineDep, body: Annotated[ClaimNextRequest | None, Body()] = None
+) -> ClaimNextResult:
+    """Take the most urgent unassigned case of the region (your subspecialties by default)."""
+    options = body or ClaimNextRequest()
+    receipt = claim_next(
+        engine=engine,
+        actor=user.actor,
+        pathologist_id=own_pathologist_id(user),
+        own_subspecialties_only=options.own_subspecialties_only,
+    )
+    return ClaimNextResult(
+        assignment=None if receipt is None else AssignmentReceipt.model_validate(receipt)
+    )
+
+
+# -- moves on one case -------------------------------------------------------------------
+
+
+@router.post("/cases/{case_id}/claim", response_model=AssignmentReceipt, responses=_MOVE_RESPONSES)
+def claim(
+    case_id: CaseId,
+    user: CurrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    body: OptionalVersion = None,
+) -> AssignmentReceipt:
+    """Take an unassigned case you may see as its primary pathologist."""
+    pathologist_id = own_pathologist_id(user)
+    case_for_viewing(session, user, case_id)
+    receipt = claim_case(
+        engine=engine,
+        actor=user.actor,
+        case_id=case_id,
+        pathologist_id=pathologist_id,
+        expected_version=_version(body),
+    )
+    return AssignmentReceipt.model_validate(receipt)
+
+
+@router.post("/cases/{case_id}/release", response_model=CaseState, responses=_MOVE_RESPONSES)
+def release(
+    case_id: CaseId,
+    user: CurrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    body: Annotated[ReleaseRequest | None, Body()] = None,
+) -> CaseState:
+    """Give your case back to the unassigned pool."""
+    pathologist_id = own_pathologist_id(user)
+    case_for_viewing(session, user, case_id)
+    request = body or ReleaseRequest()
+    state = release_case(
+        engine=engine,
+        actor=user.actor,
+        case_id=case_id,
+        pathologist_id=pathologist_id,
+        reason=request.reason,
+        expected_version=request.expected_version,
+    )
+    return CaseState.model_validate(state)
+
+
+@router.post("/cases/{case_id}/start-review", response_model=CaseState, responses=_MOVE_RESPONSES)
+def begin_review(
+    case_id: CaseId,
+    user: CurrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    body: OptionalVersion = None,
+) -> CaseState:
+    """Start reviewing your case ("assigned" -> "in_review")."""
+    pathologist_id = own_pathologist_id(user)
+    case_for_viewing(session, user, case_id)
+    state = start_review(
+        engine=engine,
+        actor=user.actor,
+        case_id=case_id,
+        pathologist_id=pathologist_id,
+        expected_version=_version(body),
+    )
+    return CaseState.model_validate(state)
+
+
+@router.post("/cases/{case_id}/sign-out", response_model=CaseState, responses=_MOVE_RESPONSES)
+def sign_out_case(
+    case_id: CaseId,
+    user: CurrentUser,
+    session: SessionDep,
+    engine: EngineDep,
+    body: OptionalVersion = None,
+) -> CaseState:
+    """Sign your case out; every consult and second opinion must be answered first."""
+    pathologist_id = own_pathologist_id(user)
+    case_for_viewing(session, user, case_id)
+    state = sign_out(
+        engine=engine,
+        actor=user.actor,
+        case_id=case_id,
+        pathologist_id=pathologist_id,
+        expected_version=_version(body),
+    )
+    return CaseState.model_validate(state)
+
+
+@router.post("/cases/{case_id}/assign", response_model=AssignmentReceipt, responses=_MOVE_RESPONSES)
+def assign(
+    case_id: CaseId, body: AssignRequest, manager: ManagerUser, engine: EngineDep
+) -> AssignmentReceipt:
+    """Assign a case to a pathologist by hand (lab managers)."""
+    receipt = assign_case(
+        engine=engine,
+        actor=manager.actor,
+        case_id=case_id,
+        pathologist_id=body.pathologist_id,
+        kind=body.kind,
+        expected_version=body.expected_version,
+    )
+    return AssignmentReceipt.model_validate(receipt)
+
+
+@router.post(
+    "/cases/{case_id}/reassign", response_model=AssignmentReceipt, responses=_MOVE_RESPONSES
+)
+def reassign(
+    case_id: CaseId, body: ReassignRequest, manager: ManagerUser, engine: EngineDep
+) -> AssignmentReceipt:
+    """Move a case's primary assignment to another pathologist (lab managers)."""
+    receipt = reassign_case(
+        engine=engine,
+        actor=manager.actor,
+        case_id=case_id,
+        to_pathologist_id=body.to_pathologist_id,
+        reason=body.reason,
+        expected_version=body.expected_version,
+    )
+    return AssignmentReceipt.model_validate(receipt)

@@ -1,0 +1,73 @@
+"""Building blocks shared by the request and response bodies: bounded ids, text, pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+
+# SQLite and PostgreSQL keys are signed 64-bit: larger numbers are refused at the edge.
+MAX_ID = 2**63 - 1
+# No control characters but tab and newlines: PostgreSQL refuses NUL in text, and nobody
+# types the others on purpose.
+_NO_CONTROL = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# One printable line: no control characters at all.
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+# Times the worklist can compute with (due dates are days after receipt; year 9999 overflows).
+EARLIEST_YEAR = 1970
+LATEST_YEAR = 2200
+
+T = TypeVar("T")
+
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Version = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_ID,
+        description="The case version you read; a different current version answers 409.",
+    ),
+]
+DepartmentCode = Annotated[
+    str, Field(min_length=2, max_length=16, pattern=r"^[A-Z][A-Z0-9-]{1,15}$")
+]
+PathologistCode = Annotated[
+    str, Field(min_length=2, max_length=32, pattern=r"^[A-Z][A-Z0-9-]{1,31}$")
+]
+AccessionNumber = Annotated[
+    str,
+    Field(
+        max_length=32,
+        pattern=r"^[A-Z][A-Z0-9]{1,7}-[TCO][0-9]{2}-[0-9]{1,7}$",
+        description="SITE-T25-00001: site, T/C/O (histology/cytology/other), year, sequence.",
+    ),
+]
+
+
+def text(min_length: int, max_length: int, *, multiline: bool = False) -> Any:
+    """A ``Field`` for free text of bounded length without control characters."""
+    return Field(
+        min_length=min_length,
+        max_length=max_length,
+        pattern=_NO_CONTROL if multiline else _ONE_LINE,
+    )
+
+
+def _in_range(moment: datetime) -> datetime:
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"a time must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}")
+    return moment
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
+"""A timestamp with its UTC offset (naive times are refused), in a sane range."""
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a longer list: the items, how many there are in all, and where this starts."""
+
+    items: list[T]
+    total: int = Field(description="How many items match, over all pages.")
+    limit: int
+    offset: int

@@ -1,0 +1,60 @@
+"""Request and response bodies of the worklist and assignment routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from services.schemas.cases import AssignmentReceipt, CasePublic
+from services.schemas.common import RecordId, Version, text
+from worklist.enums import AssignmentKind
+
+
+class VersionedRequest(BaseModel):
+    """A change to a case, optionally only if nobody changed the case since you read it."""
+
+    expected_version: Version | None = None
+
+
+class ReleaseRequest(VersionedRequest):
+    """Give a case back to the unassigned pool."""
+
+    reason: Annotated[str, text(0, 500)] = ""
+
+
+class AssignRequest(VersionedRequest):
+    """Assign a case by hand (lab managers)."""
+
+    pathologist_id: RecordId
+    kind: AssignmentKind = AssignmentKind.PRIMARY
+
+
+class ReassignRequest(VersionedRequest):
+    """Move a case's primary assignment to another pathologist (lab managers)."""
+
+    to_pathologist_id: RecordId
+    reason: Annotated[str, text(1, 500)]
+
+
+class ClaimNextRequest(BaseModel):
+    """Take the most urgent unassigned case."""
+
+    own_subspecialties_only: bool = True
+
+
+class ClaimNextResult(BaseModel):
+    """The case taken, or null when nothing is waiting."""
+
+    assignment: AssignmentReceipt | None
+
+
+class WorklistItem(BaseModel):
+    """A case on your own worklist and why it is there."""
+
+    case: CasePublic
+    assignment_id: int
+    kind: AssignmentKind = Field(description="primary, second_opinion or consult")
+    assigned_at: datetime
+    rule: str

@@ -1,0 +1,244 @@
+"""Scanner folder import with real slides dropped into a department's watched folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import tifffile
+from sqlalchemy import select
+
+from services.importer import ERROR_SIDECAR_SUFFIX, parse_slide_file_name
+from services.tiles import pyramid_paths
+from tests.services.conftest import ServiceHarness
+from tests.services.tiling_jobs_support import (
+    app_state,
+    job_row,
+    new_case,
+    running_service,
+    sample_copy,
+    settings_for,
+    slides_of,
+    worker_cluster,
+)
+from tiling.samples import fetch_sample
+from worklist.db import read_session
+from worklist.enums import CaseStatus, JobStatus, PyramidStatus
+from worklist.models import Case, ImportedFile, ImportOutcome, Slide, TilingJob
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    with worker_cluster() as address:
+        yield address
+
+
+@pytest.fixture
+def service(tmp_path: Path, cluster: str) -> Iterator[ServiceHarness]:
+    with running_service(settings_for(tmp_path / "data", cluster)) as harness:
+        yield harness
+
+
+def inbox(service: ServiceHarness, department: str) -> Path:
+    folder = service.settings.import_dir / department
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ERROR_SIDECAR_SUFFIX)
+
+
+def imported_rows(service: ServiceHarness) -> list[ImportedFile]:
+    with read_session(service.engine) as session:
+        return list(session.scalars(select(ImportedFile).order_by(ImportedFile.id)))
+
+
+# --- File names ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "accession", "specimen", "block", "stain"),
+    [
+        ("ALR-T26-000123_A1_HE.svs", "ALR-T26-000123", "A", "A1", "H&E"),
+        ("alr-t26-000123_b12_CD20_scan2.ndpi", "ALR-T26-000123", "B", "B12", "CD20"),
+        ("HMC-C25-00042.svs", "HMC-C25-00042", "A", None, "H&E"),
+        ("LUMC-T24-7 A3.ome.tif", "LUMC-T24-7", "A", "A3", "H&E"),
+    ],
+)
+def test_file_names_name_the_case_block_and_stain(
+    name: str, accession: str, specimen: str, block: str | None, stain: str
+) -> None:
+    parsed = parse_slide_file_name(name)
+    assert parsed is not None
+    assert parsed.accession_number == accession
+    assert (parsed.labels.specimen, parsed.labels.block, parsed.labels.stain) == (
+        specimen,
+        block,
+        stain,
+    )
+
+
+@pytest.mark.parametrize("name", ["scan_0001.svs", "T26-000123.svs", "ALR-X26-1.svs", ".svs"])
+def test_other_file_names_hold_no_accession(name: str) -> None:
+    assert parse_slide_file_name(name) is None
+
+
+# --- The watched folder -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_slides_dropped_in_the_folder_are_registered_once_and_bad_ones_left_with_a_reason(
+    service: ServiceHarness,
+) -> None:
+    case = new_case(service, "ALR")
+    other = new_case(service, "ALR")
+    [intake_slide] = slides_of(service, case.case_id)
+    folder = inbox(service, "ALR")
+    good = sample_copy("CMU-1-Small-Region.svs", folder, f"{case.accession_number}_A1_HE.svs")
+    again = sample_copy(
+        "CMU-1-Small-Region.svs", folder, f"{case.accession_number}_A1_HE_rescan.svs"
+    )
+    bad_name = sample_copy("small.svs", folder, "scan_0001.svs")
+    unknown = sample_copy("small.svs", folder, "ALR-T26-99999_A1_HE.svs")
+    broken = sample_copy("unreadable.svs", folder, f"{other.accession_number}_A1_HE.svs")
+    unopenable = sample_copy("unopenable.tiff", folder, f"{other.accession_number}_A2_HE.tiff")
+    not_a_slide = folder / "scanner-log.txt"
+    not_a_slide.write_text("scanner log\n")
+    os.utime(not_a_slide, (1_600_000_000, 1_600_000_000))
+    (folder / "still-writing.svs.part").write_bytes(b"II*\x00")
+
+    importer = app_state(service).importer
+    results = {r.path.name: r for r in importer.scan_once()}
+
+    assert set(results) == {
+        p.name for p in (good, again, bad_name, unknown, broken, unopenable, not_a_slide)
+    }
+    registered = results[good.name]
+    assert registered.outcome is ImportOutcome.REGISTERED
+    assert registered.slide_id == intake_slide.id  # filled the slide the front office made
+    assert not good.exists() and not sidecar(good).exists()
+    assert results[again.name].outcome is ImportOutcome.DUPLICATE
+    assert f"slide {intake_slide.id}" in results[again.name].reason
+    expected = {
+        bad_name: "holds no accession number",
+        unknown: "no case has the accession number 'ALR-T26-99999'",
+        broken: "the slide cannot be read",
+        unopenable: "cannot open slide",
+        not_a_slide: "is not a slide file",
+    }
+    for path, reason in expected.items():
+        result = results[path.name]
+        assert result.outcome is ImportOutcome.REJECTED
+        assert reason in result.reason
+        assert path.exists(), "a refused file stays where the scanner left it"
+        assert reason in sidecar(path).read_text()
+    assert "unreadable.svs" not in results[broken.name].reason  # it names the dropped file
+    assert broken.name in results[broken.name].reason
+
+    with read_session(service.engine) as session:
+        slide = session.get(Slide, intake_slide.id)
+        assert slide is not None and slide.file_path is not None
+        stored = Path(slide.file_path)
+        assert stored.is_relative_to(service.settings.slide_dir) and stored.is_file()
+        assert slide.pyramid_status is PyramidStatus.QUEUED
+        the_case = session.get(Case, case.case_id)
+        assert the_case is not None and the_case.status is CaseStatus.SCANNED
+        jobs = list(session.scalars(select(TilingJob)))
+        assert [j.slide_id for j in jobs] == [intake_slide.id]  # registered once
+    rows = imported_rows(service)
+    assert sorted(r.outcome.value for r in rows) == sorted(
+        ["registered", "duplicate"] + ["rejected"] * 5
+    )
+
+    # Nothing is tried again until it changes.
+    assert importer.scan_once() == []
+    os.utime(bad_name, (1_700_000_000, 1_700_000_000))
+    [retried] = importer.scan_once()
+    assert retried.path == bad_name and retried.outcome is ImportOutcome.REJECTED
+
+    # Renamed properly, the refused file goes in; its note goes away with it.
+    fixed = bad_name.with_name(f"{other.accession_number}_A1_PAS.svs")
+    bad_name.rename(fixed)
+    sidecar(bad_name).unlink()
+    [imported] = importer.scan_once()
+    assert imported.outcome is ImportOutcome.REGISTERED
+    assert not fixed.exists()
+    new_slide = next(s for s in slides_of(service, other.case_id) if s.id == imported.slide_id)
+    assert new_slide.stain == "PAS"
+
+    # The queued jobs build the pyramids.
+    app_state(service).jobs.run_pending()
+    assert registered.job_id is not None
+    assert job_row(service, registered.job_id).status is JobStatus.DONE
+    assert pyramid_paths(service.settings, intake_slide.id).dzi.is_file()
+
+
+def test_the_same_file_dropped_again_after_import_is_a_duplicate(service: ServiceHarness) -> None:
+    case = new_case(service, "HMC")
+    folder = inbox(service, "HMC")
+    name = f"{case.accession_number}_A1_HE.svs"
+    sample_copy("small.svs", folder, name)
+    importer = app_state(service).importer
+    [first] = importer.scan_once()
+    assert first.outcome is ImportOutcome.REGISTERED
+
+    dropped_again = sample_copy("small.svs", folder, name)  # same path, size and mtime
+    [second] = importer.scan_once()
+    assert second.outcome is ImportOutcome.DUPLICATE
+    assert dropped_again.exists() and sidecar(dropped_again).exists()
+    assert importer.scan_once() == []
+    with read_session(service.engine) as session:
+        assert len(list(session.scalars(select(TilingJob)))) == 1
+
+
+def test_a_slide_without_an_accession_in_its_name_is_linked_by_its_barcode(
+    service: ServiceHarness,
+) -> None:
+    case = new_case(service, "GHZ")
+    slide = sample_copy("CMU-1-Small-Region.svs", inbox(service, "GHZ"), "20260101-093000.svs")
+    with tifffile.TiffFile(slide, mode="r+") as tiff:
+        description = tiff.pages.first.tags["ImageDescription"]
+        description.overwrite(f"{description.value}|Barcode = {case.accession_number}")
+    os.utime(slide, (1_600_000_000, 1_600_000_000))
+
+    [result] = app_state(service).importer.scan_once()
+
+    assert result.outcome is ImportOutcome.REGISTERED, result.reason
+    assert result.slide_id == slides_of(service, case.case_id)[0].id
+
+
+def test_files_still_being_written_wait_for_the_next_scan(service: ServiceHarness) -> None:
+    case = new_case(service, "LUMC")
+    importer = app_state(service).importer
+    importer.settle_s = 3600.0
+    target = inbox(service, "LUMC") / f"{case.accession_number}_A1_HE.svs"
+    shutil.copyfile(fetch_sample("small.svs"), target)  # modified just now
+    assert importer.scan_once() == []
+    importer.settle_s = 0.0
+    [result] = importer.scan_once()
+    assert result.outcome is ImportOutcome.REGISTERED
+
+
+@pytest.mark.slow
+def test_with_background_workers_a_dropped_slide_is_imported_and_tiled_unattended(
+    tmp_path: Path, cluster: str
+) -> None:
+    settings = settings_for(tmp_path / "data", cluster).model_copy(
+        update={"run_background_workers": True, "import_poll_seconds": 0.2}
+    )
+    with running_service(settings) as service:
+        case = new_case(service, "HAGA")
+        sample_copy("small.svs", inbox(service, "HAGA"), f"{case.accession_number}_A1_HE.svs")
+        [slide] = slides_of(service, case.case_id)
+        deadline = time.monotonic() + 60
+        while not pyramid_paths(settings, slide.id).dzi.is_file():
+            assert time.monotonic() < deadline, imported_rows(service)
+            time.sleep(0.1)
+        while slides_of(service, case.case_id)[0].pyramid_status is not PyramidStatus.READY:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)

@@ -1,0 +1,223 @@
+"""Slide upload through the API: registered, tiled on a worker process; bad input leaves nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from services.tiles import pyramid_paths
+from tests.services.conftest import ServiceHarness
+from tests.services.tiling_jobs_support import (
+    app_state,
+    new_case,
+    running_service,
+    settings_for,
+    slides_of,
+    worker_cluster,
+)
+from tiling.samples import fetch_sample
+from worklist.db import read_session
+from worklist.enums import CaseStatus, Role
+from worklist.models import Case, Slide, TilingJob
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    with worker_cluster() as address:
+        yield address
+
+
+@pytest.fixture
+def service(tmp_path: Path, cluster: str) -> Iterator[ServiceHarness]:
+    with running_service(settings_for(tmp_path / "data", cluster)) as harness:
+        harness.add_user("alr_path", Role.PATHOLOGIST, pathologist_code="ALR-01")
+        harness.add_user("hmc_path", Role.PATHOLOGIST, pathologist_code="HMC-01")
+        harness.add_user("manager", Role.LAB_MANAGER, department_code="HMC")
+        yield harness
+
+
+def upload(
+    service: ServiceHarness,
+    case_id: int,
+    user: str | None,
+    *,
+    name: str = "scan.svs",
+    content: bytes | None = None,
+    sample: str = "CMU-1-Small-Region.svs",
+    **fields: str,
+) -> Any:
+    body = content if content is not None else fetch_sample(sample).read_bytes()
+    return service.client.post(
+        f"/cases/{case_id}/slides",
+        files={"file": (name, body, "application/octet-stream")},
+        data=fields,
+        headers=service.headers(user) if user else {},
+    )
+
+
+def stored_files(service: ServiceHarness) -> list[Path]:
+    return sorted(p for p in service.settings.slide_dir.rglob("*") if p.is_file())
+
+
+def slide_count(service: ServiceHarness) -> int:
+    with read_session(service.engine) as session:
+        return session.scalar(select(func.count()).select_from(Slide)) or 0
+
+
+@pytest.mark.slow
+def test_an_uploaded_slide_is_registered_tiled_and_its_pyramid_built(
+    service: ServiceHarness,
+) -> None:
+    case = new_case(service, "ALR")
+    [intake_slide] = slides_of(service, case.case_id)
+
+    answer = upload(service, case.case_id, "alr_path", name="ALR scan (1).svs", block="A1")
+
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["slide_id"] == intake_slide.id  # the front office's unscanned H&E slide
+    assert (body["specimen"], body["block"], body["stain"]) == ("A", "A1", "H&E")
+    assert body["file_name"] == "ALR_scan_1_.svs"
+    assert body["size_bytes"] == fetch_sample("CMU-1-Small-Region.svs").stat().st_size
+    assert body["pyramid_status"] == "queued"
+    assert body["job"]["status"] == "queued"
+    with read_session(service.engine) as session:
+        the_case = session.get(Case, case.case_id)
+        assert the_case is not None and the_case.status is CaseStatus.SCANNED
+
+    app_state(service).jobs.run_pending()
+
+    job = service.client.get(f"/jobs/{body['job']['id']}", headers=service.headers("alr_path"))
+    assert job.status_code == 200
+    assert job.json()["status"] == "done", job.json()
+    assert job.json()["progress"] == 1.0
+    assert pyramid_paths(service.settings, intake_slide.id).dzi.is_file()
+
+
+def test_a_second_stain_becomes_a_new_slide_and_lab_managers_may_upload(
+    service: ServiceHarness,
+) -> None:
+    case = new_case(service, "ALR")
+    answer = upload(service, case.case_id, "manager", sample="small.svs", stain="CD20")
+    assert answer.status_code == 201, answer.text
+    slides = slides_of(service, case.case_id)
+    assert [s.stain for s in slides] == ["H&E", "CD20"]
+    assert answer.json()["slide_id"] == slides[1].id
+
+
+def test_a_malformed_slide_is_accepted_and_fails_its_job_with_a_clear_message(
+    service: ServiceHarness,
+) -> None:
+    case = new_case(service, "ALR")
+    answer = upload(service, case.case_id, "alr_path", sample="unreadable.svs")
+    assert answer.status_code == 201, answer.text
+
+    app_state(service).jobs.run_pending()
+
+    job_id = answer.json()["job"]["id"]
+    job = service.client.get(f"/jobs/{job_id}", headers=service.headers("manager"))
+    assert job.json()["status"] == "failed"
+    assert "cannot read level 0 region" in job.json()["error"]
+    assert service.client.get("/health").status_code == 200
+
+
+def _raw(
+    service: ServiceHarness, case_id: int, user: str, *, boundary: str | None = None, **kwargs: Any
+) -> Any:
+    headers = service.headers(user)
+    if boundary is not None:
+        headers["content-type"] = f"multipart/form-data; boundary={boundary}"
+    return service.client.post(f"/cases/{case_id}/slides", headers=headers, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "message"),
+    [
+        ({"name": "notes.txt", "content": b"hello"}, 415, "not a slide file"),
+        ({"name": "fake.svs", "content": b"%PDF-1.7 not a slide"}, 415, "does not start like"),
+        ({"name": "empty.svs", "content": b""}, 422, "empty"),
+        ({"block": "B1"}, 422, "does not belong to specimen"),
+        ({"specimen": "a1"}, 422, "specimen label"),
+        ({"stain": "<script>"}, 422, "stain"),
+        ({"colour": "blue"}, 422, "unknown field"),
+    ],
+)
+def test_bad_uploads_are_refused_and_leave_nothing_behind(
+    service: ServiceHarness, kwargs: dict[str, Any], status: int, message: str
+) -> None:
+    case = new_case(service, "ALR")
+    before = slide_count(service)
+    answer = upload(service, case.case_id, "alr_path", **kwargs)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["detail"]
+    assert stored_files(service) == []
+    assert slide_count(service) == before
+
+
+def test_requests_that_are_not_a_slide_upload_are_refused(service: ServiceHarness) -> None:
+    case = new_case(service, "ALR")
+    as_json = _raw(service, case.case_id, "alr_path", json={"file": "x"})
+    assert as_json.status_code == 415
+    no_file = _raw(service, case.case_id, "alr_path", data={"stain": "HE"}, files={})
+    assert no_file.status_code in (415, 422)
+    fields_only = _raw(
+        service,
+        case.case_id,
+        "alr_path",
+        content=b'--b\r\nContent-Disposition: form-data; name="stain"\r\n\r\nHE\r\n--b--\r\n',
+        boundary="b",
+    )
+    assert fields_only.status_code == 422
+    assert "no 'file' part" in fields_only.json()["detail"]
+    truncated = _raw(
+        service,
+        case.case_id,
+        "alr_path",
+        content=b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.svs"\r\n\r\nII*',
+        boundary="b",
+    )
+    assert truncated.status_code == 422
+    assert stored_files(service) == []
+
+
+def test_uploads_over_the_size_limit_are_refused_while_streaming(service: ServiceHarness) -> None:
+    case = new_case(service, "ALR")
+    app_state(service).max_upload_bytes = 100_000
+    answer = upload(service, case.case_id, "alr_path", sample="CMU-1-Small-Region.svs")
+    assert answer.status_code == 413
+    assert "larger than the 100000 bytes" in answer.json()["detail"]
+    assert stored_files(service) == []
+    # Without a Content-Length up front, the limit holds while the body streams in.
+    body = fetch_sample("CMU-1-Small-Region.svs").read_bytes()
+
+    def chunks() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.svs"\r\n\r\n'
+        for start in range(0, len(body), 65536):
+            yield body[start : start + 65536]
+        yield b"\r\n--b--\r\n"
+
+    streamed = _raw(
+        service,
+        case.case_id,
+        "alr_path",
+        content=chunks(),
+        boundary="b",
+    )
+    assert streamed.status_code == 413
+    assert stored_files(service) == []
+
+
+def test_who_may_upload(service: ServiceHarness) -> None:
+    case = new_case(service, "ALR")
+    assert upload(service, case.case_id, None, sample="small.svs").status_code == 401
+    other = upload(service, case.case_id, "hmc_path", sample="small.svs")
+    assert other.status_code == 403
+    assert case.accession_number in other.json()["detail"]
+    assert upload(service, 987654, "manager", sample="small.svs").status_code == 404
+    assert stored_files(service) == []
+    with read_session(service.engine) as session:
+        assert session.scalar(select(func.count()).select_from(TilingJob)) == 0
