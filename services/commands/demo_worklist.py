@@ -1,9 +1,10 @@
 """The worklist step of ``coupe demo``: a week of the region's cases, one assignment round.
 
-Builds ``DATA_DIR/demo/coupe.db`` from scratch every time (so the demo can be re-run), imports the
-packaged six-department region, registers a seeded synthetic week of scanned cases, runs one
-automatic assignment round on the Monday morning after, and shows what happened: who is present,
-what arrived, where the cases went and why, and that the audit chain verifies.
+Builds ``DATA_DIR/demo/worklist.sqlite3`` (the default database of the data directory
+``DATA_DIR/demo``) from scratch every time (so the demo can be re-run), imports the packaged
+six-department region, registers a seeded synthetic week of scanned cases, runs one automatic
+assignment round on the Monday morning after, and shows what happened: who is present, what
+arrived, where the cases went and why, and that the audit chain verifies.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 from services.commands.assign import summarise_plan
 from worklist.actor import Actor
 from worklist.audit import verify_audit_chain
-from worklist.db import make_engine, read_session
+from worklist.db import DEFAULT_DATABASE_FILE, make_engine, read_session
 from worklist.engine import AssignmentPlan, Snapshot
 from worklist.enums import AssignmentKind
 from worklist.migrate import upgrade_database
@@ -30,7 +31,7 @@ from worklist.synthetic import case_stream
 
 __all__ = ["DEMO_DATABASE", "DEMO_NOW", "DEMO_WEEK_START", "run_worklist_demo"]
 
-DEMO_DATABASE = Path("demo") / "coupe.db"
+DEMO_DATABASE = Path("demo") / DEFAULT_DATABASE_FILE
 """The demo database, relative to the data directory."""
 DEMO_WEEK_START = date(2025, 3, 3)
 """The Monday the demo's week of arrivals begins."""
@@ -50,7 +51,7 @@ def _reset(database: Path) -> str:
 
 
 def run_worklist_demo(console: Console, data_dir: Path) -> None:
-    """Run the worklist demo in ``data_dir/demo/coupe.db`` and print it on ``console``."""
+    """Run the worklist demo in ``data_dir/demo/worklist.sqlite3`` and print it on ``console``."""
     url = _reset(Path(data_dir) / DEMO_DATABASE)
     region = default_region()
     system = Actor.system("coupe-demo")

@@ -203,7 +203,11 @@ def demo(
         "Open it with any Deep Zoom viewer, e.g. OpenSeadragon with "
         f"tileSources: '{result.dzi_path.name}' served from {result.dzi_path.parent}"
     )
-    from services.commands.demo_worklist import run_worklist_demo
+    from services.commands.demo_backoffice import run_backoffice_demo
+    from services.commands.demo_worklist import DEMO_DATABASE, run_worklist_demo
 
+    data_dir = target.parent if outdir is None else outdir
     console.rule("Coupe demo: the regional worklist")
-    run_worklist_demo(console, target.parent if outdir is None else outdir)
+    run_worklist_demo(console, data_dir)
+    console.rule("Coupe demo: the backoffice")
+    run_backoffice_demo(console, (data_dir / DEMO_DATABASE).parent, slide)
