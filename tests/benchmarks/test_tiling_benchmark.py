@@ -48,7 +48,7 @@ def test_quick_run_writes_json_and_markdown_with_checked_tile_counts(tmp_path: P
     )
     for name in BASELINES:
         assert f"| {name} | 1000x800 | {expected} |" in markdown
-    assert "| vips-dzsave | 1000x800 | 29 |" in markdown and "| 1.00 |" in markdown
+    assert "| vips-dzsave | 1000x800 | 29 |" in markdown and "| 1.00x |" in markdown
 
 
 @pytest.mark.slow
