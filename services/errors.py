@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tiling.errors import SlideNotFoundError, SlideReadError, TilingError, UnsupportedSlideError
@@ -85,7 +86,21 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": code, "detail": str(exc)}, status_code=status, headers=headers)
 
 
+async def _handle_invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """Malformed input gets the same JSON shape as every other error, naming each field."""
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+        problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
+    return JSONResponse(
+        {"error": "invalid_request", "detail": "; ".join(problems) or "invalid request"},
+        status_code=422,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every domain error to its HTTP answer; routes never build error bodies by hand."""
     for error_class in (ServiceError, WorklistError, TilingError):
         app.add_exception_handler(error_class, _handle)
+    app.add_exception_handler(RequestValidationError, _handle_invalid_request)

@@ -82,3 +82,11 @@ def test_logout_drops_the_cookie(service: ServiceHarness) -> None:
 def test_openapi_documents_the_routes(service: ServiceHarness) -> None:
     schema = service.client.get("/openapi.json").json()
     assert {"/auth/login", "/auth/me", "/users", "/health"} <= set(schema["paths"])
+
+
+def test_malformed_requests_get_the_common_error_shape(service: ServiceHarness) -> None:
+    answer = service.client.post("/auth/login", json={"username": "", "password": 5})
+    assert answer.status_code == 422
+    body = answer.json()
+    assert body["error"] == "invalid_request"
+    assert "username" in body["detail"] and "password" in body["detail"]
