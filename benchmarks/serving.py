@@ -1,7 +1,8 @@
 """Benchmark: Deep Zoom tile serving by the Coupe app, against OpenSlide's DeepZoomGenerator.
 
 Run ``python -m benchmarks.serving`` (``--quick`` for a smoke run on a small slide). The app
-runs under uvicorn on 127.0.0.1 (a free port) in its own process, on a temporary data folder
+runs under uvicorn on 127.0.0.1 (a free port) with two server processes, as ``coupe serve`` runs
+it on this 2-core machine (one per core), on a temporary data folder
 with two slides showing the same generated Aperio SVS (``ensure_synthetic_slide``): one with a
 pre-built pyramid, one without (tiles rendered on the fly). The baseline, in the same run, is
 ``benchmarks/_deepzoom_server.py``: OpenSlide's ``DeepZoomGenerator`` behind a minimal
@@ -65,6 +66,8 @@ from worklist.seeding import import_region
 
 _BENCH_DIR = Path(__file__).resolve().parent
 _REPO_ROOT = _BENCH_DIR.parent
+SERVER_PROCESSES = 2
+"""Coupe runs as `coupe serve` does on this 2-core machine: one server process per core."""
 _SECRET = "benchmark-secret-key-not-for-production"
 _PASSWORD = "benchmark password 1"
 TARGETS = {
@@ -341,7 +344,7 @@ def measure(
         coupe = [
             sys.executable, "-m", "uvicorn", "services.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(coupe_port),
-            "--log-level", "warning", "--no-access-log",
+            "--log-level", "warning", "--no-access-log", "--workers", str(SERVER_PROCESSES),
         ]  # fmt: skip
         baseline = [
             sys.executable, str(_BENCH_DIR / "_deepzoom_server.py"), str(slide), str(baseline_port)

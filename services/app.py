@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import fcntl
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -32,8 +33,8 @@ from worklist.db import make_engine
 from worklist.migrate import upgrade_engine
 
 
-def start_state(settings: Settings) -> AppState:
-    """Prepare data folders, migrate the database and start background workers."""
+def prepare_storage(settings: Settings) -> None:
+    """Make the data folders and bring the database schema to the newest revision."""
     for folder in (
         settings.data_dir,
         settings.pyramid_dir,
@@ -42,7 +43,36 @@ def start_state(settings: Settings) -> AppState:
     ):
         folder.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
-    upgrade_engine(engine)
+    try:
+        upgrade_engine(engine)
+    finally:
+        engine.dispose()
+
+
+def _background_lock(settings: Settings) -> Callable[[], None] | None:
+    """Take the data directory's background-work lock, or None if another process has it.
+
+    With several server processes on one data directory exactly one runs the job runner and
+    the folder importer; when it exits the lock is released and a restarted process takes it.
+    """
+    lock_file = (settings.data_dir.resolve() / "background.lock").open("a")
+    try:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock_file.close()
+        return None
+
+    def release() -> None:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+        lock_file.close()
+
+    return release
+
+
+def start_state(settings: Settings) -> AppState:
+    """Prepare data folders, migrate the database and start background workers."""
+    prepare_storage(settings)
+    engine = make_engine(settings.resolved_database_url)
     runner = JobRunner(engine=engine, settings=settings)
     state = AppState(
         settings=settings,
@@ -58,9 +88,11 @@ def start_state(settings: Settings) -> AppState:
     state.closers.append(runner.close)
     state.closers.append(state.importer.close)  # stopped first: it feeds the job runner
     if settings.run_background_workers:
-        runner.start()
-        state.importer.start()
-    # Background components register their stop function in state.closers.
+        release = _background_lock(settings)
+        if release is not None:
+            state.closers.insert(0, release)  # released last, after the workers stopped
+            runner.start()
+            state.importer.start()
     return state
 
 

@@ -59,7 +59,15 @@ class Settings(BaseSettings):
         key_file = self.data_dir.resolve() / "secret_key"
         if not key_file.exists():
             key_file.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            partial = key_file.with_name(f".secret_key.{os.getpid()}")
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(descriptor, "w") as f:
                 f.write(secrets.token_urlsafe(48))
+            try:
+                # Publish complete or not at all; if another process won, use its key.
+                os.link(partial, key_file)
+            except FileExistsError:
+                pass
+            finally:
+                partial.unlink()
         return key_file.read_text().strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -15,10 +16,32 @@ def register(app: typer.Typer) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes (default: one per core).", min=1),
+    ] = None,
 ) -> None:
     """Start the backoffice (migrations run and data folders are made on start)."""
     import uvicorn
 
-    from services.app import create_app
+    from services.app import create_app, prepare_storage
+    from services.settings import Settings
 
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    settings = Settings()
+    # Once, before any worker starts: workers then find the schema at head and the key made.
+    prepare_storage(settings)
+    settings.resolved_secret_key()
+    processes = workers or os.cpu_count() or 1
+    if processes == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    # Several processes: each builds its app from the same COUPE_* environment. Tile serving
+    # is Python-bound per request, so processes, not threads, are what scale it.
+    uvicorn.run(
+        "services.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=processes,
+        log_level="info",
+    )
