@@ -8,9 +8,12 @@ move is refused with 409 and nothing changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from services.access import case_for_viewing
 from services.case_queries import (
@@ -206,6 +209,27 @@ def release(
     return CaseState.model_validate(state)
 
 
+def _own_case_move(
+    move: Callable[..., object],
+    case_id: int,
+    user: AuthenticatedUser,
+    session: Session,
+    engine: Engine,
+    body: OptionalVersion,
+) -> CaseState:
+    """Run ``move`` on a case the signed-in pathologist may open, acting as themself."""
+    pathologist_id = own_pathologist_id(user)
+    case_for_viewing(session, user, case_id)
+    state = move(
+        engine=engine,
+        actor=user.actor,
+        case_id=case_id,
+        pathologist_id=pathologist_id,
+        expected_version=_version(body),
+    )
+    return CaseState.model_validate(state)
+
+
 @router.post("/cases/{case_id}/start-review", response_model=CaseState, responses=_MOVE_RESPONSES)
 def begin_review(
     case_id: CaseId,
@@ -215,16 +239,7 @@ def begin_review(
     body: OptionalVersion = None,
 ) -> CaseState:
     """Start reviewing your case ("assigned" -> "in_review")."""
-    pathologist_id = own_pathologist_id(user)
-    case_for_viewing(session, user, case_id)
-    state = start_review(
-        engine=engine,
-        actor=user.actor,
-        case_id=case_id,
-        pathologist_id=pathologist_id,
-        expected_version=_version(body),
-    )
-    return CaseState.model_validate(state)
+    return _own_case_move(start_review, case_id, user, session, engine, body)
 
 
 @router.post("/cases/{case_id}/sign-out", response_model=CaseState, responses=_MOVE_RESPONSES)
@@ -236,16 +251,7 @@ def sign_out_case(
     body: OptionalVersion = None,
 ) -> CaseState:
     """Sign your case out; every consult and second opinion must be answered first."""
-    pathologist_id = own_pathologist_id(user)
-    case_for_viewing(session, user, case_id)
-    state = sign_out(
-        engine=engine,
-        actor=user.actor,
-        case_id=case_id,
-        pathologist_id=pathologist_id,
-        expected_version=_version(body),
-    )
-    return CaseState.model_validate(state)
+    return _own_case_move(sign_out, case_id, user, session, engine, body)
 
 
 @router.post("/cases/{case_id}/assign", response_model=AssignmentReceipt, responses=_MOVE_RESPONSES)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -17,6 +16,7 @@ from tests.services.worklist_api_support import (
     make_case,
     manager,
     pathologist,
+    post,
 )
 from worklist.accounts import grant_case_access
 from worklist.actor import Actor
@@ -38,10 +38,6 @@ def mulder(service: ServiceHarness) -> Person:
 def bouali(service: ServiceHarness) -> Person:
     """LUMC-01, at another site."""
     return pathologist(service, "LUMC-01")
-
-
-def post(service: ServiceHarness, path: str, who: Person, body: Any = None) -> Any:
-    return service.client.post(path, json=body, headers=who.headers)
 
 
 def in_review(service: ServiceHarness, holder: Person, department: str = "HMC") -> int:

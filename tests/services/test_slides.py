@@ -19,19 +19,15 @@ from services.tiles import (
     pyramid_paths,
 )
 from tests.services.conftest import ServiceHarness
+from tests.services.tiling_jobs_support import new_case
+from tests.services.worklist_api_support import first_slide
 from tiling.deepzoom import DZI_XMLNS
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.samples import ensure_synthetic_slide, fetch_sample
-from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.enums import PyramidStatus, Role
-from worklist.models import AuditEvent, Block, Slide, Specimen
+from worklist.models import AuditEvent
 from worklist.operations import (
-    BlockIntake,
-    CaseIntake,
-    SlideIntake,
-    SpecimenIntake,
-    intake_case,
     set_pyramid_status,
 )
 
@@ -43,36 +39,7 @@ TRAVERSALS = ("../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "%2e%2e%2fsec
 
 def add_slide(service: ServiceHarness, department: str, file_path: Path | None) -> int:
     """A new case in ``department`` with one slide showing ``file_path``; the slide's id."""
-    state = intake_case(
-        engine=service.engine,
-        actor=Actor.system(),
-        case=CaseIntake(
-            department=department,
-            patient_pseudonym=f"PSN-{department}",
-            tumour_group="gastro-intestinal",
-            category=2,
-            specimens=[
-                SpecimenIntake(
-                    "A",
-                    blocks=[
-                        BlockIntake(
-                            "A1",
-                            slides=[SlideIntake(file_path=str(file_path) if file_path else None)],
-                        )
-                    ],
-                )
-            ],
-        ),
-    )
-    with read_session(service.engine) as session:
-        slide_id = session.scalar(
-            select(Slide.id)
-            .join(Block, Slide.block_id == Block.id)
-            .join(Specimen, Block.specimen_id == Specimen.id)
-            .where(Specimen.case_id == state.case_id)
-        )
-    assert slide_id is not None
-    return slide_id
+    return first_slide(service, new_case(service, department, file_path=file_path).case_id)
 
 
 def copy_sample(service: ServiceHarness, name: str) -> Path:

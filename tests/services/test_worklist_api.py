@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.services.conftest import ServiceHarness
@@ -14,6 +12,7 @@ from tests.services.worklist_api_support import (
     make_case,
     manager,
     pathologist,
+    post,
 )
 from worklist.enums import Priority
 
@@ -33,10 +32,6 @@ def mulder(service: ServiceHarness) -> Person:
 def bruijn(service: ServiceHarness) -> Person:
     """HMC-03: gastro-intestinal and dermatopathology, at HMC."""
     return pathologist(service, "HMC-03")
-
-
-def post(service: ServiceHarness, path: str, who: Person, body: Any = None) -> Any:
-    return service.client.post(path, json=body, headers=who.headers)
 
 
 def version_of(service: ServiceHarness, case_id: int, who: Person) -> int:

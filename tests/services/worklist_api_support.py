@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -112,3 +113,8 @@ def audit_events(service: ServiceHarness, event_type: str) -> list[AuditEvent]:
                 .order_by(AuditEvent.seq)
             )
         )
+
+
+def post(service: ServiceHarness, path: str, who: Person, body: Any = None) -> Any:
+    """POST ``body`` as JSON to ``path``, signed in as ``who``."""
+    return service.client.post(path, json=body, headers=who.headers)
