@@ -43,7 +43,7 @@ import psutil
 
 from services.security import hash_password
 from services.settings import Settings
-from services.tiles import pyramid_paths
+from services.storage import pyramid_paths
 from tiling.deepzoom import deepzoom_geometry
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.samples import ensure_synthetic_slide

@@ -38,11 +38,10 @@ from services.registration import (
     SNIFF_BYTES,
     SlideLabels,
     register_slide_file,
-    slide_storage_path,
     sniff_slide_kind,
-    store_slide_file,
 )
 from services.settings import Settings
+from services.storage import slide_storage_path, store_slide_file
 from tiling.errors import TilingError
 from worklist.actor import Actor
 from worklist.db import read_session, run_in_transaction

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from services.errors import ConflictError
 from services.settings import Settings
-from services.tiles import pyramid_paths
+from services.storage import pyramid_paths
 from tiling.errors import SlideReadError, TilingError
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.sources import open_slide

@@ -10,8 +10,6 @@ first bytes (the "magic number"); opening the slide happens in a worker process
 from __future__ import annotations
 
 import re
-import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,10 +34,7 @@ __all__ = [
     "Registration",
     "SlideLabels",
     "register_slide_file",
-    "safe_file_name",
-    "slide_storage_path",
     "sniff_slide_kind",
-    "store_slide_file",
 ]
 
 SLIDE_SUFFIXES = frozenset(
@@ -51,7 +46,6 @@ SNIFF_BYTES = 132
 _SPECIMEN = re.compile(r"^[A-Z]{1,2}$")
 _BLOCK = re.compile(r"^(?P<specimen>[A-Z]{1,2})\d{1,3}$")
 _STAIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 &+\-./()]{0,63}$")
-_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def sniff_slide_kind(head: bytes) -> str | None:
@@ -70,28 +64,6 @@ def sniff_slide_kind(head: bytes) -> str | None:
     if head[:8] == b"\x89PNG\r\n\x1a\n":
         return "png"
     return None
-
-
-def safe_file_name(name: str) -> str:
-    """``name`` reduced to a harmless base name (no directories, no leading dots)."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = _UNSAFE_NAME_CHARS.sub("_", base).lstrip("._")
-    stem, dot, suffix = cleaned.rpartition(".")
-    if not dot:
-        return cleaned[:120] or "slide"
-    return f"{stem[:100] or 'slide'}.{suffix[:16]}"
-
-
-def slide_storage_path(settings: Settings, accession_number: str, file_name: str) -> Path:
-    """A new, unique place for a slide file: ``slide_dir/<accession>/<token>-<name>``."""
-    folder = settings.slide_dir / safe_file_name(accession_number)
-    return folder / f"{uuid.uuid4().hex[:12]}-{safe_file_name(file_name)}"
-
-
-def store_slide_file(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target`` (a rename on one file system, else copy and delete)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(source, target)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from services.slide_cache import (
     SlideCache,
     slide_key,
 )
+from services.storage import PyramidPaths, pyramid_paths
 from tiling.deepzoom import DZI_XMLNS, DeepZoomGeometry, TileNotFoundError, deepzoom_geometry
 from tiling.downsample import halve
 from tiling.encode import TILE_FORMATS, TileEncoder, TileFormat
@@ -55,12 +56,10 @@ __all__ = [
     "PREBUILT_CACHE_CONTROL",
     "RENDERED_CACHE_CONTROL",
     "AssociatedImageNotFoundError",
-    "PyramidPaths",
     "RenderSpec",
     "SlideFacts",
     "TileResponse",
     "TileService",
-    "pyramid_paths",
 ]
 
 BLOCK_PX = 512
@@ -77,29 +76,6 @@ _THUMBNAIL_READ_MAX_PX = 4096
 
 class AssociatedImageNotFoundError(ResourceNotFoundError):
     """The slide has no associated image of that name (many scanners write no label)."""
-
-
-@dataclass(frozen=True)
-class PyramidPaths:
-    """Where a slide's pre-built pyramid lives: ``<pyramid_dir>/<id>/slide.dzi`` and
-    ``slide_files/``; ``directory`` is what a builder passes as ``out_dir`` with ``name``."""
-
-    directory: Path
-    name: str
-    dzi: Path
-    files_dir: Path
-
-
-def pyramid_paths(settings: Settings, slide_id: int) -> PyramidPaths:
-    """The pyramid location of slide ``slide_id``; the tiling jobs build into it with
-    ``build_pyramid(path, paths.directory, options, name=paths.name)``."""
-    directory = settings.pyramid_dir / str(int(slide_id))
-    return PyramidPaths(
-        directory=directory,
-        name="slide",
-        dzi=directory / "slide.dzi",
-        files_dir=directory / "slide_files",
-    )
 
 
 @dataclass(frozen=True)
@@ -598,11 +574,3 @@ def _fit(pixels: RGBArray, max_px: int) -> RGBArray:
 
 def _encode_jpeg(pixels: RGBArray) -> bytes:
     return TileEncoder("jpeg", 85).encode(np.ascontiguousarray(pixels))
-
-
-def resolve_slide_file(settings: Settings, file_path: str | None) -> Path | None:
-    """The slide file a database row names: absolute, or relative to the slide folder."""
-    if not file_path:
-        return None
-    path = Path(file_path)
-    return path if path.is_absolute() else settings.slide_dir / path

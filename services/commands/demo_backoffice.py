@@ -10,10 +10,10 @@ from rich.table import Table
 from sqlalchemy import select
 
 from services.app import start_state
-from services.registration import SlideLabels, register_slide_file, slide_storage_path
+from services.registration import SlideLabels, register_slide_file
 from services.security import hash_password
 from services.settings import Settings
-from services.tiles import pyramid_paths
+from services.storage import pyramid_paths, slide_storage_path
 from worklist.accounts import NewUser, create_user
 from worklist.actor import Actor
 from worklist.db import read_session

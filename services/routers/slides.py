@@ -30,7 +30,8 @@ from services.schemas.auth import ErrorBody
 from services.schemas.slides import DeepZoomInfo, SlideLevel, SlidePublic
 from services.security import InvalidTokenError
 from services.state import AppState
-from services.tiles import TileResponse, parse_tile_address, resolve_slide_file
+from services.storage import resolve_slide_file
+from services.tiles import TileResponse, parse_tile_address
 from worklist.db import read_session
 from worklist.models import Slide
 

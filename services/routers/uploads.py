@@ -27,15 +27,13 @@ from services.registration import (
     Registration,
     SlideLabels,
     register_slide_file,
-    safe_file_name,
-    slide_storage_path,
     sniff_slide_kind,
-    store_slide_file,
 )
 from services.routers.jobs import job_public
 from services.schemas.auth import ErrorBody
 from services.schemas.jobs import SlideUploadPublic
 from services.state import AppState
+from services.storage import safe_file_name, slide_storage_path, store_slide_file
 from worklist.db import read_session
 from worklist.enums import Role
 from worklist.models import Case, Slide, TilingJob

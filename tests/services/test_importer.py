@@ -13,7 +13,7 @@ import tifffile
 from sqlalchemy import select
 
 from services.importer import ERROR_SIDECAR_SUFFIX, parse_slide_file_name
-from services.tiles import pyramid_paths
+from services.storage import pyramid_paths
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import (
     app_state,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from services.jobs import JobFuture, JobRunner
-from services.tiles import pyramid_paths
+from services.storage import pyramid_paths
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import (
     app_state,

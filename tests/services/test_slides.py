@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from services.settings import Settings
+from services.storage import pyramid_paths
 from services.tiles import (
     PREBUILT_CACHE_CONTROL,
     RENDERED_CACHE_CONTROL,
     TileService,
-    pyramid_paths,
 )
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import new_case

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from services.tiles import pyramid_paths
+from services.storage import pyramid_paths
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import (
     app_state,
