@@ -26,7 +26,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import cv2
 import numpy as np
@@ -44,11 +43,11 @@ from services.slide_cache import (
 from services.storage import PyramidPaths, pyramid_paths
 from tiling.deepzoom import DZI_XMLNS, DeepZoomGeometry, TileNotFoundError, deepzoom_geometry
 from tiling.downsample import halve
-from tiling.encode import TILE_FORMATS, TileEncoder, TileFormat
+from tiling.encode import TileEncoder
 from tiling.errors import SlideReadError
 from tiling.manifest import MANIFEST_NAME, BuildManifest
-from tiling.pyramid import PyramidOptions
 from tiling.sources import RGBArray, SlideSource
+from tiling.spec import TileSpec
 
 __all__ = [
     "BLOCK_PX",
@@ -56,7 +55,6 @@ __all__ = [
     "PREBUILT_CACHE_CONTROL",
     "RENDERED_CACHE_CONTROL",
     "AssociatedImageNotFoundError",
-    "RenderSpec",
     "SlideFacts",
     "TileResponse",
     "TileService",
@@ -76,49 +74,6 @@ _THUMBNAIL_READ_MAX_PX = 4096
 
 class AssociatedImageNotFoundError(ResourceNotFoundError):
     """The slide has no associated image of that name (many scanners write no label)."""
-
-
-@dataclass(frozen=True)
-class RenderSpec:
-    """How tiles are cut and encoded: the options of the pyramid they must agree with."""
-
-    tile_size_px: int = 254
-    overlap_px: int = 1
-    tile_format: TileFormat = "jpeg"
-    quality: int = 75
-    limit_bounds: bool = False
-    backend: str | None = None
-
-    @classmethod
-    def of(cls, options: PyramidOptions) -> RenderSpec:
-        """The spec of pyramids built with ``options``."""
-        return cls(
-            tile_size_px=options.tile_size_px,
-            overlap_px=options.overlap_px,
-            tile_format=options.tile_format,
-            quality=options.quality,
-            limit_bounds=options.limit_bounds,
-            backend=options.backend,
-        )
-
-    @classmethod
-    def from_manifest(cls, manifest: BuildManifest) -> RenderSpec:
-        """The spec a pyramid was built with, from its manifest."""
-        if manifest.tile_format not in TILE_FORMATS:
-            raise SlideReadError(f"pyramid tile format {manifest.tile_format!r} is unknown")
-        return cls(
-            tile_size_px=manifest.tile_size_px,
-            overlap_px=manifest.overlap_px,
-            tile_format=cast(TileFormat, manifest.tile_format),
-            quality=manifest.quality,
-            limit_bounds=manifest.limit_bounds,
-            backend=manifest.backend,
-        )
-
-    @property
-    def encoder(self) -> TileEncoder:
-        """The encoder for tiles of this spec."""
-        return TileEncoder(self.tile_format, self.quality)
 
 
 @dataclass(frozen=True)
@@ -159,7 +114,7 @@ class _Pyramid:
     dzi_xml: str
     tile_format: str
     geometry: DeepZoomGeometry
-    spec: RenderSpec | None
+    spec: TileSpec | None
 
 
 def _read_pyramid(paths: PyramidPaths, stamp: int) -> _Pyramid:
@@ -179,7 +134,7 @@ def _read_pyramid(paths: PyramidPaths, stamp: int) -> _Pyramid:
     except (OSError, ValueError, KeyError, ET.ParseError) as exc:
         raise SlideReadError(f"pyramid descriptor {str(paths.dzi)!r} is unreadable: {exc}") from exc
     manifest = BuildManifest.read(paths.files_dir / MANIFEST_NAME)
-    spec = RenderSpec.from_manifest(manifest) if manifest is not None else None
+    spec = manifest.spec if manifest is not None else None
     return _Pyramid(stamp, text, tile_format, geometry, spec)
 
 
@@ -217,7 +172,7 @@ class TileService:
         self,
         settings: Settings,
         *,
-        options: PyramidOptions | None = None,
+        spec: TileSpec | None = None,
         max_open_slides: int = 16,
         block_px: int = BLOCK_PX,
         direct_max_shift: int = DIRECT_MAX_SHIFT,
@@ -227,7 +182,7 @@ class TileService:
         self.settings = settings
         self.block_px = block_px
         self.direct_max_shift = direct_max_shift
-        self.spec = RenderSpec.of(options or PyramidOptions())
+        self.spec = spec or TileSpec()
         cache_bytes = settings.tile_cache_mb * 1024 * 1024
         # Encoded tiles are small and many; blocks are few and large: half the budget each.
         self._tiles: ByteLRU[Hashable, bytes] = ByteLRU(cache_bytes // 2)
@@ -366,7 +321,7 @@ class TileService:
     # --- Rendering ----------------------------------------------------------------------
 
     def render_tile(
-        self, slide_file: Path, spec: RenderSpec, level: int, column: int, row: int
+        self, slide_file: Path, spec: TileSpec, level: int, column: int, row: int
     ) -> bytes:
         """The encoded tile at an address, exactly as ``build_pyramid`` with ``spec`` writes it."""
         with self._slides.lease(slide_file, spec.backend) as opened:
@@ -384,7 +339,7 @@ class TileService:
         self,
         slide_id: int,
         slide_file: Path | None,
-        spec: RenderSpec,
+        spec: TileSpec,
         level: int,
         column: int,
         row: int,
@@ -502,7 +457,7 @@ class TileService:
         return self._from_blocks(opened, geometry, level, (0, 0, width, height))
 
 
-def _geometry(opened: CachedSlide, spec: RenderSpec) -> DeepZoomGeometry:
+def _geometry(opened: CachedSlide, spec: TileSpec) -> DeepZoomGeometry:
     return opened.geometry(spec.tile_size_px, spec.overlap_px, spec.limit_bounds)
 
 

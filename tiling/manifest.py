@@ -1,16 +1,29 @@
-"""The build manifest and journal that make an interrupted pyramid build resumable."""
+"""The build manifest and journal that make an interrupted pyramid build resumable.
+
+The manifest says what a pyramid was built from (the slide file, by path, size and time) and
+how (its ``TileSpec`` and the build's pixel options). On disk it is JSON, format version 2:
+the spec is a nested object. Version 1 manifests (the spec's fields flat beside the others,
+written before the spec existed) are read as the same manifest, so pyramids built then are
+neither rebuilt nor restarted.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tiling.plan import BlockId
+from tiling.spec import TileSpec
+
+__all__ = ["JOURNAL_NAME", "MANIFEST_NAME", "BuildJournal", "BuildManifest"]
 
 MANIFEST_NAME = "coupe-manifest.json"
 JOURNAL_NAME = "journal.txt"
+MANIFEST_FORMAT_VERSION = 2
+_SPEC_FIELDS = ("tile_size_px", "overlap_px", "tile_format", "quality", "limit_bounds", "backend")
 
 
 @dataclass(frozen=True)
@@ -20,28 +33,50 @@ class BuildManifest:
     slide_path: str
     slide_size_bytes: int
     slide_mtime_ns: int
-    tile_size_px: int
-    overlap_px: int
-    tile_format: str
-    quality: int
-    limit_bounds: bool
+    spec: TileSpec
     background: str
     levels_per_block: int
-    backend: str | None = None
-    format_version: int = 1
+    format_version: int = field(default=MANIFEST_FORMAT_VERSION, init=False)
 
     @classmethod
     def read(cls, path: Path) -> BuildManifest | None:
-        """The manifest stored at ``path``, or None when absent or unreadable."""
+        """The manifest stored at ``path`` (format 1 or 2), or None when absent or unreadable."""
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls.from_json(data)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BuildManifest:
+        """A manifest from its JSON object; a flat version 1 object is converted."""
+        data = dict(data)
+        version = data.pop("format_version", 1)
+        if version == 1:
+            spec = {name: data.pop(name) for name in _SPEC_FIELDS if name in data}
+        elif version == MANIFEST_FORMAT_VERSION:
+            spec = data.pop("spec")
+        else:
+            raise ValueError(f"manifest format version {version!r} is unknown")
+        return cls(spec=TileSpec.from_json(spec), **data)
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as a JSON object, format version 2."""
+        return {
+            "format_version": self.format_version,
+            "slide_path": self.slide_path,
+            "slide_size_bytes": self.slide_size_bytes,
+            "slide_mtime_ns": self.slide_mtime_ns,
+            "spec": self.spec.to_json(),
+            "background": self.background,
+            "levels_per_block": self.levels_per_block,
+        }
 
     def write(self, path: Path) -> None:
         """Store the manifest atomically."""
         partial = path.with_name(path.name + ".partial")
-        partial.write_text(json.dumps(asdict(self), indent=2, sort_keys=True), encoding="utf-8")
+        text = json.dumps(self.to_json(), indent=2, sort_keys=True)
+        partial.write_text(text, encoding="utf-8")
         os.replace(partial, path)
 
 

@@ -31,12 +31,22 @@ from tiling.blocks import (
     run_block,
 )
 from tiling.deepzoom import DeepZoomGeometry, deepzoom_geometry
-from tiling.encode import TileEncoder, TileFormat
 from tiling.errors import PyramidBuildError
 from tiling.manifest import JOURNAL_NAME, MANIFEST_NAME, BuildJournal, BuildManifest
 from tiling.plan import BlockId, plan_build
-from tiling.sources import backend_names, open_slide
+from tiling.sources import open_slide
+from tiling.spec import TileSpec
 from tiling.tissue import BackgroundDetector
+
+__all__ = [
+    "BuildResult",
+    "BuildRun",
+    "ProgressCallback",
+    "PyramidOptions",
+    "TileSpec",
+    "build_pyramid",
+    "pyramid_name",
+]
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(tiles_done, tiles_total)`` while a build runs."""
@@ -46,41 +56,43 @@ _SAFE_NAME = re.compile(r"^[^/\\\x00]+$")
 
 @dataclass(frozen=True)
 class PyramidOptions:
-    """How to build a pyramid. The defaults are those of OpenSlide's Deep Zoom tools."""
+    """What pyramid to build: its tiles (``spec``) and how its pixels are made.
 
-    tile_size_px: int = 254
-    overlap_px: int = 1
-    tile_format: TileFormat = "jpeg"
-    quality: int = 75
-    limit_bounds: bool = False
+    ``background`` says what becomes of tiles without tissue (as ``detector`` judges them):
+    written like any other, skipped, or hard-linked to one shared file per tile size.
+    ``levels_per_block`` is how many levels one block task downsamples (see ``tiling.plan``).
+    """
+
+    spec: TileSpec = field(default_factory=TileSpec)
     background: BackgroundMode = "write"
-    workers: int | None = None
-    scheduler_address: str | None = None
-    archive: bool = False
     levels_per_block: int = 3
-    backend: str | None = None
     detector: BackgroundDetector = field(default_factory=BackgroundDetector)
 
     def __post_init__(self) -> None:
-        if self.tile_size_px < 1:
-            raise ValueError(f"tile size must be at least 1 px, not {self.tile_size_px}")
-        if not 0 <= self.overlap_px < self.tile_size_px:
-            raise ValueError(
-                f"overlap must be at least 0 and less than the tile size "
-                f"({self.tile_size_px} px), not {self.overlap_px}"
-            )
         if self.background not in BACKGROUND_MODES:
             raise ValueError(
                 f"background handling {self.background!r} is not one of "
                 f"{', '.join(BACKGROUND_MODES)}"
             )
+        if self.levels_per_block < 1:
+            raise ValueError(f"levels_per_block must be at least 1, not {self.levels_per_block}")
+
+
+@dataclass(frozen=True)
+class BuildRun:
+    """How a build runs, which does not change the pyramid it makes.
+
+    ``workers`` local threads (default: one per core), or the dask.distributed cluster at
+    ``scheduler_address``; ``archive`` also writes ``NAME.zip`` once the pyramid is complete.
+    """
+
+    workers: int | None = None
+    scheduler_address: str | None = None
+    archive: bool = False
+
+    def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"worker count must be at least 1, not {self.workers}")
-        if self.backend is not None and self.backend not in backend_names():
-            raise ValueError(
-                f"slide reader {self.backend!r} is not one of {', '.join(backend_names())}"
-            )
-        TileEncoder(self.tile_format, self.quality)  # validates format and quality
 
 
 @dataclass(frozen=True)
@@ -110,29 +122,33 @@ def build_pyramid(
     out_dir: str | os.PathLike[str],
     options: PyramidOptions | None = None,
     *,
+    run: BuildRun | None = None,
     name: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> BuildResult:
     """Build the Deep Zoom pyramid of ``slide_path`` as ``out_dir/NAME.dzi``.
 
     A build interrupted by a crash or an error resumes where it stopped when run again with
-    the same options; a complete pyramid built with the same options is left as it is.
+    the same options; a complete pyramid built with the same options is left as it is (``run``
+    does not count: a build may resume on other workers).
     Raises ``TilingError`` subclasses with a message naming the slide for every failure.
     """
     options = options or PyramidOptions()
+    run = run or BuildRun()
+    spec = options.spec
     started = time.perf_counter()
     slide = Path(slide_path).resolve()
     out = Path(out_dir).resolve()
     name = name or pyramid_name(slide)
     if not _SAFE_NAME.match(name) or name in {".", ".."}:
         raise PyramidBuildError(f"pyramid name {name!r} is not a valid file name")
-    with open_slide(slide, backend=options.backend) as source:
+    with open_slide(slide, backend=spec.backend) as source:
         geometry = deepzoom_geometry(
             level_dimensions=source.level_dimensions,
             level_downsamples=source.level_downsamples,
-            tile_size_px=options.tile_size_px,
-            overlap_px=options.overlap_px,
-            limit_bounds=options.limit_bounds,
+            tile_size_px=spec.tile_size_px,
+            overlap_px=spec.overlap_px,
+            limit_bounds=spec.limit_bounds,
             bounds=source.bounds,
         )
         background_rgb = source.background_rgb
@@ -141,20 +157,15 @@ def build_pyramid(
         slide_path=str(slide),
         slide_size_bytes=stat.st_size,
         slide_mtime_ns=stat.st_mtime_ns,
-        tile_size_px=options.tile_size_px,
-        overlap_px=options.overlap_px,
-        tile_format=options.tile_format,
-        quality=options.quality,
-        limit_bounds=options.limit_bounds,
+        spec=spec,
         background=options.background,
         levels_per_block=options.levels_per_block,
-        backend=options.backend,
     )
     plan = plan_build(geometry, levels_per_block=options.levels_per_block)
     out.mkdir(parents=True, exist_ok=True)
     dzi_path = out / f"{name}.dzi"
     files_dir = out / f"{name}_files"
-    archive_path = out / f"{name}.zip" if options.archive else None
+    archive_path = out / f"{name}.zip" if run.archive else None
     with _exclusive_lock(out / f".{name}.lock", name):
         if dzi_path.exists() and BuildManifest.read(files_dir / MANIFEST_NAME) == manifest:
             if archive_path is not None and not archive_path.exists():
@@ -171,9 +182,9 @@ def build_pyramid(
         done = journal.done_blocks()
         context = BuildContext(
             slide_path=str(slide),
-            backend=options.backend,
+            backend=spec.backend,
             plan=plan,
-            encoder=TileEncoder(options.tile_format, options.quality),
+            encoder=spec.encoder,
             background=options.background,
             detector=options.detector,
             background_rgb=background_rgb,
@@ -183,8 +194,8 @@ def build_pyramid(
         )
         for level in range(geometry.level_count):
             (build_dir / f"{name}_files" / str(level)).mkdir(parents=True, exist_ok=True)
-        outcomes = _run_graph(context, done, journal, options, progress)
-        _publish(build_dir, name, manifest, dzi_path, files_dir, geometry, options)
+        outcomes = _run_graph(context, done, journal, run, progress)
+        _publish(build_dir, name, manifest, dzi_path, files_dir, geometry, spec.tile_format)
         if archive_path is not None:
             write_archive(dzi_path, archive_path)
         shutil.rmtree(build_dir, ignore_errors=True)
@@ -253,7 +264,7 @@ def _run_graph(
     context: BuildContext,
     done: set[BlockId],
     journal: BuildJournal,
-    options: PyramidOptions,
+    run: BuildRun,
     progress: ProgressCallback | None,
 ) -> list[BlockOutcome]:
     plan = context.plan
@@ -275,10 +286,10 @@ def _run_graph(
     if not graph:
         return outcomes
     try:
-        if options.scheduler_address:
-            _run_distributed(graph, options.scheduler_address, finished)
+        if run.scheduler_address:
+            _run_distributed(graph, run.scheduler_address, finished)
         else:
-            _run_local(graph, options.workers, finished)
+            _run_local(graph, run.workers, finished)
     except PyramidBuildError:
         raise
     except Exception as exc:
@@ -328,7 +339,7 @@ def _publish(
     dzi_path: Path,
     files_dir: Path,
     geometry: DeepZoomGeometry,
-    options: PyramidOptions,
+    tile_format: str,
 ) -> None:
     """Move the finished tiles into place; the descriptor is written last."""
     built_files = build_dir / f"{name}_files"
@@ -338,5 +349,5 @@ def _publish(
         os.replace(files_dir, build_dir / "replaced_files")
     os.replace(built_files, files_dir)
     partial = dzi_path.with_name(dzi_path.name + ".partial")
-    partial.write_text(geometry.dzi_xml(options.tile_format), encoding="utf-8")
+    partial.write_text(geometry.dzi_xml(tile_format), encoding="utf-8")
     os.replace(partial, dzi_path)

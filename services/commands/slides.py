@@ -23,9 +23,10 @@ from rich.table import Table
 
 from tiling.encode import TileFormat
 from tiling.errors import TilingError
-from tiling.pyramid import BuildResult, ProgressCallback, PyramidOptions, build_pyramid
+from tiling.pyramid import BuildResult, BuildRun, ProgressCallback, PyramidOptions, build_pyramid
 from tiling.samples import fetch_sample
 from tiling.sources import open_slide
+from tiling.spec import TileSpec
 
 
 def register(app: typer.Typer) -> None:
@@ -99,21 +100,22 @@ def tile(
     """Build the Deep Zoom pyramid of SLIDE as OUTDIR/NAME.dzi (resumes an interrupted build)."""
     console = Console(stderr=True)
     try:
-        options = PyramidOptions(
+        spec = TileSpec(
             tile_size_px=tile_size,
             overlap_px=overlap,
             tile_format=tile_format,
             quality=quality,
             limit_bounds=limit_bounds,
-            background=background,  # type: ignore[arg-type]  # validated by PyramidOptions
-            workers=workers,
-            scheduler_address=scheduler,
-            archive=archive,
             backend=backend,
         )
+        options = PyramidOptions(
+            spec=spec,
+            background=background,  # type: ignore[arg-type]  # validated by PyramidOptions
+        )
+        run = BuildRun(workers=workers, scheduler_address=scheduler, archive=archive)
     except ValueError as exc:
         raise _fail(console, str(exc)) from exc
-    result = _build(console, slide, outdir, options, name=name, quiet=quiet)
+    result = _build(console, slide, outdir, options, run, name=name, quiet=quiet)
     _report(Console(), result)
 
 
@@ -122,15 +124,16 @@ def _build(
     slide: Path,
     outdir: Path,
     options: PyramidOptions,
+    run: BuildRun,
     *,
     name: str | None,
     quiet: bool,
 ) -> BuildResult:
     try:
         if quiet:
-            return build_pyramid(slide, outdir, options, name=name)
+            return build_pyramid(slide, outdir, options, run=run, name=name)
         with _progress_bar(console, f"Tiling {slide.name}") as progress:
-            return build_pyramid(slide, outdir, options, name=name, progress=progress)
+            return build_pyramid(slide, outdir, options, run=run, name=name, progress=progress)
     except TilingError as exc:
         raise _fail(console, str(exc)) from exc
 
@@ -197,7 +200,9 @@ def demo(
         raise _fail(err, str(exc)) from exc
     console.print(f"Sample slide (real H&E, Aperio SVS, CC0): {slide}")
     info(slide)
-    result = _build(err, slide, target, PyramidOptions(archive=True), name=None, quiet=False)
+    result = _build(
+        err, slide, target, PyramidOptions(), BuildRun(archive=True), name=None, quiet=False
+    )
     _report(console, result)
     console.print(
         "Open it with any Deep Zoom viewer, e.g. OpenSeadragon with "

@@ -24,6 +24,7 @@ from tests.services.worklist_api_support import first_slide
 from tiling.deepzoom import DZI_XMLNS
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.samples import ensure_synthetic_slide, fetch_sample
+from tiling.spec import TileSpec
 from worklist.db import read_session
 from worklist.enums import PyramidStatus, Role
 from worklist.models import AuditEvent
@@ -49,9 +50,10 @@ def copy_sample(service: ServiceHarness, name: str) -> Path:
     return target
 
 
-def build_for(service: ServiceHarness, slide_id: int, slide_file: Path, **options: object) -> None:
+def build_for(service: ServiceHarness, slide_id: int, slide_file: Path, **spec: object) -> None:
     paths = pyramid_paths(service.settings, slide_id)
-    build_pyramid(slide_file, paths.directory, PyramidOptions(**options), name=paths.name)  # type: ignore[arg-type]
+    options = PyramidOptions(spec=TileSpec(**spec))  # type: ignore[arg-type]
+    build_pyramid(slide_file, paths.directory, options, name=paths.name)
     set_pyramid_status(engine=service.engine, slide_id=slide_id, status=PyramidStatus.READY)
 
 
@@ -121,11 +123,11 @@ def test_rendered_tiles_equal_the_prebuilt_pyramid_pixel_for_pixel(
         slide_file = ensure_synthetic_slide("generic-tiff", 1999, 1001)
     else:
         slide_file = fetch_sample(sample)
-    options = PyramidOptions(tile_format="png")
+    options = PyramidOptions(spec=TileSpec(tile_format="png"))
     built = build_pyramid(slide_file, tmp_path / "pyramid", options, name="slide")
     service = TileService(
         Settings(data_dir=tmp_path / "data"),
-        options=options,
+        spec=options.spec,
         block_px=block_px,
         direct_max_shift=direct_max_shift,
     )

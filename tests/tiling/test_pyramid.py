@@ -18,9 +18,10 @@ import tiling.pyramid
 from tiling.archive import PyramidArchive
 from tiling.errors import PyramidBuildError, TilingError
 from tiling.manifest import MANIFEST_NAME
-from tiling.pyramid import PyramidOptions, build_pyramid
+from tiling.pyramid import BuildRun, PyramidOptions, build_pyramid
 from tiling.samples import fetch_sample
 from tiling.sources import open_slide
+from tiling.spec import TileSpec
 
 from .pyramid_helpers import decode, decode_bytes, mse, psnr_db, reference_levels, reference_tile
 
@@ -84,9 +85,7 @@ def test_blocks_reproduce_the_whole_level_reference_pixel_for_pixel(
     """
     slide = fetch_sample(sample)
     options = PyramidOptions(
-        tile_size_px=tile_size_px,
-        overlap_px=overlap_px,
-        tile_format="png",
+        spec=TileSpec(tile_size_px=tile_size_px, overlap_px=overlap_px, tile_format="png"),
         levels_per_block=levels_per_block,
     )
     result = build_pyramid(slide, tmp_path, options)
@@ -149,7 +148,9 @@ def test_rebuild_with_other_options_replaces_the_pyramid(
     cmu_small_region: Path, tmp_path: Path
 ) -> None:
     build_pyramid(cmu_small_region, tmp_path)
-    result = build_pyramid(cmu_small_region, tmp_path, PyramidOptions(tile_size_px=510))
+    result = build_pyramid(
+        cmu_small_region, tmp_path, PyramidOptions(spec=TileSpec(tile_size_px=510))
+    )
     assert not result.already_complete
     assert 'TileSize="510"' in result.dzi_path.read_text(encoding="utf-8")
     assert tile_files(result.files_dir) == {
@@ -162,8 +163,9 @@ def test_rebuild_with_other_options_replaces_the_pyramid(
 def test_interrupted_build_leaves_no_descriptor_and_resumes(
     cmu_small_region: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    options = PyramidOptions(tile_size_px=128, levels_per_block=2, workers=1)
-    clean = build_pyramid(cmu_small_region, tmp_path / "clean", options)
+    options = PyramidOptions(spec=TileSpec(tile_size_px=128), levels_per_block=2)
+    run = BuildRun(workers=1)
+    clean = build_pyramid(cmu_small_region, tmp_path / "clean", options, run=run)
     real_run_block = tiling.pyramid.run_block
     calls = {"count": 0}
 
@@ -176,22 +178,28 @@ def test_interrupted_build_leaves_no_descriptor_and_resumes(
     monkeypatch.setattr(tiling.pyramid, "run_block", crash_on_fifth)
     out = tmp_path / "resumed"
     with pytest.raises(PyramidBuildError, match="disk unplugged"):
-        build_pyramid(cmu_small_region, out, options)
+        build_pyramid(cmu_small_region, out, options, run=run)
     assert not (out / "CMU-1-Small-Region.dzi").exists()
     assert not (out / "CMU-1-Small-Region_files").exists()
     monkeypatch.setattr(tiling.pyramid, "run_block", real_run_block)
-    resumed = build_pyramid(cmu_small_region, out, options)
+    resumed = build_pyramid(cmu_small_region, out, options, run=run)
     assert 4 <= resumed.blocks_resumed < resumed.blocks_total
     assert_same_pyramid(clean.files_dir, resumed.files_dir)
 
 
 def test_background_tiles_can_be_skipped_or_shared(boxes_tiff: Path, tmp_path: Path) -> None:
-    every = build_pyramid(boxes_tiff, tmp_path / "write", PyramidOptions(tile_size_px=32))
+    every = build_pyramid(
+        boxes_tiff, tmp_path / "write", PyramidOptions(spec=TileSpec(tile_size_px=32))
+    )
     skipped = build_pyramid(
-        boxes_tiff, tmp_path / "skip", PyramidOptions(tile_size_px=32, background="skip")
+        boxes_tiff,
+        tmp_path / "skip",
+        PyramidOptions(spec=TileSpec(tile_size_px=32), background="skip"),
     )
     shared = build_pyramid(
-        boxes_tiff, tmp_path / "share", PyramidOptions(tile_size_px=32, background="share")
+        boxes_tiff,
+        tmp_path / "share",
+        PyramidOptions(spec=TileSpec(tile_size_px=32), background="share"),
     )
     assert every.tiles_background == 0
     assert 0 < skipped.tiles_background < skipped.tiles_total
@@ -211,7 +219,7 @@ def test_background_tiles_can_be_skipped_or_shared(boxes_tiff: Path, tmp_path: P
 
 
 def test_archive_holds_the_same_pyramid(cmu_small_region: Path, tmp_path: Path) -> None:
-    result = build_pyramid(cmu_small_region, tmp_path, PyramidOptions(archive=True))
+    result = build_pyramid(cmu_small_region, tmp_path, run=BuildRun(archive=True))
     assert result.archive_path == tmp_path / "CMU-1-Small-Region.zip"
     with PyramidArchive(result.archive_path) as archive:
         assert archive.dzi() == result.dzi_path.read_text(encoding="utf-8")
@@ -226,7 +234,7 @@ def test_progress_reports_every_tile(cmu_small_region: Path, tmp_path: Path) -> 
     result = build_pyramid(
         cmu_small_region,
         tmp_path,
-        PyramidOptions(tile_size_px=128),
+        PyramidOptions(spec=TileSpec(tile_size_px=128)),
         progress=lambda done, total: seen.append((done, total)),
     )
     assert seen[0] == (0, result.tiles_total)
@@ -258,20 +266,21 @@ def test_a_second_build_of_the_same_pyramid_is_refused_while_one_runs(
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kind", "kwargs"),
     [
-        {"tile_size_px": 0},
-        {"overlap_px": -1},
-        {"tile_size_px": 4, "overlap_px": 4},
-        {"quality": 0},
-        {"tile_format": "gif"},
-        {"background": "hide"},
-        {"workers": 0},
+        (TileSpec, {"tile_size_px": 0}),
+        (TileSpec, {"overlap_px": -1}),
+        (TileSpec, {"tile_size_px": 4, "overlap_px": 4}),
+        (TileSpec, {"quality": 0}),
+        (TileSpec, {"tile_format": "gif"}),
+        (PyramidOptions, {"background": "hide"}),
+        (PyramidOptions, {"levels_per_block": 0}),
+        (BuildRun, {"workers": 0}),
     ],
 )
-def test_invalid_options_are_refused(kwargs: dict[str, Any]) -> None:
+def test_invalid_options_are_refused(kind: type, kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        PyramidOptions(**kwargs)
+        kind(**kwargs)
 
 
 def test_invalid_name_is_refused(cmu_small_region: Path, tmp_path: Path) -> None:
@@ -285,15 +294,13 @@ def test_distributed_build_on_two_worker_processes_is_identical(
 ) -> None:
     from distributed import LocalCluster
 
-    options = PyramidOptions(tile_size_px=128, levels_per_block=2)
+    options = PyramidOptions(spec=TileSpec(tile_size_px=128), levels_per_block=2)
     local = build_pyramid(cmu_small_region, tmp_path / "local", options)
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        remote_options = PyramidOptions(
-            tile_size_px=128, levels_per_block=2, scheduler_address=cluster.scheduler_address
-        )
-        remote = build_pyramid(cmu_small_region, tmp_path / "cluster", remote_options)
+        remote_run = BuildRun(scheduler_address=cluster.scheduler_address)
+        remote = build_pyramid(cmu_small_region, tmp_path / "cluster", options, run=remote_run)
     assert remote.blocks_total == local.blocks_total > 4
     assert_same_pyramid(local.files_dir, remote.files_dir)
     assert os.path.exists(remote.dzi_path)
@@ -304,7 +311,7 @@ def test_overlap_past_the_level_edge_is_clipped_like_openslide(
 ) -> None:
     """300 px wide with 299 px tiles: the last tile is 1 px, so the first tile's 2 px overlap
     would reach 1 px past the edge; OpenSlide's DeepZoomGenerator clips its read there."""
-    options = PyramidOptions(tile_size_px=299, overlap_px=2, tile_format="png")
+    options = PyramidOptions(spec=TileSpec(tile_size_px=299, overlap_px=2, tile_format="png"))
     result = build_pyramid(boxes_tiff, tmp_path, options)
     top = result.geometry.level_count - 1
     dzg = DeepZoomGenerator(openslide.OpenSlide(boxes_tiff), 299, 2, False)
@@ -351,7 +358,7 @@ def test_every_backend_builds_the_exact_pyramid(
     """Real fixtures and generated slides, through each backend: lossless tiles equal the
     in-memory reference read through the same backend, at every level."""
     slide = slide_factory()
-    options = PyramidOptions(tile_size_px=126, tile_format="png", backend=backend)
+    options = PyramidOptions(spec=TileSpec(tile_size_px=126, tile_format="png", backend=backend))
     result = build_pyramid(slide, tmp_path, options)
     geometry = result.geometry
     levels = reference_levels(slide, geometry, backend)
@@ -363,7 +370,7 @@ def test_every_backend_builds_the_exact_pyramid(
 
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="slide reader 'vips'"):
-        PyramidOptions(backend="vips")
+        TileSpec(backend="vips")
 
 
 def test_limit_bounds_tiles_only_the_non_empty_region(
@@ -375,7 +382,7 @@ def test_limit_bounds_tiles_only_the_non_empty_region(
 
     bounds = (101, 203, 1500, 1999)
     monkeypatch.setattr(TiffFileSource, "bounds", property(lambda self: bounds))
-    options = PyramidOptions(tile_size_px=254, limit_bounds=True, tile_format="png")
+    options = PyramidOptions(spec=TileSpec(tile_size_px=254, limit_bounds=True, tile_format="png"))
     result = build_pyramid(cmu_small_region, tmp_path, options)
     geometry = result.geometry
     assert geometry.l0_offset == (101, 203)
