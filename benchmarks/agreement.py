@@ -69,7 +69,7 @@ def measure(slide: Path, levels_to_check: int) -> list[dict[str, object]]:
                 raw_image.save(buffer, "JPEG", quality=75)
                 with Image.open(buffer) as round_trip:
                     theirs_jpeg = np.asarray(round_trip.convert("RGB"))
-                z_x, z_y, _, _ = geometry.tile_box(level, col, row)
+                z_x, z_y = geometry.tile_box(level, col, row).origin
                 # OpenSlide's thumbnail() may come out 1 px short: compare the common area.
                 height, width = min(raw.shape[0], ours.shape[0]), min(raw.shape[1], ours.shape[1])
                 raw = raw[:height, :width]

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from services.deps import AuthenticatedUser
 from services.errors import AccessDeniedError, ResourceNotFoundError
+from tiling.caches import ExpiringCache
 from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.enums import GrantKind, Role
@@ -146,3 +148,36 @@ def audit_slide_view(engine: Engine, user: AuthenticatedUser, slide_id: int) -> 
         case = _case_of_slide(session, slide_id)
         actor = viewing_actor(session, user, case) if case is not None else user.actor
     record_access(engine=engine, actor=actor, slide_id=slide_id)
+
+
+TILE_ACCESS_TTL_S = 30.0
+"""How long a user's checked access to a slide is trusted for its tiles (not its descriptor)."""
+
+
+class TileAccessCache:
+    """Users whose access to a slide was just checked, and that slide's file, for a short while.
+
+    A viewer fetches hundreds of tiles a minute, and each need not ask the database again; the
+    descriptor route always checks (and audits), and refreshes the entry. Thread-safe.
+    """
+
+    def __init__(self, ttl_s: float = TILE_ACCESS_TTL_S, max_items: int = 100_000) -> None:
+        # Values are 1-tuples: a slide not scanned yet has no file (None), which is no miss.
+        self._checked: ExpiringCache[tuple[int, int], tuple[Path | None]] = ExpiringCache(
+            ttl_s, max_items=max_items
+        )
+
+    def remember(self, user_id: int, slide_id: int, slide_file: Path | None) -> None:
+        """``user_id`` passed the access check for ``slide_id``, whose file is ``slide_file``."""
+        self._checked.put((user_id, slide_id), (slide_file,))
+
+    def recall(self, user_id: int, slide_id: int) -> tuple[Path | None] | None:
+        """``(slide file,)`` while the user's check for the slide is fresh, else None."""
+        return self._checked.get((user_id, slide_id))
+
+    def clear(self) -> None:
+        """Forget every check (the next tile of each user asks the database again)."""
+        self._checked.clear()
+
+    def __len__(self) -> int:
+        return len(self._checked)

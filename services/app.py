@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.access import TileAccessCache
 from services.errors import install_error_handlers
 from services.importer import FolderImporter
 from services.jobs import JobRunner
@@ -79,10 +80,12 @@ def start_state(settings: Settings) -> AppState:
         engine=engine,
         tokens=TokenSigner(settings.resolved_secret_key(), settings.token_ttl_minutes * 60),
         tiles=TileService(settings),
+        tile_access=TileAccessCache(),
         jobs=runner,
         importer=FolderImporter(engine=engine, settings=settings, runner=runner),
     )
     state.closers.append(state.tiles.close)
+    state.closers.append(state.tile_access.clear)
     # Jobs left running by a process that died are queued again (their builds resume).
     runner.recover()
     state.closers.append(runner.close)

@@ -1,4 +1,4 @@
-"""Bounded, thread-safe caches for the tile service: bytes-bounded LRU, single flight, open slides.
+"""The open slides of the tile service, bounded in number and thread-safe.
 
 An open slide is *leased* for the length of a read: the cache may retire it (too many open, or
 the app stopping) at any time, but closes it only once the last reader has let go, so no read
@@ -8,104 +8,17 @@ ever runs on a closed file handle.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from concurrent.futures import Future
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
 
 from tiling.deepzoom import DeepZoomGeometry, deepzoom_geometry
 from tiling.errors import SlideNotFoundError, SlideReadError
 from tiling.sources import SlideSource, open_slide
 
-__all__ = [
-    "ByteLRU",
-    "CachedSlide",
-    "ExpiringCache",
-    "SingleFlight",
-    "SlideCache",
-    "SlideKey",
-    "slide_key",
-]
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class ByteLRU(Generic[K, V]):
-    """A thread-safe least-recently-used cache bounded by the summed size of its values."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max(0, max_bytes)
-        self._lock = threading.Lock()
-        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
-        self._bytes = 0
-
-    @property
-    def nbytes(self) -> int:
-        """The bytes held now."""
-        return self._bytes
-
-    def get(self, key: K) -> V | None:
-        """The value for ``key`` (now the most recently used), or None."""
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            self._items.move_to_end(key)
-            return item[0]
-
-    def put(self, key: K, value: V, size_bytes: int) -> None:
-        """Keep ``value``; least recently used values go first. Too large a value is dropped."""
-        if size_bytes > self.max_bytes:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            self._items[key] = (value, size_bytes)
-            self._bytes += size_bytes
-            while self._bytes > self.max_bytes:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self._bytes -= dropped
-
-    def clear(self) -> None:
-        """Drop everything."""
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-
-class SingleFlight(Generic[K, V]):
-    """Computes a value once when many threads ask for the same key at the same time."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[K, Future[V]] = {}
-
-    def run(self, key: K, compute: Callable[[], V]) -> V:
-        with self._lock:
-            running = self._running.get(key)
-            owner = running is None
-            if running is None:
-                running = Future()
-                self._running[key] = running
-        if not owner:
-            return running.result()
-        try:
-            value = compute()
-        except BaseException as exc:
-            running.set_exception(exc)
-            raise
-        else:
-            running.set_result(value)
-            return value
-        finally:
-            with self._lock:
-                del self._running[key]
+__all__ = ["CachedSlide", "SlideCache", "SlideKey", "slide_key"]
 
 
 SlideKey = tuple[str, int, int, str | None]
@@ -223,38 +136,3 @@ def slide_key(path: Path, backend: str | None) -> SlideKey:
     except OSError as exc:
         raise SlideReadError(f"slide file {str(path)!r} cannot be read: {exc}") from exc
     return (str(path), stat.st_mtime_ns, stat.st_size, backend)
-
-
-class ExpiringCache(Generic[K, V]):
-    """A thread-safe map whose entries expire ``ttl_s`` after they were put; at most
-    ``max_items`` are kept (the oldest go first)."""
-
-    def __init__(self, ttl_s: float, max_items: int) -> None:
-        self.ttl_s = ttl_s
-        self.max_items = max(1, max_items)
-        self._lock = threading.Lock()
-        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        """The value for ``key`` while it is fresh, else None."""
-        with self._lock:
-            item = self._items.get(key)
-            if item is None:
-                return None
-            if item[0] <= time.monotonic():
-                del self._items[key]
-                return None
-            return item[1]
-
-    def put(self, key: K, value: V) -> None:
-        """Keep ``value`` for ``ttl_s`` seconds."""
-        with self._lock:
-            self._items.pop(key, None)
-            self._items[key] = (time.monotonic() + self.ttl_s, value)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._items.clear()

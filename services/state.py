@@ -1,9 +1,10 @@
-"""What a running app holds: settings, the database engine, the token signer, workers."""
+"""What a running app holds: settings, the database engine, the token signer, tiles, workers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -12,6 +13,9 @@ from services.jobs import JobRunner
 from services.security import TokenSigner
 from services.settings import Settings
 from services.tiles import TileService
+
+if TYPE_CHECKING:  # services.access reaches this module through services.deps
+    from services.access import TileAccessCache
 
 
 @dataclass
@@ -24,6 +28,7 @@ class AppState:
     tiles: TileService
     jobs: JobRunner
     importer: FolderImporter
+    tile_access: TileAccessCache
     closers: list[Callable[[], None]] = field(default_factory=list)
     max_upload_bytes: int = 20 * 1024**3
 

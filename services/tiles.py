@@ -1,20 +1,13 @@
 """Deep Zoom tiles for the slide routes: from the pre-built pyramid, or rendered on the fly.
 
 A slide whose pyramid has been built (``pyramid_paths``) is served from its files. Until then
-tiles are rendered from the slide file exactly as ``tiling.pyramid`` renders them, so a tile
-does not change when the pyramid appears: the full-resolution Deep Zoom level is read from
-slide level 0 and every lower level is its 2x2 mean (``tiling.downsample.halve``), applied level
-by level. Halving is local, so any aligned piece of a level can be computed on its own:
-
-- a tile at most ``DIRECT_MAX_SHIFT`` levels below full resolution is rendered from the minimal
-  full-resolution region under it (at most 4x4 tiles' worth of pixels);
-- lower levels are cut into square *blocks* of ``BLOCK_PX`` pixels; a block is the halved
-  mosaic of its (up to) 2x2 blocks one level up, and blocks are cached, so the low-resolution
-  end of a slide is read once and then served from memory.
+tiles are rendered from the slide file by ``tiling.render.TileRenderer``, exactly as
+``tiling.pyramid`` renders them, so a tile does not change when the pyramid appears. This module
+adds what HTTP needs: tile addresses, ETags and Cache-Control, the pyramid descriptor, and
+bounded caches of open slides, encoded tiles and rendered blocks.
 
 Everything here blocks (file reads, decoding, encoding): call it from worker threads, never
-on the event loop. Open slides, rendered tiles and blocks are held in bounded caches; the
-service closes every slide when the app stops.
+on the event loop. The service closes every slide when the app stops.
 """
 
 from __future__ import annotations
@@ -32,42 +25,30 @@ import numpy as np
 
 from services.errors import ResourceNotFoundError
 from services.settings import Settings
-from services.slide_cache import (
-    ByteLRU,
-    CachedSlide,
-    ExpiringCache,
-    SingleFlight,
-    SlideCache,
-    slide_key,
-)
+from services.slide_cache import CachedSlide, SlideCache, slide_key
 from services.storage import PyramidPaths, pyramid_paths
+from tiling.caches import ByteLRU, SingleFlight
 from tiling.deepzoom import DZI_XMLNS, DeepZoomGeometry, TileNotFoundError, deepzoom_geometry
-from tiling.downsample import halve
 from tiling.encode import TileEncoder
 from tiling.errors import SlideReadError
 from tiling.manifest import MANIFEST_NAME, BuildManifest
-from tiling.sources import RGBArray, SlideSource
+from tiling.pixels import RGBArray
+from tiling.render import BLOCK_PX, DIRECT_MAX_SHIFT, TileRenderer
 from tiling.spec import TileSpec
 
 __all__ = [
-    "BLOCK_PX",
-    "DIRECT_MAX_SHIFT",
     "PREBUILT_CACHE_CONTROL",
     "RENDERED_CACHE_CONTROL",
     "AssociatedImageNotFoundError",
     "SlideFacts",
     "TileResponse",
     "TileService",
+    "etag_matches",
+    "parse_tile_address",
 ]
 
-BLOCK_PX = 512
-"""Side of the cached square blocks that low-resolution tiles are cut from."""
-DIRECT_MAX_SHIFT = 2
-"""Tiles up to this many levels below full resolution are rendered from the slide directly."""
 PREBUILT_CACHE_CONTROL = "private, max-age=31536000, immutable"
 RENDERED_CACHE_CONTROL = "private, max-age=3600"
-TILE_ACCESS_TTL_S = 30.0
-"""How long a user's checked access to a slide is trusted for its tiles (not its descriptor)."""
 MEDIA_TYPES: dict[str, str] = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _THUMBNAIL_READ_MAX_PX = 4096
 
@@ -177,31 +158,22 @@ class TileService:
         block_px: int = BLOCK_PX,
         direct_max_shift: int = DIRECT_MAX_SHIFT,
     ) -> None:
-        if block_px < 1 or direct_max_shift < 0:
-            raise ValueError(f"block size {block_px} px and shift {direct_max_shift} are invalid")
         self.settings = settings
-        self.block_px = block_px
-        self.direct_max_shift = direct_max_shift
         self.spec = spec or TileSpec()
         cache_bytes = settings.tile_cache_mb * 1024 * 1024
         # Encoded tiles are small and many; blocks are few and large: half the budget each.
         self._tiles: ByteLRU[Hashable, bytes] = ByteLRU(cache_bytes // 2)
         self._blocks: ByteLRU[Hashable, RGBArray] = ByteLRU(cache_bytes - cache_bytes // 2)
-        self._block_flight: SingleFlight[Hashable, RGBArray] = SingleFlight()
+        self.renderer = TileRenderer(
+            self._blocks, SingleFlight(), block_px=block_px, direct_max_shift=direct_max_shift
+        )
         self._slides = SlideCache(max_open_slides)
         self._pyramids: dict[int, _Pyramid] = {}
-        # (user id, slide id) -> the slide file, for users whose access was just checked: a
-        # viewer fetches hundreds of tiles a minute, and each need not ask the database again.
-        # Values are 1-tuples: a slide not scanned yet has no file (None), which is no miss.
-        self.tile_access: ExpiringCache[tuple[int, int], tuple[Path | None]] = ExpiringCache(
-            TILE_ACCESS_TTL_S, max_items=100_000
-        )
         self._pyramid_lock = threading.Lock()
 
     def close(self) -> None:
         """Close every open slide and drop the caches."""
         self._slides.close()
-        self.tile_access.clear()
         self._tiles.clear()
         self._blocks.clear()
 
@@ -307,7 +279,14 @@ class TileService:
             if max(l_width, l_height) <= _THUMBNAIL_READ_MAX_PX:
                 pixels = source.read_region((0, 0), level, (l_width, l_height))
             else:
-                pixels = self._whole_level_under(opened, max(max_px, 1))
+                # The largest Deep Zoom level no wider or taller than max_px, from blocks.
+                geometry = _geometry(opened, self.spec)
+                z_level = max(
+                    z_level
+                    for z_level, (z_width, z_height) in enumerate(geometry.z_dimensions)
+                    if max(z_width, z_height) <= max(max_px, 1)
+                )
+                pixels = self.renderer.level(source, opened.key, geometry, z_level)
         return _encode_jpeg(_fit(pixels, max_px))
 
     def associated(self, slide_id: int, slide_file: Path | None, name: str) -> bytes:
@@ -331,7 +310,8 @@ class TileService:
                 return cached
             geometry = _geometry(opened, spec)
             _check_address(geometry, level, column, row)
-            data = spec.encoder.encode(self._tile_pixels(opened, geometry, level, column, row))
+            pixels = self.renderer.tile(opened.source, opened.key, geometry, level, column, row)
+            data = spec.encoder.encode(pixels)
         self._tiles.put(key, data, len(data))
         return data
 
@@ -354,107 +334,6 @@ class TileService:
             return TileResponse(None, media_type, etag, RENDERED_CACHE_CONTROL, False)
         data = self.render_tile(path, spec, level, column, row)
         return TileResponse(data, media_type, etag, RENDERED_CACHE_CONTROL, False)
-
-    def _tile_pixels(
-        self, opened: CachedSlide, geometry: DeepZoomGeometry, level: int, column: int, row: int
-    ) -> RGBArray:
-        z_x, z_y, z_width, z_height = geometry.tile_box(level, column, row)
-        level_width, level_height = geometry.z_dimensions[level]
-        # An overlap wider than the last tile can reach past the level: clip, as the builder.
-        box = (z_x, z_y, min(z_x + z_width, level_width), min(z_y + z_height, level_height))
-        if geometry.level_count - 1 - level <= self.direct_max_shift:
-            return _read_halved(opened.source, geometry, level, box)
-        return self._from_blocks(opened, geometry, level, box)
-
-    def _from_blocks(
-        self,
-        opened: CachedSlide,
-        geometry: DeepZoomGeometry,
-        level: int,
-        box: tuple[int, int, int, int],
-    ) -> RGBArray:
-        """The pixels of ``box`` (x0, y0, x1, y1) at ``level``, cut from cached blocks."""
-        x0, y0, x1, y1 = box
-        b_cols = range(x0 // self.block_px, (x1 - 1) // self.block_px + 1)
-        b_rows = range(y0 // self.block_px, (y1 - 1) // self.block_px + 1)
-        if len(b_cols) == 1 and len(b_rows) == 1:
-            block = self._block(opened, geometry, level, b_cols[0], b_rows[0])
-            o_x, o_y = b_cols[0] * self.block_px, b_rows[0] * self.block_px
-            return block[y0 - o_y : y1 - o_y, x0 - o_x : x1 - o_x]
-        out = np.empty((y1 - y0, x1 - x0, 3), dtype=np.uint8)
-        for b_row in b_rows:
-            for b_col in b_cols:
-                block = self._block(opened, geometry, level, b_col, b_row)
-                _paste(out, (x0, y0), block, (b_col * self.block_px, b_row * self.block_px))
-        return out
-
-    def _block(
-        self, opened: CachedSlide, geometry: DeepZoomGeometry, level: int, b_col: int, b_row: int
-    ) -> RGBArray:
-        """Block (``b_col``, ``b_row``) of ``level``: ``block_px`` square, clipped to the level.
-
-        Only used more than ``direct_max_shift`` levels below full resolution. The pixels do
-        not depend on the tile size or format, so every spec over the same slide shares them.
-        """
-        key = (opened.key, geometry.l0_offset, geometry.l0_dimensions, level, b_col, b_row)
-        cached = self._blocks.get(key)
-        if cached is not None:
-            return cached
-
-        def compute() -> RGBArray:
-            again = self._blocks.get(key)
-            if again is not None:
-                return again
-            pixels = self._compute_block(opened, geometry, level, b_col, b_row)
-            pixels.flags.writeable = False
-            self._blocks.put(key, pixels, pixels.nbytes)
-            return pixels
-
-        return self._block_flight.run(key, compute)
-
-    def _compute_block(
-        self, opened: CachedSlide, geometry: DeepZoomGeometry, level: int, b_col: int, b_row: int
-    ) -> RGBArray:
-        level_width, level_height = geometry.z_dimensions[level]
-        x0, y0 = b_col * self.block_px, b_row * self.block_px
-        x1, y1 = min(x0 + self.block_px, level_width), min(y0 + self.block_px, level_height)
-        shift = geometry.level_count - 1 - level
-        if shift <= self.direct_max_shift:
-            # Near full resolution: read and halve (only the children of the first cached level
-            # come here, once each, so they are not cached themselves).
-            return _read_halved(opened.source, geometry, level, (x0, y0, x1, y1))
-        # The 2x2 blocks one level up, as one mosaic, halved: exactly this block's pixels,
-        # since block origins are even and only the level's own edge is odd.
-        up_width, up_height = geometry.z_dimensions[level + 1]
-        u_x1, u_y1 = min(2 * x1, up_width), min(2 * y1, up_height)
-        mosaic = np.empty((u_y1 - 2 * y0, u_x1 - 2 * x0, 3), dtype=np.uint8)
-        for up_row in range(2 * b_row, (u_y1 - 1) // self.block_px + 1):
-            for up_col in range(2 * b_col, (u_x1 - 1) // self.block_px + 1):
-                if shift - 1 <= self.direct_max_shift:
-                    block = self._compute_block(opened, geometry, level + 1, up_col, up_row)
-                else:
-                    block = self._block(opened, geometry, level + 1, up_col, up_row)
-                _paste(
-                    mosaic,
-                    (2 * x0, 2 * y0),
-                    block,
-                    (up_col * self.block_px, up_row * self.block_px),
-                )
-        pixels = halve(mosaic)
-        if pixels.shape[:2] != (y1 - y0, x1 - x0):  # pragma: no cover - geometry invariant
-            raise SlideReadError(f"block {b_col},{b_row} of level {level} came out wrong")
-        return pixels
-
-    def _whole_level_under(self, opened: CachedSlide, max_px: int) -> RGBArray:
-        """The largest Deep Zoom level no wider or taller than ``max_px``, from blocks."""
-        geometry = opened.geometry(
-            self.spec.tile_size_px, self.spec.overlap_px, self.spec.limit_bounds
-        )
-        level = max(lvl for lvl, (w, h) in enumerate(geometry.z_dimensions) if max(w, h) <= max_px)
-        width, height = geometry.z_dimensions[level]
-        if geometry.level_count - 1 - level <= self.direct_max_shift:
-            return _read_halved(opened.source, geometry, level, (0, 0, width, height))
-        return self._from_blocks(opened, geometry, level, (0, 0, width, height))
 
 
 def _geometry(opened: CachedSlide, spec: TileSpec) -> DeepZoomGeometry:
@@ -479,41 +358,6 @@ def _check_extension(tile_format: str, extension: str) -> None:
         raise ResourceNotFoundError(
             f"this slide's tiles are .{tile_format}, there are no .{extension} tiles"
         )
-
-
-def _read_halved(
-    source: SlideSource, geometry: DeepZoomGeometry, level: int, box: tuple[int, int, int, int]
-) -> RGBArray:
-    """``box`` (x0, y0, x1, y1) of Deep Zoom ``level``: the full-resolution region under it,
-    halved once per level, as the pyramid builder makes it."""
-    x0, y0, x1, y1 = box
-    shift = geometry.level_count - 1 - level
-    full_width, full_height = geometry.l0_dimensions
-    # Aligned to 2**shift, ending there or at the level's edge: halving it gives the same
-    # pixels as halving the whole level.
-    l0_x0, l0_y0 = x0 << shift, y0 << shift
-    l0_x1, l0_y1 = min(x1 << shift, full_width), min(y1 << shift, full_height)
-    offset_x, offset_y = geometry.l0_offset
-    pixels = source.read_region(
-        (offset_x + l0_x0, offset_y + l0_y0), 0, (l0_x1 - l0_x0, l0_y1 - l0_y0)
-    )
-    for _ in range(shift):
-        pixels = halve(pixels)
-    return pixels
-
-
-def _paste(
-    out: RGBArray, out_origin: tuple[int, int], part: RGBArray, part_origin: tuple[int, int]
-) -> None:
-    """Copy the overlap of ``part`` into ``out``; origins are in the same level's pixels."""
-    o_x, o_y = out_origin
-    p_x, p_y = part_origin
-    x0, y0 = max(o_x, p_x), max(o_y, p_y)
-    x1 = min(o_x + out.shape[1], p_x + part.shape[1])
-    y1 = min(o_y + out.shape[0], p_y + part.shape[0])
-    if x0 < x1 and y0 < y1:
-        target = out[y0 - o_y : y1 - o_y, x0 - o_x : x1 - o_x]
-        target[...] = part[y0 - p_y : y1 - p_y, x0 - p_x : x1 - p_x]
 
 
 def _fit(pixels: RGBArray, max_px: int) -> RGBArray:

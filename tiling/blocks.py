@@ -12,12 +12,14 @@ from typing import Literal
 
 import numpy as np
 
+from tiling.box import Box
 from tiling.downsample import halve
 from tiling.encode import TileEncoder
 from tiling.errors import PyramidBuildError
+from tiling.pixels import RGBArray, paste
 from tiling.plan import BlockId, BuildPlan
-from tiling.sources import open_slide
-from tiling.sources.base import RGBArray, SlideSource
+from tiling.render import read_halved
+from tiling.sources import SlideSource, open_slide
 from tiling.tissue import BackgroundDetector
 
 BackgroundMode = Literal["write", "skip", "share"]
@@ -125,26 +127,19 @@ def close_cached_source(path: str) -> None:
     _open_sources.close(path)
 
 
-def _read_source_region(context: BuildContext, block: BlockId) -> tuple[RGBArray, int, int]:
-    """The block's pixels (core and margin) at its stage's source level, and their origin."""
+def _read_source_region(context: BuildContext, block: BlockId) -> tuple[RGBArray, Box]:
+    """The block's pixels (core and margin) at its stage's source level, and their box."""
     plan = context.plan
-    z_x, z_y, z_width, z_height = plan.z_read_box(block)
+    z_read = plan.z_read_box(block)
+    source_level = plan.stages[block[0]].source_level
     if block[0] == 0:
         source = open_cached_source(context.slide_path, context.backend)
-        l0_x, l0_y = plan.geometry.l0_offset
-        region = source.read_region((l0_x + z_x, l0_y + z_y), 0, (z_width, z_height))
-        return region, z_x, z_y
-    region = np.empty((z_height, z_width, 3), dtype=np.uint8)
-    source_level = plan.stages[block[0]].source_level
+        return read_halved(source, plan.geometry, source_level, z_read), z_read
+    region = np.empty((z_read.height, z_read.width, 3), dtype=np.uint8)
     for input_block in plan.input_blocks(block):
         core = np.load(context.core_path(input_block))
-        c_x, c_y, c_width, c_height = plan.z_core_box(input_block, source_level)
-        x0, y0 = max(c_x, z_x), max(c_y, z_y)
-        x1, y1 = min(c_x + c_width, z_x + z_width), min(c_y + c_height, z_y + z_height)
-        region[y0 - z_y : y1 - z_y, x0 - z_x : x1 - z_x] = core[
-            y0 - c_y : y1 - c_y, x0 - c_x : x1 - c_x
-        ]
-    return region, z_x, z_y
+        paste(region, z_read.origin, core, plan.z_core_box(input_block, source_level).origin)
+    return region, z_read
 
 
 class _TileWriter:
@@ -230,30 +225,24 @@ def run_block(context: BuildContext, block: BlockId, *_dependencies: object) -> 
     stage = plan.stages[block[0]]
     geometry = plan.geometry
     try:
-        pixels, origin_x, origin_y = _read_source_region(context, block)
+        pixels, z_pixels = _read_source_region(context, block)
+        z_origin = z_pixels.origin
         writer = _TileWriter(context)
         for level in range(stage.source_level, stage.lowest_level - 1, -1):
             if level < stage.source_level:
                 pixels = halve(pixels)
-                origin_x, origin_y = origin_x // 2, origin_y // 2
+                z_origin = (z_origin[0] // 2, z_origin[1] // 2)
             if level not in stage.written_levels():
                 continue
             for column, row in plan.block_tiles(block, level):
                 # Slicing clips a box that an overlap wider than the last tile pushes past the
                 # level's edge, as OpenSlide's DeepZoomGenerator clips what it reads.
-                z_x, z_y, z_width, z_height = geometry.tile_box(level, column, row)
-                tile = pixels[
-                    z_y - origin_y : z_y - origin_y + z_height,
-                    z_x - origin_x : z_x - origin_x + z_width,
-                ]
-                writer.write(level, column, row, tile)
+                z_tile = geometry.tile_box(level, column, row)
+                writer.write(level, column, row, pixels[z_tile.slices(z_origin)])
         writer.finish()
         if not stage.is_final:
-            c_x, c_y, c_width, c_height = plan.z_core_box(block, stage.lowest_level)
-            core = pixels[
-                c_y - origin_y : c_y - origin_y + c_height,
-                c_x - origin_x : c_x - origin_x + c_width,
-            ]
+            z_core = plan.z_core_box(block, stage.lowest_level)
+            core = pixels[z_core.slices(z_origin)]
             partial = context.core_path(block) + ".partial.npy"
             np.save(partial, np.ascontiguousarray(core))
             os.replace(partial, context.core_path(block))

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, SubElement, tostring
 
+from tiling.box import Box
 from tiling.errors import TilingError
 
 __all__ = [
@@ -138,8 +139,8 @@ class DeepZoomGeometry:
             for t_col in range(t_cols):
                 yield (t_col, t_row)
 
-    def tile_box(self, level: int, column: int, row: int) -> tuple[int, int, int, int]:
-        """``(z_x, z_y, z_width, z_height)`` of a tile in pixels of Deep Zoom level ``level``.
+    def tile_box(self, level: int, column: int, row: int) -> Box:
+        """The box of a tile in pixels of Deep Zoom level ``level`` (a ``z_`` box).
 
         Overlap is included: the box is what ``DeepZoomGenerator.get_tile`` returns, and its
         size is ``get_tile_dimensions``. As there, an overlap wider than the neighbouring tile
@@ -149,7 +150,7 @@ class DeepZoomGeometry:
         (z_x, z_width), (z_y, z_height) = (
             self._z_span(level, axis, t) for axis, t in enumerate((column, row))
         )
-        return (z_x, z_y, z_width, z_height)
+        return Box(z_x, z_y, z_width, z_height)
 
     def tile_read_info(self, level: int, column: int, row: int) -> TileReadInfo:
         """The region of the slide ``DeepZoomGenerator`` reads for a tile, and its final size."""
@@ -250,13 +251,13 @@ def deepzoom_geometry(
     tile_size_px: int = 254,
     overlap_px: int = 1,
     limit_bounds: bool = False,
-    bounds: tuple[int, int, int, int] | None = None,
+    bounds: Box | None = None,
 ) -> DeepZoomGeometry:
     """The Deep Zoom geometry ``DeepZoomGenerator`` would use for a slide.
 
     ``level_dimensions`` and ``level_downsamples`` are the slide's, level 0 first.
-    ``bounds`` is ``(x, y, width, height)`` of the non-empty region in level-0 pixels (the
-    ``openslide.bounds-*`` properties); it is used only with ``limit_bounds``, and ``None`` means
+    ``bounds`` is the non-empty region in level-0 pixels (the ``openslide.bounds-*``
+    properties); it is used only with ``limit_bounds``, and ``None`` means
     the whole slide, as ``DeepZoomGenerator`` falls back to when a slide has no bounds.
     """
     if tile_size_px < 1:
@@ -278,11 +279,11 @@ def deepzoom_geometry(
 
     l0_width, l0_height = level_dimensions[0]
     if limit_bounds:
-        if bounds is None:
-            bounds = (0, 0, l0_width, l0_height)
-        l0_x, l0_y, bounds_width, bounds_height = bounds
+        l0_bounds = bounds if bounds is not None else Box(0, 0, l0_width, l0_height)
+        l0_x, l0_y = l0_bounds.origin
+        bounds_width, bounds_height = l0_bounds.size
         if bounds_width < 1 or bounds_height < 1:
-            raise ValueError(f"bounds {bounds} are empty")
+            raise ValueError(f"bounds {(l0_x, l0_y, bounds_width, bounds_height)} are empty")
         l0_offset = (l0_x, l0_y)
         # Scale every slide level the way DeepZoomGenerator does (float ratio, then ceil), not
         # by dividing by its downsample, so the active area matches to the pixel.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tiling.sources.base import RGBArray
+from tiling.pixels import RGBArray
 
 
 def halve(image: RGBArray) -> RGBArray:

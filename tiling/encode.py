@@ -8,7 +8,7 @@ from typing import Literal, get_args
 import imagecodecs
 import numpy as np
 
-from tiling.sources.base import RGBArray
+from tiling.pixels import RGBArray
 
 TileFormat = Literal["jpeg", "png", "webp"]
 TILE_FORMATS: tuple[str, ...] = get_args(TileFormat)

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tiling.box import Box
 from tiling.deepzoom import DeepZoomGeometry
 
 BlockId = tuple[int, int, int]
@@ -74,36 +75,38 @@ class BuildPlan:
         for stage in self.stages:
             yield from stage.block_ids()
 
-    def z_core_box(self, block: BlockId, level: int) -> tuple[int, int, int, int]:
-        """(x, y, width, height) of a block's own pixels at ``level``, clipped to the level."""
+    def z_core_box(self, block: BlockId, level: int) -> Box:
+        """A block's own pixels at Deep Zoom ``level``, clipped to the level."""
         stage = self.stages[block[0]]
         shift = stage.source_level - level
         z_width, z_height = self.geometry.z_dimensions[level]
         if stage.is_final:
-            return (0, 0, z_width, z_height)
-        span = stage.block_size_px >> shift
-        x, y = block[1] * span, block[2] * span
-        return (x, y, min(span, z_width - x), min(span, z_height - y))
+            return Box(0, 0, z_width, z_height)
+        z_span = stage.block_size_px >> shift
+        return Box(block[1] * z_span, block[2] * z_span, z_span, z_span).clip(z_width, z_height)
 
-    def z_read_box(self, block: BlockId) -> tuple[int, int, int, int]:
-        """(x, y, width, height) a block reads at its stage's source level: core plus margin."""
+    def z_read_box(self, block: BlockId) -> Box:
+        """What a block reads at its stage's source level: core plus margin, within the level."""
         stage = self.stages[block[0]]
-        x, y, width, height = self.z_core_box(block, stage.source_level)
+        z_core = self.z_core_box(block, stage.source_level)
         z_width, z_height = stage.z_size
-        x0, y0 = max(0, x - stage.margin_px), max(0, y - stage.margin_px)
-        x1 = min(z_width, x + width + stage.margin_px)
-        y1 = min(z_height, y + height + stage.margin_px)
-        return (x0, y0, x1 - x0, y1 - y0)
+        margin = stage.margin_px
+        return Box.from_corners(
+            max(0, z_core.x - margin),
+            max(0, z_core.y - margin),
+            min(z_width, z_core.x1 + margin),
+            min(z_height, z_core.y1 + margin),
+        )
 
     def block_tiles(self, block: BlockId, level: int) -> Iterator[tuple[int, int]]:
         """The (column, row) of every tile at ``level`` that ``block`` writes."""
-        x, y, width, height = self.z_core_box(block, level)
+        z_core = self.z_core_box(block, level)
         tile = self.geometry.tile_size_px
         t_columns, t_rows = self.geometry.t_dimensions[level]
-        if width <= 0 or height <= 0:
+        if z_core.is_empty:
             return
-        for t_row in range(y // tile, min(t_rows, math.ceil((y + height) / tile))):
-            for t_col in range(x // tile, min(t_columns, math.ceil((x + width) / tile))):
+        for t_row in range(z_core.y // tile, min(t_rows, math.ceil(z_core.y1 / tile))):
+            for t_col in range(z_core.x // tile, min(t_columns, math.ceil(z_core.x1 / tile))):
                 yield (t_col, t_row)
 
     def block_tile_count(self, block: BlockId) -> int:
@@ -119,13 +122,12 @@ class BuildPlan:
         if stage_index == 0:
             return []
         previous = self.stages[stage_index - 1]
+        # The previous stage's cores are one tile each at this stage's source level.
         tile = self.geometry.tile_size_px
-        x, y, width, height = self.z_read_box(block)
-        return [
-            (stage_index - 1, b_col, b_row)
-            for b_row in range(y // tile, min(previous.blocks[1], math.ceil((y + height) / tile)))
-            for b_col in range(x // tile, min(previous.blocks[0], math.ceil((x + width) / tile)))
-        ]
+        z_read = self.z_read_box(block)
+        b_cols = range(z_read.x // tile, min(previous.blocks[0], math.ceil(z_read.x1 / tile)))
+        b_rows = range(z_read.y // tile, min(previous.blocks[1], math.ceil(z_read.y1 / tile)))
+        return [(stage_index - 1, b_col, b_row) for b_row in b_rows for b_col in b_cols]
 
 
 def plan_build(geometry: DeepZoomGeometry, *, levels_per_block: int = 3) -> BuildPlan:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tiling.sources.base import RGBArray
+from tiling.pixels import RGBArray
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,8 @@ def info(slide: Annotated[Path, typer.Argument(help="The whole-slide image.")]) 
             objective = source.objective_power
             table.add_row("objective", f"{objective:g}x" if objective else "unknown")
             if source.bounds is not None:
-                table.add_row("bounds", "x={} y={} {}x{}".format(*source.bounds))
+                bounds = source.bounds
+                table.add_row("bounds", f"x={bounds.x} y={bounds.y} {bounds.width}x{bounds.height}")
             levels = ", ".join(
                 f"{w:,}x{h:,} (/{d:.4g})"
                 for (w, h), d in zip(source.level_dimensions, source.level_downsamples, strict=True)

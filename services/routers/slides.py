@@ -77,7 +77,7 @@ def slide_descriptor(
     slide_file = _slide_file(state, slide)
     xml = state.tiles.descriptor(slide_id, slide_file)
     audit_slide_view(state.engine, user, slide_id)
-    state.tiles.tile_access.put((user.id, slide_id), (slide_file,))  # its tiles come next
+    state.tile_access.remember(user.id, slide_id, slide_file)  # its tiles come next
     return Response(xml, media_type="application/xml", headers={"Cache-Control": DZI_CACHE_CONTROL})
 
 
@@ -108,7 +108,7 @@ async def slide_tile(
                 user = get_current_user(request, state, session)
                 slide = slide_for_viewing(session, user, slide_id)
                 checked = (_slide_file(state, slide),)
-            state.tiles.tile_access.put((user.id, slide_id), checked)
+            state.tile_access.remember(user.id, slide_id, checked[0])
         return state.tiles.tile(
             slide_id, checked[0], level, column, row, extension, if_none_match=if_none_match
         )
@@ -132,7 +132,7 @@ def _recently_checked(
         user_id = state.tokens.user_id(token)
     except InvalidTokenError:
         return None  # the full check answers 401
-    return state.tiles.tile_access.get((user_id, slide_id))
+    return state.tile_access.recall(user_id, slide_id)
 
 
 @router.get("/slides/{slide_id}", response_model=SlidePublic)

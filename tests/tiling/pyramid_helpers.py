@@ -57,5 +57,4 @@ def reference_tile(
     levels: list[npt.NDArray[np.uint8]], geometry: DeepZoomGeometry, level: int, col: int, row: int
 ) -> npt.NDArray[np.uint8]:
     """The pixels a tile must hold, cut from the in-memory reference levels."""
-    z_x, z_y, z_width, z_height = geometry.tile_box(level, col, row)
-    return levels[level][z_y : z_y + z_height, z_x : z_x + z_width]
+    return levels[level][geometry.tile_box(level, col, row).slices()]

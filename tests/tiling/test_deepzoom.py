@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from openslide.deepzoom import DeepZoomGenerator
 
+from tiling.box import Box
 from tiling.deepzoom import (
     DZI_XMLNS,
     DeepZoomGeometry,
@@ -63,14 +64,15 @@ class FakeSlide:
         return self.level_count - 1
 
 
-def bounds_properties(bounds: tuple[int, int, int, int]) -> dict[str, str]:
+def bounds_properties(bounds: Box) -> dict[str, str]:
     names = (
         openslide.PROPERTY_NAME_BOUNDS_X,
         openslide.PROPERTY_NAME_BOUNDS_Y,
         openslide.PROPERTY_NAME_BOUNDS_WIDTH,
         openslide.PROPERTY_NAME_BOUNDS_HEIGHT,
     )
-    return {name: str(value) for name, value in zip(names, bounds, strict=True)}
+    values = (bounds.x, bounds.y, bounds.width, bounds.height)
+    return {name: str(value) for name, value in zip(names, values, strict=True)}
 
 
 def sampled_tiles(t_dimensions: tuple[int, int], rng: random.Random) -> Iterator[tuple[int, int]]:
@@ -97,8 +99,9 @@ def assert_matches_generator(
     for level in range(geometry.level_count):
         for column, row in sampled_tiles(geometry.t_dimensions[level], rng):
             address = (column, row)
-            z_x, z_y, tile_width, tile_height = geometry.tile_box(level, column, row)
-            assert (tile_width, tile_height) == generator.get_tile_dimensions(level, address)
+            z_tile = geometry.tile_box(level, column, row)
+            z_x, z_y = z_tile.origin
+            assert z_tile.size == generator.get_tile_dimensions(level, address)
             # The box starts one overlap before the tile's own pixels, except on the first
             # row/column (DeepZoomGenerator does not clip an overlap wider than a tile).
             tile = geometry.tile_size_px
@@ -107,7 +110,7 @@ def assert_matches_generator(
             info = geometry.tile_read_info(level, column, row)
             args, z_size = generator._get_tile_info(level, address)
             assert info.read_region_args == args == generator.get_tile_coordinates(level, address)
-            assert info.z_size == z_size == (tile_width, tile_height)
+            assert info.z_size == z_size == z_tile.size
 
 
 # Per-level downsample factors seen in real pyramids, including the non-power-of-two ones that
@@ -144,11 +147,11 @@ def slides(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[float]]:
 
 
 @st.composite
-def bounds_within(draw: st.DrawFn, l0_dimensions: tuple[int, int]) -> tuple[int, int, int, int]:
+def bounds_within(draw: st.DrawFn, l0_dimensions: tuple[int, int]) -> Box:
     l0_width, l0_height = l0_dimensions
     x = draw(st.integers(0, l0_width - 1))
     y = draw(st.integers(0, l0_height - 1))
-    return (x, y, draw(st.integers(1, l0_width - x)), draw(st.integers(1, l0_height - y)))
+    return Box(x, y, draw(st.integers(1, l0_width - x)), draw(st.integers(1, l0_height - y)))
 
 
 BOXES_TIFF = (
@@ -182,7 +185,7 @@ def test_geometry_matches_deepzoom_generator(
 ) -> None:
     level_dimensions, level_downsamples = slide
     if data is None:
-        bounds = (5, 7, 211, 190)
+        bounds = Box(5, 7, 211, 190)
     elif data.draw(st.booleans(), label="has bounds"):
         bounds = data.draw(bounds_within(level_dimensions[0]), label="bounds")
     else:
@@ -211,7 +214,7 @@ def test_geometry_matches_deepzoom_generator(
     assert_matches_generator(geometry, generator, rng)
     assert geometry.dzi_xml("jpeg") == generator.get_dzi("jpeg")
     if limit_bounds and bounds is not None:
-        assert geometry.l0_offset == bounds[:2]
+        assert geometry.l0_offset == bounds.origin
     else:
         assert geometry.l0_offset == (0, 0)
 
@@ -236,7 +239,7 @@ def geometry_of(
     bounds = None
     if all(value is not None for value in values):
         x, y, width, height = (int(value) for value in values if value is not None)
-        bounds = (x, y, width, height)
+        bounds = Box(x, y, width, height)
     return deepzoom_geometry(
         level_dimensions=slide.level_dimensions,
         level_downsamples=slide.level_downsamples,
@@ -337,8 +340,8 @@ def test_boxes_geometry(boxes_geometry: DeepZoomGeometry) -> None:
         geometry.level_tile_count(level) for level in range(geometry.level_count)
     )
     assert list(geometry.tiles(9)) == [(0, 0), (1, 0)]
-    assert geometry.tile_box(9, 0, 0) == (0, 0, 255, 250)
-    assert geometry.tile_box(9, 1, 0) == (253, 0, 47, 250)
+    assert geometry.tile_box(9, 0, 0) == Box(0, 0, 255, 250)
+    assert geometry.tile_box(9, 1, 0) == Box(253, 0, 47, 250)
     # 75x63 px Deep Zoom level 7 (downsample 4) reads from slide level 1, not 2 (4.016).
     assert geometry.tile_read_info(7, 0, 0) == TileReadInfo(
         l0_location=(0, 0), slide_level=1, l_size=(150, 125), z_size=(75, 63)
@@ -405,7 +408,7 @@ def test_level_out_of_range(boxes_geometry: DeepZoomGeometry) -> None:
         ({"level_downsamples": [1.0]}, "4 level dimensions but 1 downsamples"),
         ({"level_dimensions": [(0, 5)], "level_downsamples": [1.0]}, "slide level 0 is 0x5 px"),
         ({"level_downsamples": [1.0, 2.0, 0.0, 8.0]}, "slide level 2 has downsample 0.0"),
-        ({"limit_bounds": True, "bounds": (0, 0, 0, 10)}, "bounds (0, 0, 0, 10) are empty"),
+        ({"limit_bounds": True, "bounds": Box(0, 0, 0, 10)}, "bounds (0, 0, 0, 10) are empty"),
     ],
 )
 def test_invalid_arguments(arguments: dict[str, Any], message: str) -> None:

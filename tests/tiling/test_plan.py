@@ -38,18 +38,15 @@ def test_every_tile_is_written_by_exactly_one_block(
             for column, row in plan.block_tiles(block, level):
                 owners[(level, column, row)] += 1
                 # The tile with its overlap lies inside what the block holds at that level.
-                z_x, z_y, z_width, z_height = geometry.tile_box(level, column, row)
                 # An overlap wider than the last tile may reach past the level's edge; the
                 # builder fills that with background, like OpenSlide's transparent pixels.
-                level_width, level_height = geometry.z_dimensions[level]
-                z_width = min(z_width, level_width - z_x)
-                z_height = min(z_height, level_height - z_y)
+                z_tile = geometry.tile_box(level, column, row).clip(*geometry.z_dimensions[level])
                 shift = stage.source_level - level
-                r_x, r_y, r_width, r_height = plan.z_read_box(block)
-                assert r_x >> shift <= z_x
-                assert r_y >> shift <= z_y
-                assert z_x + z_width <= -(-(r_x + r_width) // (1 << shift))
-                assert z_y + z_height <= -(-(r_y + r_height) // (1 << shift))
+                z_read = plan.z_read_box(block)
+                assert z_read.x >> shift <= z_tile.x
+                assert z_read.y >> shift <= z_tile.y
+                assert z_tile.x1 <= -(-z_read.x1 // (1 << shift))
+                assert z_tile.y1 <= -(-z_read.y1 // (1 << shift))
     expected = {
         (level, column, row)
         for level in range(geometry.level_count)

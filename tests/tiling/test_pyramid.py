@@ -16,6 +16,7 @@ from openslide.deepzoom import DeepZoomGenerator
 import tiling.plan
 import tiling.pyramid
 from tiling.archive import PyramidArchive
+from tiling.box import Box
 from tiling.errors import PyramidBuildError, TilingError
 from tiling.manifest import MANIFEST_NAME
 from tiling.pyramid import BuildRun, PyramidOptions, build_pyramid
@@ -58,9 +59,9 @@ def test_writes_every_tile_of_the_geometry_with_its_exact_size(
     assert result.tiles_total == result.tiles_written == len(expected) == geometry.tile_count
     for level in (0, geometry.level_count // 2, geometry.level_count - 1):
         for col, row in geometry.tiles(level):
-            _, _, width, height = geometry.tile_box(level, col, row)
+            z_tile = geometry.tile_box(level, col, row)
             tile = decode(result.files_dir / f"{level}/{col}_{row}.jpeg")
-            assert tile.shape == (height, width, 3)
+            assert tile.shape == (z_tile.height, z_tile.width, 3)
     dzg = DeepZoomGenerator(openslide.OpenSlide(cmu_small_region), 254, 1, False)
     assert result.dzi_path.read_text(encoding="utf-8") == dzg.get_dzi("jpeg")
     assert (result.files_dir / MANIFEST_NAME).exists()
@@ -380,7 +381,7 @@ def test_limit_bounds_tiles_only_the_non_empty_region(
     then cover exactly that region, as OpenSlide's DeepZoomGenerator does with limit_bounds."""
     from tiling.sources import TiffFileSource
 
-    bounds = (101, 203, 1500, 1999)
+    bounds = Box(101, 203, 1500, 1999)
     monkeypatch.setattr(TiffFileSource, "bounds", property(lambda self: bounds))
     options = PyramidOptions(spec=TileSpec(tile_size_px=254, limit_bounds=True, tile_format="png"))
     result = build_pyramid(cmu_small_region, tmp_path, options)
@@ -391,6 +392,5 @@ def test_limit_bounds_tiles_only_the_non_empty_region(
         region = slide.read_region((101, 203), 0, (1500, 1999))
     top = geometry.level_count - 1
     for col, row in geometry.tiles(top):
-        z_x, z_y, z_width, z_height = geometry.tile_box(top, col, row)
         tile = decode(result.files_dir / f"{top}/{col}_{row}.png")
-        assert np.array_equal(tile, region[z_y : z_y + z_height, z_x : z_x + z_width])
+        assert np.array_equal(tile, region[geometry.tile_box(top, col, row).slices()])

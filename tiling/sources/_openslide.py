@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import sys
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -19,14 +18,17 @@ import numpy.typing as npt
 import openslide
 from openslide import lowlevel
 
-from tiling.errors import SlideReadError, TilingError
+from tiling.box import Box
+from tiling.errors import SlideReadError
+from tiling.pixels import composite_rgba
 from tiling.sources.base import (
     WHITE,
     Backend,
     BackendOpenError,
-    RawTileLayout,
+    NoRawTiles,
     RGBArray,
-    SlideSourceBase,
+    SlideDescription,
+    SlideSource,
     filled,
 )
 
@@ -81,98 +83,62 @@ def _float_property(properties: Mapping[str, str], key: str) -> float | None:
     return value if value > 0 else None
 
 
-class OpenSlideSource(SlideSourceBase):
+def _parse_bounds(properties: Mapping[str, str]) -> Box | None:
+    keys = (
+        openslide.PROPERTY_NAME_BOUNDS_X,
+        openslide.PROPERTY_NAME_BOUNDS_Y,
+        openslide.PROPERTY_NAME_BOUNDS_WIDTH,
+        openslide.PROPERTY_NAME_BOUNDS_HEIGHT,
+    )
+    try:
+        l0_x, l0_y, l0_width, l0_height = (int(properties[key]) for key in keys)
+    except (KeyError, ValueError):
+        return None
+    return Box(l0_x, l0_y, l0_width, l0_height)
+
+
+def _describe(path: str, slide: openslide.OpenSlide) -> SlideDescription:
+    properties = dict(slide.properties)
+    mpp_x = _float_property(properties, openslide.PROPERTY_NAME_MPP_X)
+    mpp_y = _float_property(properties, openslide.PROPERTY_NAME_MPP_Y)
+    return SlideDescription(
+        path=path,
+        format_name=properties.get(openslide.PROPERTY_NAME_VENDOR, "unknown"),
+        level_dimensions=tuple(slide.level_dimensions),
+        level_downsamples=tuple(float(d) for d in slide.level_downsamples),
+        mpp=(mpp_x, mpp_y) if mpp_x is not None and mpp_y is not None else None,
+        objective_power=_float_property(properties, openslide.PROPERTY_NAME_OBJECTIVE_POWER),
+        bounds=_parse_bounds(properties),
+        background_rgb=_parse_color(properties.get(openslide.PROPERTY_NAME_BACKGROUND_COLOR)),
+        properties=MappingProxyType(properties),
+        associated_image_names=tuple(slide.associated_images.keys()),
+    )
+
+
+class OpenSlideSource(NoRawTiles, SlideSource):
     """A slide read by the OpenSlide C library (SVS, NDPI, MRXS, SCN, BIF, Philips, DICOM, ...)."""
 
+    backend_name = NAME
+
     def __init__(self, path: str | Path) -> None:
-        self._path = str(path)
+        path = str(path)
         try:
-            self._slide = openslide.OpenSlide(self._path)
+            self._slide = openslide.OpenSlide(path)
         except openslide.OpenSlideUnsupportedFormatError as exc:
-            raise BackendOpenError(self._path, NAME, "not a format OpenSlide detects") from exc
+            raise BackendOpenError(path, NAME, "not a format OpenSlide detects") from exc
         except (openslide.OpenSlideError, OSError, ValueError) as exc:
-            raise BackendOpenError(self._path, NAME, str(exc) or type(exc).__name__) from exc
-        self._lock = threading.Lock()
-        self._closed = False
+            raise BackendOpenError(path, NAME, str(exc) or type(exc).__name__) from exc
         try:
-            properties = dict(self._slide.properties)
-            self._level_dimensions = tuple(self._slide.level_dimensions)
-            self._level_downsamples = tuple(float(d) for d in self._slide.level_downsamples)
-            self._associated_names = tuple(self._slide.associated_images.keys())
+            description = _describe(path, self._slide)
         except openslide.OpenSlideError as exc:
             self._slide.close()
-            raise BackendOpenError(self._path, NAME, str(exc)) from exc
-        self._properties = MappingProxyType(properties)
-        self._format_name = properties.get(openslide.PROPERTY_NAME_VENDOR, "unknown")
-        self._background = _parse_color(properties.get(openslide.PROPERTY_NAME_BACKGROUND_COLOR))
-        mpp_x = _float_property(properties, openslide.PROPERTY_NAME_MPP_X)
-        mpp_y = _float_property(properties, openslide.PROPERTY_NAME_MPP_Y)
-        self._mpp = (mpp_x, mpp_y) if mpp_x is not None and mpp_y is not None else None
-        self._objective = _float_property(properties, openslide.PROPERTY_NAME_OBJECTIVE_POWER)
-        self._bounds = self._parse_bounds(properties)
-
-    @staticmethod
-    def _parse_bounds(properties: Mapping[str, str]) -> tuple[int, int, int, int] | None:
-        keys = (
-            openslide.PROPERTY_NAME_BOUNDS_X,
-            openslide.PROPERTY_NAME_BOUNDS_Y,
-            openslide.PROPERTY_NAME_BOUNDS_WIDTH,
-            openslide.PROPERTY_NAME_BOUNDS_HEIGHT,
-        )
-        try:
-            x, y, w, h = (int(properties[key]) for key in keys)
-        except (KeyError, ValueError):
-            return None
-        return x, y, w, h
-
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def format_name(self) -> str:
-        return self._format_name
-
-    @property
-    def dimensions(self) -> tuple[int, int]:
-        return self._level_dimensions[0]
-
-    @property
-    def level_dimensions(self) -> tuple[tuple[int, int], ...]:
-        return self._level_dimensions
-
-    @property
-    def level_downsamples(self) -> tuple[float, ...]:
-        return self._level_downsamples
-
-    @property
-    def mpp(self) -> tuple[float, float] | None:
-        return self._mpp
-
-    @property
-    def objective_power(self) -> float | None:
-        return self._objective
-
-    @property
-    def bounds(self) -> tuple[int, int, int, int] | None:
-        return self._bounds
-
-    @property
-    def background_rgb(self) -> tuple[int, int, int]:
-        return self._background
-
-    @property
-    def properties(self) -> Mapping[str, str]:
-        return self._properties
-
-    @property
-    def associated_image_names(self) -> tuple[str, ...]:
-        return self._associated_names
+            raise BackendOpenError(path, NAME, str(exc)) from exc
+        super().__init__(description)
 
     def associated_image(self, name: str) -> RGBArray:
         """Read one associated image as RGB, composited on the background colour."""
-        if name not in self._associated_names:
-            raise SlideReadError(f"slide {self._path!r} has no associated image {name!r}")
+        if name not in self.associated_image_names:
+            raise self._no_associated_image(name)
         self._check_open()
         try:
             if _read_associated_into is None:
@@ -183,9 +149,9 @@ class OpenSlideSource(SlideSourceBase):
             _read_associated_into(self._slide._osr, name, _pointer(argb))
         except (openslide.OpenSlideError, ValueError) as exc:
             raise SlideReadError(
-                f"slide {self._path!r}: cannot read associated image {name!r}: {exc}"
+                f"slide {self.path!r}: cannot read associated image {name!r}: {exc}"
             ) from exc
-        return composite_argb(argb, self._background)
+        return composite_argb(argb, self.background_rgb)
 
     def read_region(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> RGBArray:
         """Read ``size`` pixels of ``level`` at level-0 ``location``, RGB on the background."""
@@ -193,7 +159,7 @@ class OpenSlideSource(SlideSourceBase):
         self._check_open()
         width, height = size
         if width == 0 or height == 0:
-            return filled(size, self._background)
+            return filled(size, self.background_rgb)
         x, y = location
         try:
             if _read_region_into is None:
@@ -203,40 +169,19 @@ class OpenSlideSource(SlideSourceBase):
             _read_region_into(self._slide._osr, _pointer(argb), x, y, level, width, height)
         except (openslide.OpenSlideError, ValueError) as exc:
             raise SlideReadError(
-                f"slide {self._path!r}: cannot read level {level} region at {location} "
+                f"slide {self.path!r}: cannot read level {level} region at {location} "
                 f"of size {size}: {exc}"
             ) from exc
-        return composite_argb(argb, self._background)
+        return composite_argb(argb, self.background_rgb)
 
     def _composite_pil(self, image: object) -> RGBArray:
         # Public-API fallback: PIL un-premultiplies to RGBA; composite that, still vectorised.
-        rgba = np.asarray(image, dtype=np.uint8)
-        alpha = rgba[..., 3:4].astype(np.uint16)
-        background = np.asarray(self._background, dtype=np.uint16)
-        out = (rgba[..., :3] * alpha + background * (255 - alpha) + 127) // 255
-        return out.astype(np.uint8)
-
-    def raw_tile_layout(self, level: int) -> RawTileLayout | None:
-        """Always None: OpenSlide gives no access to the stored compressed tiles."""
-        return None
-
-    def read_raw_tile(self, level: int, column: int, row: int) -> bytes:
-        """Not available with OpenSlide; raises TilingError."""
-        raise TilingError(
-            f"slide {self._path!r}: the openslide backend has no raw tile access "
-            f"(level {level}, tile {column},{row})"
-        )
+        return composite_rgba(np.asarray(image, dtype=np.uint8), self.background_rgb)
 
     def close(self) -> None:
         """Release the OpenSlide handle; safe to call twice."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._slide.close()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise SlideReadError(f"slide {self._path!r} is closed")
+        if self._mark_closed():
+            self._slide.close()
 
 
 def _pointer(buffer: npt.NDArray[np.uint32]) -> ctypes._Pointer[ctypes.c_uint32]:

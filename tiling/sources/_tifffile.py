@@ -12,8 +12,7 @@ import math
 import os
 import re
 import threading
-import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,18 +23,21 @@ import numpy as np
 import numpy.typing as npt
 import tifffile
 
+from tiling.box import Box
 from tiling.errors import SlideReadError
+from tiling.pixels import composite_rgba
+from tiling.sources._tiff_metadata import read_tiff_metadata
 from tiling.sources.base import (
     WHITE,
     Backend,
     BackendOpenError,
     RawTileLayout,
     RGBArray,
-    SlideSourceBase,
-    clip_region,
+    SlideDescription,
+    SlideSource,
     filled,
     is_tiff_magic,
-    level_location,
+    l_from_l0,
     read_magic,
 )
 
@@ -68,8 +70,6 @@ _VENDOR_FLAGS = (
     "is_lsm",
     "is_indica",
 )
-
-_UNIT_TO_UM = {"pm": 1e-6, "nm": 1e-3, "µm": 1.0, "um": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
 
 
 def default_decode_threads() -> int:
@@ -146,87 +146,36 @@ def _to_rgb(pixels: npt.NDArray[np.uint8], background: tuple[int, int, int]) -> 
         return pixels
     if samples == 1:
         return np.repeat(pixels, 3, axis=2)
-    alpha = pixels[..., 3:4].astype(np.uint16)
-    bg = np.asarray(background, dtype=np.uint16)
-    return ((pixels[..., :3] * alpha + bg * (255 - alpha) + 127) // 255).astype(np.uint8)
+    return composite_rgba(pixels, background)
 
 
-def _aperio_fields(description: str) -> dict[str, str]:
-    # "Aperio Image Library v12 \r\n46000x32914 ... |AppMag = 20|MPP = 0.4990|..."
-    fields: dict[str, str] = {}
-    for part in description.split("|")[1:]:
-        key, sep, value = part.partition("=")
-        if sep:
-            fields[key.strip()] = value.strip()
-    return fields
-
-
-def _positive(value: str | None) -> float | None:
-    try:
-        number = float(value) if value is not None else None
-    except ValueError:
-        return None
-    return number if number is not None and number > 0 and math.isfinite(number) else None
-
-
-def _ome_metadata(xml: str) -> tuple[tuple[float, float] | None, float | None]:
-    """mpp (µm) and objective power of the first OME image."""
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError:
-        return None, None
-    pixels = next((e for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Pixels"), None)
-    mpp = None
-    if pixels is not None:
-        sizes = []
-        for axis in ("X", "Y"):
-            size = _positive(pixels.get(f"PhysicalSize{axis}"))
-            factor = _UNIT_TO_UM.get(pixels.get(f"PhysicalSize{axis}Unit", "µm"))
-            sizes.append(size * factor if size is not None and factor is not None else None)
-        if sizes[0] is not None and sizes[1] is not None:
-            mpp = (sizes[0], sizes[1])
-    objective = next((e for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Objective"), None)
-    power = _positive(objective.get("NominalMagnification")) if objective is not None else None
-    return mpp, power
-
-
-def _tiff_resolution_mpp(page: tifffile.TiffPage) -> tuple[float, float] | None:
-    # As OpenSlide's generic-tiff: only with a real unit (inch or centimetre).
-    um_per_unit = {int(tifffile.RESUNIT.INCH): 25400.0, int(tifffile.RESUNIT.CENTIMETER): 10000.0}
-    factor = um_per_unit.get(int(page.resolutionunit))
-    if factor is None:
-        return None
-    x_res, y_res = page.resolution
-    if x_res <= 0 or y_res <= 0:
-        return None
-    return factor / x_res, factor / y_res
-
-
-class TiffFileSource(SlideSourceBase):
+class TiffFileSource(SlideSource):
     """A TIFF slide read with tifffile: Aperio SVS, OME-TIFF, or plain/pyramidal TIFF."""
 
+    backend_name = NAME
+
     def __init__(self, path: str | Path, *, decode_threads: int | None = None) -> None:
-        self._path = str(path)
+        path = str(path)
         threads = decode_threads if decode_threads is not None else default_decode_threads()
         if threads < 1:
             raise ValueError(f"decode_threads must be at least 1, not {threads}")
-        self._closed = False
         self._lock = threading.Lock()
         try:
-            self._tiff = tifffile.TiffFile(self._path)
+            self._tiff = tifffile.TiffFile(path)
         except Exception as exc:  # a broken file can fail anywhere in the parser
-            raise BackendOpenError(self._path, NAME, _reason(exc)) from exc
+            raise BackendOpenError(path, NAME, _reason(exc)) from exc
         try:
-            self._inspect()
+            description = self._inspect(path)
         except Exception as exc:
             self._tiff.close()
-            raise BackendOpenError(self._path, NAME, _reason(exc)) from exc
-        self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            raise BackendOpenError(path, NAME, _reason(exc)) from exc
+        super().__init__(description)
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         self._fd_lock = threading.Lock()  # only for platforms without os.pread
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="coupe-tiff-decode")
         self._threads = threads
 
-    def _inspect(self) -> None:
+    def _inspect(self, path: str) -> SlideDescription:
         tiff = self._tiff
         if not tiff.series:
             raise ValueError("no image series")
@@ -249,113 +198,45 @@ class TiffFileSource(SlideSourceBase):
         )
         self._levels = tuple(levels)
         base = levels[0]
-        self._level_dimensions = tuple((level.width, level.height) for level in levels)
-        # OpenSlide's rule for formats that do not state downsamples: the mean of both ratios.
-        self._level_downsamples = (
-            1.0,
-            *((base.width / level.width + base.height / level.height) / 2 for level in levels[1:]),
+        metadata = read_tiff_metadata(tiff, len(levels))
+        self._associated = metadata.associated
+        return SlideDescription(
+            path=path,
+            format_name=metadata.format_name,
+            level_dimensions=tuple((level.width, level.height) for level in levels),
+            # OpenSlide's rule for formats that do not state downsamples: the mean of both ratios.
+            level_downsamples=(
+                1.0,
+                *(
+                    (base.width / level.width + base.height / level.height) / 2
+                    for level in levels[1:]
+                ),
+            ),
+            mpp=metadata.mpp_um,
+            objective_power=metadata.objective_power,
+            properties=MappingProxyType(metadata.properties),
+            associated_image_names=tuple(metadata.associated),
         )
-        first = tiff.pages.first
-        properties: dict[str, str] = {}
-        for tag_name, key in (
-            ("ImageDescription", "tiff.ImageDescription"),
-            ("Software", "tiff.Software"),
-            ("Make", "tiff.Make"),
-            ("Model", "tiff.Model"),
-            ("DateTime", "tiff.DateTime"),
-        ):
-            tag = first.tags.get(tag_name)
-            if tag is not None and isinstance(tag.value, str):
-                properties[key] = tag.value
-        self._mpp: tuple[float, float] | None = None
-        self._objective: float | None = None
-        self._associated: dict[str, tifffile.TiffPageSeries] = {}
-        if tiff.is_svs:
-            self._format_name = "aperio"
-            fields = _aperio_fields(first.description)
-            properties.update({f"aperio.{key}": value for key, value in fields.items()})
-            mpp = _positive(fields.get("MPP"))
-            self._mpp = (mpp, mpp) if mpp is not None else None
-            self._objective = _positive(fields.get("AppMag"))
-            for other in tiff.series[1:]:
-                name = other.name.lower()
-                if (
-                    name in ("thumbnail", "label", "macro")
-                    and other.axes in ("YX", "YXS")
-                    and not other.keyframe.is_tiled
-                ):
-                    self._associated[name] = other
-        elif tiff.is_ome:
-            self._format_name = "ome-tiff"
-            self._mpp, self._objective = _ome_metadata(tiff.ome_metadata or "")
-        else:
-            self._format_name = "generic-tiff"
-            self._mpp = _tiff_resolution_mpp(first)
-        if self._mpp is not None:
-            properties["coupe.mpp-x"], properties["coupe.mpp-y"] = (str(v) for v in self._mpp)
-        properties["coupe.level-count"] = str(len(levels))
-        self._properties = MappingProxyType(properties)
 
-    @property
-    def path(self) -> str:
-        return self._path
-
-    @property
-    def format_name(self) -> str:
-        return self._format_name
-
-    @property
-    def dimensions(self) -> tuple[int, int]:
-        return self._level_dimensions[0]
-
-    @property
-    def level_dimensions(self) -> tuple[tuple[int, int], ...]:
-        return self._level_dimensions
-
-    @property
-    def level_downsamples(self) -> tuple[float, ...]:
-        return self._level_downsamples
-
-    @property
-    def mpp(self) -> tuple[float, float] | None:
-        return self._mpp
-
-    @property
-    def objective_power(self) -> float | None:
-        return self._objective
-
-    @property
-    def bounds(self) -> tuple[int, int, int, int] | None:
-        return None
-
-    @property
-    def background_rgb(self) -> tuple[int, int, int]:
-        return WHITE
-
-    @property
-    def properties(self) -> Mapping[str, str]:
-        return self._properties
-
-    @property
-    def associated_image_names(self) -> tuple[str, ...]:
-        return tuple(self._associated)
+    def _reopen_options(self) -> dict[str, Any]:
+        return {"decode_threads": self._threads}
 
     def associated_image(self, name: str) -> RGBArray:
         """Read one associated image (label, macro, thumbnail) as RGB."""
         series = self._associated.get(name)
         if series is None:
-            raise SlideReadError(f"slide {self._path!r} has no associated image {name!r}")
+            raise self._no_associated_image(name)
         self._check_open()
         try:
             with self._lock:  # tifffile's own file handle is not safe to share
                 pixels = np.asarray(series.asarray())
         except Exception as exc:
             raise SlideReadError(
-                f"slide {self._path!r}: cannot read associated image {name!r}: {_reason(exc)}"
+                f"slide {self.path!r}: cannot read associated image {name!r}: {_reason(exc)}"
             ) from exc
         if pixels.dtype != np.uint8:
             raise SlideReadError(
-                f"slide {self._path!r}: associated image {name!r} has {pixels.dtype} samples"
+                f"slide {self.path!r}: associated image {name!r} has {pixels.dtype} samples"
             )
         if pixels.ndim == 2:
             pixels = pixels[..., np.newaxis]
@@ -367,35 +248,33 @@ class TiffFileSource(SlideSourceBase):
         self._check_region(level, size)
         self._check_open()
         info = self._levels[level]
-        l_x, l_y = level_location(location, self._level_downsamples[level])
-        clipped = clip_region((l_x, l_y), size, (info.width, info.height))
-        if clipped is None:
+        l_region = Box(*l_from_l0(location, self.level_downsamples[level]), *size)
+        l_inside = l_region.intersection(Box(0, 0, info.width, info.height))
+        if l_inside is None:
             return filled(size, WHITE)
-        x0, y0, x1, y1 = clipped
-        width, height = size
-        if (x0, y0, x1, y1) == (l_x, l_y, l_x + width, l_y + height):
-            out = np.empty((height, width, 3), dtype=np.uint8)
+        if l_inside == l_region:
+            out = np.empty((l_region.height, l_region.width, 3), dtype=np.uint8)
         else:
             out = filled(size, WHITE)
+        segment_width, segment_height = info.segment_width, info.segment_height
         segments = [
             (column, row)
-            for row in range(y0 // info.segment_height, (y1 - 1) // info.segment_height + 1)
-            for column in range(x0 // info.segment_width, (x1 - 1) // info.segment_width + 1)
+            for row in range(l_inside.y // segment_height, (l_inside.y1 - 1) // segment_height + 1)
+            for column in range(l_inside.x // segment_width, (l_inside.x1 - 1) // segment_width + 1)
         ]
 
-        def paste(segment: tuple[int, int]) -> None:
+        def paste_segment(segment: tuple[int, int]) -> None:
             column, row = segment
-            s_x, s_y = column * info.segment_width, row * info.segment_height
-            # The part of this segment inside the region, in level pixels.
-            p_x0, p_y0 = max(x0, s_x), max(y0, s_y)
-            p_x1 = min(x1, s_x + info.segment_width)
-            p_y1 = min(y1, s_y + info.segment_height)
+            l_x, l_y = column * segment_width, row * segment_height
+            l_segment = Box(l_x, l_y, segment_width, segment_height)
+            # The part of this segment inside the region; never None for a listed segment.
+            l_part = l_segment.intersection(l_inside) or l_inside
             pixels = self._decode_segment(info, column, row)
-            target = out[p_y0 - l_y : p_y1 - l_y, p_x0 - l_x : p_x1 - l_x]
+            target = out[l_part.slices(l_region.origin)]
             if pixels is None:
                 target[...] = WHITE
                 return
-            part = pixels[p_y0 - s_y : p_y1 - s_y, p_x0 - s_x : p_x1 - s_x]
+            part = pixels[l_part.slices(l_segment.origin)]
             if part.shape[:2] != target.shape[:2]:
                 raise ValueError(f"segment {column},{row} decoded to {pixels.shape[:2]}")
             target[...] = _to_rgb(part, WHITE)
@@ -403,13 +282,13 @@ class TiffFileSource(SlideSourceBase):
         try:
             if len(segments) == 1 or self._threads == 1:
                 for segment in segments:
-                    paste(segment)
+                    paste_segment(segment)
             else:
                 # list() re-raises the first failure from the workers.
-                list(self._executor.map(paste, segments))
+                list(self._executor.map(paste_segment, segments))
         except Exception as exc:
             raise SlideReadError(
-                f"slide {self._path!r}: cannot read level {level} region at {location} "
+                f"slide {self.path!r}: cannot read level {level} region at {location} "
                 f"of size {size}: {_reason(exc)}"
             ) from exc
         return out
@@ -466,10 +345,10 @@ class TiffFileSource(SlideSourceBase):
         """The stored bytes of one tile (b"" for a tile never written); thread-safe."""
         layout = self.raw_tile_layout(level)
         if layout is None:
-            raise SlideReadError(f"slide {self._path!r}: level {level} is not tiled")
+            raise SlideReadError(f"slide {self.path!r}: level {level} is not tiled")
         if not (0 <= column < layout.columns and 0 <= row < layout.rows):
             raise SlideReadError(
-                f"slide {self._path!r}: level {level} has no tile {column},{row} "
+                f"slide {self.path!r}: level {level} has no tile {column},{row} "
                 f"(grid {layout.columns}x{layout.rows})"
             )
         self._check_open()
@@ -479,22 +358,16 @@ class TiffFileSource(SlideSourceBase):
             return self._read_at(int(page.dataoffsets[index]), int(page.databytecounts[index]))
         except OSError as exc:
             raise SlideReadError(
-                f"slide {self._path!r}: cannot read level {level} tile {column},{row}: {exc}"
+                f"slide {self.path!r}: cannot read level {level} tile {column},{row}: {exc}"
             ) from exc
 
     def close(self) -> None:
         """Stop the decode threads and release the file; safe to call twice."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        if not self._mark_closed():
+            return
         self._executor.shutdown(wait=True)
         os.close(self._fd)
         self._tiff.close()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise SlideReadError(f"slide {self._path!r} is closed")
 
 
 def _reason(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ After zarr's ``StoreTests``: a subclass provides a parametrized ``slide_path`` f
 from __future__ import annotations
 
 import itertools
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,10 +29,41 @@ class SlideSourceTests:
         with self.open_source(slide_path) as source:
             yield source
 
-    def test_implements_the_protocol(self, slide: SlideSource) -> None:
+    def test_implements_the_abstraction(self, slide: SlideSource) -> None:
         assert isinstance(slide, SlideSource)
         assert isinstance(slide.format_name, str) and slide.format_name
         assert Path(slide.path).exists()
+        assert slide.description.path == slide.path
+
+    def test_a_backend_missing_an_abstract_method_fails_at_construction(
+        self, slide: SlideSource
+    ) -> None:
+        """This backend's own methods on ``SlideSource``, less any one, make no source."""
+        required = SlideSource.__abstractmethods__
+        assert {"read_region", "associated_image", "read_raw_tile", "close"} <= required
+        for missing in required:
+            methods = {name: getattr(type(slide), name) for name in required - {missing}}
+            incomplete = type("Incomplete", (SlideSource,), methods)
+            with pytest.raises(TypeError, match=missing):
+                incomplete(slide.description)
+
+    def test_repr_names_the_class_and_the_path(self, slide: SlideSource) -> None:
+        text = repr(slide)
+        assert text.startswith(type(slide).__name__ + "(")
+        assert repr(slide.path) in text
+
+    def test_pickles_into_an_equal_working_source(self, slide: SlideSource) -> None:
+        restored = pickle.loads(pickle.dumps(slide))
+        try:
+            assert type(restored) is type(slide)
+            assert restored.description == slide.description
+            level = len(slide.level_dimensions) - 1
+            size = slide.level_dimensions[level]
+            np.testing.assert_array_equal(
+                restored.read_region((0, 0), level, size), slide.read_region((0, 0), level, size)
+            )
+        finally:
+            restored.close()
 
     def test_dimensions_are_level_zero(self, slide: SlideSource) -> None:
         assert slide.dimensions == slide.level_dimensions[0]
@@ -61,7 +93,7 @@ class SlideSourceTests:
         if slide.objective_power is not None:
             assert slide.objective_power > 0
         if slide.bounds is not None:
-            assert len(slide.bounds) == 4
+            assert not slide.bounds.is_empty
         assert len(slide.background_rgb) == 3
         assert all(0 <= v <= 255 for v in slide.background_rgb)
 

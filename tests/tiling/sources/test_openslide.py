@@ -25,13 +25,8 @@ class TestOpenSlideSource(SlideSourceTests):
         return OpenSlideSource(path)
 
 
-@pytest.fixture(scope="module")
-def cmu() -> Path:
-    return fetch_sample("CMU-1-Small-Region.svs")
-
-
-def test_metadata_of_an_aperio_slide(cmu: Path) -> None:
-    with OpenSlideSource(cmu) as slide:
+def test_metadata_of_an_aperio_slide(cmu_small_region: Path) -> None:
+    with OpenSlideSource(cmu_small_region) as slide:
         assert slide.format_name == "aperio"
         assert slide.dimensions == (2220, 2967)
         assert slide.mpp == pytest.approx((0.499, 0.499))
@@ -49,8 +44,8 @@ def test_dicom_opens_from_the_first_file() -> None:
         assert slide.dimensions == (16, 16)
 
 
-def test_read_region_equals_openslide_python(cmu: Path) -> None:
-    reference = openslide.OpenSlide(cmu)
+def test_read_region_equals_openslide_python(cmu_small_region: Path) -> None:
+    reference = openslide.OpenSlide(cmu_small_region)
     try:
         rgba = np.asarray(reference.read_region((-100, 2900), 0, (600, 200)))
     finally:
@@ -58,15 +53,15 @@ def test_read_region_equals_openslide_python(cmu: Path) -> None:
     alpha = rgba[..., 3:]
     assert set(np.unique(alpha)) == {0, 255}  # outside the image, or opaque tissue
     expected = np.where(alpha == 255, rgba[..., :3], np.uint8(255))
-    with OpenSlideSource(cmu) as slide:
+    with OpenSlideSource(cmu_small_region) as slide:
         region = slide.read_region((-100, 2900), 0, (600, 200))
     np.testing.assert_array_equal(region, expected)
 
 
 def test_public_api_fallback_gives_the_same_pixels(
-    cmu: Path, monkeypatch: pytest.MonkeyPatch
+    cmu_small_region: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with OpenSlideSource(cmu) as slide:
+    with OpenSlideSource(cmu_small_region) as slide:
         fast = slide.read_region((2100, 2900), 0, (300, 100))
         fast_label = slide.associated_image("label")
         monkeypatch.setattr(backend, "_read_region_into", None)
@@ -107,7 +102,7 @@ def test_unopenable_file_raises_unsupported() -> None:
     assert caught.value.backend == "openslide"
 
 
-def test_no_raw_tiles(cmu: Path) -> None:
-    with open_slide(cmu, backend="openslide") as slide:
+def test_no_raw_tiles(cmu_small_region: Path) -> None:
+    with open_slide(cmu_small_region, backend="openslide") as slide:
         with pytest.raises(TilingError, match="no raw tile access"):
             slide.read_raw_tile(0, 0, 0)

@@ -73,11 +73,6 @@ class TestTiffFileSource(SlideSourceTests):
         return TiffFileSource(path)
 
 
-@pytest.fixture(scope="module")
-def cmu() -> Path:
-    return fetch_sample("CMU-1-Small-Region.svs")
-
-
 # --- agreement with OpenSlide -------------------------------------------------------------------
 
 CMU_REGIONS = [
@@ -92,18 +87,18 @@ CMU_REGIONS = [
 
 @pytest.mark.parametrize(("location", "size"), CMU_REGIONS)
 def test_aperio_pixels_equal_openslide(
-    cmu: Path, location: tuple[int, int], size: tuple[int, int]
+    cmu_small_region: Path, location: tuple[int, int], size: tuple[int, int]
 ) -> None:
     # Both decode with libjpeg-turbo's default (islow) IDCT, with RGB (not YCbCr) as the
     # JPEG colour space of Aperio's RGB tiles: the pixels are identical.
-    with OpenSlideSource(cmu) as reference, TiffFileSource(cmu) as slide:
+    with OpenSlideSource(cmu_small_region) as reference, TiffFileSource(cmu_small_region) as slide:
         np.testing.assert_array_equal(
             slide.read_region(location, 0, size), reference.read_region(location, 0, size)
         )
 
 
-def test_aperio_associated_images_equal_openslide(cmu: Path) -> None:
-    with OpenSlideSource(cmu) as reference, TiffFileSource(cmu) as slide:
+def test_aperio_associated_images_equal_openslide(cmu_small_region: Path) -> None:
+    with OpenSlideSource(cmu_small_region) as reference, TiffFileSource(cmu_small_region) as slide:
         assert set(slide.associated_image_names) == set(reference.associated_image_names)
         for name in slide.associated_image_names:
             np.testing.assert_array_equal(
@@ -134,8 +129,8 @@ def test_generic_tiff_levels_equal_openslide() -> None:
 # --- metadata ------------------------------------------------------------------------------------
 
 
-def test_aperio_metadata(cmu: Path) -> None:
-    with TiffFileSource(cmu) as slide:
+def test_aperio_metadata(cmu_small_region: Path) -> None:
+    with TiffFileSource(cmu_small_region) as slide:
         assert slide.format_name == "aperio"
         assert slide.mpp == (0.499, 0.499)
         assert slide.objective_power == 20
@@ -230,21 +225,24 @@ def test_any_region_equals_the_array(
     np.testing.assert_array_equal(stripped.read_region((x, y), 0, (width, height)), expected)
 
 
-def test_one_decode_thread_gives_the_same_pixels(cmu: Path) -> None:
-    with TiffFileSource(cmu, decode_threads=1) as serial, TiffFileSource(cmu) as parallel:
+def test_one_decode_thread_gives_the_same_pixels(cmu_small_region: Path) -> None:
+    with (
+        TiffFileSource(cmu_small_region, decode_threads=1) as serial,
+        TiffFileSource(cmu_small_region) as parallel,
+    ):
         np.testing.assert_array_equal(
             serial.read_region((100, 100), 0, (1000, 900)),
             parallel.read_region((100, 100), 0, (1000, 900)),
         )
     with pytest.raises(ValueError, match="decode_threads"):
-        TiffFileSource(cmu, decode_threads=0)
+        TiffFileSource(cmu_small_region, decode_threads=0)
 
 
 # --- raw tiles -----------------------------------------------------------------------------------
 
 
-def test_raw_tile_layout_of_aperio(cmu: Path) -> None:
-    with TiffFileSource(cmu) as slide:
+def test_raw_tile_layout_of_aperio(cmu_small_region: Path) -> None:
+    with TiffFileSource(cmu_small_region) as slide:
         layout = slide.raw_tile_layout(0)
     assert layout is not None
     assert (layout.tile_width_px, layout.tile_height_px) == (240, 240)
@@ -254,8 +252,8 @@ def test_raw_tile_layout_of_aperio(cmu: Path) -> None:
     assert layout.jpeg_tables is not None and layout.jpeg_tables.startswith(b"\xff\xd8")
 
 
-def test_raw_tile_decodes_to_the_region(cmu: Path) -> None:
-    with TiffFileSource(cmu) as slide:
+def test_raw_tile_decodes_to_the_region(cmu_small_region: Path) -> None:
+    with TiffFileSource(cmu_small_region) as slide:
         layout = slide.raw_tile_layout(0)
         assert layout is not None
         data = slide.read_raw_tile(0, 3, 5)
