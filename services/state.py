@@ -18,6 +18,9 @@ if TYPE_CHECKING:  # services.access reaches this module through services.deps
     from services.access import TileAccessCache
 
 
+__all__ = ["AppState"]
+
+
 @dataclass
 class AppState:
     """Built by ``create_app``'s lifespan; reached by routes through ``deps``."""

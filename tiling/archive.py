@@ -14,6 +14,8 @@ from types import TracebackType
 
 from tiling.errors import TilingError
 
+__all__ = ["ArchiveError", "PyramidArchive", "TileNotInArchiveError", "write_archive"]
+
 
 class ArchiveError(TilingError):
     """A pyramid archive is missing, malformed or lacks the requested entry."""

@@ -22,6 +22,16 @@ from tiling.render import read_halved
 from tiling.sources import SlideSource, open_slide
 from tiling.tissue import BackgroundDetector
 
+__all__ = [
+    "BACKGROUND_MODES",
+    "BackgroundMode",
+    "BlockOutcome",
+    "BuildContext",
+    "close_cached_source",
+    "open_cached_source",
+    "run_block",
+]
+
 BackgroundMode = Literal["write", "skip", "share"]
 BACKGROUND_MODES: tuple[str, ...] = ("write", "skip", "share")
 

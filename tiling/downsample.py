@@ -7,6 +7,8 @@ import numpy as np
 
 from tiling.pixels import RGBArray
 
+__all__ = ["halve", "halve_reference"]
+
 
 def halve(image: RGBArray) -> RGBArray:
     """Average each 2x2 block of pixels into one (rounded), as libvips' dzsave does.

@@ -10,6 +10,8 @@ import numpy as np
 
 from tiling.pixels import RGBArray
 
+__all__ = ["TILE_FORMATS", "TileEncoder", "TileFormat"]
+
 TileFormat = Literal["jpeg", "png", "webp"]
 TILE_FORMATS: tuple[str, ...] = get_args(TileFormat)
 

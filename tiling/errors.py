@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "PyramidBuildError",
+    "SlideNotFoundError",
+    "SlideReadError",
+    "TilingError",
+    "UnsupportedSlideError",
+]
+
 
 class TilingError(Exception):
     """Base class of every error raised by ``tiling``."""

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from tiling.box import Box
 from tiling.deepzoom import DeepZoomGeometry
 
+__all__ = ["BlockId", "BuildPlan", "Stage", "plan_build"]
+
 BlockId = tuple[int, int, int]
 """(stage index, block column, block row)."""
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from tiling.pixels import RGBArray
 
+__all__ = ["BackgroundDetector"]
+
 
 @dataclass(frozen=True)
 class BackgroundDetector:

@@ -73,7 +73,7 @@ def test_writes_every_tile_of_the_geometry_with_its_exact_size(
     [
         ("boxes.tiff", 8, 1, 2),
         ("boxes.tiff", 16, 3, 1),
-        ("CMU-1-Small-Region.svs", 32, 2, 1),
+        pytest.param("CMU-1-Small-Region.svs", 32, 2, 1, marks=pytest.mark.slow),  # ~10 s
         ("CMU-1-Small-Region.svs", 64, 1, 3),
     ],
 )

@@ -1,4 +1,4 @@
-"""Whole-slide image backends behind one ``SlideSource`` protocol, and a registry to pick one.
+"""Whole-slide image backends behind one ``SlideSource`` ABC, and a registry to pick one.
 
 >>> with open_slide("CMU-1-Small-Region.svs") as slide:  # doctest: +SKIP
 ...     pixels = slide.read_region((0, 0), 0, (512, 512))
@@ -9,7 +9,7 @@ from __future__ import annotations
 from tiling.sources._openslide import OpenSlideSource
 from tiling.sources._pillow import PillowSource
 from tiling.sources._tifffile import TiffFileSource
-from tiling.sources.base import RawTileLayout, RGBArray, SlideSource
+from tiling.sources.base import RawTileLayout, RGBArray, SlideDescription, SlideSource
 from tiling.sources.registry import backend_names, candidates, open_slide
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "PillowSource",
     "RGBArray",
     "RawTileLayout",
+    "SlideDescription",
     "SlideSource",
     "TiffFileSource",
     "backend_names",

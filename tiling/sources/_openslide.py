@@ -32,6 +32,8 @@ from tiling.sources.base import (
     filled,
 )
 
+__all__ = ["BACKEND", "NAME", "OpenSlideSource", "can_read", "composite_argb"]
+
 NAME = "openslide"
 
 # Byte positions of R, G, B, A inside a native-endian uint32 ARGB pixel.

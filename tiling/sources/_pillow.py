@@ -27,6 +27,8 @@ from tiling.sources.base import (
     read_magic,
 )
 
+__all__ = ["BACKEND", "MAX_SIDE_PX", "NAME", "PillowSource", "can_read"]
+
 NAME = "pillow"
 MAX_SIDE_PX = 20_000
 _FORMATS = {"JPEG": "jpeg", "PNG": "png"}

@@ -41,6 +41,8 @@ from tiling.sources.base import (
     read_magic,
 )
 
+__all__ = ["BACKEND", "NAME", "TiffFileSource", "can_read", "default_decode_threads"]
+
 NAME = "tifffile"
 
 _COMPRESSION_NAMES = {

@@ -14,6 +14,8 @@ from tiling.errors import SlideNotFoundError, TilingError, UnsupportedSlideError
 from tiling.sources import _openslide, _pillow, _tifffile
 from tiling.sources.base import Backend, BackendOpenError, SlideSource
 
+__all__ = ["BACKENDS", "backend_names", "candidates", "open_slide"]
+
 BACKENDS: tuple[Backend, ...] = (_tifffile.BACKEND, _openslide.BACKEND, _pillow.BACKEND)
 _BY_NAME = {backend.name: backend for backend in BACKENDS}
 
