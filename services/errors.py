@@ -53,6 +53,13 @@ class ConflictError(ServiceError):
     code = "conflict"
 
 
+class WorkersUnavailableError(ServiceError):
+    """No worker process is available (no cluster, a lost scheduler, a timeout): try later."""
+
+    status_code = 503
+    code = "workers_unavailable"
+
+
 # Most specific first: the first matching class decides.
 _DOMAIN_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (DatabaseBusyError, 503, "busy"),

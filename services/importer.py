@@ -1,14 +1,16 @@
 """Scanner folder import: slide files dropped in ``import_dir/<DEPT>/`` become slides of cases.
 
 Each file is looked at once per version (path, size, modification time), after it has been
-left alone for ``settle_s`` seconds (a scanner may still be writing it):
+left alone for ``settle_s`` seconds (a scanner may still be writing it; by default
+``settings.import_poll_s``):
 
 1. a file whose content (sha256) was registered before is a duplicate: left in place;
 2. the slide is opened in a worker process (:meth:`JobRunner.probe`); the API process only
    compares magic numbers;
 3. the case comes from the accession number at the start of the file name,
    ``ALR-T26-000123[_A1][_HE][_anything].svs`` (block ``A1`` of specimen ``A``, stain ``HE``
-   = H&E), or else from a barcode the scanner wrote into the slide's properties;
+   = H&E; :mod:`worklist.scan_names`), or else from a barcode the scanner wrote into the
+   slide's properties;
 4. the file is moved to ``settings.slide_dir``, attached to its slide and a tiling job queued.
 
 A file that fails any step stays where it is, with the reason in the ``imported_file`` table
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -36,7 +37,6 @@ from services.jobs import JobRunner, WorkersUnavailableError
 from services.registration import (
     SLIDE_SUFFIXES,
     SNIFF_BYTES,
-    SlideLabels,
     register_slide_file,
     sniff_slide_kind,
 )
@@ -47,52 +47,19 @@ from worklist.actor import Actor
 from worklist.db import read_session, run_in_transaction
 from worklist.errors import WorklistError
 from worklist.models import Case, Department, ImportedFile, ImportOutcome, Slide
+from worklist.scan_names import ScanName, parse_scan_name
 
 __all__ = [
     "ERROR_SIDECAR_SUFFIX",
-    "FileName",
     "FolderImporter",
     "ImportResult",
-    "parse_slide_file_name",
 ]
 
 log = logging.getLogger(__name__)
 
 ERROR_SIDECAR_SUFFIX = ".coupe-import-error.txt"
 _IN_PROGRESS_SUFFIXES = (".part", ".partial", ".tmp", ".crdownload")
-_FILE_NAME = re.compile(
-    r"^(?P<accession>[A-Z][A-Z0-9]{1,7}-[TCO]\d{2}-\d{1,7})"
-    r"(?:[_ ](?P<block>[A-Z]{1,2}\d{1,3}))?"
-    r"(?:[_ ](?P<stain>[A-Z0-9][A-Z0-9&+-]{0,31}))?"
-    r"(?:[_ ].*)?$",
-    re.IGNORECASE,
-)
-_STAIN_NAMES = {"HE": "H&E", "H-E": "H&E", "H+E": "H&E"}
 _HASH_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class FileName:
-    """What a scanner file name (or barcode) says: the case and where the slide belongs."""
-
-    accession_number: str
-    labels: SlideLabels
-
-
-def parse_slide_file_name(text: str) -> FileName | None:
-    """Read ``ALR-T26-000123_A1_HE.svs`` (block and stain optional); None if it is no such name.
-
-    Raises ``ValidationError`` for a recognisable name with impossible labels.
-    """
-    stem = text.split(".", 1)[0]
-    match = _FILE_NAME.match(stem)
-    if match is None:
-        return None
-    block = match["block"].upper() if match["block"] else None
-    specimen = block.rstrip("0123456789") if block else "A"
-    stain = match["stain"] or "HE"
-    stain = _STAIN_NAMES.get(stain.upper(), stain)
-    return FileName(match["accession"].upper(), SlideLabels(specimen, block, stain))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +99,7 @@ class FolderImporter:
         self.engine = engine
         self.settings = settings
         self.runner = runner
-        self.settle_s = settings.import_poll_seconds if settle_s is None else settle_s
+        self.settle_s = settings.import_poll_s if settle_s is None else settle_s
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -192,7 +159,7 @@ class FolderImporter:
 
     def _import(self, seen: _Seen) -> ImportResult:
         digest: str | None = None
-        name: FileName | None = None
+        name: ScanName | None = None
         try:
             digest = _sha256(seen.path)
             duplicate = self._registered_with(digest)
@@ -210,7 +177,7 @@ class FolderImporter:
             log.warning("import of %s postponed: %s", seen.path, exc)
             return ImportResult(seen.path, ImportOutcome.REJECTED, f"postponed: {exc}")
 
-    def _identify(self, path: Path) -> FileName:
+    def _identify(self, path: Path) -> ScanName:
         """Check the file (magic number here, opening in a worker) and find its case key."""
         if path.suffix.lower() not in SLIDE_SUFFIXES:
             raise _Refused(
@@ -222,7 +189,7 @@ class FolderImporter:
         if kind is None:
             raise _Refused(f"{path.name!r} does not start like a TIFF, DICOM, JPEG or PNG file")
         try:
-            from_name = parse_slide_file_name(path.name)
+            from_name = parse_scan_name(path.name)
         except WorklistError as exc:
             raise _Refused(f"the file name {path.name!r} is not usable: {exc}") from exc
         try:
@@ -232,7 +199,7 @@ class FolderImporter:
         if from_name is not None:
             return from_name
         try:
-            from_barcode = parse_slide_file_name(probe.barcode) if probe.barcode else None
+            from_barcode = parse_scan_name(probe.barcode) if probe.barcode else None
         except WorklistError:
             from_barcode = None
         if from_barcode is None:
@@ -269,7 +236,7 @@ class FolderImporter:
             f"{earlier.accession_number}; it is not registered twice"
         )
 
-    def _register(self, seen: _Seen, digest: str, name: FileName, case_id: int) -> ImportResult:
+    def _register(self, seen: _Seen, digest: str, name: ScanName, case_id: int) -> ImportResult:
         target = slide_storage_path(self.settings, name.accession_number, seen.path.name)
         store_slide_file(seen.path, target)
 
@@ -360,7 +327,7 @@ class FolderImporter:
     # -- background thread
 
     def start(self) -> None:
-        """Scan the folders every ``settings.import_poll_seconds`` until :meth:`close`."""
+        """Scan the folders every ``settings.import_poll_s`` until :meth:`close`."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="coupe-import", daemon=True)
             self._thread.start()
@@ -371,7 +338,7 @@ class FolderImporter:
                 self.scan_once()
             except Exception:
                 log.exception("the folder import hit an error; it goes on")
-            self._stopping.wait(self.settings.import_poll_seconds)
+            self._stopping.wait(self.settings.import_poll_s)
 
     def close(self) -> None:
         """Stop scanning (after the file in hand)."""

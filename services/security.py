@@ -38,19 +38,19 @@ class TokenSigner:
     """Issues and checks session tokens: the user id, signed with the secret key."""
 
     secret_key: str
-    ttl_seconds: int
+    ttl_s: int
 
     def _serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(self.secret_key, salt="coupe-session")
 
     def issue(self, user_id: int) -> str:
-        """A token for ``user_id``, valid for ``ttl_seconds``."""
+        """A token for ``user_id``, valid for ``ttl_s``."""
         return self._serializer().dumps({"uid": user_id})
 
     def user_id(self, token: str) -> int:
         """The user id inside a valid token; InvalidTokenError otherwise."""
         try:
-            payload = self._serializer().loads(token, max_age=self.ttl_seconds)
+            payload = self._serializer().loads(token, max_age=self.ttl_s)
         except SignatureExpired as exc:
             raise InvalidTokenError("session expired; sign in again") from exc
         except BadSignature as exc:

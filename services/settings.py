@@ -19,6 +19,16 @@ class Settings(BaseSettings):
     ``COUPE_DATA_DIR``: pyramids, scanner import folders, caches (default ``./.coupe``).
     ``COUPE_DASK_SCHEDULER``: dask.distributed address for tiling jobs (default: local).
     ``COUPE_SECRET_KEY``: signs session tokens (default: a random key kept in the data dir).
+    ``COUPE_TOKEN_TTL_MINUTES``: how long a session lasts (default 480).
+    ``COUPE_TILE_CACHE_MB``: memory for rendered tiles (default 256).
+    ``COUPE_IMPORT_POLL_S``: how often the scanner folders are looked at, and how long a new
+    file must stay unchanged before it is imported (default 5).
+    ``COUPE_JOB_POLL_S``: how often the tiling job runner looks for queued jobs that nobody
+    announced, e.g. from another server process (default 2).
+    ``COUPE_MAX_UPLOAD_BYTES``: the largest slide file an upload accepts (default 20 GiB).
+    ``COUPE_BREAK_GLASS_MINUTES``: how long a break-the-glass grant lasts (default 240: long
+    enough to deal with an emergency, short enough to need a new reason tomorrow).
+    ``COUPE_RUN_BACKGROUND_WORKERS``: run the job runner and the folder import (default true).
     """
 
     model_config = SettingsConfigDict(env_prefix="COUPE_", frozen=True, extra="ignore")
@@ -29,7 +39,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     token_ttl_minutes: int = 8 * 60
     tile_cache_mb: int = 256
-    import_poll_seconds: float = 5.0
+    import_poll_s: float = 5.0
+    job_poll_s: float = 2.0
+    max_upload_bytes: int = 20 * 1024**3
+    break_glass_minutes: int = 4 * 60
     run_background_workers: bool = True
 
     @property

@@ -10,12 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from worklist.actor import Actor
-from worklist.audit import record_event
+from worklist.audit import record_event, record_events
 from worklist.db import run_in_transaction
 from worklist.enums import AuditAction, GrantKind, Role
 from worklist.errors import NotFoundError, NotPermittedError, ValidationError
 from worklist.models import Case, CaseGrant, Department, Pathologist, UserAccount
 from worklist.operations._common import utc_now
+from worklist.operations._grants import add_grant, check_grant
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +109,7 @@ def grant_case_access(
     A consult grant is given by someone who may manage work; break-the-glass is taken by the
     user themself, needs a reason, and is flagged in the audit log.
     """
-    if kind is GrantKind.BREAK_GLASS and len(reason.strip()) < 10:
-        raise ValidationError("break-the-glass needs a reason of at least 10 characters")
-    if kind is GrantKind.CONSULT and not actor.may_manage and actor.role is not Role.PATHOLOGIST:
-        raise NotPermittedError(f"{actor.user_id} may not grant consults")
+    check_grant(actor, kind, reason)
 
     def work(session: Session) -> int:
         case = session.get(Case, case_id)
@@ -119,32 +117,18 @@ def grant_case_access(
             raise NotFoundError("case", case_id)
         if session.get(UserAccount, user_id) is None:
             raise NotFoundError("user", user_id)
-        moment = utc_now(now)
-        grant = CaseGrant(
-            case_id=case_id,
+        grant, entry = add_grant(
+            session,
+            actor=actor,
+            case=case,
             user_id=user_id,
             kind=kind,
-            granted_by=actor.user_id,
             reason=reason,
-            granted_at=moment,
-            expires_at=moment + valid_for,
+            valid_for=valid_for,
+            now=utc_now(now),
         )
-        session.add(grant)
-        session.flush()
         audited = actor if kind is GrantKind.CONSULT else _break_glass(actor)
-        record_event(
-            session,
-            actor=audited,
-            event_type=f"case.grant.{kind.value}",
-            action=AuditAction.CREATE,
-            case=case,
-            detail={
-                "user_id": user_id,
-                "reason": reason,
-                "expires_at": grant.expires_at.isoformat(),
-            },
-            now=now,
-        )
+        record_events(session, actor=audited, entries=[entry], now=now)
         return grant.id
 
     return run_in_transaction(engine, work)

@@ -62,6 +62,11 @@ class DatabaseBusyError(ConcurrentUpdateError):
     """The database stayed locked by other writers longer than the retry budget."""
 
 
+class JobStateError(WorklistError):
+    """A tiling job is not in the state the transition needs (retrying a job that has not
+    failed, a second unfinished job for one slide)."""
+
+
 class NotPermittedError(WorklistError, PermissionError):
     """The actor's role does not allow the operation."""
 

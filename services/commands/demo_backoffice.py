@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from services.app import start_state
-from services.registration import SlideLabels, register_slide_file
+from services.registration import register_slide_file
 from services.security import hash_password
 from services.settings import Settings
 from services.storage import pyramid_paths, slide_storage_path
@@ -18,6 +18,7 @@ from worklist.accounts import NewUser, create_user
 from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.enums import Role
+from worklist.labels import SlideLabels
 from worklist.models import Case, Department, Pathologist, TilingJob
 
 DEMO_PASSWORD = "coupe-demo-password"

@@ -28,14 +28,14 @@ def login(
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=state.tokens.ttl_seconds,
+        max_age=state.tokens.ttl_s,
         httponly=True,
         samesite="lax",
         secure=False,  # served on loopback in the demo; TLS terminates at the proxy in prod
     )
     return TokenResponse(
         access_token=token,
-        expires_in=state.tokens.ttl_seconds,
+        expires_in=state.tokens.ttl_s,
         user=UserPublic.model_validate(user, from_attributes=True),
     )
 

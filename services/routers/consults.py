@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from services.access import case_for_viewing, may_view_case
 from services.case_queries import assignment_public
-from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep
+from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, SettingsDep
 from services.errors import ConflictError, ResourceNotFoundError
 from services.routers.params import CaseId
 from services.routers.worklist import own_pathologist_id
@@ -33,11 +33,8 @@ from services.schemas.consults import (
 from worklist.accounts import grant_case_access
 from worklist.db import read_session
 from worklist.enums import AssignmentKind, GrantKind
-from worklist.models import Assignment, Case, CaseGrant, Pathologist, UserAccount
-from worklist.operations import answer_consult, request_consult
-
-# Long enough to deal with an emergency, short enough to need a new reason tomorrow.
-BREAK_GLASS_VALID_FOR = timedelta(hours=4)
+from worklist.models import Assignment, Case, CaseGrant, Pathologist
+from worklist.operations import ConsultGrant, answer_consult, request_consult
 
 router = APIRouter(
     prefix="/cases/{case_id}",
@@ -97,26 +94,16 @@ def ask_consult(
         consultant_id=body.consultant_id,
         question=body.question,
         kind=body.kind.assignment_kind,
+        grant=ConsultGrant(
+            valid_for=timedelta(days=body.access_days),
+            reason=f"{body.kind.value} requested by {user.username}",
+        ),
         expected_version=body.expected_version,
     )
-    consultant_account = session.scalar(
-        select(UserAccount.id).where(
-            UserAccount.pathologist_id == body.consultant_id, UserAccount.active
-        )
+    grant = _grant(engine, receipt.grant_id) if receipt.grant_id is not None else None
+    return ConsultPublic(
+        assignment=AssignmentReceipt.model_validate(receipt.assignment), grant=grant
     )
-    grant = None
-    if consultant_account is not None:
-        grant_id = grant_case_access(
-            engine=engine,
-            actor=user.actor,
-            case_id=case_id,
-            user_id=consultant_account,
-            kind=GrantKind.CONSULT,
-            reason=f"{body.kind.value} requested by {user.username}",
-            valid_for=timedelta(days=body.access_days),
-        )
-        grant = _grant(engine, grant_id)
-    return ConsultPublic(assignment=AssignmentReceipt.model_validate(receipt), grant=grant)
 
 
 @router.post("/consults/answer", response_model=ConsultAnswered, responses=_CONFLICT)
@@ -176,6 +163,7 @@ def break_glass(
     user: CurrentUser,
     session: SessionDep,
     engine: EngineDep,
+    settings: SettingsDep,
 ) -> GrantPublic:
     """Open a case outside your normal access for a few hours, with a reason. The grant and
     every view under it are flagged in the audit log for review."""
@@ -193,6 +181,6 @@ def break_glass(
         user_id=user.id,
         kind=GrantKind.BREAK_GLASS,
         reason=body.reason,
-        valid_for=BREAK_GLASS_VALID_FOR,
+        valid_for=timedelta(minutes=settings.break_glass_minutes),
     )
     return _grant(engine, grant_id)

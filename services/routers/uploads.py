@@ -24,8 +24,6 @@ from services.errors import AccessDeniedError, ResourceNotFoundError, ServiceErr
 from services.registration import (
     SLIDE_SUFFIXES,
     SNIFF_BYTES,
-    Registration,
-    SlideLabels,
     register_slide_file,
     sniff_slide_kind,
 )
@@ -36,7 +34,9 @@ from services.state import AppState
 from services.storage import safe_file_name, slide_storage_path, store_slide_file
 from worklist.db import read_session
 from worklist.enums import Role
+from worklist.labels import SlideLabels
 from worklist.models import Case, Slide, TilingJob
+from worklist.operations import ScanRegistration
 
 router = APIRouter(tags=["slides"])
 
@@ -293,9 +293,10 @@ async def upload_slide(
     """
     case = await anyio.to_thread.run_sync(_case_for_upload, state, user, case_id)
     boundary = _boundary(request)
-    _check_length(request, state.max_upload_bytes)
+    max_bytes = state.settings.max_upload_bytes
+    _check_length(request, max_bytes)
     incoming = state.settings.slide_dir / ".incoming" / f"{uuid.uuid4().hex}.part"
-    reader = _UploadReader(boundary, incoming, state.max_upload_bytes)
+    reader = _UploadReader(boundary, incoming, max_bytes)
     stored: Path | None = None
     try:
         async for chunk in request.stream():
@@ -334,7 +335,7 @@ async def upload_slide(
 
 
 def _upload_public(
-    state: AppState, registration: Registration, file_name: str, size_bytes: int
+    state: AppState, registration: ScanRegistration, file_name: str, size_bytes: int
 ) -> SlideUploadPublic:
     with read_session(state.engine) as session:
         slide = session.get(Slide, registration.slide_id)

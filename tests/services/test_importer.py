@@ -12,7 +12,7 @@ import pytest
 import tifffile
 from sqlalchemy import select
 
-from services.importer import ERROR_SIDECAR_SUFFIX, parse_slide_file_name
+from services.importer import ERROR_SIDECAR_SUFFIX
 from services.storage import pyramid_paths
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import (
@@ -23,7 +23,6 @@ from tests.services.tiling_jobs_support import (
     sample_copy,
     settings_for,
     slides_of,
-    worker_cluster,
 )
 from tiling.samples import fetch_sample
 from worklist.db import read_session
@@ -31,15 +30,9 @@ from worklist.enums import CaseStatus, JobStatus, PyramidStatus
 from worklist.models import Case, ImportedFile, ImportOutcome, Slide, TilingJob
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with worker_cluster() as address:
-        yield address
-
-
 @pytest.fixture
-def service(tmp_path: Path, cluster: str) -> Iterator[ServiceHarness]:
-    with running_service(settings_for(tmp_path / "data", cluster)) as harness:
+def service(tmp_path: Path, dask_cluster: str) -> Iterator[ServiceHarness]:
+    with running_service(settings_for(tmp_path / "data", dask_cluster)) as harness:
         yield harness
 
 
@@ -56,36 +49,6 @@ def sidecar(path: Path) -> Path:
 def imported_rows(service: ServiceHarness) -> list[ImportedFile]:
     with read_session(service.engine) as session:
         return list(session.scalars(select(ImportedFile).order_by(ImportedFile.id)))
-
-
-# --- File names ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "accession", "specimen", "block", "stain"),
-    [
-        ("ALR-T26-000123_A1_HE.svs", "ALR-T26-000123", "A", "A1", "H&E"),
-        ("alr-t26-000123_b12_CD20_scan2.ndpi", "ALR-T26-000123", "B", "B12", "CD20"),
-        ("HMC-C25-00042.svs", "HMC-C25-00042", "A", None, "H&E"),
-        ("LUMC-T24-7 A3.ome.tif", "LUMC-T24-7", "A", "A3", "H&E"),
-    ],
-)
-def test_file_names_name_the_case_block_and_stain(
-    name: str, accession: str, specimen: str, block: str | None, stain: str
-) -> None:
-    parsed = parse_slide_file_name(name)
-    assert parsed is not None
-    assert parsed.accession_number == accession
-    assert (parsed.labels.specimen, parsed.labels.block, parsed.labels.stain) == (
-        specimen,
-        block,
-        stain,
-    )
-
-
-@pytest.mark.parametrize("name", ["scan_0001.svs", "T26-000123.svs", "ALR-X26-1.svs", ".svs"])
-def test_other_file_names_hold_no_accession(name: str) -> None:
-    assert parse_slide_file_name(name) is None
 
 
 # --- The watched folder -------------------------------------------------------------------------
@@ -226,10 +189,10 @@ def test_files_still_being_written_wait_for_the_next_scan(service: ServiceHarnes
 
 @pytest.mark.slow
 def test_with_background_workers_a_dropped_slide_is_imported_and_tiled_unattended(
-    tmp_path: Path, cluster: str
+    tmp_path: Path, dask_cluster: str
 ) -> None:
-    settings = settings_for(tmp_path / "data", cluster).model_copy(
-        update={"run_background_workers": True, "import_poll_seconds": 0.2}
+    settings = settings_for(tmp_path / "data", dask_cluster).model_copy(
+        update={"run_background_workers": True, "import_poll_s": 0.2, "job_poll_s": 0.2}
     )
     with running_service(settings) as service:
         case = new_case(service, "HAGA")

@@ -25,8 +25,8 @@ from tests.services.tiling_jobs_support import (
     sample_copy,
     settings_for,
     slides_of,
-    worker_cluster,
 )
+from tiling.errors import PyramidBuildError
 from tiling.pyramid import PyramidOptions, build_pyramid
 from worklist.actor import Actor
 from worklist.db import read_session, run_in_transaction
@@ -36,15 +36,9 @@ from worklist.models import Slide, TilingJob
 MANAGER = Actor(user_id="manager", role=Role.LAB_MANAGER, site="ALR")
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with worker_cluster() as address:
-        yield address
-
-
 @pytest.fixture
-def service(tmp_path: Path, cluster: str) -> Iterator[ServiceHarness]:
-    with running_service(settings_for(tmp_path / "data", cluster)) as harness:
+def service(tmp_path: Path, dask_cluster: str) -> Iterator[ServiceHarness]:
+    with running_service(settings_for(tmp_path / "data", dask_cluster)) as harness:
         yield harness
 
 
@@ -128,7 +122,7 @@ def test_a_malformed_slide_fails_its_job_with_a_clear_message(
 
 
 def test_a_worker_process_that_dies_fails_the_job_and_the_app_keeps_serving(
-    service: ServiceHarness, cluster: str
+    service: ServiceHarness, dask_cluster: str
 ) -> None:
     slide_id = scanned_slide(service, "small.svs")
     state = app_state(service)
@@ -203,7 +197,7 @@ def _build_partly(slide: Path, out_dir: Path) -> None:
         if done > 0:
             raise _Interrupt
 
-    with pytest.raises(Exception):  # noqa: B017 - the builder wraps the interruption
+    with pytest.raises(PyramidBuildError, match="_Interrupt"):  # the builder wraps it
         build_pyramid(slide, out_dir, PyramidOptions(), name="slide", progress=progress)
 
 

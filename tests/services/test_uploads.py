@@ -17,7 +17,6 @@ from tests.services.tiling_jobs_support import (
     running_service,
     settings_for,
     slides_of,
-    worker_cluster,
 )
 from tiling.samples import fetch_sample
 from worklist.db import read_session
@@ -25,15 +24,9 @@ from worklist.enums import CaseStatus, Role
 from worklist.models import Case, Slide, TilingJob
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[str]:
-    with worker_cluster() as address:
-        yield address
-
-
 @pytest.fixture
-def service(tmp_path: Path, cluster: str) -> Iterator[ServiceHarness]:
-    with running_service(settings_for(tmp_path / "data", cluster)) as harness:
+def service(tmp_path: Path, dask_cluster: str) -> Iterator[ServiceHarness]:
+    with running_service(settings_for(tmp_path / "data", dask_cluster)) as harness:
         harness.add_user("alr_path", Role.PATHOLOGIST, pathologist_code="ALR-01")
         harness.add_user("hmc_path", Role.PATHOLOGIST, pathologist_code="HMC-01")
         harness.add_user("manager", Role.LAB_MANAGER, department_code="HMC")
@@ -186,7 +179,8 @@ def test_requests_that_are_not_a_slide_upload_are_refused(service: ServiceHarnes
 
 def test_uploads_over_the_size_limit_are_refused_while_streaming(service: ServiceHarness) -> None:
     case = new_case(service, "ALR")
-    app_state(service).max_upload_bytes = 100_000
+    state = app_state(service)
+    state.settings = state.settings.model_copy(update={"max_upload_bytes": 100_000})
     answer = upload(service, case.case_id, "alr_path", sample="CMU-1-Small-Region.svs")
     assert answer.status_code == 413
     assert "larger than the 100000 bytes" in answer.json()["detail"]

@@ -1,4 +1,7 @@
-"""Helpers for the tiling job, import and upload tests: a worker cluster, an app on it, cases."""
+"""Helpers for the tiling job, import and upload tests: an app on a worker cluster, cases.
+
+The cluster is the session's ``dask_cluster`` fixture (``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import dask
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -31,27 +33,6 @@ from worklist.region import default_region
 from worklist.seeding import import_region
 
 
-@contextmanager
-def worker_cluster() -> Iterator[str]:
-    """Two dask worker processes (one thread each); a task that kills its worker is not
-    retried on the other, so a crash shows at once. Yields the scheduler address."""
-    from distributed import LocalCluster
-
-    with (
-        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            silence_logs=50,
-        ) as cluster,
-    ):
-        yield cluster.scheduler_address
-
-
 def settings_for(data_dir: Path, scheduler: str | None) -> Settings:
     """Test settings: no background threads, jobs on ``scheduler`` (None: the app's own)."""
     return Settings(
@@ -59,7 +40,8 @@ def settings_for(data_dir: Path, scheduler: str | None) -> Settings:
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         run_background_workers=False,
         dask_scheduler=scheduler,
-        import_poll_seconds=0.5,
+        import_poll_s=0.5,
+        job_poll_s=0.5,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from tests.worklist.conftest import MANAGER, NOW, PATHOLOGIST, Factory
 from worklist.accession import parse_accession
+from worklist.accounts import NewUser, create_user
 from worklist.actor import Actor
-from worklist.enums import AssignmentKind, CaseStatus, Priority, PyramidStatus, Role
+from worklist.enums import AssignmentKind, CaseStatus, GrantKind, Priority, Role
 from worklist.errors import (
     AlreadyAssignedError,
     ConcurrentUpdateError,
@@ -25,9 +27,10 @@ from worklist.errors import (
     ValidationError,
     WorklistError,
 )
-from worklist.models import Assignment, AuditEvent, Case, Slide
+from worklist.models import Assignment, AuditEvent, Case, CaseGrant, Slide
 from worklist.operations import (
     CaseIntake,
+    ConsultGrant,
     add_annotation,
     add_comment,
     answer_consult,
@@ -38,10 +41,8 @@ from worklist.operations import (
     intake_cases,
     reassign_case,
     record_access,
-    register_scan,
     release_case,
     request_consult,
-    set_pyramid_status,
     sign_out,
     start_review,
 )
@@ -97,6 +98,15 @@ def _case_and_audit_counts(engine: Engine) -> tuple[int, int, int]:
     return cases, created or 0, refused or 0
 
 
+def _in_review(factory: Factory, region_ids: ImportSummary) -> tuple[int, int, int]:
+    """A case HMC-01 claimed and is reviewing; its id, HMC-01's and LUMC-01's."""
+    [case_id] = factory.cases()
+    hmc1, lumc1 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["LUMC-01"]
+    claim_case(engine=factory.engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    start_review(engine=factory.engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    return case_id, hmc1, lumc1
+
+
 def test_a_duplicate_accession_number_is_refused_and_changes_nothing(
     engine: Engine, factory: Factory
 ) -> None:
@@ -124,18 +134,6 @@ def test_a_duplicate_accession_number_is_refused_and_changes_nothing(
     # The counter was not advanced by the refused batch.
     [second] = factory.cases()
     assert parse_accession(_case(engine, second).accession_number).seq == 2
-
-
-def test_case_becomes_scanned_with_its_last_slide(engine: Engine, factory: Factory) -> None:
-    [case_id] = factory.cases(scanned=False)
-    assert _case(engine, case_id).status is CaseStatus.RECEIVED
-    with Session(engine) as session:
-        slide_id = session.scalars(select(Slide.id)).one()
-    state = register_scan(engine=engine, actor=MANAGER, slide_id=slide_id, file_path="x.svs")
-    assert state.status is CaseStatus.SCANNED
-    set_pyramid_status(engine=engine, slide_id=slide_id, status=PyramidStatus.READY)
-    with Session(engine) as session:
-        assert session.get(Slide, slide_id).pyramid_status is PyramidStatus.READY  # type: ignore[union-attr]
 
 
 def test_claim_then_second_claim_is_refused(
@@ -185,10 +183,7 @@ def test_release_returns_the_case_to_the_pool(
 def test_reassign_needs_a_lab_manager(
     engine: Engine, factory: Factory, region_ids: ImportSummary
 ) -> None:
-    [case_id] = factory.cases()
-    hmc1, lumc1 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["LUMC-01"]
-    claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
-    start_review(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    case_id, _, lumc1 = _in_review(factory, region_ids)
     with pytest.raises(NotPermittedError) as refused:
         reassign_case(
             engine=engine, actor=PATHOLOGIST, case_id=case_id, to_pathologist_id=lumc1, reason="x"
@@ -209,10 +204,7 @@ def test_reassign_needs_a_lab_manager(
 def test_consult_round_trip_and_sign_out(
     engine: Engine, factory: Factory, region_ids: ImportSummary
 ) -> None:
-    [case_id] = factory.cases()
-    hmc1, lumc1 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["LUMC-01"]
-    claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
-    start_review(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    case_id, hmc1, lumc1 = _in_review(factory, region_ids)
     with pytest.raises(ConflictOfInterestError):
         request_consult(
             engine=engine,
@@ -231,7 +223,8 @@ def test_consult_round_trip_and_sign_out(
         question="Dysplasie, hooggradig?",
         kind=AssignmentKind.SECOND_OPINION,
     )
-    assert receipt.case.status is CaseStatus.CONSULT_PENDING
+    assert receipt.assignment.case.status is CaseStatus.CONSULT_PENDING
+    assert receipt.grant_id is None
     with pytest.raises(InvalidTransitionError, match="consult_pending"):
         sign_out(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
     state = answer_consult(
@@ -367,3 +360,83 @@ def test_comments_annotations_and_access_are_audited(engine: Engine, factory: Fa
     assert types[-4:] == ["case.comment", "slide.annotate", "slide.open", "case.open"]
     assert events[-2].slide_id == slide_id and events[-2].action.value == "read"
     assert events[-1].break_glass and events[-1].patient_pseudonym == "PSN-000000"
+
+
+def _events(engine: Engine) -> list[tuple[str, str]]:
+    with Session(engine) as session:
+        rows = session.execute(
+            select(AuditEvent.event_type, AuditEvent.outcome).order_by(AuditEvent.seq)
+        ).all()
+    return [(event_type, str(outcome)) for event_type, outcome in rows]
+
+
+def test_a_consult_answer_and_its_refusal_are_recorded_under_one_name(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    case_id, hmc1, lumc1 = _in_review(factory, region_ids)
+    request_consult(
+        engine=engine,
+        actor=PATHOLOGIST,
+        case_id=case_id,
+        requested_by=hmc1,
+        consultant_id=lumc1,
+        question="?",
+    )
+    with pytest.raises(NotAssignedError):
+        answer_consult(
+            engine=engine, actor=PATHOLOGIST, case_id=case_id, consultant_id=hmc1, answer="x"
+        )
+    answer_consult(
+        engine=engine, actor=PATHOLOGIST, case_id=case_id, consultant_id=lumc1, answer="ok"
+    )
+    assert _events(engine)[-2:] == [
+        ("case.consult.answer", "minor_failure"),
+        ("case.consult.answer", "success"),
+    ]
+
+
+def test_a_consult_request_grants_the_consultant_in_the_same_transaction(
+    engine: Engine, factory: Factory, region_ids: ImportSummary
+) -> None:
+    [case_id] = factory.cases()
+    hmc1, lumc1 = region_ids.pathologist_ids["HMC-01"], region_ids.pathologist_ids["LUMC-01"]
+    account_id = create_user(
+        engine=engine,
+        actor=MANAGER,
+        user=NewUser("bakker", "C. Bakker", "x", Role.PATHOLOGIST, pathologist_code="LUMC-01"),
+    )
+    claim_case(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    start_review(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
+    grant = ConsultGrant(valid_for=timedelta(days=14), reason="consult requested")
+    with pytest.raises(ConflictOfInterestError):  # refused: no grant either
+        request_consult(
+            engine=engine,
+            actor=PATHOLOGIST,
+            case_id=case_id,
+            requested_by=hmc1,
+            consultant_id=hmc1,
+            question="?",
+            grant=grant,
+        )
+    with Session(engine) as session:
+        assert session.scalars(select(CaseGrant)).all() == []
+
+    receipt = request_consult(
+        engine=engine,
+        actor=PATHOLOGIST,
+        case_id=case_id,
+        requested_by=hmc1,
+        consultant_id=lumc1,
+        question="?",
+        grant=grant,
+        now=NOW,
+    )
+
+    with Session(engine) as session:
+        given = session.get_one(CaseGrant, receipt.grant_id)
+        assert (given.user_id, given.kind) == (account_id, GrantKind.CONSULT)
+        assert given.expires_at == NOW + timedelta(days=14)
+    assert _events(engine)[-2:] == [
+        ("case.consult.request", "success"),
+        ("case.grant.consult", "success"),
+    ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
+import pytest
+
 from worklist.enums import CaseType
 from worklist.synthetic import case_stream, synthetic_region
 
@@ -24,6 +26,7 @@ def test_region_covers_every_department() -> None:
     assert len({p.code for p in region.pathologists}) == 200
 
 
+@pytest.mark.slow
 def test_arrivals_follow_weekday_and_season() -> None:
     stream = case_stream(start=date(2025, 1, 1), days=365, seed=2, cases_per_year=60_000)
     assert 50_000 < len(stream) < 70_000

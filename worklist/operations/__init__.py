@@ -1,7 +1,10 @@
 """Operations many people race on: each is one transaction, safe under concurrency.
 
 Every operation takes keyword arguments only, starting with the ``engine`` and the ``actor``,
-writes an audit record, and returns plain values (:mod:`worklist.operations.receipts`).
+writes an audit record (one event name for its success and its refusal,
+:mod:`worklist.operations._audited`), and returns plain values
+(:mod:`worklist.operations.receipts`). The tiling job's state machine is
+:mod:`worklist.operations.jobs`; a scan landing is :mod:`worklist.operations.scans`.
 """
 
 from __future__ import annotations
@@ -21,20 +24,32 @@ from worklist.operations.intake import (
     SpecimenIntake,
     intake_case,
     intake_cases,
-    register_scan,
-    set_pyramid_status,
 )
+from worklist.operations.jobs import PyramidLocator, PyramidTarget, set_pyramid_status
 from worklist.operations.notes import add_annotation, add_comment, record_access
 from worklist.operations.receipts import AssignmentReceipt, CaseState
-from worklist.operations.review import answer_consult, request_consult, sign_out, start_review
+from worklist.operations.review import (
+    ConsultGrant,
+    ConsultReceipt,
+    answer_consult,
+    request_consult,
+    sign_out,
+    start_review,
+)
+from worklist.operations.scans import ScanRegistration, register_scan
 
 __all__ = [
     "AssignmentReceipt",
     "BlockIntake",
     "CaseIntake",
     "CaseState",
+    "ConsultGrant",
+    "ConsultReceipt",
     "Proposal",
     "ProposalOutcome",
+    "PyramidLocator",
+    "PyramidTarget",
+    "ScanRegistration",
     "SlideIntake",
     "SpecimenIntake",
     "add_annotation",

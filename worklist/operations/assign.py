@@ -11,21 +11,19 @@ from sqlalchemy.orm import Session
 
 from worklist import lifecycle
 from worklist.actor import Actor
-from worklist.audit import AuditEntry, record_event, record_events
-from worklist.db import run_in_transaction
+from worklist.audit import AuditEntry
 from worklist.enums import AssignmentKind, AuditAction, CaseStatus
 from worklist.errors import AlreadyAssignedError, NotAssignedError, WorklistError
 from worklist.models import Assignment, Case, Pathologist
 from worklist.operations._assigning import add_primary, add_reviewer
+from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import (
     active_primary,
     end_assignment,
     get_pathologist,
     lock_case,
     require_manager,
-    utc_now,
 )
-from worklist.operations._refusals import audit_refusal
 from worklist.operations.receipts import AssignmentReceipt
 
 # (case_id, pathologist_id, kind, rule): what the assignment engine proposes.
@@ -45,27 +43,24 @@ def assign_case(
 ) -> AssignmentReceipt:
     """Assign a case to a pathologist by hand (lab managers) in one transaction."""
 
-    def work(session: Session) -> AssignmentReceipt:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> AssignmentReceipt:
         case = lock_case(session, case_id, expected_version=expected_version)
         pathologist = get_pathologist(session, pathologist_id)
-        assignment = _assign(session, case, pathologist, kind, actor=actor, rule=rule, now=moment)
-        record_event(
-            session,
-            actor=actor,
-            event_type=f"case.assign.{kind.value}",
-            action=AuditAction.UPDATE,
-            case=case,
-            detail={"pathologist": pathologist.code, "rule": rule},
-            now=moment,
+        assignment = _assign(
+            session, case, pathologist, kind, actor=actor, rule=rule, now=audit.moment
         )
+        audit.record(case=case, detail={"pathologist": pathologist.code, "rule": rule})
         return AssignmentReceipt.of(assignment, case)
 
-    with audit_refusal(
-        engine=engine, actor=actor, event_type=f"case.assign.{kind.value}", case_id=case_id, now=now
-    ):
-        require_manager(actor, "assign cases")
-        return run_in_transaction(engine, work)
+    return run_audited(
+        engine=engine,
+        actor=actor,
+        event_type=f"case.assign.{kind.value}",
+        case_id=case_id,
+        check=lambda: require_manager(actor, "assign cases"),
+        now=now,
+        work=work,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +82,14 @@ def apply_proposals(
 
     A proposal overtaken by events since the engine's snapshot (the case was claimed, released
     or signed out meanwhile) is skipped with its reason; the others still apply. Each proposal
-    runs in a savepoint, so a skipped one leaves nothing behind.
+    runs in a savepoint, so a skipped one leaves nothing behind. The round is one operation
+    ("case.assign.round", which a refusal names), each assignment it makes is recorded as
+    "case.assign.<kind>", as if made by hand.
     """
     proposal_list = list(proposals)
 
-    def work(session: Session) -> ProposalOutcome:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> ProposalOutcome:
+        moment = audit.moment
         applied: list[AssignmentReceipt] = []
         skipped: list[tuple[Proposal, str]] = []
         for proposal in proposal_list:
@@ -119,18 +116,18 @@ def apply_proposals(
             )
             for receipt in applied
         ]
-        record_events(session, actor=actor, entries=entries, now=moment)
+        audit.write(*entries)
         return ProposalOutcome(tuple(applied), tuple(skipped))
 
-    with audit_refusal(
+    return run_audited(
         engine=engine,
         actor=actor,
         event_type="case.assign.round",
         action=AuditAction.EXECUTE,
+        check=lambda: require_manager(actor, "apply assignment proposals"),
         now=now,
-    ):
-        require_manager(actor, "apply assignment proposals")
-        return run_in_transaction(engine, work)
+        work=work,
+    )
 
 
 def reassign_case(
@@ -148,8 +145,8 @@ def reassign_case(
     A case that was in review goes back to "assigned": its new pathologist has not begun.
     """
 
-    def work(session: Session) -> AssignmentReceipt:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> AssignmentReceipt:
+        moment = audit.moment
         case = lock_case(session, case_id, expected_version=expected_version)
         target = get_pathologist(session, to_pathologist_id)
         current = active_primary(session, case.id)
@@ -180,22 +177,18 @@ def reassign_case(
         )
         session.add(assignment)
         session.flush()
-        record_event(
-            session,
-            actor=actor,
-            event_type="case.reassign",
-            action=AuditAction.UPDATE,
-            case=case,
-            detail={"from": previous_code, "to": target.code, "reason": reason},
-            now=moment,
-        )
+        audit.record(case=case, detail={"from": previous_code, "to": target.code, "reason": reason})
         return AssignmentReceipt.of(assignment, case)
 
-    with audit_refusal(
-        engine=engine, actor=actor, event_type="case.reassign", case_id=case_id, now=now
-    ):
-        require_manager(actor, "reassign cases")
-        return run_in_transaction(engine, work)
+    return run_audited(
+        engine=engine,
+        actor=actor,
+        event_type="case.reassign",
+        case_id=case_id,
+        check=lambda: require_manager(actor, "reassign cases"),
+        now=now,
+        work=work,
+    )
 
 
 def _assign(

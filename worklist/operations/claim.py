@@ -10,20 +10,17 @@ from sqlalchemy.orm import Session
 
 from worklist import lifecycle
 from worklist.actor import Actor
-from worklist.audit import record_event
-from worklist.db import run_in_transaction
-from worklist.enums import AssignmentKind, AuditAction, CaseStatus, Priority
+from worklist.enums import AssignmentKind, CaseStatus, Priority
 from worklist.errors import NotAssignedError
 from worklist.models import Case, PathologistSubspecialty
 from worklist.operations._assigning import add_primary
+from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import (
     active_assignments,
     end_assignment,
     get_pathologist,
     lock_case,
-    utc_now,
 )
-from worklist.operations._refusals import audit_refusal
 from worklist.operations.receipts import AssignmentReceipt, CaseState
 
 # Most urgent first, as an SQL expression over the stored priority value.
@@ -45,30 +42,18 @@ def claim_case(
     :class:`~worklist.errors.AlreadyAssignedError`.
     """
 
-    def work(session: Session) -> AssignmentReceipt:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> AssignmentReceipt:
         case = lock_case(session, case_id, expected_version=expected_version)
         pathologist = get_pathologist(session, pathologist_id)
-        assignment = add_primary(session, case, pathologist, actor=actor, rule="claim", now=moment)
-        record_event(
-            session,
-            actor=actor,
-            event_type="case.claim",
-            action=AuditAction.UPDATE,
-            case=case,
-            detail={"pathologist": pathologist.code},
-            now=moment,
+        assignment = add_primary(
+            session, case, pathologist, actor=actor, rule="claim", now=audit.moment
         )
+        audit.record(case=case, detail={"pathologist": pathologist.code})
         return AssignmentReceipt.of(assignment, case)
 
-    with audit_refusal(
-        engine=engine,
-        actor=actor,
-        event_type="case.claim",
-        case_id=case_id,
-        now=now,
-    ):
-        return run_in_transaction(engine, work)
+    return run_audited(
+        engine=engine, actor=actor, event_type="case.claim", case_id=case_id, now=now, work=work
+    )
 
 
 def claim_next(
@@ -85,8 +70,7 @@ def claim_next(
     claimers each get a different case without waiting on one another.
     """
 
-    def work(session: Session) -> AssignmentReceipt | None:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> AssignmentReceipt | None:
         pathologist = get_pathologist(session, pathologist_id)
         query = select(Case).where(Case.status == CaseStatus.SCANNED)
         if own_subspecialties_only:
@@ -106,20 +90,12 @@ def claim_next(
         if case is None:
             return None
         assignment = add_primary(
-            session, case, pathologist, actor=actor, rule="claim-next", now=moment
+            session, case, pathologist, actor=actor, rule="claim-next", now=audit.moment
         )
-        record_event(
-            session,
-            actor=actor,
-            event_type="case.claim",
-            action=AuditAction.UPDATE,
-            case=case,
-            detail={"pathologist": pathologist.code, "next": True},
-            now=moment,
-        )
+        audit.record(case=case, detail={"pathologist": pathologist.code, "next": True})
         return AssignmentReceipt.of(assignment, case)
 
-    return run_in_transaction(engine, work)
+    return run_audited(engine=engine, actor=actor, event_type="case.claim", now=now, work=work)
 
 
 def release_case(
@@ -134,8 +110,7 @@ def release_case(
 ) -> CaseState:
     """Give a case back to the unassigned pool ("scanned"), by its primary pathologist."""
 
-    def work(session: Session) -> CaseState:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> CaseState:
         case = lock_case(session, case_id, expected_version=expected_version)
         primaries = [
             a
@@ -146,24 +121,11 @@ def release_case(
             raise NotAssignedError(
                 f"case {case.accession_number!r} is not assigned to pathologist {pathologist_id}"
             )
-        lifecycle.transition(case, CaseStatus.SCANNED, now=moment)
-        end_assignment(primaries[0], reason="released", now=moment)
-        record_event(
-            session,
-            actor=actor,
-            event_type="case.release",
-            action=AuditAction.UPDATE,
-            case=case,
-            detail={"pathologist_id": pathologist_id, "reason": reason},
-            now=moment,
-        )
+        lifecycle.transition(case, CaseStatus.SCANNED, now=audit.moment)
+        end_assignment(primaries[0], reason="released", now=audit.moment)
+        audit.record(case=case, detail={"pathologist_id": pathologist_id, "reason": reason})
         return CaseState.of(case)
 
-    with audit_refusal(
-        engine=engine,
-        actor=actor,
-        event_type="case.release",
-        case_id=case_id,
-        now=now,
-    ):
-        return run_in_transaction(engine, work)
+    return run_audited(
+        engine=engine, actor=actor, event_type="case.release", case_id=case_id, now=now, work=work
+    )

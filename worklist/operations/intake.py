@@ -1,4 +1,4 @@
-"""Intake: cases arrive at a front office with their specimens, blocks and slides; scans land."""
+"""Intake: cases arrive at a front office with their specimens, blocks and slides."""
 
 from __future__ import annotations
 
@@ -15,13 +15,11 @@ from sqlalchemy.orm import Session
 from worklist import lifecycle
 from worklist.accession import format_accession, parse_accession
 from worklist.actor import Actor
-from worklist.audit import AuditEntry, record_event, record_events
-from worklist.db import run_in_transaction
 from worklist.enums import AuditAction, CaseStatus, CaseType, Priority, PyramidStatus
 from worklist.errors import DuplicateAccessionError, NotFoundError, ValidationError
 from worklist.models import AccessionCounter, Block, Case, Department, Slide, Specimen
-from worklist.operations._common import lock_case, utc_now
-from worklist.operations._refusals import audit_refusal
+from worklist.operations._audited import Recorder, run_audited
+from worklist.operations._common import utc_now
 from worklist.operations.receipts import CaseState
 from worklist.workload import due_time
 
@@ -82,8 +80,8 @@ def intake_cases(
     :class:`~worklist.errors.DuplicateAccessionError` and registers nothing.
     """
 
-    def work(session: Session) -> list[CaseState]:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> list[CaseState]:
+        moment = audit.moment
         departments = {d.code: d for d in session.execute(select(Department)).scalars()}
         codes = {d.id: code for code, d in departments.items()}
         for request in cases:
@@ -101,28 +99,24 @@ def intake_cases(
             if "accession_number" in str(exc.orig):
                 raise DuplicateAccessionError(None, "taken by a concurrent intake") from exc
             raise
-        entries = [
-            AuditEntry(
-                "case.intake",
-                AuditAction.CREATE,
-                case=case,
-                site=codes[case.department_id],
-                detail={"status": case.status.value},
+        audit.write(
+            *(
+                audit.entry(
+                    case=case, site=codes[case.department_id], detail={"status": case.status.value}
+                )
+                for case in created
             )
-            for case in created
-        ]
-        record_events(session, actor=actor, entries=entries, now=moment)
+        )
         return [CaseState.of(case) for case in created]
 
-    with audit_refusal(
+    return run_audited(
         engine=engine,
         actor=actor,
         event_type="case.intake",
         action=AuditAction.CREATE,
-        case_id=None,
         now=now,
-    ):
-        return run_in_transaction(engine, work)
+        work=work,
+    )
 
 
 def intake_case(
@@ -270,53 +264,3 @@ def _reserve_accessions(
     )
     last: int = session.execute(statement).scalar_one()
     return last - count + 1
-
-
-def register_scan(
-    *,
-    engine: Engine,
-    actor: Actor,
-    slide_id: int,
-    file_path: str,
-    now: datetime | None = None,
-) -> CaseState:
-    """Record a slide's whole-slide image; the case becomes "scanned" with its last slide."""
-
-    def work(session: Session) -> CaseState:
-        moment = utc_now(now)
-        slide = session.get(Slide, slide_id)
-        if slide is None:
-            raise NotFoundError("slide", slide_id)
-        case = lock_case(session, slide.block.specimen.case_id)
-        slide.file_path = file_path
-        slide.scanned_at = moment
-        slide.pyramid_status = PyramidStatus.NONE
-        case.updated_at = moment
-        slides = [s for sp in case.specimens for b in sp.blocks for s in b.slides]
-        if case.status is CaseStatus.RECEIVED and all(s.file_path for s in slides):
-            lifecycle.transition(case, CaseStatus.SCANNED, now=moment)
-        record_event(
-            session,
-            actor=actor,
-            event_type="slide.scanned",
-            action=AuditAction.UPDATE,
-            case=case,
-            slide_id=slide_id,
-            detail={"file_path": file_path},
-            now=moment,
-        )
-        return CaseState.of(case)
-
-    return run_in_transaction(engine, work)
-
-
-def set_pyramid_status(*, engine: Engine, slide_id: int, status: PyramidStatus) -> None:
-    """Record the progress of a slide's Deep Zoom pyramid (for the tiling job runner)."""
-
-    def work(session: Session) -> None:
-        slide = session.get(Slide, slide_id)
-        if slide is None:
-            raise NotFoundError("slide", slide_id)
-        slide.pyramid_status = status
-
-    run_in_transaction(engine, work)

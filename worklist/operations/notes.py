@@ -8,13 +8,11 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from worklist.actor import Actor
-from worklist.audit import record_event
-from worklist.db import run_in_transaction
 from worklist.enums import AuditAction
 from worklist.errors import NotFoundError, ValidationError
 from worklist.geojson import validate_geojson
 from worklist.models import Annotation, Case, Comment, Slide
-from worklist.operations._common import utc_now
+from worklist.operations._audited import Recorder, run_audited
 
 
 def add_comment(
@@ -24,24 +22,23 @@ def add_comment(
     if not body.strip():
         raise ValidationError("a comment needs text")
 
-    def work(session: Session) -> int:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> int:
         case = _get_case(session, case_id)
-        comment = Comment(case_id=case.id, author=actor.user_id, body=body, created_at=moment)
+        comment = Comment(case_id=case.id, author=actor.user_id, body=body, created_at=audit.moment)
         session.add(comment)
         session.flush()
-        record_event(
-            session,
-            actor=actor,
-            event_type="case.comment",
-            action=AuditAction.CREATE,
-            case=case,
-            detail={"comment_id": comment.id},
-            now=moment,
-        )
+        audit.record(case=case, detail={"comment_id": comment.id})
         return comment.id
 
-    return run_in_transaction(engine, work)
+    return run_audited(
+        engine=engine,
+        actor=actor,
+        event_type="case.comment",
+        action=AuditAction.CREATE,
+        case_id=case_id,
+        now=now,
+        work=work,
+    )
 
 
 def add_annotation(
@@ -56,27 +53,32 @@ def add_annotation(
     """Store a validated GeoJSON annotation on a slide; returns its id."""
     validate_geojson(geojson)
 
-    def work(session: Session) -> int:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> int:
         slide = _get_slide(session, slide_id)
         annotation = Annotation(
-            slide_id=slide.id, author=actor.user_id, label=label, geojson=geojson, created_at=moment
+            slide_id=slide.id,
+            author=actor.user_id,
+            label=label,
+            geojson=geojson,
+            created_at=audit.moment,
         )
         session.add(annotation)
         session.flush()
-        record_event(
-            session,
-            actor=actor,
-            event_type="slide.annotate",
-            action=AuditAction.CREATE,
+        audit.record(
             case=slide.block.specimen.case,
             slide_id=slide.id,
             detail={"annotation_id": annotation.id},
-            now=moment,
         )
         return annotation.id
 
-    return run_in_transaction(engine, work)
+    return run_audited(
+        engine=engine,
+        actor=actor,
+        event_type="slide.annotate",
+        action=AuditAction.CREATE,
+        now=now,
+        work=work,
+    )
 
 
 def record_access(
@@ -91,25 +93,24 @@ def record_access(
     if (case_id is None) == (slide_id is None):
         raise ValueError("record_access needs exactly one of case_id and slide_id")
 
-    def work(session: Session) -> None:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> None:
         if slide_id is not None:
             slide = _get_slide(session, slide_id)
             case = slide.block.specimen.case
         else:
             assert case_id is not None
             case = _get_case(session, case_id)
-        record_event(
-            session,
-            actor=actor,
-            event_type="slide.open" if slide_id is not None else "case.open",
-            action=AuditAction.READ,
-            case=case,
-            slide_id=slide_id,
-            now=moment,
-        )
+        audit.record(case=case, slide_id=slide_id)
 
-    run_in_transaction(engine, work)
+    run_audited(
+        engine=engine,
+        actor=actor,
+        event_type="slide.open" if slide_id is not None else "case.open",
+        action=AuditAction.READ,
+        case_id=case_id,
+        now=now,
+        work=work,
+    )
 
 
 def _get_case(session: Session, case_id: int) -> Case:

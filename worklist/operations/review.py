@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from worklist import lifecycle
 from worklist.actor import Actor
-from worklist.audit import record_event
-from worklist.db import run_in_transaction
-from worklist.enums import AssignmentKind, AuditAction, CaseStatus
+from worklist.db import read_session
+from worklist.enums import AssignmentKind, AuditAction, CaseStatus, GrantKind
 from worklist.errors import InvalidTransitionError, NotAssignedError
-from worklist.models import Assignment, Case, Comment
+from worklist.models import Assignment, Case, Comment, UserAccount
 from worklist.operations._assigning import add_reviewer
+from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import (
     active_assignments,
     active_primary,
     end_assignment,
     get_pathologist,
     lock_case,
-    utc_now,
 )
-from worklist.operations._refusals import audit_refusal
+from worklist.operations._grants import add_grant, check_grant
 from worklist.operations.receipts import AssignmentReceipt, CaseState
 
 _REVIEW_KINDS = (AssignmentKind.SECOND_OPINION, AssignmentKind.CONSULT)
@@ -50,29 +50,38 @@ def start_review(
 ) -> CaseState:
     """The primary pathologist opens the case for review ("assigned" -> "in_review")."""
 
-    def work(session: Session) -> CaseState:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> CaseState:
         case = lock_case(session, case_id, expected_version=expected_version)
         _require_primary(session, case, pathologist_id, "review it")
-        lifecycle.transition(case, CaseStatus.IN_REVIEW, now=moment)
-        record_event(
-            session,
-            actor=actor,
-            event_type="case.review.start",
-            action=AuditAction.UPDATE,
-            case=case,
-            now=moment,
-        )
+        lifecycle.transition(case, CaseStatus.IN_REVIEW, now=audit.moment)
+        audit.record(case=case)
         return CaseState.of(case)
 
-    with audit_refusal(
+    return run_audited(
         engine=engine,
         actor=actor,
         event_type="case.review.start",
         case_id=case_id,
         now=now,
-    ):
-        return run_in_transaction(engine, work)
+        work=work,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultGrant:
+    """The access a consult request gives its reader's account: for how long, and why."""
+
+    valid_for: timedelta
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsultReceipt:
+    """The reader's assignment, and the grant their account got (None: no grant, or the
+    consultant has no active account)."""
+
+    assignment: AssignmentReceipt
+    grant_id: int | None
 
 
 def request_consult(
@@ -84,14 +93,19 @@ def request_consult(
     consultant_id: int,
     question: str,
     kind: AssignmentKind = AssignmentKind.CONSULT,
+    grant: ConsultGrant | None = None,
     expected_version: int | None = None,
     now: datetime | None = None,
-) -> AssignmentReceipt:
+) -> ConsultReceipt:
     """The primary pathologist asks a colleague (often at another site) for a consult or
-    second opinion; the case waits in "consult_pending" until it is answered."""
+    second opinion; the case waits in "consult_pending" until it is answered.
 
-    def work(session: Session) -> AssignmentReceipt:
-        moment = utc_now(now)
+    With ``grant``, the consultant's account gets a consult grant on the case in the same
+    transaction, so they can still open it after answering.
+    """
+
+    def work(session: Session, audit: Recorder) -> ConsultReceipt:
+        moment = audit.moment
         case = lock_case(session, case_id, expected_version=expected_version)
         _require_primary(session, case, requested_by, f"ask for a {kind.value}")
         consultant = get_pathologist(session, consultant_id)
@@ -103,26 +117,49 @@ def request_consult(
         session.add(
             Comment(case_id=case.id, author=actor.user_id, body=question, created_at=moment)
         )
-        record_event(
-            session,
-            actor=actor,
-            event_type=f"case.{kind.value}.request",
-            action=AuditAction.CREATE,
-            case=case,
-            detail={"consultant": consultant.code},
-            now=moment,
+        entries = [audit.entry(case=case, detail={"consultant": consultant.code})]
+        account_id = session.scalar(
+            select(UserAccount.id).where(
+                UserAccount.pathologist_id == consultant.id, UserAccount.active
+            )
         )
-        return AssignmentReceipt.of(assignment, case)
+        grant_id = None
+        if grant is not None and account_id is not None:
+            given, entry = add_grant(
+                session,
+                actor=actor,
+                case=case,
+                user_id=account_id,
+                kind=GrantKind.CONSULT,
+                reason=grant.reason,
+                valid_for=grant.valid_for,
+                now=moment,
+            )
+            grant_id = given.id
+            entries.append(entry)
+        audit.write(*entries)
+        return ConsultReceipt(AssignmentReceipt.of(assignment, case), grant_id)
 
-    with audit_refusal(
+    return run_audited(
         engine=engine,
         actor=actor,
         event_type=f"case.{kind.value}.request",
         action=AuditAction.CREATE,
         case_id=case_id,
+        check=(lambda: check_grant(actor, GrantKind.CONSULT, grant.reason)) if grant else None,
         now=now,
-    ):
-        return run_in_transaction(engine, work)
+        work=work,
+    )
+
+
+def _open_reads(session: Session, case_id: int, consultant_id: int) -> list[Assignment]:
+    """The consultant's open second opinions, then consults, on the case."""
+    return [
+        a
+        for kind in _REVIEW_KINDS
+        for a in active_assignments(session, case_id, kind)
+        if a.pathologist_id == consultant_id
+    ]
 
 
 def answer_consult(
@@ -134,50 +171,44 @@ def answer_consult(
     answer: str,
     now: datetime | None = None,
 ) -> CaseState:
-    """A consultant or second reader answers; with the last answer the case is back in review."""
+    """A consultant or second reader answers; with the last answer the case is back in review.
 
-    def work(session: Session) -> CaseState:
-        moment = utc_now(now)
+    Recorded as "case.consult.answer" or "case.second_opinion.answer", by what is answered
+    (a consultant with nothing open is refused as "case.consult.answer").
+    """
+    with read_session(engine) as session:
+        reads = _open_reads(session, case_id, consultant_id)
+    kind = reads[0].kind if reads else AssignmentKind.CONSULT
+
+    def work(session: Session, audit: Recorder) -> CaseState:
         case = lock_case(session, case_id)
-        open_reads = [
-            a
-            for kind in _REVIEW_KINDS
-            for a in active_assignments(session, case.id, kind)
-            if a.pathologist_id == consultant_id
-        ]
+        open_reads = [a for a in _open_reads(session, case.id, consultant_id) if a.kind is kind]
         if not open_reads:
             raise NotAssignedError(
                 f"pathologist {consultant_id} has no open consult or second opinion on "
                 f"case {case.accession_number!r}"
             )
-        end_assignment(open_reads[0], reason="completed", now=moment)
-        session.add(Comment(case_id=case.id, author=actor.user_id, body=answer, created_at=moment))
-        session.flush()
-        still_open = [
-            a for kind in _REVIEW_KINDS for a in active_assignments(session, case.id, kind)
-        ]
-        if case.status is CaseStatus.CONSULT_PENDING and not still_open:
-            lifecycle.transition(case, CaseStatus.IN_REVIEW, now=moment)
-        else:
-            case.updated_at = moment
-        record_event(
-            session,
-            actor=actor,
-            event_type=f"case.{open_reads[0].kind.value}.answer",
-            action=AuditAction.UPDATE,
-            case=case,
-            now=moment,
+        end_assignment(open_reads[0], reason="completed", now=audit.moment)
+        session.add(
+            Comment(case_id=case.id, author=actor.user_id, body=answer, created_at=audit.moment)
         )
+        session.flush()
+        still_open = [a for k in _REVIEW_KINDS for a in active_assignments(session, case.id, k)]
+        if case.status is CaseStatus.CONSULT_PENDING and not still_open:
+            lifecycle.transition(case, CaseStatus.IN_REVIEW, now=audit.moment)
+        else:
+            case.updated_at = audit.moment
+        audit.record(case=case)
         return CaseState.of(case)
 
-    with audit_refusal(
+    return run_audited(
         engine=engine,
         actor=actor,
-        event_type="case.consult.answer",
+        event_type=f"case.{kind.value}.answer",
         case_id=case_id,
         now=now,
-    ):
-        return run_in_transaction(engine, work)
+        work=work,
+    )
 
 
 def sign_out(
@@ -191,8 +222,7 @@ def sign_out(
 ) -> CaseState:
     """The primary pathologist signs the case out; every second read must be in."""
 
-    def work(session: Session) -> CaseState:
-        moment = utc_now(now)
+    def work(session: Session, audit: Recorder) -> CaseState:
         case = lock_case(session, case_id, expected_version=expected_version)
         primary = _require_primary(session, case, pathologist_id, "sign it out")
         lifecycle.check_transition(case.accession_number, case.status, CaseStatus.SIGNED_OUT)
@@ -206,23 +236,16 @@ def sign_out(
                 CaseStatus.SIGNED_OUT.value,
                 f"{len(open_reads)} second read(s) or consult(s) still open",
             )
-        lifecycle.transition(case, CaseStatus.SIGNED_OUT, now=moment)
-        end_assignment(primary, reason="signed_out", now=moment)
-        record_event(
-            session,
-            actor=actor,
-            event_type="case.sign_out",
-            action=AuditAction.UPDATE,
-            case=case,
-            now=moment,
-        )
+        lifecycle.transition(case, CaseStatus.SIGNED_OUT, now=audit.moment)
+        end_assignment(primary, reason="signed_out", now=audit.moment)
+        audit.record(case=case)
         return CaseState.of(case)
 
-    with audit_refusal(
+    return run_audited(
         engine=engine,
         actor=actor,
         event_type="case.sign_out",
         case_id=case_id,
         now=now,
-    ):
-        return run_in_transaction(engine, work)
+        work=work,
+    )
