@@ -33,7 +33,6 @@ class AppState:
     importer: FolderImporter
     tile_access: TileAccessCache
     closers: list[Callable[[], None]] = field(default_factory=list)
-    max_upload_bytes: int = 20 * 1024**3
 
     def close(self) -> None:
         """Stop background workers (last started, first stopped) and the engine."""

@@ -291,17 +291,12 @@ def test_invalid_name_is_refused(cmu_small_region: Path, tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_distributed_build_on_two_worker_processes_is_identical(
-    cmu_small_region: Path, tmp_path: Path
+    cmu_small_region: Path, tmp_path: Path, dask_cluster: str
 ) -> None:
-    from distributed import LocalCluster
-
     options = PyramidOptions(spec=TileSpec(tile_size_px=128), levels_per_block=2)
     local = build_pyramid(cmu_small_region, tmp_path / "local", options)
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        remote_run = BuildRun(scheduler_address=cluster.scheduler_address)
-        remote = build_pyramid(cmu_small_region, tmp_path / "cluster", options, run=remote_run)
+    remote_run = BuildRun(scheduler_address=dask_cluster)
+    remote = build_pyramid(cmu_small_region, tmp_path / "cluster", options, run=remote_run)
     assert remote.blocks_total == local.blocks_total > 4
     assert_same_pyramid(local.files_dir, remote.files_dir)
     assert os.path.exists(remote.dzi_path)
