@@ -245,23 +245,6 @@ def test_two_runners_racing_run_every_job_exactly_once(service: ServiceHarness) 
     assert all(job_row(service, j.id).attempts == 1 for j in jobs)
 
 
-def test_recovery_leaves_jobs_with_a_live_heartbeat_alone(service: ServiceHarness) -> None:
-    runner = app_state(service).jobs
-    job = runner.enqueue(slide_id=scanned_slide(service, "small.svs"))
-    now = datetime.now(UTC)
-    run_in_transaction(
-        service.engine,
-        lambda s: s.execute(
-            update(TilingJob)
-            .where(TilingJob.id == job.id)
-            .values(status=JobStatus.RUNNING, worker="other:1:live", heartbeat_at=now)
-        ),
-    )
-    assert runner.recover() == []
-    assert runner.run_pending() == []  # not queued: nobody else runs it
-    assert job_row(service, job.id).worker == "other:1:live"
-
-
 def test_stopping_the_runner_puts_its_running_job_back_in_the_queue(
     service: ServiceHarness,
 ) -> None:

@@ -128,7 +128,9 @@ def test_release_and_recovery_put_jobs_back_in_the_queue(engine: Engine, factory
 
     claim_job(engine=engine, worker=WORKER, now=NOW)
     live = recover_stale_jobs(engine=engine, stale_after=timedelta(minutes=1), now=NOW)
-    assert live == []  # a live heartbeat is left alone
+    assert live == []  # a live heartbeat is left alone, and nobody else runs the job
+    assert claim_job(engine=engine, worker="other") is None
+    assert state(engine, job.id)[2] == WORKER
     later = NOW + timedelta(minutes=2)
     assert recover_stale_jobs(engine=engine, stale_after=timedelta(minutes=1), now=later) == [
         job.id
