@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from services.cli import build_cli
@@ -32,6 +33,7 @@ def test_tile_writes_the_pyramid_and_reports(cmu_small_region: Path, tmp_path: P
     assert "complete already" in again.output
 
 
+@pytest.mark.slow
 def test_broken_slide_exits_with_a_message(tmp_path: Path) -> None:
     broken = fetch_sample("unopenable.tiff")
     result = runner.invoke(build_cli(), ["tile", str(broken), str(tmp_path), "-q"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ def _counts(data_dir: Path) -> tuple[int, int]:
     return cases, assignments
 
 
+@pytest.mark.slow
 def test_the_worklist_demo_tells_the_whole_story_and_again(tmp_path: Path) -> None:
     first = _run(tmp_path)
     for department in ("HMC", "LUMC", "ALR", "GHZ", "HAGA", "RDGG"):

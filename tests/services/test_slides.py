@@ -190,6 +190,7 @@ def test_the_descriptor_is_deep_zoom_xml_and_its_tiles_resolve(
     assert tile.content[:2] == b"\xff\xd8"
 
 
+@pytest.mark.slow
 def test_opening_a_slide_is_audited_once_not_per_tile(
     service: ServiceHarness, people: dict[str, dict[str, str]], cmu: tuple[int, Path]
 ) -> None:
