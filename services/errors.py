@@ -60,6 +60,27 @@ class WorkersUnavailableError(ServiceError):
     code = "workers_unavailable"
 
 
+class UploadTooLargeError(ServiceError):
+    """The upload is larger than the service accepts."""
+
+    status_code = 413
+    code = "too_large"
+
+
+class UnsupportedUploadError(ServiceError):
+    """The request or the file is not of a kind the upload accepts."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class InvalidUploadError(ServiceError):
+    """The multipart body is malformed or misses what the upload needs."""
+
+    status_code = 422
+    code = "invalid"
+
+
 # Most specific first: the first matching class decides.
 _DOMAIN_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (DatabaseBusyError, 503, "busy"),

@@ -14,9 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tiling.deepzoom import DeepZoomGeometry, deepzoom_geometry
+from tiling.deepzoom import DeepZoomGeometry
 from tiling.errors import SlideNotFoundError, SlideReadError
 from tiling.sources import SlideSource, open_slide
+from tiling.spec import TileSpec
 
 __all__ = ["CachedSlide", "SlideCache", "SlideKey", "slide_key"]
 
@@ -35,20 +36,12 @@ class CachedSlide:
     retired: bool = False
     geometries: dict[tuple[int, int, bool], DeepZoomGeometry] = field(default_factory=dict)
 
-    def geometry(self, tile_size_px: int, overlap_px: int, limit_bounds: bool) -> DeepZoomGeometry:
-        """The slide's Deep Zoom geometry for these options, computed once."""
-        key = (tile_size_px, overlap_px, limit_bounds)
+    def geometry(self, spec: TileSpec) -> DeepZoomGeometry:
+        """The slide's Deep Zoom geometry under ``spec``, computed once per tile grid."""
+        key = (spec.tile_size_px, spec.overlap_px, spec.limit_bounds)
         geometry = self.geometries.get(key)
         if geometry is None:
-            geometry = deepzoom_geometry(
-                level_dimensions=self.source.level_dimensions,
-                level_downsamples=self.source.level_downsamples,
-                tile_size_px=tile_size_px,
-                overlap_px=overlap_px,
-                limit_bounds=limit_bounds,
-                bounds=self.source.bounds,
-            )
-            self.geometries[key] = geometry
+            geometry = self.geometries[key] = spec.geometry(self.source)
         return geometry
 
 

@@ -337,7 +337,7 @@ class TileService:
 
 
 def _geometry(opened: CachedSlide, spec: TileSpec) -> DeepZoomGeometry:
-    return opened.geometry(spec.tile_size_px, spec.overlap_px, spec.limit_bounds)
+    return opened.geometry(spec)
 
 
 def _require(slide_id: int, slide_file: Path | None) -> Path:

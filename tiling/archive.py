@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from types import TracebackType
 
+from tiling.closing import ClosesOnExit
 from tiling.errors import TilingError
 
 __all__ = ["ArchiveError", "PyramidArchive", "TileNotInArchiveError", "write_archive"]
@@ -42,7 +42,7 @@ def write_archive(dzi_path: Path, archive_path: Path) -> Path:
     return archive_path
 
 
-class PyramidArchive:
+class PyramidArchive(ClosesOnExit):
     """Read access to a pyramid archive: the descriptor and single tiles, without unpacking."""
 
     def __init__(self, path: Path) -> None:
@@ -74,14 +74,3 @@ class PyramidArchive:
     def close(self) -> None:
         """Close the archive file."""
         self._zip.close()
-
-    def __enter__(self) -> PyramidArchive:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -30,7 +30,7 @@ from tiling.blocks import (
     close_cached_source,
     run_block,
 )
-from tiling.deepzoom import DeepZoomGeometry, deepzoom_geometry
+from tiling.deepzoom import DeepZoomGeometry
 from tiling.errors import PyramidBuildError
 from tiling.manifest import JOURNAL_NAME, MANIFEST_NAME, BuildJournal, BuildManifest
 from tiling.plan import BlockId, plan_build
@@ -143,14 +143,7 @@ def build_pyramid(
     if not _SAFE_NAME.match(name) or name in {".", ".."}:
         raise PyramidBuildError(f"pyramid name {name!r} is not a valid file name")
     with open_slide(slide, backend=spec.backend) as source:
-        geometry = deepzoom_geometry(
-            level_dimensions=source.level_dimensions,
-            level_downsamples=source.level_downsamples,
-            tile_size_px=spec.tile_size_px,
-            overlap_px=spec.overlap_px,
-            limit_bounds=spec.limit_bounds,
-            bounds=source.bounds,
-        )
+        geometry = spec.geometry(source)
         background_rgb = source.background_rgb
     stat = slide.stat()
     manifest = BuildManifest(

@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tiling.deepzoom import DeepZoomGeometry, deepzoom_geometry
 from tiling.encode import TileEncoder, TileFormat
-from tiling.sources import backend_names
+from tiling.sources import SlideSource, backend_names
 
 __all__ = ["TileSpec"]
 
@@ -54,6 +55,17 @@ class TileSpec:
     def encoder(self) -> TileEncoder:
         """The encoder for tiles of this spec."""
         return TileEncoder(self.tile_format, self.quality)
+
+    def geometry(self, source: SlideSource) -> DeepZoomGeometry:
+        """The Deep Zoom geometry of ``source`` cut by this spec (OpenSlide's tile grid)."""
+        return deepzoom_geometry(
+            level_dimensions=source.level_dimensions,
+            level_downsamples=source.level_downsamples,
+            tile_size_px=self.tile_size_px,
+            overlap_px=self.overlap_px,
+            limit_bounds=self.limit_bounds,
+            bounds=source.bounds,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The spec as a JSON object (for the build manifest)."""

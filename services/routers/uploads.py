@@ -20,7 +20,13 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from services.deps import CurrentUser, StateDep
-from services.errors import AccessDeniedError, ResourceNotFoundError, ServiceError
+from services.errors import (
+    AccessDeniedError,
+    InvalidUploadError,
+    ResourceNotFoundError,
+    UnsupportedUploadError,
+    UploadTooLargeError,
+)
 from services.registration import (
     SLIDE_SUFFIXES,
     SNIFF_BYTES,
@@ -45,27 +51,6 @@ CaseId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The case's id
 _FIELD_MAX_BYTES = 256
 _MAX_PARTS = 8
 _TEXT_FIELDS = ("stain", "specimen", "block")
-
-
-class UploadTooLargeError(ServiceError):
-    """The upload is larger than the service accepts."""
-
-    status_code = 413
-    code = "too_large"
-
-
-class UnsupportedUploadError(ServiceError):
-    """The request or the file is not of a kind the upload accepts."""
-
-    status_code = 415
-    code = "unsupported_media_type"
-
-
-class InvalidUploadError(ServiceError):
-    """The multipart body is malformed or misses what the upload needs."""
-
-    status_code = 422
-    code = "invalid"
 
 
 class _UploadReader:

@@ -174,15 +174,7 @@ def claim(
     body: OptionalVersion = None,
 ) -> AssignmentReceipt:
     """Take an unassigned case you may see as its primary pathologist."""
-    pathologist_id = own_pathologist_id(user)
-    case_for_viewing(session, user, case_id)
-    receipt = claim_case(
-        engine=engine,
-        actor=user.actor,
-        case_id=case_id,
-        pathologist_id=pathologist_id,
-        expected_version=_version(body),
-    )
+    receipt = _own_case_move(claim_case, case_id, user, session, engine, body)
     return AssignmentReceipt.model_validate(receipt)
 
 
@@ -216,18 +208,18 @@ def _own_case_move(
     session: Session,
     engine: Engine,
     body: OptionalVersion,
-) -> CaseState:
-    """Run ``move`` on a case the signed-in pathologist may open, acting as themself."""
+) -> object:
+    """Run ``move`` on a case the signed-in pathologist may open, acting as themself; its
+    receipt."""
     pathologist_id = own_pathologist_id(user)
     case_for_viewing(session, user, case_id)
-    state = move(
+    return move(
         engine=engine,
         actor=user.actor,
         case_id=case_id,
         pathologist_id=pathologist_id,
         expected_version=_version(body),
     )
-    return CaseState.model_validate(state)
 
 
 @router.post("/cases/{case_id}/start-review", response_model=CaseState, responses=_MOVE_RESPONSES)
@@ -239,7 +231,9 @@ def begin_review(
     body: OptionalVersion = None,
 ) -> CaseState:
     """Start reviewing your case ("assigned" -> "in_review")."""
-    return _own_case_move(start_review, case_id, user, session, engine, body)
+    return CaseState.model_validate(
+        _own_case_move(start_review, case_id, user, session, engine, body)
+    )
 
 
 @router.post("/cases/{case_id}/sign-out", response_model=CaseState, responses=_MOVE_RESPONSES)
@@ -251,7 +245,7 @@ def sign_out_case(
     body: OptionalVersion = None,
 ) -> CaseState:
     """Sign your case out; every consult and second opinion must be answered first."""
-    return _own_case_move(sign_out, case_id, user, session, engine, body)
+    return CaseState.model_validate(_own_case_move(sign_out, case_id, user, session, engine, body))
 
 
 @router.post("/cases/{case_id}/assign", response_model=AssignmentReceipt, responses=_MOVE_RESPONSES)

@@ -18,7 +18,7 @@ import math
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import imagecodecs
 import numpy as np
@@ -164,7 +164,7 @@ def _tissue_for(tile_size_px: int, downsamples: Sequence[int]) -> Pixels:
     return _load_tissue(math.lcm(tile_size_px, *downsamples))
 
 
-def _tiled_jpeg_kwargs(width_px: int, height_px: int, tile_size_px: int) -> dict[str, object]:
+def _tiled_jpeg_kwargs(width_px: int, height_px: int, tile_size_px: int) -> dict[str, Any]:
     return {
         "shape": (height_px, width_px, 3),
         "dtype": np.uint8,
@@ -175,7 +175,52 @@ def _tiled_jpeg_kwargs(width_px: int, height_px: int, tile_size_px: int) -> dict
     }
 
 
-def _resolution(mpp_um: float) -> dict[str, object]:
+def _write_tiled_level(
+    tw: tifffile.TiffWriter,
+    tissue: Pixels,
+    *,
+    width_px: int,
+    height_px: int,
+    downsample: int,
+    tile_size_px: int,
+    quality: int,
+    **tags: Any,
+) -> tuple[int, int]:
+    """Write one tiled-JPEG level (``downsample`` of the full plane); its size in pixels."""
+    level_w, level_h = _level_size(width_px, height_px, downsample)
+    tw.write(
+        _iter_jpeg_tiles(
+            _box_downsample(tissue, downsample),
+            width_px=level_w,
+            height_px=level_h,
+            tile_size_px=tile_size_px,
+            quality=quality,
+        ),
+        **_tiled_jpeg_kwargs(level_w, level_h, tile_size_px),
+        **tags,
+    )
+    return level_w, level_h
+
+
+def _write_stripped_jpeg(
+    tw: tifffile.TiffWriter, pixels: Pixels, *, quality: int, description: str, **tags: Any
+) -> None:
+    """Write a small image as stripped JPEG (an SVS thumbnail or macro image)."""
+    tw.write(
+        pixels,
+        photometric="rgb",
+        compression="jpeg",
+        compressionargs={"level": quality},
+        subsampling=_SUBSAMPLING,
+        rowsperstrip=16,
+        description=description,
+        metadata=None,
+        software=False,
+        **tags,
+    )
+
+
+def _resolution(mpp_um: float) -> dict[str, Any]:
     pixels_per_cm = 10_000.0 / mpp_um
     return {"resolution": (pixels_per_cm, pixels_per_cm), "resolutionunit": "CENTIMETER"}
 
@@ -256,44 +301,34 @@ def write_aperio_svs(
     )
     thumb = _thumbnail(tissue, width_px, height_px, _THUMBNAIL_MAX_PX)
     with tifffile.TiffWriter(path, bigtiff=True) as tw:
-        tw.write(
-            _iter_jpeg_tiles(
-                tissue,
-                width_px=width_px,
-                height_px=height_px,
-                tile_size_px=tile_size_px,
-                quality=quality,
-            ),
-            **_tiled_jpeg_kwargs(width_px, height_px, tile_size_px),  # type: ignore[arg-type]
+        level = {"width_px": width_px, "height_px": height_px, "tile_size_px": tile_size_px}
+        _write_tiled_level(
+            tw,
+            tissue,
+            **level,
+            downsample=1,
+            quality=quality,
             description=level0_desc,
             metadata=None,
             software=False,
         )
-        tw.write(
+        _write_stripped_jpeg(
+            tw,
             thumb,
-            photometric="rgb",
-            compression="jpeg",
-            compressionargs={"level": quality},
-            subsampling=_SUBSAMPLING,
-            rowsperstrip=16,
+            quality=quality,
             description=(
                 f"{_APERIO_HEADER}\r\n{width_px}x{height_px} -> "
                 f"{thumb.shape[1]}x{thumb.shape[0]} - |AppMag = {app_mag}|MPP = {mpp_um}"
             ),
-            metadata=None,
-            software=False,
         )
         for downsample in levels[1:]:
             level_w, level_h = _level_size(width_px, height_px, downsample)
-            tw.write(
-                _iter_jpeg_tiles(
-                    _box_downsample(tissue, downsample),
-                    width_px=level_w,
-                    height_px=level_h,
-                    tile_size_px=tile_size_px,
-                    quality=quality,
-                ),
-                **_tiled_jpeg_kwargs(level_w, level_h, tile_size_px),  # type: ignore[arg-type]
+            _write_tiled_level(
+                tw,
+                tissue,
+                **level,
+                downsample=downsample,
+                quality=quality,
                 description=(
                     f"{_APERIO_HEADER}\r\n{width_px}x{height_px} [0,0 {width_px}x{height_px}] "
                     f"({tile_size_px}x{tile_size_px}) -> {level_w}x{level_h} "
@@ -321,19 +356,14 @@ def write_aperio_svs(
             )
         if macro:
             macro_pixels = _macro_image(tissue)
-            tw.write(
+            _write_stripped_jpeg(
+                tw,
                 macro_pixels,
-                photometric="rgb",
-                compression="jpeg",
-                compressionargs={"level": quality},
-                subsampling=_SUBSAMPLING,
-                rowsperstrip=16,
-                subfiletype=9,
+                quality=quality,
                 description=(
                     f"{_APERIO_HEADER}\nmacro {macro_pixels.shape[1]}x{macro_pixels.shape[0]}"
                 ),
-                metadata=None,
-                software=False,
+                subfiletype=9,
             )
     return path
 
@@ -358,17 +388,15 @@ def write_generic_tiff(
     path = Path(path)
     with tifffile.TiffWriter(path, bigtiff=True) as tw:
         for downsample in levels:
-            level_w, level_h = _level_size(width_px, height_px, downsample)
-            tw.write(
-                _iter_jpeg_tiles(
-                    _box_downsample(tissue, downsample),
-                    width_px=level_w,
-                    height_px=level_h,
-                    tile_size_px=tile_size_px,
-                    quality=quality,
-                ),
-                **_tiled_jpeg_kwargs(level_w, level_h, tile_size_px),  # type: ignore[arg-type]
-                **_resolution(mpp_um * downsample),  # type: ignore[arg-type]
+            _write_tiled_level(
+                tw,
+                tissue,
+                width_px=width_px,
+                height_px=height_px,
+                downsample=downsample,
+                tile_size_px=tile_size_px,
+                quality=quality,
+                **_resolution(mpp_um * downsample),
                 subfiletype=0 if downsample == 1 else 1,
                 metadata=None,
             )
@@ -394,17 +422,15 @@ def write_ome_tiff(
     _check_request(width_px, height_px, tile_size_px, quality, downsamples)
     tissue = _tissue_for(tile_size_px, downsamples)
     path = Path(path)
+    level = {"width_px": width_px, "height_px": height_px, "tile_size_px": tile_size_px}
     with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tw:
-        tw.write(
-            _iter_jpeg_tiles(
-                tissue,
-                width_px=width_px,
-                height_px=height_px,
-                tile_size_px=tile_size_px,
-                quality=quality,
-            ),
-            **_tiled_jpeg_kwargs(width_px, height_px, tile_size_px),  # type: ignore[arg-type]
-            **_resolution(mpp_um),  # type: ignore[arg-type]
+        _write_tiled_level(
+            tw,
+            tissue,
+            **level,
+            downsample=1,
+            quality=quality,
+            **_resolution(mpp_um),
             subifds=subifd_levels,
             metadata={
                 "axes": "YXS",
@@ -415,17 +441,13 @@ def write_ome_tiff(
             },
         )
         for downsample in downsamples[1:]:
-            level_w, level_h = _level_size(width_px, height_px, downsample)
-            tw.write(
-                _iter_jpeg_tiles(
-                    _box_downsample(tissue, downsample),
-                    width_px=level_w,
-                    height_px=level_h,
-                    tile_size_px=tile_size_px,
-                    quality=quality,
-                ),
-                **_tiled_jpeg_kwargs(level_w, level_h, tile_size_px),  # type: ignore[arg-type]
-                **_resolution(mpp_um * downsample),  # type: ignore[arg-type]
+            _write_tiled_level(
+                tw,
+                tissue,
+                **level,
+                downsample=downsample,
+                quality=quality,
+                **_resolution(mpp_um * downsample),
                 subfiletype=1,
                 metadata=None,
             )

@@ -18,10 +18,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import Any, ClassVar, Self
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from tiling.box import Box
+from tiling.closing import ClosesOnExit
 from tiling.deepzoom import best_level_for_downsample
 from tiling.errors import SlideReadError, TilingError, UnsupportedSlideError
 from tiling.pixels import RGBArray, filled
@@ -88,7 +89,7 @@ def _reopen(kind: Callable[..., SlideSource], path: str, options: dict[str, Any]
     return kind(path, **options)
 
 
-class SlideSource(ABC):
+class SlideSource(ClosesOnExit, ABC):
     """A whole-slide image, opened for reading.
 
     Pixel coordinates ``location`` are in level-0 pixels (as in OpenSlide), sizes in pixels of
@@ -194,17 +195,6 @@ class SlideSource(ABC):
         return best_level_for_downsample(self.level_downsamples, downsample)
 
     # --- Shared behaviour ----------------------------------------------------------------
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"

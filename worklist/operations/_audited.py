@@ -77,17 +77,19 @@ class Recorder:
 
 
 def run_audited(
-    *,
     engine: Engine,
     actor: Actor,
     event_type: str,
     work: Callable[[Session, Recorder], T],
+    /,
+    *,
     action: AuditAction = AuditAction.UPDATE,
     case_id: int | None = None,
     check: Callable[[], None] | None = None,
     now: datetime | None = None,
 ) -> T:
-    """Run ``work`` in one transaction and return what it returns.
+    """Run ``work`` in one transaction as ``actor`` and return what it returns; the event is
+    named once, here (``run_audited(engine, actor, "case.claim", work, case_id=...)``).
 
     ``check`` runs first, outside the transaction (a permission check). A refusal by either is
     recorded under ``event_type`` against ``case_id`` and raised on.

@@ -53,13 +53,13 @@ def assign_case(
         return AssignmentReceipt.of(assignment, case)
 
     return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type=f"case.assign.{kind.value}",
+        engine,
+        actor,
+        f"case.assign.{kind.value}",
+        work,
         case_id=case_id,
         check=lambda: require_manager(actor, "assign cases"),
         now=now,
-        work=work,
     )
 
 
@@ -120,13 +120,13 @@ def apply_proposals(
         return ProposalOutcome(tuple(applied), tuple(skipped))
 
     return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="case.assign.round",
+        engine,
+        actor,
+        "case.assign.round",
+        work,
         action=AuditAction.EXECUTE,
         check=lambda: require_manager(actor, "apply assignment proposals"),
         now=now,
-        work=work,
     )
 
 
@@ -181,13 +181,13 @@ def reassign_case(
         return AssignmentReceipt.of(assignment, case)
 
     return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="case.reassign",
+        engine,
+        actor,
+        "case.reassign",
+        work,
         case_id=case_id,
         check=lambda: require_manager(actor, "reassign cases"),
         now=now,
-        work=work,
     )
 
 

@@ -51,9 +51,7 @@ def claim_case(
         audit.record(case=case, detail={"pathologist": pathologist.code})
         return AssignmentReceipt.of(assignment, case)
 
-    return run_audited(
-        engine=engine, actor=actor, event_type="case.claim", case_id=case_id, now=now, work=work
-    )
+    return run_audited(engine, actor, "case.claim", work, case_id=case_id, now=now)
 
 
 def claim_next(
@@ -95,7 +93,7 @@ def claim_next(
         audit.record(case=case, detail={"pathologist": pathologist.code, "next": True})
         return AssignmentReceipt.of(assignment, case)
 
-    return run_audited(engine=engine, actor=actor, event_type="case.claim", now=now, work=work)
+    return run_audited(engine, actor, "case.claim", work, now=now)
 
 
 def release_case(
@@ -126,6 +124,4 @@ def release_case(
         audit.record(case=case, detail={"pathologist_id": pathologist_id, "reason": reason})
         return CaseState.of(case)
 
-    return run_audited(
-        engine=engine, actor=actor, event_type="case.release", case_id=case_id, now=now, work=work
-    )
+    return run_audited(engine, actor, "case.release", work, case_id=case_id, now=now)

@@ -109,14 +109,7 @@ def intake_cases(
         )
         return [CaseState.of(case) for case in created]
 
-    return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="case.intake",
-        action=AuditAction.CREATE,
-        now=now,
-        work=work,
-    )
+    return run_audited(engine, actor, "case.intake", work, action=AuditAction.CREATE, now=now)
 
 
 def intake_case(

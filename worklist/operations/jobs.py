@@ -161,14 +161,7 @@ def retry_job(
         )
         return job
 
-    return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="tiling_job.retry",
-        action=AuditAction.EXECUTE,
-        now=now,
-        work=work,
-    )
+    return run_audited(engine, actor, "tiling_job.retry", work, action=AuditAction.EXECUTE, now=now)
 
 
 def claim_job(*, engine: Engine, worker: str, now: datetime | None = None) -> TilingJob | None:

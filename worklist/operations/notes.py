@@ -31,13 +31,7 @@ def add_comment(
         return comment.id
 
     return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="case.comment",
-        action=AuditAction.CREATE,
-        case_id=case_id,
-        now=now,
-        work=work,
+        engine, actor, "case.comment", work, action=AuditAction.CREATE, case_id=case_id, now=now
     )
 
 
@@ -71,14 +65,7 @@ def add_annotation(
         )
         return annotation.id
 
-    return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="slide.annotate",
-        action=AuditAction.CREATE,
-        now=now,
-        work=work,
-    )
+    return run_audited(engine, actor, "slide.annotate", work, action=AuditAction.CREATE, now=now)
 
 
 def record_access(
@@ -103,13 +90,13 @@ def record_access(
         audit.record(case=case, slide_id=slide_id)
 
     run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="slide.open" if slide_id is not None else "case.open",
+        engine,
+        actor,
+        "slide.open" if slide_id is not None else "case.open",
+        work,
         action=AuditAction.READ,
         case_id=case_id,
         now=now,
-        work=work,
     )
 
 

@@ -57,14 +57,7 @@ def start_review(
         audit.record(case=case)
         return CaseState.of(case)
 
-    return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="case.review.start",
-        case_id=case_id,
-        now=now,
-        work=work,
-    )
+    return run_audited(engine, actor, "case.review.start", work, case_id=case_id, now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,14 +134,14 @@ def request_consult(
         return ConsultReceipt(AssignmentReceipt.of(assignment, case), grant_id)
 
     return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type=f"case.{kind.value}.request",
+        engine,
+        actor,
+        f"case.{kind.value}.request",
+        work,
         action=AuditAction.CREATE,
         case_id=case_id,
         check=(lambda: check_grant(actor, GrantKind.CONSULT, grant.reason)) if grant else None,
         now=now,
-        work=work,
     )
 
 
@@ -201,14 +194,7 @@ def answer_consult(
         audit.record(case=case)
         return CaseState.of(case)
 
-    return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type=f"case.{kind.value}.answer",
-        case_id=case_id,
-        now=now,
-        work=work,
-    )
+    return run_audited(engine, actor, f"case.{kind.value}.answer", work, case_id=case_id, now=now)
 
 
 def sign_out(
@@ -241,11 +227,4 @@ def sign_out(
         audit.record(case=case)
         return CaseState.of(case)
 
-    return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="case.sign_out",
-        case_id=case_id,
-        now=now,
-        work=work,
-    )
+    return run_audited(engine, actor, "case.sign_out", work, case_id=case_id, now=now)

@@ -83,13 +83,7 @@ def register_scan(
         return ScanRegistration(case.id, case.accession_number, slide.id, job.id)
 
     return run_audited(
-        engine=engine,
-        actor=actor,
-        event_type="slide.scanned",
-        action=AuditAction.CREATE,
-        case_id=case_id,
-        now=now,
-        work=work,
+        engine, actor, "slide.scanned", work, action=AuditAction.CREATE, case_id=case_id, now=now
     )
 
 
