@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from services.deps import AuthenticatedUser
 from services.errors import AccessDeniedError, ResourceNotFoundError
 from tiling.caches import ExpiringCache
+from worklist.accounts import grant_in_force
 from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.enums import GrantKind, Role
@@ -59,10 +60,7 @@ def access_basis(
     kinds = set(
         session.scalars(
             select(CaseGrant.kind).where(
-                CaseGrant.case_id == case.id,
-                CaseGrant.user_id == user.id,
-                CaseGrant.revoked_at.is_(None),
-                CaseGrant.expires_at > moment,
+                CaseGrant.case_id == case.id, grant_in_force(user_id=user.id, now=moment)
             )
         )
     )

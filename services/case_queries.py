@@ -27,6 +27,7 @@ from services.schemas.cases import (
 )
 from services.schemas.common import Page
 from services.schemas.worklist import WorklistItem
+from worklist.accounts import grant_in_force
 from worklist.enums import AssignmentKind, CaseStatus, Priority, Role
 from worklist.models import (
     Assignment,
@@ -55,13 +56,7 @@ def visible_to(user: AuthenticatedUser, now: datetime | None = None) -> ColumnEl
         return false()
     moment = now or datetime.now(UTC)
     clauses: list[ColumnElement[bool]] = [
-        Case.id.in_(
-            select(CaseGrant.case_id).where(
-                CaseGrant.user_id == user.id,
-                CaseGrant.revoked_at.is_(None),
-                CaseGrant.expires_at > moment,
-            )
-        )
+        Case.id.in_(select(CaseGrant.case_id).where(grant_in_force(user_id=user.id, now=moment)))
     ]
     if user.department_id is not None:
         clauses.append(Case.department_id == user.department_id)

@@ -8,7 +8,7 @@ left alone for ``settle_s`` seconds (a scanner may still be writing it; by defau
 2. the slide is opened in a worker process (:meth:`JobRunner.probe`); the API process only
    compares magic numbers;
 3. the case comes from the accession number at the start of the file name,
-   ``ALR-T26-000123[_A1][_HE][_anything].svs`` (block ``A1`` of specimen ``A``, stain ``HE``
+   ``ALR-T26-00123[_A1][_HE][_anything].svs`` (block ``A1`` of specimen ``A``, stain ``HE``
    = H&E; :mod:`worklist.scan_names`), or else from a barcode the scanner wrote into the
    slide's properties;
 4. the file is moved to ``settings.slide_dir``, attached to its slide and a tiling job queued.
@@ -206,7 +206,7 @@ class FolderImporter:
             barcode = f"its barcode {probe.barcode!r}" if probe.barcode else "it has no barcode"
             raise _Refused(
                 f"the file name {path.name!r} holds no accession number (expected e.g. "
-                f"ALR-T26-000123_A1_HE.svs) and {barcode} holds none either"
+                f"ALR-T26-00123_A1_HE.svs) and {barcode} holds none either"
             )
         return from_barcode
 

@@ -9,9 +9,9 @@ from worklist.enums import CaseType
 from worklist.errors import ValidationError
 
 SEQ_DIGITS = 5
-_PATTERN = re.compile(
-    r"^(?P<site>[A-Z][A-Z0-9]{1,7})-(?P<type>[TCO])(?P<yy>\d{2})-(?P<seq>\d{1,7})$"
-)
+ACCESSION_REGEX = r"(?P<site>[A-Z][A-Z0-9]{1,7})-(?P<type>[TCO])(?P<yy>\d{2})-(?P<seq>\d{1,7})"
+"""An accession number as a regular expression (unanchored, for embedding in longer names)."""
+_PATTERN = re.compile(f"^{ACCESSION_REGEX}$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -145,18 +145,14 @@ def _break_glass(actor: Actor) -> Actor:
     )
 
 
-def active_grant(
-    session: Session, *, case_id: int, user_id: int, now: datetime
-) -> CaseGrant | None:
-    """An unexpired, unrevoked grant of ``case_id`` to ``user_id``, if any."""
-    return session.scalar(
-        select(CaseGrant)
-        .where(
-            CaseGrant.case_id == case_id,
-            CaseGrant.user_id == user_id,
-            CaseGrant.revoked_at.is_(None),
-            CaseGrant.expires_at > now,
-        )
-        .order_by(CaseGrant.kind)
-        .limit(1)
+def grant_in_force(*, user_id: int, now: datetime) -> ColumnElement[bool]:
+    """The WHERE clause of ``user_id``'s grants in force at ``now``: not revoked, not expired.
+
+    The one definition of a valid grant, for the access check of one case and for the
+    filter of case lists alike.
+    """
+    return and_(
+        CaseGrant.user_id == user_id,
+        CaseGrant.revoked_at.is_(None),
+        CaseGrant.expires_at > now,
     )

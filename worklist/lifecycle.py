@@ -73,3 +73,20 @@ def transition(case: Case, target: CaseStatus, *, now: datetime) -> None:
     case.updated_at = now
     if target is CaseStatus.SIGNED_OUT:
         case.signed_out_at = now
+
+
+def mark_scanned_when_complete(case: Case, *, now: datetime) -> bool:
+    """Move a received case to "scanned" once it has slides and every one has its image.
+
+    The one place that decides it, for intake (slides that arrive scanned) and for scans that
+    land later. Returns whether the case moved.
+    """
+    slides = [
+        slide for specimen in case.specimens for block in specimen.blocks for slide in block.slides
+    ]
+    if case.status is not CaseStatus.RECEIVED or not slides:
+        return False
+    if not all(slide.file_path for slide in slides):
+        return False
+    transition(case, CaseStatus.SCANNED, now=now)
+    return True

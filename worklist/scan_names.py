@@ -1,4 +1,4 @@
-"""Scanner file names: ``ALR-T26-000123[_A1][_HE][_anything].svs`` names a case and a slide.
+"""Scanner file names: ``ALR-T26-00123[_A1][_HE][_anything].svs`` names a case and a slide.
 
 The name starts with the case's accession number (:mod:`worklist.accession`), then optionally
 the block (``A1``: block 1 of specimen ``A``) and the stain (``HE`` is H&E), then anything the
@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from worklist.accession import ACCESSION_REGEX
 from worklist.labels import SlideLabels
 
 __all__ = ["ScanName", "parse_scan_name"]
 
 _SCAN_NAME = re.compile(
-    r"^(?P<accession>[A-Z][A-Z0-9]{1,7}-[TCO]\d{2}-\d{1,7})"
+    rf"^(?P<accession>{ACCESSION_REGEX})"
     r"(?:[_ ](?P<block>[A-Z]{1,2}\d{1,3}))?"
     r"(?:[_ ](?P<stain>[A-Z0-9][A-Z0-9&+-]{0,31}))?"
     r"(?:[_ ].*)?$",
@@ -33,7 +34,7 @@ class ScanName:
 
 
 def parse_scan_name(text: str) -> ScanName | None:
-    """Read ``ALR-T26-000123_A1_HE.svs`` (block and stain optional); None if it is no such name.
+    """Read ``ALR-T26-00123_A1_HE.svs`` (block and stain optional); None if it is no such name.
 
     Raises ``ValidationError`` for a recognisable name with impossible labels.
     """

@@ -206,14 +206,12 @@ def _create_case(
         status=CaseStatus.RECEIVED,
         updated_at=now,
     )
-    all_scanned = True
     for specimen_request in request.specimens:
         specimen = Specimen(label=specimen_request.label, description=specimen_request.description)
         for block_request in specimen_request.blocks:
             block = Block(label=block_request.label)
             for slide_request in block_request.slides:
                 scanned = slide_request.file_path is not None
-                all_scanned &= scanned
                 block.slides.append(
                     Slide(
                         stain=slide_request.stain,
@@ -224,14 +222,9 @@ def _create_case(
                 )
             specimen.blocks.append(block)
         case.specimens.append(specimen)
-    if all_scanned and _slide_count(case) > 0:
-        lifecycle.transition(case, CaseStatus.SCANNED, now=now)
+    lifecycle.mark_scanned_when_complete(case, now=now)
     session.add(case)
     return case
-
-
-def _slide_count(case: Case) -> int:
-    return sum(len(block.slides) for specimen in case.specimens for block in specimen.blocks)
 
 
 def _reserve_accessions(

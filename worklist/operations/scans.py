@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from worklist import lifecycle
 from worklist.actor import Actor
-from worklist.enums import AuditAction, CaseStatus
+from worklist.enums import AuditAction
 from worklist.labels import SlideLabels
 from worklist.models import Block, Case, Slide, Specimen
 from worklist.operations._audited import Recorder, run_audited
@@ -71,9 +71,7 @@ def register_scan(
         job = queue_job(session=session, slide=slide, locate_pyramid=locate_pyramid, now=moment)
         if also is not None:
             also(session, slide)
-        all_slides = [s for sp in case.specimens for b in sp.blocks for s in b.slides]
-        if case.status is CaseStatus.RECEIVED and all(s.file_path for s in all_slides):
-            lifecycle.transition(case, CaseStatus.SCANNED, now=moment)
+        lifecycle.mark_scanned_when_complete(case, now=moment)
         case.updated_at = moment
         audit.record(
             case=case,
