@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         ratio = medians["head"] / medians["base"]
         print(
-            f"tiling {size}: base {medians['base']:.2f} s, head {medians['head']:.2f} s ({ratio:.3f})"
+            f"tiling {size}: base {medians['base']:.2f} s, "
+            f"head {medians['head']:.2f} s ({ratio:.3f})"
         )
     if args.serving:
         rounds: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in trees}
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
             }
             ratio = head["p99_ms"] / base["p99_ms"]
             print(
-                f"serving {scenario}: p99 {base['p99_ms']:.1f} -> {head['p99_ms']:.1f} ms ({ratio:.3f})"
+                f"serving {scenario}: p99 {base['p99_ms']:.1f} -> "
+                f"{head['p99_ms']:.1f} ms ({ratio:.3f})"
             )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "before-after.json").write_text(json.dumps(report, indent=2) + "\n")
