@@ -10,8 +10,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tests.worklist.conftest import MANAGER, NOW, Factory
-from worklist.enums import AuditAction, JobStatus, PyramidStatus
-from worklist.errors import JobStateError, NotFoundError, ValidationError
+from worklist.actor import Actor
+from worklist.enums import AuditAction, AuditOutcome, JobStatus, PyramidStatus, Role
+from worklist.errors import JobStateError, NotFoundError, NotPermittedError, ValidationError
 from worklist.models import AuditEvent, Block, Slide, Specimen, TilingJob
 from worklist.operations import PyramidTarget, set_pyramid_status
 from worklist.operations.jobs import (
@@ -116,6 +117,25 @@ def test_a_failed_job_is_retried_by_a_manager_and_audited(engine: Engine, factor
         assert '"previous_error":"cannot open slide"' in event.detail
     with pytest.raises(NotFoundError):
         retry_job(engine=engine, actor=MANAGER, job_id=999_999)
+
+
+def test_only_a_manager_may_retry_a_job_and_a_refusal_is_audited(
+    engine: Engine, factory: Factory
+) -> None:
+    job = queued(engine, factory)
+    claim_job(engine=engine, worker=WORKER)
+    finish_job(engine=engine, job_id=job.id, worker=WORKER, error="cannot open slide")
+    pathologist = Actor(user_id="p.jansen", role=Role.PATHOLOGIST)
+
+    with pytest.raises(NotPermittedError, match="may not retry tiling jobs"):
+        retry_job(engine=engine, actor=pathologist, job_id=job.id)
+
+    assert state(engine, job.id)[0] is JobStatus.FAILED
+    with Session(engine) as session:
+        refused = session.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == "tiling_job.retry")
+        ).one()
+        assert refused.outcome is not AuditOutcome.SUCCESS and refused.user_id == "p.jansen"
 
 
 def test_release_and_recovery_put_jobs_back_in_the_queue(engine: Engine, factory: Factory) -> None:

@@ -39,7 +39,7 @@ from worklist.enums import AuditAction, JobStatus, PyramidStatus
 from worklist.errors import JobStateError, NotFoundError, ValidationError
 from worklist.models import Slide, TilingJob
 from worklist.operations._audited import Recorder, run_audited
-from worklist.operations._common import utc_now
+from worklist.operations._common import require_manager, utc_now
 
 __all__ = [
     "PyramidLocator",
@@ -161,7 +161,15 @@ def retry_job(
         )
         return job
 
-    return run_audited(engine, actor, "tiling_job.retry", work, action=AuditAction.EXECUTE, now=now)
+    return run_audited(
+        engine,
+        actor,
+        "tiling_job.retry",
+        work,
+        action=AuditAction.EXECUTE,
+        check=lambda: require_manager(actor, "retry tiling jobs"),
+        now=now,
+    )
 
 
 def claim_job(*, engine: Engine, worker: str, now: datetime | None = None) -> TilingJob | None:
