@@ -6,7 +6,8 @@ both trees run from this virtual environment, the tree chosen by ``PYTHONPATH``,
 code differs. Rounds alternate which tree goes first, and figures are medians of the rounds:
 
 - tiling: ``coupe tile`` (tile 254, overlap 1, Q75, two workers) on generated Aperio SVS slides
-  of ``--sizes``, wall time of the whole command (start-up included), into a fresh folder;
+  of ``--sizes``, wall time of the whole command (start-up included), into a fresh folder,
+  after one untimed warm-up run per slide;
 - serving (``--serving``): ``benchmarks.serving`` as each tree has it, p99 and tiles/s of every
   scenario.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -53,16 +55,27 @@ def _env(tree: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(tree)}
 
 
-def time_tiling(tree: Path, slide: Path, out_dir: Path) -> float:
-    """Seconds for one ``coupe tile`` of ``slide`` by the code in ``tree``."""
+def time_tiling(tree: Path, slide: Path, out_dir: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (user + system) of one ``coupe tile`` of ``slide`` by ``tree``.
+
+    CPU time is the steadier figure on a shared machine: other work delays a run's wall time
+    far more than it changes the work the run does.
+    """
     shutil.rmtree(out_dir, ignore_errors=True)
     command = [sys.executable, "-c", "from services.cli import main; main()", "tile"]
     command += [str(slide), str(out_dir), "--workers", "2"]
+    cpu_before = _children_cpu_s()
     started = time.perf_counter()
     subprocess.run(command, env=_env(tree), check=True, capture_output=True, cwd=tree)
     elapsed = time.perf_counter() - started
+    cpu_s = _children_cpu_s() - cpu_before
     shutil.rmtree(out_dir, ignore_errors=True)
-    return elapsed
+    return elapsed, cpu_s
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_serving(tree: Path, out_dir: Path) -> dict[str, dict[str, float]]:
@@ -115,22 +128,33 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes.split(","):
         width, height = (int(v) for v in size.lower().split("x"))
         slide = ensure_synthetic_slide("aperio-svs", width, height)
+        # One untimed run first: neither tree pays for reading the slide into the page cache.
+        time_tiling(trees["head"], slide, work_dir / "before-after-warm-up")
         times: dict[str, list[float]] = {name: [] for name in trees}
+        cpu_times: dict[str, list[float]] = {name: [] for name in trees}
         for round_index in range(args.rounds):
             order = list(trees) if round_index % 2 == 0 else list(reversed(trees))
             for name in order:
                 out = work_dir / f"before-after-{name}"
-                times[name].append(time_tiling(trees[name], slide, out))
+                wall_s, cpu_s = time_tiling(trees[name], slide, out)
+                times[name].append(wall_s)
+                cpu_times[name].append(cpu_s)
         medians = {name: statistics.median(values) for name, values in times.items()}
+        cpu_medians = {name: statistics.median(values) for name, values in cpu_times.items()}
         report["tiling"][size] = {
             "runs_s": times,
+            "cpu_runs_s": cpu_times,
             "median_s": medians,
+            "cpu_median_s": cpu_medians,
             "ratio_head_to_base": medians["head"] / medians["base"],
+            "cpu_ratio_head_to_base": cpu_medians["head"] / cpu_medians["base"],
         }
         ratio = medians["head"] / medians["base"]
         print(
             f"tiling {size}: base {medians['base']:.2f} s, "
-            f"head {medians['head']:.2f} s ({ratio:.3f})"
+            f"head {medians['head']:.2f} s ({ratio:.3f}); CPU "
+            f"{cpu_medians['base']:.2f} -> {cpu_medians['head']:.2f} s "
+            f"({cpu_medians['head'] / cpu_medians['base']:.3f})"
         )
     if args.serving:
         rounds: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in trees}
@@ -171,8 +195,14 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
     ]
     for size, row in report["tiling"].items():
-        base_s, head_s = row["median_s"]["base"], row["median_s"]["head"]
-        lines.append(f"| tiling {size}, s | {base_s:.2f} | {head_s:.2f} | {head_s / base_s:.3f} |")
+        for label, key in (("wall", "median_s"), ("CPU", "cpu_median_s")):
+            if key not in row:
+                continue
+            base_s, head_s = row[key]["base"], row[key]["head"]
+            lines.append(
+                f"| tiling {size}, {label} s | {base_s:.2f} | {head_s:.2f} | "
+                f"{head_s / base_s:.3f} |"
+            )
     for scenario, row in report["serving"].items():
         base_ms, head_ms = row["base"]["p99_ms"], row["head"]["p99_ms"]
         lines.append(

@@ -26,5 +26,5 @@ def test_the_table_shows_medians_and_the_ratio_head_to_base() -> None:
     table = markdown(report)
 
     assert table.startswith("# Before and after: aaaaaaaaaaaa -> bbbbbbbbbbbb (+ uncommitted")
-    assert "| tiling 16000x12000, s | 4.00 | 3.00 | 0.750 |" in table
+    assert "| tiling 16000x12000, wall s | 4.00 | 3.00 | 0.750 |" in table
     assert "| serving p99 pre-built (coupe), ms | 40.0 | 42.0 | 1.050 |" in table
