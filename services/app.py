@@ -7,11 +7,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from services.access import TileAccessCache
 from services.errors import install_error_handlers
 from services.importer import FolderImporter
 from services.jobs import JobRunner
+from services.middleware import SecurityHeadersMiddleware
 from services.routers import annotations as slide_annotations
 from services.routers import (
     auth,
@@ -119,6 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # The last added runs first: the headers wrap every answer, the host check's refusals too.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(resolved.trusted_hosts))
+    app.add_middleware(SecurityHeadersMiddleware, behind_tls=resolved.behind_tls)
     for router in (
         auth.router,
         users.router,

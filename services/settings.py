@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worklist.db import default_database_url
 
@@ -29,6 +31,11 @@ class Settings(BaseSettings):
     ``COUPE_BREAK_GLASS_MINUTES``: how long a break-the-glass grant lasts (default 240: long
     enough to deal with an emergency, short enough to need a new reason tomorrow).
     ``COUPE_RUN_BACKGROUND_WORKERS``: run the job runner and the folder import (default true).
+    ``COUPE_BEHIND_TLS``: the service is reached over HTTPS only (a TLS proxy in front): answers
+    carry ``Strict-Transport-Security`` (default false: the demo runs on plain loopback HTTP).
+    ``COUPE_TRUSTED_HOSTS``: the host names the service answers to, comma-separated or a JSON
+    list; ``*.example.org`` matches subdomains; any other ``Host`` is answered 400 (default
+    ``localhost,127.0.0.1,::1,testserver``).
     """
 
     model_config = SettingsConfigDict(env_prefix="COUPE_", frozen=True, extra="ignore")
@@ -44,6 +51,24 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 20 * 1024**3
     break_glass_minutes: int = 4 * 60
     run_background_workers: bool = True
+    behind_tls: bool = False
+    trusted_hosts: Annotated[tuple[str, ...], NoDecode] = (
+        "localhost",
+        "127.0.0.1",
+        "::1",
+        "testserver",
+    )
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        """``COUPE_TRUSTED_HOSTS`` as ``a,b`` or as a JSON list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return tuple(host.strip() for host in text.split(",") if host.strip())
+        return value
 
     @property
     def resolved_database_url(self) -> str:
