@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from services.access import TileAccessCache
+from services.docs import install_api_docs
 from services.errors import install_error_handlers
 from services.importer import FolderImporter
 from services.jobs import JobRunner
@@ -119,6 +120,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Regional digital pathology backoffice: slides, tiles, cases, worklist.",
         version="0.1.0",
         lifespan=lifespan,
+        # Served from the service's own files (no CDN): see services.docs.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     # The last added runs first: the headers wrap every answer, the host check's refusals too.
@@ -139,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         slide_annotations.router,
     ):
         app.include_router(router)
+
+    install_api_docs(app)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:

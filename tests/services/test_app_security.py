@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,3 +130,51 @@ def test_trusted_hosts_read_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert settings.behind_tls is True
     monkeypatch.setenv("COUPE_TRUSTED_HOSTS", '["a.nl"]')
     assert Settings().trusted_hosts == ("a.nl",)
+
+
+# --- The API docs page ------------------------------------------------------------------------
+
+
+def test_the_docs_page_loads_everything_from_the_service(service: ServiceHarness) -> None:
+    page = service.client.get("/docs")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    # No CDN, no other site: hospital networks have no internet.
+    assert "http://" not in html and "https://" not in html and "//cdn" not in html
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert len(assets) >= 3
+    types = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+    for url in assets:
+        assert url.startswith("/docs/assets/"), url
+        asset = service.client.get(url)
+        assert asset.status_code == 200, url
+        assert types[Path(url).suffix] in asset.headers["content-type"], url
+        assert len(asset.content) > 100, url
+    scripts = [url for url in assets if url.endswith(".js")]
+    assert any("SwaggerUIBundle" in service.client.get(url).text for url in scripts)
+    # The page asks for the service's own schema.
+    assert "'/openapi.json'" in html
+    assert service.client.get("/openapi.json").status_code == 200
+
+
+def test_the_docs_page_runs_under_its_csp(service: ServiceHarness) -> None:
+    page = service.client.get("/docs")
+    policy = _directives(page.headers["content-security-policy"])
+    assert policy["default-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["base-uri"] == "'none'"
+    script_src = policy["script-src"].split()
+    assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
+    # Each inline script is allowed by its own hash, and only those.
+    inline = re.findall(r"<script>(.*?)</script>", page.text, re.DOTALL)
+    assert len(inline) == 1
+    hashes = {
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in inline
+    }
+    assert set(script_src) == {"'self'", *hashes}
+    assert set(policy["img-src"].split()) == {"'self'", "data:"}
+
+
+def test_redoc_is_not_served(service: ServiceHarness) -> None:
+    assert service.client.get("/redoc").status_code == 404
