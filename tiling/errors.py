@@ -7,6 +7,7 @@ __all__ = [
     "SlideNotFoundError",
     "SlideReadError",
     "TilingError",
+    "TruncatedSlideError",
     "UnsupportedSlideError",
 ]
 
@@ -21,6 +22,10 @@ class SlideNotFoundError(TilingError, FileNotFoundError):
 
 class UnsupportedSlideError(TilingError):
     """No backend can read the file: it is no slide format we know, or it is broken."""
+
+
+class TruncatedSlideError(UnsupportedSlideError):
+    """The file ends before what its own directory points to: an incomplete copy, most often."""
 
 
 class SlideReadError(TilingError):

@@ -155,7 +155,7 @@ def build_pyramid(
         levels_per_block=options.levels_per_block,
     )
     plan = plan_build(geometry, levels_per_block=options.levels_per_block)
-    out.mkdir(parents=True, exist_ok=True)
+    _make_output_dir(out)
     dzi_path = out / f"{name}.dzi"
     files_dir = out / f"{name}_files"
     archive_path = out / f"{name}.zip" if run.archive else None
@@ -207,10 +207,35 @@ def build_pyramid(
     )
 
 
+def _make_output_dir(out: Path) -> None:
+    """Create ``out``; a file in its place, or one of its parents a file, is refused by name."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "the output folder" if folder == out else f"{str(folder)!r}"
+                raise PyramidBuildError(
+                    f"cannot write the pyramid to {str(out)!r}: {what} is a file, not a folder"
+                )
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PyramidBuildError(
+            f"cannot create the output folder {str(out)!r}: {exc.strerror or exc}"
+        ) from exc
+
+
 @contextmanager
 def _exclusive_lock(path: Path, name: str) -> Iterator[None]:
     """Refuse a second build of the same pyramid while one runs (across processes)."""
-    with path.open("a") as lock_file:
+    try:
+        lock_file = path.open("a")
+    except OSError as exc:
+        # The first file a build writes: where a folder refuses writing, it shows here.
+        raise PyramidBuildError(
+            f"cannot write in the output folder {str(path.parent)!r}: {exc.strerror or exc}"
+        ) from exc
+    with lock_file:
         try:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -20,6 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from tiling.encode import TileFormat
 from tiling.errors import TilingError
@@ -61,9 +62,16 @@ def _progress_bar(console: Console, label: str) -> Iterator[ProgressCallback]:
         yield update
 
 
+USAGE_ERROR_EXIT = 2
+"""A user's mistake (a broken slide, an unwritable folder, a bad option): one line, this code."""
+INTERRUPTED_EXIT = 130
+"""Ctrl-C, as shells report a process ended by SIGINT (128 + 2)."""
+
+
 def _fail(console: Console, message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)
+    # One line however wide the terminal, and the message as text: paths may hold "[...]".
+    console.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
+    return typer.Exit(code=USAGE_ERROR_EXIT)
 
 
 def tile(
@@ -136,6 +144,10 @@ def _build(
             return build_pyramid(slide, outdir, options, run=run, name=name, progress=progress)
     except TilingError as exc:
         raise _fail(console, str(exc)) from exc
+    except KeyboardInterrupt:
+        # Finished blocks are in the build's journal: the next run picks up from there.
+        console.print("interrupted; run the same command again to resume", soft_wrap=True)
+        raise typer.Exit(code=INTERRUPTED_EXIT) from None
 
 
 def _report(console: Console, result: BuildResult) -> None:

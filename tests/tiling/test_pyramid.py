@@ -284,6 +284,25 @@ def test_invalid_options_are_refused(kind: type, kwargs: dict[str, Any]) -> None
         kind(**kwargs)
 
 
+def test_an_output_folder_that_is_a_file_is_refused_by_name(
+    cmu_small_region: Path, tmp_path: Path
+) -> None:
+    a_file = tmp_path / "pyramids"
+    a_file.write_text("not a folder")
+    with pytest.raises(PyramidBuildError, match="the output folder is a file, not a folder"):
+        build_pyramid(cmu_small_region, a_file)
+    with pytest.raises(PyramidBuildError, match=f"{str(a_file)!r} is a file, not a folder"):
+        build_pyramid(cmu_small_region, a_file / "below")
+
+
+def test_an_output_folder_root_cannot_write_is_refused_by_name(cmu_small_region: Path) -> None:
+    # chmod stops no root (tests run as root); sysfs refuses new files to root as well.
+    if not Path("/sys/kernel").is_dir():
+        pytest.skip("no sysfs here")
+    with pytest.raises(PyramidBuildError, match="cannot write in the output folder '/sys/kernel'"):
+        build_pyramid(cmu_small_region, "/sys/kernel")
+
+
 def test_invalid_name_is_refused(cmu_small_region: Path, tmp_path: Path) -> None:
     with pytest.raises(PyramidBuildError, match="not a valid file name"):
         build_pyramid(cmu_small_region, tmp_path, name="../escape")

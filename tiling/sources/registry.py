@@ -4,14 +4,22 @@ Scores (see each backend's ``can_read``): tifffile 90 for Aperio SVS, OME-TIFF a
 (its raw-tile path is the fastest); OpenSlide 80 for everything it detects, so it wins NDPI,
 MRXS, SCN, BIF, Philips, Ventana and DICOM; Pillow 70 for JPEG and PNG. When the best backend
 fails to open a file the next one is tried; one error names the file and every reason.
+A TIFF that ends before what its directory points to is refused before any backend tries it.
 """
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
-from tiling.errors import SlideNotFoundError, TilingError, UnsupportedSlideError
+from tiling.errors import (
+    SlideNotFoundError,
+    TilingError,
+    TruncatedSlideError,
+    UnsupportedSlideError,
+)
 from tiling.sources import _openslide, _pillow, _tifffile
+from tiling.sources._tiff_extent import tiff_overrun
 from tiling.sources.base import Backend, BackendOpenError, SlideSource
 
 __all__ = ["BACKENDS", "backend_names", "candidates", "open_slide"]
@@ -50,6 +58,7 @@ def open_slide(
         raise SlideNotFoundError(f"slide {str(path)!r} does not exist")
     if not file.is_file():
         raise UnsupportedSlideError(f"cannot open slide {str(path)!r}: not a file")
+    _refuse_truncated(file)
     if backend is not None:
         if backend not in _BY_NAME:
             raise ValueError(f"unknown backend {backend!r}; known: {', '.join(_BY_NAME)}")
@@ -73,3 +82,17 @@ def open_slide(
         f"cannot open slide {str(path)!r}: not a slide format Coupe reads, or broken "
         f"({'; '.join(reasons)})"
     )
+
+
+def _refuse_truncated(file: Path) -> None:
+    """Refuse a TIFF that ends before what its directory points to, before a backend reads
+    the part that is there and passes it off as the whole slide."""
+    try:
+        overrun = tiff_overrun(file)
+    except (OSError, struct.error, ValueError):
+        return  # unreadable in some other way: the backends say how
+    if overrun is not None:
+        raise TruncatedSlideError(
+            f"slide {str(file)!r} is cut short: the file ends at byte {overrun.file_size} "
+            f"but its directory points to {overrun.offset}: incomplete copy?"
+        )

@@ -6,7 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tiling.errors import SlideNotFoundError, SlideReadError, TilingError, UnsupportedSlideError
+from tiling.errors import (
+    SlideNotFoundError,
+    SlideReadError,
+    TilingError,
+    TruncatedSlideError,
+    UnsupportedSlideError,
+)
 from tiling.samples import fetch_sample
 from tiling.sources import (
     OpenSlideSource,
@@ -164,3 +170,33 @@ def test_every_error_is_a_tiling_error(tmp_path: Path, random_bytes: Path) -> No
     for path in (tmp_path / "missing", random_bytes, fetch_sample("unopenable.tiff")):
         with pytest.raises(TilingError):
             open_slide(path)
+
+
+# CMU-1-Small-Region.svs keeps its four IFDs at 1,275,950 (level 0, after its tiles),
+# 1,474,362 (thumbnail), 1,850,194 (label) and 1,938,212 (macro), in 1,938,955 bytes.
+@pytest.mark.parametrize(
+    ("cut_at", "points_to"),
+    [
+        (800_000, 1_275_950),  # level 0's tiles half there, its directory gone
+        (1_300_000, 1_474_362),  # level 0 whole: tifffile read it and said nothing
+        (1_938_900, 1_938_955),  # only the macro directory's last tag values cut off
+    ],
+)
+@pytest.mark.parametrize("backend", [None, "tifffile", "openslide"])
+def test_a_truncated_copy_is_refused_with_where_it_ends(
+    tmp_path: Path, cut_at: int, points_to: int, backend: str | None
+) -> None:
+    whole = fetch_sample("CMU-1-Small-Region.svs").read_bytes()
+    copy = tmp_path / "copy.svs"
+    copy.write_bytes(whole[:cut_at])
+    with pytest.raises(TruncatedSlideError, match="incomplete copy") as raised:
+        open_slide(copy, backend=backend)
+    message = str(raised.value)
+    assert f"the file ends at byte {cut_at} but its directory points to {points_to}:" in message
+    assert isinstance(raised.value, UnsupportedSlideError)
+
+
+@pytest.mark.parametrize("name", ["CMU-1-Small-Region.svs", "small.svs", "boxes.tiff"])
+def test_whole_tiffs_are_not_taken_for_truncated(name: str) -> None:
+    with open_slide(fetch_sample(name)) as slide:
+        assert slide.dimensions[0] > 0
