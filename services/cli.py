@@ -3,12 +3,45 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from importlib.metadata import version
 from typing import Annotated
 
 import typer
+from typer._click import Command, Context, Parameter  # typer's own copy of click's classes
+from typer.core import TyperGroup, TyperOption
 
 from services.commands import register_all
+
+
+class CoupeGroup(TyperGroup):
+    """The ``coupe`` command group, with flags that read as flags in ``--help``.
+
+    typer labels every option with its value type, flags too (``--archive <bool>``), though
+    a flag takes no value. Here flags get an empty label, in every command below the group.
+    """
+
+    def get_params(self, ctx: Context) -> list[Parameter]:
+        """This group's parameters, flags unlabelled."""
+        return _unlabel_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        """The subcommand ``cmd_name``, its flags (and its subcommands' flags) unlabelled."""
+        command = super().get_command(ctx, cmd_name)
+        pending = [command] if command is not None else []
+        while pending:
+            current = pending.pop()
+            _unlabel_flags(current.get_params(ctx))
+            pending.extend(getattr(current, "commands", {}).values())
+        return command
+
+
+def _unlabel_flags(params: Iterable[Parameter]) -> list[Parameter]:
+    params = list(params)
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
 
 
 def _print_version(value: bool) -> None:
@@ -39,6 +72,7 @@ def build_cli() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        cls=CoupeGroup,
     )
     app.callback()(_options)
     register_all(app)

@@ -22,11 +22,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from tiling.blocks import BackgroundMode
 from tiling.encode import TileFormat
 from tiling.errors import TilingError
 from tiling.pyramid import BuildResult, BuildRun, ProgressCallback, PyramidOptions, build_pyramid
 from tiling.samples import fetch_sample
-from tiling.sources import open_slide
+from tiling.sources import BackendName, open_slide
 from tiling.spec import TileSpec
 
 
@@ -85,8 +86,8 @@ def tile(
         bool, typer.Option("--limit-bounds", help="Tile only the slide's non-empty region.")
     ] = False,
     background: Annotated[
-        str,
-        typer.Option(help="Tiles without tissue: write (default), skip, or share one file."),
+        BackgroundMode,
+        typer.Option(help="Tiles without tissue: written, skipped, or all one shared file."),
     ] = "write",
     workers: Annotated[
         int | None, typer.Option(help="Local worker threads (default: one per core).")
@@ -100,8 +101,8 @@ def tile(
     ] = False,
     name: Annotated[str | None, typer.Option(help="Pyramid name (default: file stem).")] = None,
     backend: Annotated[
-        str | None,
-        typer.Option(help="Force a reader: tifffile, openslide or pillow (default: sniffed)."),
+        BackendName | None,
+        typer.Option(help="Force a slide reader (default: the one sniffing finds best)."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -116,10 +117,7 @@ def tile(
             limit_bounds=limit_bounds,
             backend=backend,
         )
-        options = PyramidOptions(
-            spec=spec,
-            background=background,  # type: ignore[arg-type]  # validated by PyramidOptions
-        )
+        options = PyramidOptions(spec=spec, background=background)
         run = BuildRun(workers=workers, scheduler_address=scheduler, archive=archive)
     except ValueError as exc:
         raise _fail(console, str(exc)) from exc

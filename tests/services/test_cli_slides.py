@@ -52,10 +52,34 @@ def test_broken_slide_exits_with_a_message(tmp_path: Path) -> None:
 
 def test_bad_option_exits_with_a_message(cmu_small_region: Path, tmp_path: Path) -> None:
     result = runner.invoke(
-        build_cli(), ["tile", str(cmu_small_region), str(tmp_path), "--background", "hide"]
+        build_cli(),
+        ["tile", str(cmu_small_region), str(tmp_path), "--background", "hide"],
+        env={"COLUMNS": "160"},
     )
     assert result.exit_code == 2
-    assert "background handling 'hide'" in result.output
+    assert "'hide' is not one of 'write', 'skip', 'share'" in result.output
+    result = runner.invoke(
+        build_cli(), ["tile", str(cmu_small_region), str(tmp_path), "--tile-size", "0"]
+    )
+    assert result.exit_code == 2
+    assert "tile size must be at least 1 px, not 0" in _one_error_line(result.output)
+
+
+@pytest.mark.parametrize("command", [[], ["tile"], ["info"], ["assign"], ["db", "upgrade"]])
+def test_help_shows_flags_as_flags(command: list[str]) -> None:
+    result = runner.invoke(build_cli(), [*command, "--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output
+    assert "<bool>" not in result.output
+
+
+def test_tile_help_lists_every_choice() -> None:
+    result = runner.invoke(build_cli(), ["tile", "--help"], env={"COLUMNS": "160"})
+    for choices in ("<jpeg|png|webp>", "<write|skip|share>", "<tifffile|openslide|pillow>"):
+        assert choices in result.output
+    for flag in ("--limit-bounds", "--archive", "--quiet"):
+        line = next(line for line in result.output.splitlines() if flag in line)
+        assert "<" not in line, line
 
 
 def _one_error_line(output: str) -> str:

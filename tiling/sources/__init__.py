@@ -10,9 +10,10 @@ from tiling.sources._openslide import OpenSlideSource
 from tiling.sources._pillow import PillowSource
 from tiling.sources._tifffile import TiffFileSource
 from tiling.sources.base import RawTileLayout, RGBArray, SlideDescription, SlideSource
-from tiling.sources.registry import backend_names, candidates, open_slide
+from tiling.sources.registry import BackendName, backend_names, candidates, open_slide
 
 __all__ = [
+    "BackendName",
     "OpenSlideSource",
     "PillowSource",
     "RGBArray",

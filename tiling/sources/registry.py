@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Literal
 
 from tiling.errors import (
     SlideNotFoundError,
@@ -22,9 +23,11 @@ from tiling.sources import _openslide, _pillow, _tifffile
 from tiling.sources._tiff_extent import tiff_overrun
 from tiling.sources.base import Backend, BackendOpenError, SlideSource
 
-__all__ = ["BACKENDS", "backend_names", "candidates", "open_slide"]
+__all__ = ["BACKENDS", "BackendName", "backend_names", "candidates", "open_slide"]
 
 BACKENDS: tuple[Backend, ...] = (_tifffile.BACKEND, _openslide.BACKEND, _pillow.BACKEND)
+BackendName = Literal["tifffile", "openslide", "pillow"]
+"""The names in ``BACKENDS``, as a type: a command line lists them as its choices."""
 _BY_NAME = {backend.name: backend for backend in BACKENDS}
 
 

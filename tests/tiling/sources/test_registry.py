@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from tiling.errors import (
 )
 from tiling.samples import fetch_sample
 from tiling.sources import (
+    BackendName,
     OpenSlideSource,
     PillowSource,
     TiffFileSource,
@@ -57,6 +59,7 @@ def random_bytes(tmp_path: Path) -> Path:
 
 def test_backend_names() -> None:
     assert backend_names() == BACKENDS
+    assert get_args(BackendName) == BACKENDS
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
