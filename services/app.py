@@ -14,7 +14,7 @@ from services.docs import install_api_docs
 from services.errors import install_error_handlers
 from services.importer import FolderImporter
 from services.jobs import JobRunner
-from services.middleware import SecurityHeadersMiddleware
+from services.middleware import RequestBodyMiddleware, SecurityHeadersMiddleware
 from services.routers import annotations as slide_annotations
 from services.routers import (
     auth,
@@ -125,7 +125,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    # The last added runs first: the headers wrap every answer, the host check's refusals too.
+    # The last added runs first: the headers wrap every answer, the host check's refusals too;
+    # an oversized or non-JSON body is refused before any route, parsing or authentication.
+    app.add_middleware(
+        RequestBodyMiddleware,
+        max_json_bytes=resolved.max_json_bytes,
+        streamed=[("POST", uploads.UPLOAD_PATH)],
+    )
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(resolved.trusted_hosts))
     app.add_middleware(SecurityHeadersMiddleware, behind_tls=resolved.behind_tls)
     for router in (

@@ -60,18 +60,26 @@ class WorkersUnavailableError(ServiceError):
     code = "workers_unavailable"
 
 
-class UploadTooLargeError(ServiceError):
-    """The upload is larger than the service accepts."""
+class BodyTooLargeError(ServiceError):
+    """The request body is larger than the service accepts."""
 
     status_code = 413
     code = "too_large"
 
 
-class UnsupportedUploadError(ServiceError):
-    """The request or the file is not of a kind the upload accepts."""
+class UploadTooLargeError(BodyTooLargeError):
+    """The upload is larger than the service accepts."""
+
+
+class UnsupportedMediaTypeError(ServiceError):
+    """The request body is not of a kind the route accepts (JSON, or a multipart upload)."""
 
     status_code = 415
     code = "unsupported_media_type"
+
+
+class UnsupportedUploadError(UnsupportedMediaTypeError):
+    """The request or the file is not of a kind the upload accepts."""
 
 
 class InvalidUploadError(ServiceError):
@@ -108,10 +116,19 @@ def status_for(exc: Exception) -> tuple[int, str]:
     return 500, "internal"
 
 
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
+def error_response(exc: Exception) -> JSONResponse:
+    """The HTTP answer to ``exc``: its status, and ``{"error": code, "detail": message}``.
+
+    The exception handlers answer with it, and so does middleware that refuses a request
+    before it reaches a route.
+    """
     status, code = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": code, "detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(exc)
 
 
 async def _handle_invalid_request(request: Request, exc: Exception) -> JSONResponse:

@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worklist.db import default_database_url
@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     ``COUPE_JOB_POLL_S``: how often the tiling job runner looks for queued jobs that nobody
     announced, e.g. from another server process (default 2).
     ``COUPE_MAX_UPLOAD_BYTES``: the largest slide file an upload accepts (default 20 GiB).
+    ``COUPE_MAX_JSON_BYTES``: the largest request body of every other route, refused with 413
+    before it is parsed or the sender authenticated (default 1 MiB).
     ``COUPE_BREAK_GLASS_MINUTES``: how long a break-the-glass grant lasts (default 240: long
     enough to deal with an emergency, short enough to need a new reason tomorrow).
     ``COUPE_RUN_BACKGROUND_WORKERS``: run the job runner and the folder import (default true).
@@ -49,6 +51,7 @@ class Settings(BaseSettings):
     import_poll_s: float = 5.0
     job_poll_s: float = 2.0
     max_upload_bytes: int = 20 * 1024**3
+    max_json_bytes: int = Field(default=1024**2, ge=1)
     break_glass_minutes: int = 4 * 60
     run_background_workers: bool = True
     behind_tls: bool = False

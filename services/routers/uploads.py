@@ -46,6 +46,9 @@ from worklist.operations import ScanRegistration
 
 router = APIRouter(tags=["slides"])
 
+UPLOAD_PATH = "/cases/{case_id}/slides"
+"""The streamed upload route (POST): its body is multipart, with a size limit of its own."""
+
 CaseId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The case's id.")]
 
 _FIELD_MAX_BYTES = 256
@@ -256,7 +259,7 @@ _UPLOAD_BODY: dict[str, Any] = {
 
 
 @router.post(
-    "/cases/{case_id}/slides",
+    UPLOAD_PATH,
     response_model=SlideUploadPublic,
     status_code=status.HTTP_201_CREATED,
     openapi_extra=_UPLOAD_BODY,
