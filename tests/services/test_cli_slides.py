@@ -28,6 +28,14 @@ def test_info_describes_the_slide(cmu_small_region: Path) -> None:
         assert expected in result.output
 
 
+def test_info_presents_no_72_dpi_tags_as_a_microscope_resolution(boxes_tiff: Path) -> None:
+    # boxes.tiff was saved by an image program: 28.35 pixels per cm, 72 dpi.
+    result = runner.invoke(build_cli(), ["info", str(boxes_tiff)], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "resolution" in line)
+    assert "unknown" in line and "µm" not in line
+
+
 def test_tile_writes_the_pyramid_and_reports(cmu_small_region: Path, tmp_path: Path) -> None:
     result = runner.invoke(
         build_cli(), ["tile", str(cmu_small_region), str(tmp_path), "--archive", "--quiet"]

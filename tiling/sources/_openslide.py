@@ -21,6 +21,7 @@ from openslide import lowlevel
 from tiling.box import Box
 from tiling.errors import SlideReadError
 from tiling.pixels import composite_rgba
+from tiling.sources._tiff_metadata import microscope_mpp, resolution_mpp
 from tiling.sources.base import (
     WHITE,
     Backend,
@@ -99,16 +100,33 @@ def _parse_bounds(properties: Mapping[str, str]) -> Box | None:
     return Box(l0_x, l0_y, l0_width, l0_height)
 
 
-def _describe(path: str, slide: openslide.OpenSlide) -> SlideDescription:
-    properties = dict(slide.properties)
+def _mpp(properties: Mapping[str, str]) -> tuple[float, float] | None:
+    """OpenSlide's mpp, unless it is no microscope's (the rule of ``resolution_mpp``).
+
+    For a generic TIFF OpenSlide takes mpp from the resolution tags, stock 72 dpi included;
+    vendors' own fields (Aperio's MPP, ...) are kept unless coarser than any microscope.
+    """
     mpp_x = _float_property(properties, openslide.PROPERTY_NAME_MPP_X)
     mpp_y = _float_property(properties, openslide.PROPERTY_NAME_MPP_Y)
+    if mpp_x is None or mpp_y is None:
+        return None
+    if properties.get(openslide.PROPERTY_NAME_VENDOR) == "generic-tiff":
+        x_res = _float_property(properties, "tiff.XResolution")
+        y_res = _float_property(properties, "tiff.YResolution")
+        unit = properties.get("tiff.ResolutionUnit", "")
+        if x_res is not None and y_res is not None and unit in ("inch", "centimeter"):
+            return resolution_mpp(x_res, y_res, unit)
+    return microscope_mpp((mpp_x, mpp_y))
+
+
+def _describe(path: str, slide: openslide.OpenSlide) -> SlideDescription:
+    properties = dict(slide.properties)
     return SlideDescription(
         path=path,
         format_name=properties.get(openslide.PROPERTY_NAME_VENDOR, "unknown"),
         level_dimensions=tuple(slide.level_dimensions),
         level_downsamples=tuple(float(d) for d in slide.level_downsamples),
-        mpp=(mpp_x, mpp_y) if mpp_x is not None and mpp_y is not None else None,
+        mpp=_mpp(properties),
         objective_power=_float_property(properties, openslide.PROPERTY_NAME_OBJECTIVE_POWER),
         bounds=_parse_bounds(properties),
         background_rgb=_parse_color(properties.get(openslide.PROPERTY_NAME_BACKGROUND_COLOR)),

@@ -15,6 +15,7 @@ from PIL import Image
 
 from tiling.box import Box
 from tiling.pixels import composite_rgba, paste
+from tiling.sources._tiff_metadata import resolution_mpp
 from tiling.sources.base import (
     WHITE,
     Backend,
@@ -87,15 +88,15 @@ class PillowSource(NoRawTiles, SlideSource):
 
     @staticmethod
     def _mpp_from_dpi(dpi: object) -> tuple[float, float] | None:
+        # Pillow reports a JPEG's JFIF density and a PNG's pHYs as dots per inch; 72 dpi from
+        # an image program is no microscope's resolution (see resolution_mpp).
         if not isinstance(dpi, tuple) or len(dpi) != 2:
             return None
         try:
             dpi_x, dpi_y = float(dpi[0]), float(dpi[1])
         except (TypeError, ValueError):
             return None
-        if dpi_x <= 0 or dpi_y <= 0:
-            return None
-        return 25400.0 / dpi_x, 25400.0 / dpi_y
+        return resolution_mpp(dpi_x, dpi_y, "inch")
 
     def associated_image(self, name: str) -> RGBArray:
         """Plain images have no associated images; always raises SlideReadError."""

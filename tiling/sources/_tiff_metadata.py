@@ -3,6 +3,12 @@
 Read the way OpenSlide reads them, so both backends describe a slide alike: Aperio's
 ``ImageDescription`` fields (``|AppMag = 20|MPP = 0.4990|``), OME-XML's ``PhysicalSizeX`` and
 ``NominalMagnification``, or, for a generic TIFF, the resolution tags with a real unit.
+
+Unlike OpenSlide, a resolution no microscope makes is not reported as one (mpp None): image
+software stamps its stock resolution (72, 96, 300 dpi, ...) on whatever it saves, so those
+tags say nothing about the specimen, and nothing coarser than 100 µm per pixel is a
+microscope's. The other backends apply the same rule through ``resolution_mpp`` and
+``microscope_mpp``.
 """
 
 from __future__ import annotations
@@ -13,7 +19,22 @@ from dataclasses import dataclass
 
 import tifffile
 
-__all__ = ["TiffMetadata", "read_tiff_metadata"]
+__all__ = [
+    "MAX_MICROSCOPE_MPP_UM",
+    "TiffMetadata",
+    "microscope_mpp",
+    "read_tiff_metadata",
+    "resolution_mpp",
+]
+
+MAX_MICROSCOPE_MPP_UM = 100.0
+"""No coarser resolution is a microscope's: a 1x objective gives about 10 µm per pixel."""
+# What image software writes when it knows no resolution: screens (72, 96, 144 dpi) and
+# printers (150 to 2400 dpi). A scanner at 0.25 µm/px writes 101,600 dpi.
+# Stored per centimetre or per metre (PNG) they come back a hair off: 299.9994 dpi.
+_STOCK_DPI = frozenset({72, 96, 144, 150, 200, 240, 300, 600, 1200, 2400})
+_STOCK_DPI_TOLERANCE = 0.01
+_UM_PER_RESOLUTION_UNIT = {"inch": 25400.0, "centimeter": 10000.0}
 
 _UNIT_TO_UM = {"pm": 1e-6, "nm": 1e-3, "µm": 1.0, "um": 1.0, "mm": 1e3, "cm": 1e4, "m": 1e6}
 _TAG_PROPERTIES = (
@@ -69,6 +90,7 @@ def read_tiff_metadata(tiff: tifffile.TiffFile, level_count: int) -> TiffMetadat
     else:
         format_name = "generic-tiff"
         mpp_um = tiff_resolution_mpp(first)
+    mpp_um = microscope_mpp(mpp_um)
     if mpp_um is not None:
         properties["coupe.mpp-x"], properties["coupe.mpp-y"] = (str(v) for v in mpp_um)
     properties["coupe.level-count"] = str(level_count)
@@ -117,12 +139,38 @@ def ome_metadata(xml: str) -> tuple[tuple[float, float] | None, float | None]:
 
 
 def tiff_resolution_mpp(page: tifffile.TiffPage) -> tuple[float, float] | None:
-    """mpp (µm) from the resolution tags, as OpenSlide's generic-tiff: only with a real unit."""
-    um_per_unit = {int(tifffile.RESUNIT.INCH): 25400.0, int(tifffile.RESUNIT.CENTIMETER): 10000.0}
-    factor = um_per_unit.get(int(page.resolutionunit))
-    if factor is None:
+    """mpp (µm) from the resolution tags, as OpenSlide's generic-tiff (only with a real unit),
+    but None for a resolution no microscope makes (see ``resolution_mpp``)."""
+    unit = {int(tifffile.RESUNIT.INCH): "inch", int(tifffile.RESUNIT.CENTIMETER): "centimeter"}
+    name = unit.get(int(page.resolutionunit))
+    if name is None:
         return None
     x_res, y_res = page.resolution
-    if x_res <= 0 or y_res <= 0:
+    return resolution_mpp(x_res, y_res, name)
+
+
+def resolution_mpp(x_res: float, y_res: float, unit: str) -> tuple[float, float] | None:
+    """mpp (µm) from a resolution of ``x_res`` by ``y_res`` pixels per ``unit`` ("inch" or
+    "centimeter"), or None when it is no microscope's: a stock dpi of image software, or
+    coarser than ``MAX_MICROSCOPE_MPP_UM``."""
+    um_per_unit = _UM_PER_RESOLUTION_UNIT.get(unit)
+    if um_per_unit is None or not (x_res > 0 and y_res > 0):
         return None
-    return factor / x_res, factor / y_res
+    dpi_x, dpi_y = (res * 25400.0 / um_per_unit for res in (x_res, y_res))
+    if _is_stock_dpi(dpi_x) and _is_stock_dpi(dpi_y):
+        return None
+    return microscope_mpp((um_per_unit / x_res, um_per_unit / y_res))
+
+
+def _is_stock_dpi(dpi: float) -> bool:
+    return round(dpi) in _STOCK_DPI and abs(dpi - round(dpi)) < _STOCK_DPI_TOLERANCE
+
+
+def microscope_mpp(mpp_um: tuple[float, float] | None) -> tuple[float, float] | None:
+    """``mpp_um`` when a microscope could have made it (finite, positive, at most
+    ``MAX_MICROSCOPE_MPP_UM``), else None."""
+    if mpp_um is None:
+        return None
+    if all(math.isfinite(v) and 0 < v <= MAX_MICROSCOPE_MPP_UM for v in mpp_um):
+        return mpp_um
+    return None

@@ -13,9 +13,31 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 
 from tiling.errors import SlideReadError, TilingError
 from tiling.sources import SlideSource
+
+# Resolution tags of a TIFF -> the mpp a backend reports (None: no microscope's resolution).
+TIFF_RESOLUTIONS = [
+    pytest.param((72, 72), "INCH", None, id="72-dpi"),
+    pytest.param((96, 96), "INCH", None, id="96-dpi"),
+    pytest.param((300, 300), "INCH", None, id="300-dpi"),
+    pytest.param((118.11, 118.11), "CENTIMETER", None, id="300-dpi-in-cm"),
+    pytest.param((50, 50), "CENTIMETER", None, id="200-um"),
+    pytest.param((101_600, 50_800), "INCH", (0.25, 0.5), id="scanner-inch"),
+    pytest.param((20_040.08, 20_040.08), "CENTIMETER", (0.499, 0.499), id="scanner-cm"),
+]
+
+
+def write_tiff_with_resolution(path: Path, resolution: tuple[float, float], unit: str) -> Path:
+    """A small tiled generic TIFF whose resolution tags say ``resolution`` per ``unit``."""
+    pixels = np.random.default_rng(3).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    tifffile.imwrite(
+        path, pixels, photometric="rgb", tile=(128, 128), resolution=resolution,
+        resolutionunit=unit,
+    )  # fmt: skip
+    return path
 
 
 class SlideSourceTests:
@@ -90,6 +112,8 @@ class SlideSourceTests:
     def test_metadata_types(self, slide: SlideSource) -> None:
         if slide.mpp is not None:
             assert all(isinstance(v, float) and v > 0 for v in slide.mpp)
+            # Nothing coarser is a microscope's (boxes.tiff carries 72 dpi, in pixels per cm).
+            assert all(v <= 100 for v in slide.mpp), slide.mpp
         if slide.objective_power is not None:
             assert slide.objective_power > 0
         if slide.bounds is not None:

@@ -51,6 +51,15 @@ def test_mpp_from_dpi(tmp_path: Path) -> None:
         assert slide.mpp is None
 
 
+@pytest.mark.parametrize("name", ["photo.jpg", "screenshot.png"])
+@pytest.mark.parametrize("dpi", [72, 96, 300])
+def test_a_stock_dpi_is_no_microscope_resolution(tmp_path: Path, name: str, dpi: int) -> None:
+    path = tmp_path / name
+    Image.new("RGB", (10, 10)).save(path, dpi=(dpi, dpi))
+    with PillowSource(path) as slide:
+        assert slide.mpp is None
+
+
 def test_transparency_is_composited_on_white(tmp_path: Path) -> None:
     path = tmp_path / "alpha.png"
     pixels = np.array([[[100, 50, 0, 0], [100, 50, 0, 255], [100, 50, 0, 51]]], dtype=np.uint8)
