@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from services.schemas.common import text
+from services.schemas.common import RequestBody, text
 
 
-class AnnotationCreate(BaseModel):
+class AnnotationCreate(RequestBody):
     """A drawn region or point: a GeoJSON Feature, FeatureCollection or Geometry."""
 
     label: Annotated[str, text(0, 200)] = ""

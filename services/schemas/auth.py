@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.schemas.common import RequestBody
 from worklist.enums import Role
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(RequestBody):
     """Credentials for signing in."""
 
     username: str = Field(min_length=1, max_length=64)
@@ -37,7 +38,7 @@ class TokenResponse(BaseModel):
     user: UserPublic
 
 
-class UserCreate(BaseModel):
+class UserCreate(RequestBody):
     """A new account (admins only)."""
 
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from services.schemas.common import (
     AccessionNumber,
     DepartmentCode,
+    RequestBody,
     UtcTime,
     text,
 )
@@ -29,13 +30,13 @@ def _refuse_repeats(labels: Iterable[str], what: str) -> None:
         raise ValueError(f"{what} label {repeated[0]!r} appears more than once")
 
 
-class SlideCreate(BaseModel):
+class SlideCreate(RequestBody):
     """A glass slide of a block; its image arrives later (upload or scanner import)."""
 
     stain: Stain = "H&E"
 
 
-class BlockCreate(BaseModel):
+class BlockCreate(RequestBody):
     """A block and its slides."""
 
     label: BlockLabel
@@ -44,7 +45,7 @@ class BlockCreate(BaseModel):
     )
 
 
-class SpecimenCreate(BaseModel):
+class SpecimenCreate(RequestBody):
     """A specimen and its blocks."""
 
     label: SpecimenLabel
@@ -57,7 +58,7 @@ class SpecimenCreate(BaseModel):
         return self
 
 
-class CaseCreate(BaseModel):
+class CaseCreate(RequestBody):
     """A case as the front office registers it (lab managers)."""
 
     model_config = ConfigDict(

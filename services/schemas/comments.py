@@ -7,10 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
 
-from services.schemas.common import text
+from services.schemas.common import RequestBody, text
 
 
-class CommentCreate(BaseModel):
+class CommentCreate(RequestBody):
     """A remark on a case."""
 
     body: Annotated[str, text(1, 10_000, multiline=True)]

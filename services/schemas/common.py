@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 # SQLite and PostgreSQL keys are signed 64-bit: larger numbers are refused at the edge.
 MAX_ID = 2**63 - 1
@@ -62,6 +62,16 @@ def _in_range(moment: datetime) -> datetime:
 
 UtcTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
 """A timestamp with its UTC offset (naive times are refused), in a sane range."""
+
+
+class RequestBody(BaseModel):
+    """The base of every request body: a field the schema does not name is refused (422).
+
+    A misspelt or guessed field (``{"conclusion": ...}``) is an error the sender must see,
+    not something silently dropped.
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Page(BaseModel, Generic[T]):

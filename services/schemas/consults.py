@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.schemas.cases import AssignmentReceipt, CaseState
-from services.schemas.common import RecordId, Version, text
+from services.schemas.common import RecordId, RequestBody, Version, text
 from worklist.enums import AssignmentKind, GrantKind
 
 
@@ -25,7 +25,7 @@ class ConsultKind(StrEnum):
         return AssignmentKind(self.value)
 
 
-class ConsultCreate(BaseModel):
+class ConsultCreate(RequestBody):
     """Ask a colleague (often at another site) for a consult or a second opinion."""
 
     consultant_id: RecordId = Field(description="The consulted pathologist's id.")
@@ -37,7 +37,7 @@ class ConsultCreate(BaseModel):
     expected_version: Version | None = None
 
 
-class ConsultAnswer(BaseModel):
+class ConsultAnswer(RequestBody):
     """The consultant's answer."""
 
     answer: Annotated[str, text(1, 10_000, multiline=True)]
@@ -66,7 +66,7 @@ class ConsultPublic(BaseModel):
     grant: GrantPublic | None
 
 
-class GrantCreate(BaseModel):
+class GrantCreate(RequestBody):
     """Let a user open one case outside their department (lab managers)."""
 
     user_id: RecordId
@@ -74,7 +74,7 @@ class GrantCreate(BaseModel):
     reason: Annotated[str, text(0, 500)] = ""
 
 
-class BreakGlassRequest(BaseModel):
+class BreakGlassRequest(RequestBody):
     """Open a case outside your normal access, with a reason that is reviewed."""
 
     reason: Annotated[str, text(10, 1000, multiline=True)]

@@ -8,11 +8,11 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from services.schemas.cases import AssignmentReceipt, CasePublic
-from services.schemas.common import RecordId, Version, text
+from services.schemas.common import RecordId, RequestBody, Version, text
 from worklist.enums import AssignmentKind
 
 
-class VersionedRequest(BaseModel):
+class VersionedRequest(RequestBody):
     """A change to a case, optionally only if nobody changed the case since you read it."""
 
     expected_version: Version | None = None
@@ -38,7 +38,7 @@ class ReassignRequest(VersionedRequest):
     reason: Annotated[str, text(1, 500)]
 
 
-class ClaimNextRequest(BaseModel):
+class ClaimNextRequest(RequestBody):
     """Take the most urgent unassigned case."""
 
     own_subspecialties_only: bool = True

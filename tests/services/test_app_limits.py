@@ -1,4 +1,4 @@
-"""Bounded input before any route: body size, JSON only."""
+"""Bounded input before any route: body size, JSON only, no unknown fields."""
 
 from __future__ import annotations
 
@@ -128,3 +128,67 @@ def test_json_with_a_charset_and_empty_bodies_pass(
     assert login.status_code == 200, login.text
     # A route that takes no body: no Content-Type needed.
     assert service.client.post("/auth/logout", headers=manager).status_code == 204
+
+
+# --- No unknown fields ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/cases/1/sign-out", {"conclusion": "benign naevus"}, "conclusion"),
+        ("/cases/1/sign-out", {"expected_version": 1, "conclusion": "benign"}, "conclusion"),
+        ("/auth/login", {**LOGIN, "remember_me": True}, "remember_me"),
+        ("/cases/1/comments", {"text": "see block A2", "urgent": True}, "urgent"),
+        (
+            "/cases",
+            {
+                "department": "HMC",
+                "patient_pseudonym": "PSN-1",
+                "tumour_group": "gastro-intestinal",
+                "category": 2,
+                "specimens": [{"label": "A", "blocks": [{"label": "A1", "colour": "red"}]}],
+            },
+            "colour",
+        ),
+    ],
+)
+def test_an_unknown_field_is_refused_not_dropped(
+    service: ServiceHarness, manager: dict[str, str], url: str, body: object, field: str
+) -> None:
+    answer = service.client.post(url, json=body, headers=manager)
+    _assert_error(answer, 422, "invalid_request")
+    assert field in answer.json()["detail"]
+
+
+def test_every_json_request_schema_forbids_unknown_fields(service: ServiceHarness) -> None:
+    spec = service.client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    refs: set[str] = set()
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                refs.update(_refs(content["application/json"]["schema"], schemas))
+    assert len(refs) >= 15
+    for name in sorted(refs):
+        assert schemas[name].get("additionalProperties") is False, name
+
+
+def _refs(schema: object, schemas: dict[str, dict[str, object]]) -> set[str]:
+    """Every schema named in ``schema``, and in those, recursively."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str):
+                name = ref.rsplit("/", 1)[-1]
+                if name not in found and schemas[name].get("type") == "object":
+                    found.add(name)
+                    stack.append(schemas[name])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

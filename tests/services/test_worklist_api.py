@@ -309,4 +309,5 @@ def test_claim_next_takes_the_most_urgent_case_of_my_subspecialties(
 def test_claim_next_needs_a_pathologist(service: ServiceHarness, boss: Person) -> None:
     assert post(service, "/worklist/claim-next", boss).status_code == 403
     bad = post(service, "/worklist/claim-next", pathologist(service, "HMC-02"), {"x": "y"})
-    assert bad.status_code == 200  # unknown fields are ignored
+    assert bad.status_code == 422  # unknown fields are refused, not ignored
+    assert "x" in bad.json()["detail"]
