@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "PyramidBuildError",
+    "PyramidExistsError",
     "SlideNotFoundError",
     "SlideReadError",
     "TilingError",
@@ -34,3 +35,8 @@ class SlideReadError(TilingError):
 
 class PyramidBuildError(TilingError):
     """A Deep Zoom pyramid could not be built or resumed."""
+
+
+class PyramidExistsError(PyramidBuildError, FileExistsError):
+    """A finished pyramid is in the way, built from another slide file or with other options;
+    ``build_pyramid(..., overwrite=True)`` replaces it."""

@@ -72,12 +72,28 @@ class BuildManifest:
             "levels_per_block": self.levels_per_block,
         }
 
+    def differences(self, other: BuildManifest) -> list[str]:
+        """What ``other`` was built with that this manifest differs in, e.g.
+        ``"tile_size_px 254, not 510"`` (``other``'s value first); empty when they agree."""
+        ours, theirs = _flat(self.to_json()), _flat(other.to_json())
+        return [
+            f"{key} {theirs.get(key)!r}, not {ours.get(key)!r}"
+            for key in dict.fromkeys([*theirs, *ours])
+            if key != "format_version" and ours.get(key) != theirs.get(key)
+        ]
+
     def write(self, path: Path) -> None:
         """Store the manifest atomically."""
         partial = path.with_name(path.name + ".partial")
         text = json.dumps(self.to_json(), indent=2, sort_keys=True)
         partial.write_text(text, encoding="utf-8")
         os.replace(partial, path)
+
+
+def _flat(data: dict[str, Any]) -> dict[str, Any]:
+    """A manifest's JSON with the spec's fields beside the others (as in format 1)."""
+    flat = {key: value for key, value in data.items() if key != "spec"}
+    return {**flat, **data.get("spec", {})}
 
 
 class BuildJournal:

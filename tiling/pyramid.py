@@ -31,7 +31,7 @@ from tiling.blocks import (
     run_block,
 )
 from tiling.deepzoom import DeepZoomGeometry
-from tiling.errors import PyramidBuildError
+from tiling.errors import PyramidBuildError, PyramidExistsError
 from tiling.manifest import JOURNAL_NAME, MANIFEST_NAME, BuildJournal, BuildManifest
 from tiling.plan import BlockId, plan_build
 from tiling.sources import open_slide
@@ -125,12 +125,15 @@ def build_pyramid(
     run: BuildRun | None = None,
     name: str | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = False,
 ) -> BuildResult:
     """Build the Deep Zoom pyramid of ``slide_path`` as ``out_dir/NAME.dzi``.
 
     A build interrupted by a crash or an error resumes where it stopped when run again with
     the same options; a complete pyramid built with the same options is left as it is (``run``
-    does not count: a build may resume on other workers).
+    does not count: a build may resume on other workers). A complete pyramid built from
+    another slide file or with other options raises ``PyramidExistsError``, naming what
+    differs, unless ``overwrite``: then it is rebuilt and replaced.
     Raises ``TilingError`` subclasses with a message naming the slide for every failure.
     """
     options = options or PyramidOptions()
@@ -160,7 +163,10 @@ def build_pyramid(
     files_dir = out / f"{name}_files"
     archive_path = out / f"{name}.zip" if run.archive else None
     with _exclusive_lock(out / f".{name}.lock", name):
-        if dzi_path.exists() and BuildManifest.read(files_dir / MANIFEST_NAME) == manifest:
+        existing = BuildManifest.read(files_dir / MANIFEST_NAME) if dzi_path.exists() else None
+        if dzi_path.exists() and existing != manifest and not overwrite:
+            raise _exists_error(dzi_path, existing, manifest)
+        if dzi_path.exists() and existing == manifest:
             if archive_path is not None and not archive_path.exists():
                 write_archive(dzi_path, archive_path)
             if progress is not None:
@@ -223,6 +229,16 @@ def _make_output_dir(out: Path) -> None:
         raise PyramidBuildError(
             f"cannot create the output folder {str(out)!r}: {exc.strerror or exc}"
         ) from exc
+
+
+def _exists_error(
+    dzi_path: Path, existing: BuildManifest | None, wanted: BuildManifest
+) -> PyramidExistsError:
+    if existing is None:
+        how = "not by Coupe, or with its manifest lost"
+    else:
+        how = "with " + "; ".join(wanted.differences(existing))
+    return PyramidExistsError(f"pyramid {str(dzi_path)!r} exists, built {how}")
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from rich.text import Text
 
 from tiling.blocks import BackgroundMode
 from tiling.encode import TileFormat
-from tiling.errors import TilingError
+from tiling.errors import PyramidExistsError, TilingError
 from tiling.pyramid import BuildResult, BuildRun, ProgressCallback, PyramidOptions, build_pyramid
 from tiling.samples import fetch_sample
 from tiling.sources import BackendName, open_slide
@@ -104,6 +105,10 @@ def tile(
         BackendName | None,
         typer.Option(help="Force a slide reader (default: the one sniffing finds best)."),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option("--overwrite", help="Replace a finished pyramid built with other options."),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Build the Deep Zoom pyramid of SLIDE as OUTDIR/NAME.dzi (resumes an interrupted build)."""
@@ -121,7 +126,9 @@ def tile(
         run = BuildRun(workers=workers, scheduler_address=scheduler, archive=archive)
     except ValueError as exc:
         raise _fail(console, str(exc)) from exc
-    result = _build(console, slide, outdir, options, run, name=name, quiet=quiet)
+    result = _build(
+        console, slide, outdir, options, run, name=name, quiet=quiet, overwrite=overwrite
+    )
     _report(Console(), result)
 
 
@@ -134,12 +141,18 @@ def _build(
     *,
     name: str | None,
     quiet: bool,
+    overwrite: bool = False,
 ) -> BuildResult:
+    build = functools.partial(
+        build_pyramid, slide, outdir, options, run=run, name=name, overwrite=overwrite
+    )
     try:
         if quiet:
-            return build_pyramid(slide, outdir, options, run=run, name=name)
+            return build()
         with _progress_bar(console, f"Tiling {slide.name}") as progress:
-            return build_pyramid(slide, outdir, options, run=run, name=name, progress=progress)
+            return build(progress=progress)
+    except PyramidExistsError as exc:
+        raise _fail(console, f"{exc}; add --overwrite to replace it") from exc
     except TilingError as exc:
         raise _fail(console, str(exc)) from exc
     except KeyboardInterrupt:

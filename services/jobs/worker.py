@@ -98,5 +98,8 @@ def build_in_worker(source_path: str, out_dir: str, name: str, progress_path: st
         PyramidOptions(),
         name=name,
         progress=ProgressFile(Path(progress_path)),
+        # The folder is the slide's own, and the job is the lab's decision to (re)build it:
+        # a pyramid left by an earlier build with other options is replaced, not in the way.
+        overwrite=True,
     )
     return result.tiles_total

@@ -49,6 +49,24 @@ def test_tile_writes_the_pyramid_and_reports(cmu_small_region: Path, tmp_path: P
     assert "complete already" in again.output
 
 
+def test_tile_with_other_options_on_a_finished_pyramid_asks_for_overwrite(
+    cmu_small_region: Path, tmp_path: Path
+) -> None:
+    command = ["tile", str(cmu_small_region), str(tmp_path), "-q"]
+    assert runner.invoke(build_cli(), command).exit_code == 0
+    dzi = tmp_path / "CMU-1-Small-Region.dzi"
+    mtime = dzi.stat().st_mtime_ns
+    refused = runner.invoke(build_cli(), [*command, "--tile-size", "510"])
+    assert refused.exit_code == 2
+    line = _one_error_line(refused.output)
+    assert "built with tile_size_px 254, not 510" in line
+    assert line.endswith("add --overwrite to replace it")
+    assert dzi.stat().st_mtime_ns == mtime
+    replaced = runner.invoke(build_cli(), [*command, "--tile-size", "510", "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert 'TileSize="510"' in dzi.read_text(encoding="utf-8")
+
+
 @pytest.mark.slow
 def test_broken_slide_exits_with_a_message(tmp_path: Path) -> None:
     broken = fetch_sample("unopenable.tiff")

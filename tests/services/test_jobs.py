@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from services.jobs import JobFuture, JobRunner
+from services.jobs import JobFuture, JobRunner, build_in_worker
 from services.storage import pyramid_paths
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import (
@@ -28,6 +28,7 @@ from tests.services.tiling_jobs_support import (
 )
 from tiling.errors import PyramidBuildError
 from tiling.pyramid import PyramidOptions, build_pyramid
+from tiling.spec import TileSpec
 from worklist.actor import Actor
 from worklist.db import read_session, run_in_transaction
 from worklist.enums import JobStatus, PyramidStatus, Role
@@ -199,6 +200,19 @@ def _build_partly(slide: Path, out_dir: Path) -> None:
 
     with pytest.raises(PyramidBuildError, match="_Interrupt"):  # the builder wraps it
         build_pyramid(slide, out_dir, PyramidOptions(), name="slide", progress=progress)
+
+
+def test_a_job_replaces_a_pyramid_left_with_other_options(
+    cmu_small_region: Path, tmp_path: Path
+) -> None:
+    """The job's folder is the slide's own: what an earlier build left there is replaced."""
+    old = PyramidOptions(spec=TileSpec(tile_size_px=510))
+    build_pyramid(cmu_small_region, tmp_path, old, name="slide")
+    tiles = build_in_worker(
+        str(cmu_small_region), str(tmp_path), "slide", str(tmp_path / ".slide.progress")
+    )
+    assert tiles == 160
+    assert 'TileSize="254"' in (tmp_path / "slide.dzi").read_text(encoding="utf-8")
 
 
 def test_two_runners_racing_run_every_job_exactly_once(service: ServiceHarness) -> None:

@@ -70,3 +70,19 @@ def test_a_pyramid_with_a_format_1_manifest_is_not_rebuilt(
     flat = {key: value for key, value in data.items() if key != "spec"}
     path.write_text(json.dumps({**flat, **data["spec"], "format_version": 1}), encoding="utf-8")
     assert build_pyramid(boxes_tiff, tmp_path, options).already_complete
+
+
+def test_differences_name_each_field_that_differs() -> None:
+    other = BuildManifest(
+        slide_path="/slides/a.svs",
+        slide_size_bytes=123,
+        slide_mtime_ns=456,
+        spec=TileSpec(tile_size_px=254, overlap_px=2, tile_format="png", backend="openslide"),
+        background="write",
+        levels_per_block=2,
+    )
+    assert MANIFEST.differences(MANIFEST) == []
+    assert MANIFEST.differences(other) == [
+        "background 'write', not 'skip'",
+        "tile_size_px 254, not 510",
+    ]

@@ -17,7 +17,7 @@ import tiling.plan
 import tiling.pyramid
 from tiling.archive import PyramidArchive
 from tiling.box import Box
-from tiling.errors import PyramidBuildError, TilingError
+from tiling.errors import PyramidBuildError, PyramidExistsError, TilingError
 from tiling.manifest import MANIFEST_NAME
 from tiling.pyramid import BuildRun, PyramidOptions, build_pyramid
 from tiling.samples import fetch_sample
@@ -145,20 +145,38 @@ def test_rebuild_with_same_options_does_nothing(cmu_small_region: Path, tmp_path
     assert second.dzi_path.stat().st_mtime_ns == mtime
 
 
-def test_rebuild_with_other_options_replaces_the_pyramid(
+def test_rebuild_with_other_options_asks_for_overwrite_then_replaces(
     cmu_small_region: Path, tmp_path: Path
 ) -> None:
-    build_pyramid(cmu_small_region, tmp_path)
-    result = build_pyramid(
-        cmu_small_region, tmp_path, PyramidOptions(spec=TileSpec(tile_size_px=510))
+    first = build_pyramid(cmu_small_region, tmp_path)
+    mtime = first.dzi_path.stat().st_mtime_ns
+    other = PyramidOptions(spec=TileSpec(tile_size_px=510, tile_format="png"))
+    with pytest.raises(PyramidExistsError) as refused:
+        build_pyramid(cmu_small_region, tmp_path, other)
+    assert str(refused.value) == (
+        f"pyramid {str(first.dzi_path)!r} exists, built with tile_size_px 254, not 510; "
+        "tile_format 'jpeg', not 'png'"
     )
+    assert isinstance(refused.value, FileExistsError)
+    assert first.dzi_path.stat().st_mtime_ns == mtime
+    result = build_pyramid(cmu_small_region, tmp_path, other, overwrite=True)
     assert not result.already_complete
     assert 'TileSize="510"' in result.dzi_path.read_text(encoding="utf-8")
     assert tile_files(result.files_dir) == {
-        f"{level}/{c}_{r}.jpeg"
+        f"{level}/{c}_{r}.png"
         for level in range(result.geometry.level_count)
         for c, r in result.geometry.tiles(level)
     }
+
+
+def test_a_pyramid_without_a_manifest_is_not_replaced_unasked(
+    cmu_small_region: Path, tmp_path: Path
+) -> None:
+    first = build_pyramid(cmu_small_region, tmp_path)
+    (first.files_dir / MANIFEST_NAME).unlink()
+    with pytest.raises(PyramidExistsError, match="not by Coupe, or with its manifest lost"):
+        build_pyramid(cmu_small_region, tmp_path)
+    assert not build_pyramid(cmu_small_region, tmp_path, overwrite=True).already_complete
 
 
 def test_interrupted_build_leaves_no_descriptor_and_resumes(
