@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from services.access import TileAccessCache
@@ -32,25 +34,45 @@ from services.routers import (
 from services.security import TokenSigner
 from services.settings import Settings
 from services.state import AppState
+from services.storage import make_private_dir, make_private_file
 from services.tiles import TileService
 from worklist.db import make_engine
 from worklist.migrate import upgrade_engine
 
 
 def prepare_storage(settings: Settings) -> None:
-    """Make the data folders and bring the database schema to the newest revision."""
+    """Make the data folders and bring the database schema to the newest revision.
+
+    The folders and an SQLite database file are the service user's only (0700 and 0600):
+    they hold patient data.
+    """
     for folder in (
         settings.data_dir,
         settings.pyramid_dir,
         settings.slide_dir,
         settings.import_dir,
     ):
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)
     engine = make_engine(settings.resolved_database_url)
     try:
         upgrade_engine(engine)
     finally:
         engine.dispose()
+    _make_sqlite_files_private(settings.resolved_database_url)
+
+
+# The journal files SQLite keeps beside the database hold its pages too.
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def _make_sqlite_files_private(database_url: str) -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    database = Path(url.database)
+    for path in (database, *(database.with_name(database.name + s) for s in _SQLITE_SIDE_FILES)):
+        if path.exists():
+            make_private_file(path)
 
 
 def _background_lock(settings: Settings) -> Callable[[], None] | None:

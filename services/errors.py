@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import re
+from pathlib import PurePosixPath
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -116,6 +120,32 @@ def status_for(exc: Exception) -> tuple[int, str]:
     return 500, "internal"
 
 
+_log = logging.getLogger(__name__)
+
+# A path in quotes (as ``{path!r}`` writes it, spaces and all), and a bare one of two or more
+# parts that starts a word (not the "/" in "1/2").
+_QUOTED_PATH = re.compile(r"""(['"])(/[^'"]*)\1""")
+_BARE_PATH = re.compile(r"""(?<![\w.~/-])/(?:[^\s'"/]+/)+([^\s'"/]*)""")
+
+
+def without_server_paths(message: str) -> str:
+    """``message`` with every absolute file path cut to its file name.
+
+    The slide and tiling errors name the file they could not read, and the server's folders
+    are nobody's business over HTTP; the server log keeps the whole message.
+    """
+    message = _QUOTED_PATH.sub(
+        lambda match: f"{match[1]}{PurePosixPath(match[2]).name}{match[1]}", message
+    )
+    return _BARE_PATH.sub(lambda match: match[1], message)
+
+
+def error_detail(exc: Exception) -> str:
+    """The message of ``exc`` as an HTTP answer tells it: without the server's paths."""
+    message = str(exc)
+    return without_server_paths(message) if isinstance(exc, TilingError) else message
+
+
 def error_response(exc: Exception) -> JSONResponse:
     """The HTTP answer to ``exc``: its status, and ``{"error": code, "detail": message}``.
 
@@ -124,10 +154,15 @@ def error_response(exc: Exception) -> JSONResponse:
     """
     status, code = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": code, "detail": str(exc)}, status_code=status, headers=headers)
+    return JSONResponse(
+        {"error": code, "detail": error_detail(exc)}, status_code=status, headers=headers
+    )
 
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, TilingError):
+        # The whole message, paths included, for whoever runs the service.
+        _log.warning("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
     return error_response(exc)
 
 

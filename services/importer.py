@@ -41,7 +41,7 @@ from services.registration import (
     sniff_slide_kind,
 )
 from services.settings import Settings
-from services.storage import slide_storage_path, store_slide_file
+from services.storage import PRIVATE_DIR_MODE, slide_storage_path, store_slide_file
 from tiling.errors import TilingError
 from worklist.actor import Actor
 from worklist.db import read_session, run_in_transaction
@@ -126,7 +126,7 @@ class FolderImporter:
         found: list[_Seen] = []
         for code in self._department_codes():
             folder = self.settings.import_dir / code
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
             for path in sorted(folder.iterdir()):
                 if not _is_candidate(path):
                     continue

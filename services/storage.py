@@ -5,10 +5,15 @@ them), the uploads and the scanner import (which store slide files):
 
 - ``DATA_DIR/slides/<accession>/<token>-<name>``: a slide file as it was scanned or uploaded;
 - ``DATA_DIR/pyramids/<slide id>/slide.dzi`` and ``slide_files/``: its Deep Zoom pyramid.
+
+Slides are patient data: the folders are the service user's only (0700), and so are the slide
+files in them (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import uuid
@@ -18,7 +23,11 @@ from pathlib import Path
 from services.settings import Settings
 
 __all__ = [
+    "PRIVATE_DIR_MODE",
+    "PRIVATE_FILE_MODE",
     "PyramidPaths",
+    "make_private_dir",
+    "make_private_file",
     "pyramid_paths",
     "resolve_slide_file",
     "safe_file_name",
@@ -26,6 +35,8 @@ __all__ = [
     "store_slide_file",
 ]
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 _PYRAMID_NAME = "slide"
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -77,7 +88,23 @@ def slide_storage_path(settings: Settings, accession_number: str, file_name: str
     return folder / f"{uuid.uuid4().hex[:12]}-{safe_file_name(file_name)}"
 
 
+def make_private_dir(folder: Path) -> None:
+    """Make ``folder`` (and missing parents) if needed, and leave it the service user's only."""
+    folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(folder, PRIVATE_DIR_MODE)  # also when it existed; mkdir's mode passes the umask
+
+
+def make_private_file(path: Path) -> None:
+    """Leave the file at ``path`` readable and writable by the service user only."""
+    # A file another user owns (a scanner's drop) cannot be changed; it stays unreachable to
+    # others all the same, inside the service's private folders.
+    with contextlib.suppress(PermissionError):
+        os.chmod(path, PRIVATE_FILE_MODE)
+
+
 def store_slide_file(source: Path, target: Path) -> None:
-    """Move ``source`` to ``target`` (a rename on one file system, else copy and delete)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Move ``source`` to ``target`` (a rename on one file system, else copy and delete);
+    the file is the service user's only (0600) in its folder (0700)."""
+    make_private_dir(target.parent)
     shutil.move(source, target)
+    make_private_file(target)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from services.access import slide_for_viewing
 from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, StateDep
-from services.errors import AccessDeniedError, ResourceNotFoundError
+from services.errors import AccessDeniedError, ResourceNotFoundError, without_server_paths
 from services.schemas.auth import ErrorBody
 from services.schemas.jobs import JobPublic
 from worklist.db import read_session
@@ -42,6 +42,8 @@ def job_public(job: TilingJob) -> JobPublic:
         {
             **{name: getattr(job, name) for name in JobPublic.model_fields if name != "progress"},
             "progress": progress,
+            # The worker's message names the slide file by its server path: the name will do.
+            "error": without_server_paths(job.error) if job.error else job.error,
         }
     )
 

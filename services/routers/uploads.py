@@ -9,6 +9,7 @@ reader's message (``GET /jobs/{id}``).
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -37,7 +38,13 @@ from services.routers.jobs import job_public
 from services.schemas.auth import ErrorBody
 from services.schemas.jobs import SlideUploadPublic
 from services.state import AppState
-from services.storage import safe_file_name, slide_storage_path, store_slide_file
+from services.storage import (
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
+    safe_file_name,
+    slide_storage_path,
+    store_slide_file,
+)
 from worklist.db import read_session
 from worklist.enums import Role
 from worklist.labels import SlideLabels
@@ -127,8 +134,11 @@ class _UploadReader:
             if self.file_name is not None:
                 raise InvalidUploadError("send one file per upload")
             self.file_name = options.get(b"filename", b"").decode("utf-8", "replace")
-            self.incoming.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self._target = self.incoming.open("xb")
+            self.incoming.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            # Private from its first byte: an upload is patient data.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            descriptor = os.open(self.incoming, flags, PRIVATE_FILE_MODE)
+            self._file = self._target = os.fdopen(descriptor, "wb")
         elif name in _TEXT_FIELDS:
             if name in self.fields:
                 raise InvalidUploadError(f"the field {name!r} is given twice")
@@ -180,8 +190,8 @@ def _case_for_upload(state: AppState, user: CurrentUser, case_id: int) -> Case:
     if user.role is Role.PATHOLOGIST and user.department_id == case.department_id:
         return case
     raise AccessDeniedError(
-        f"slides of case {case.accession_number} are uploaded by its department's "
-        "pathologists and by lab managers"
+        f"slides of case {case_id} are uploaded by its department's pathologists and by lab "
+        "managers"
     )
 
 

@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
+import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 
 from services.app import create_app
+from services.routers.jobs import job_public
 from services.settings import Settings
+from services.storage import slide_storage_path, store_slide_file
 from services.tiles import RENDERED_CACHE_CONTROL
 from tests.services.conftest import ServiceHarness
 from tests.services.test_slides import add_slide, copy_sample
-from worklist.enums import Role
+from tests.services.tiling_jobs_support import new_case
+from tests.services.worklist_api_support import first_slide
+from tiling.samples import fetch_sample
+from worklist.enums import JobStatus, Role
+from worklist.models import TilingJob
 
 
 def _directives(policy: str) -> dict[str, str]:
@@ -178,3 +188,118 @@ def test_the_docs_page_runs_under_its_csp(service: ServiceHarness) -> None:
 
 def test_redoc_is_not_served(service: ServiceHarness) -> None:
     assert service.client.get("/redoc").status_code == 404
+
+
+# --- Files readable by the service's user only -------------------------------------------------
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_database_secret_key_and_data_folders_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    os.chmod(data_dir, 0o755)  # an existing, too open folder is tightened
+    settings = Settings(data_dir=data_dir, run_background_workers=False)  # key kept on disk
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/health").status_code == 200
+        for folder in (data_dir, settings.pyramid_dir, settings.slide_dir, settings.import_dir):
+            assert _mode(folder) == 0o700, folder
+        database = Path(make_url(settings.resolved_database_url).database or "")
+        assert database.is_file()
+        assert _mode(database) == 0o600
+        assert _mode(data_dir / "secret_key") == 0o600
+
+
+def test_uploaded_and_imported_slide_files_are_private(
+    service: ServiceHarness, tmp_path: Path
+) -> None:
+    service.add_user("manager", Role.LAB_MANAGER, department_code="HMC")
+    case = new_case(service, "HMC")
+    answer = service.client.post(
+        f"/cases/{case.case_id}/slides",
+        files={"file": ("scan.svs", fetch_sample("small.svs").read_bytes(), "application/x")},
+        headers=service.headers("manager"),
+    )
+    assert answer.status_code == 201, answer.text
+    [stored] = [p for p in service.settings.slide_dir.rglob("*") if p.is_file()]
+    assert _mode(stored) == 0o600
+    assert _mode(stored.parent) == 0o700
+    # The scanner import stores its files the same way.
+    dropped = tmp_path / "dropped.svs"
+    dropped.write_bytes(b"II*\x00")
+    os.chmod(dropped, 0o644)
+    target = slide_storage_path(service.settings, "HMC-T26-00001", dropped.name)
+    store_slide_file(dropped, target)
+    assert _mode(target) == 0o600 and _mode(target.parent) == 0o700
+
+
+# --- Error texts ------------------------------------------------------------------------------
+
+
+def test_slide_errors_name_the_file_not_its_server_path(
+    service: ServiceHarness, admin: dict[str, str]
+) -> None:
+    server_folder = str(service.settings.data_dir.resolve())
+    unopenable = add_slide(service, "HMC", copy_sample(service, "unopenable.tiff"))
+    unreadable = add_slide(service, "HMC", copy_sample(service, "unreadable.svs"))
+    vanishing = copy_sample(service, "CMU-1-Small-Region.svs")
+    vanished = add_slide(service, "HMC", vanishing)
+    vanishing.unlink()
+    answers = [
+        service.client.get(f"/slides/{unopenable}.dzi", headers=admin),
+        service.client.get(f"/slides/{unopenable}/thumbnail", headers=admin),
+        service.client.get(f"/slides/{unreadable}_files/4/0_0.jpeg", headers=admin),
+        service.client.get(f"/slides/{vanished}.dzi", headers=admin),
+    ]
+    for answer, name, status in zip(
+        answers,
+        ("unopenable.tiff", "unopenable.tiff", "unreadable.svs", "CMU-1-Small-Region.svs"),
+        (422, 422, 422, 410),
+        strict=True,
+    ):
+        assert answer.status_code == status, answer.text
+        detail = answer.json()["detail"]
+        assert name in detail
+        assert server_folder not in detail and "/slides/" not in detail, detail
+        assert not re.search(r"(^|[\s'\"])/\w", detail), detail
+
+
+def test_a_failed_jobs_error_names_no_server_path() -> None:
+    job = TilingJob(
+        id=7,
+        slide_id=3,
+        status=JobStatus.FAILED,
+        tiles_done=0,
+        tiles_total=10,
+        error="tiling '/srv/coupe/data/slides/HMC-T26-1/abc-scan.svs' failed in the worker: "
+        "SlideReadError: slide file '/srv/coupe/data/slides/HMC-T26-1/abc-scan.svs' is broken",
+        attempts=1,
+        created_at=datetime.now(UTC),
+    )
+    error = job_public(job).error
+    assert error is not None and "/srv" not in error
+    assert error.startswith("tiling 'abc-scan.svs' failed in the worker")
+
+
+def test_a_403_names_nothing_about_the_case(service: ServiceHarness) -> None:
+    service.add_user("hmc_path", Role.PATHOLOGIST, pathologist_code="HMC-01")
+    headers = service.headers("hmc_path")
+    case = new_case(service, "LUMC")
+    slide_id = first_slide(service, case.case_id)
+    refused = [
+        service.client.get(f"/cases/{case.case_id}", headers=headers),
+        service.client.get(f"/cases/{case.case_id}/slides", headers=headers),
+        service.client.get(f"/slides/{slide_id}", headers=headers),
+        service.client.get(f"/slides/{slide_id}_files/0/0_0.jpeg", headers=headers),
+        service.client.post(
+            f"/cases/{case.case_id}/slides",
+            files={"file": ("scan.svs", b"II*\x00", "application/x")},
+            headers=headers,
+        ),
+    ]
+    for answer in refused:
+        assert answer.status_code == 403, answer.text
+        assert case.accession_number not in answer.text
+        assert "LUMC" not in answer.text
