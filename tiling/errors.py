@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
+    "ImplausibleSlideError",
     "PyramidBuildError",
     "PyramidExistsError",
     "SlideNotFoundError",
     "SlideReadError",
+    "SlideTooLargeError",
     "TilingError",
     "TruncatedSlideError",
     "UnsupportedSlideError",
@@ -27,6 +29,16 @@ class UnsupportedSlideError(TilingError):
 
 class TruncatedSlideError(UnsupportedSlideError):
     """The file ends before what its own directory points to: an incomplete copy, most often."""
+
+
+class ImplausibleSlideError(UnsupportedSlideError):
+    """The file claims an image far larger than the data it holds (tiles that all reuse the
+    same bytes, a header that lies about the size): damaged, or made to exhaust a reader."""
+
+
+class SlideTooLargeError(TilingError):
+    """The slide opens, but it has more pixels or would make more tiles than the limits allow
+    (``tiling.limits.SlideLimits``)."""
 
 
 class SlideReadError(TilingError):

@@ -17,7 +17,12 @@ import tiling.plan
 import tiling.pyramid
 from tiling.archive import PyramidArchive
 from tiling.box import Box
-from tiling.errors import PyramidBuildError, PyramidExistsError, TilingError
+from tiling.errors import (
+    ImplausibleSlideError,
+    PyramidBuildError,
+    PyramidExistsError,
+    TilingError,
+)
 from tiling.manifest import MANIFEST_NAME
 from tiling.pyramid import BuildRun, PyramidOptions, build_pyramid
 from tiling.samples import fetch_sample
@@ -25,6 +30,7 @@ from tiling.sources import open_slide
 from tiling.spec import TileSpec
 
 from .pyramid_helpers import decode, decode_bytes, mse, psnr_db, reference_levels, reference_tile
+from .sources.hostile_tiffs import write_huge_header_tiff, write_offset_reuse_tiff
 
 
 def tile_files(files_dir: Path) -> set[str]:
@@ -270,6 +276,15 @@ def test_broken_slide_fails_with_a_clear_error_and_writes_nothing(
         build_pyramid(slide, tmp_path)
     assert not list(tmp_path.glob("*.dzi"))
     assert not list(tmp_path.glob("*_files"))
+
+
+@pytest.mark.parametrize("write", [write_offset_reuse_tiff, write_huge_header_tiff])
+def test_a_hostile_tiff_is_refused_before_any_tile_is_written(tmp_path: Path, write: Any) -> None:
+    slide = write(tmp_path / "hostile.tif")
+    out = tmp_path / "out"
+    with pytest.raises(ImplausibleSlideError, match="a damaged or crafted file"):
+        build_pyramid(slide, out)
+    assert not out.exists()  # not even the output folder: refused before tiling starts
 
 
 def test_a_second_build_of_the_same_pyramid_is_refused_while_one_runs(
