@@ -5,8 +5,9 @@ left alone for ``settle_s`` seconds (a scanner may still be writing it; by defau
 ``settings.import_poll_s``):
 
 1. a file whose content (sha256) was registered before is a duplicate: left in place;
-2. the slide is opened in a worker process (:meth:`JobRunner.probe`); the API process only
-   compares magic numbers;
+2. the slide is opened in a worker process (:meth:`JobRunner.probe`) and held to the caps on
+   its pixels and tiles (``settings.slide_limits``); the API process only compares magic
+   numbers;
 3. the case comes from the accession number at the start of the file name,
    ``ALR-T26-00123[_A1][_HE][_anything].svs`` (block ``A1`` of specimen ``A``, stain ``HE``
    = H&E; :mod:`worklist.scan_names`), or else from a barcode the scanner wrote into the
@@ -42,7 +43,7 @@ from services.registration import (
 )
 from services.settings import Settings
 from services.storage import PRIVATE_DIR_MODE, slide_storage_path, store_slide_file
-from tiling.errors import TilingError
+from tiling.errors import SlideTooLargeError, TilingError
 from worklist.actor import Actor
 from worklist.db import read_session, run_in_transaction
 from worklist.errors import WorklistError
@@ -194,6 +195,8 @@ class FolderImporter:
             raise _Refused(f"the file name {path.name!r} is not usable: {exc}") from exc
         try:
             probe = self.runner.probe(path)
+        except SlideTooLargeError as exc:
+            raise _Refused(f"the slide is larger than this service tiles: {exc}") from exc
         except TilingError as exc:
             raise _Refused(f"the slide cannot be read: {exc}") from exc
         if from_name is not None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from tiling.limits import DEFAULT_MAX_SLIDE_PIXELS, DEFAULT_MAX_SLIDE_TILES, SlideLimits
 from worklist.db import default_database_url
 
 
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     ``COUPE_JOB_POLL_S``: how often the tiling job runner looks for queued jobs that nobody
     announced, e.g. from another server process (default 2).
     ``COUPE_MAX_UPLOAD_BYTES``: the largest slide file an upload accepts (default 20 GiB).
+    ``COUPE_MAX_SLIDE_PIXELS`` / ``COUPE_MAX_SLIDE_TILES``: the most pixels (level 0) and planned
+    Deep Zoom tiles a slide may have; larger ones are refused when an upload or import is
+    checked, and by the tiling job (defaults 40,000,000,000 px = 200,000 x 200,000, and
+    1,000,000 tiles: ``tiling.limits``).
     ``COUPE_MAX_JSON_BYTES``: the largest request body of every other route, refused with 413
     before it is parsed or the sender authenticated (default 1 MiB).
     ``COUPE_BREAK_GLASS_MINUTES``: how long a break-the-glass grant lasts (default 240: long
@@ -51,6 +56,8 @@ class Settings(BaseSettings):
     import_poll_s: float = 5.0
     job_poll_s: float = 2.0
     max_upload_bytes: int = 20 * 1024**3
+    max_slide_pixels: int | None = Field(default=DEFAULT_MAX_SLIDE_PIXELS, ge=1)
+    max_slide_tiles: int | None = Field(default=DEFAULT_MAX_SLIDE_TILES, ge=1)
     max_json_bytes: int = Field(default=1024**2, ge=1)
     break_glass_minutes: int = 4 * 60
     run_background_workers: bool = True
@@ -77,6 +84,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file."""
         return self.database_url or default_database_url(self.data_dir.resolve())
+
+    @property
+    def slide_limits(self) -> SlideLimits:
+        """The caps on a slide's pixels and tiles, for probing and tiling slides."""
+        return SlideLimits(max_pixels=self.max_slide_pixels, max_tiles=self.max_slide_tiles)
 
     @property
     def pyramid_dir(self) -> Path:

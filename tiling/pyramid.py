@@ -32,6 +32,7 @@ from tiling.blocks import (
 )
 from tiling.deepzoom import DeepZoomGeometry
 from tiling.errors import PyramidBuildError, PyramidExistsError
+from tiling.limits import SlideLimits
 from tiling.manifest import JOURNAL_NAME, MANIFEST_NAME, BuildJournal, BuildManifest
 from tiling.plan import BlockId, plan_build
 from tiling.sources import open_slide
@@ -43,6 +44,7 @@ __all__ = [
     "BuildRun",
     "ProgressCallback",
     "PyramidOptions",
+    "SlideLimits",
     "TileSpec",
     "build_pyramid",
     "pyramid_name",
@@ -126,6 +128,7 @@ def build_pyramid(
     name: str | None = None,
     progress: ProgressCallback | None = None,
     overwrite: bool = False,
+    limits: SlideLimits | None = None,
 ) -> BuildResult:
     """Build the Deep Zoom pyramid of ``slide_path`` as ``out_dir/NAME.dzi``.
 
@@ -133,7 +136,8 @@ def build_pyramid(
     the same options; a complete pyramid built with the same options is left as it is (``run``
     does not count: a build may resume on other workers). A complete pyramid built from
     another slide file or with other options raises ``PyramidExistsError``, naming what
-    differs, unless ``overwrite``: then it is rebuilt and replaced.
+    differs, unless ``overwrite``: then it is rebuilt and replaced. A slide over ``limits``
+    (default: none) raises ``SlideTooLargeError`` before any tile is planned or written.
     Raises ``TilingError`` subclasses with a message naming the slide for every failure.
     """
     options = options or PyramidOptions()
@@ -146,7 +150,7 @@ def build_pyramid(
     if not _SAFE_NAME.match(name) or name in {".", ".."}:
         raise PyramidBuildError(f"pyramid name {name!r} is not a valid file name")
     with open_slide(slide, backend=spec.backend) as source:
-        geometry = spec.geometry(source)
+        geometry = (limits or SlideLimits.unlimited()).check(str(slide), source, spec)
         background_rgb = source.background_rgb
     stat = slide.stat()
     manifest = BuildManifest(

@@ -11,6 +11,7 @@ guards the output folder as well.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -85,7 +86,7 @@ class JobRunner:
         engine: Engine,
         settings: Settings,
         executor: JobExecutor | None = None,
-        task: Callable[[str, str, str, str], int] = build_in_worker,
+        task: Callable[[str, str, str, str], int] | None = None,
         max_parallel: int = 1,
         heartbeat_s: float = HEARTBEAT_S,
         stale_after_s: float = STALE_AFTER_S,
@@ -97,7 +98,8 @@ class JobRunner:
             n_workers=2,
             local_directory=settings.data_dir.resolve() / "dask-worker-space",
         )
-        self.task = task
+        # By default the build holds the slide to the service's caps, like the probe does.
+        self.task = task or functools.partial(build_in_worker, limits=settings.slide_limits)
         self.max_parallel = max_parallel
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s
@@ -170,14 +172,15 @@ class JobRunner:
             )
 
     def probe(self, path: Path) -> SlideProbe:
-        """Open ``path`` in a worker process.
+        """Open ``path`` in a worker process and hold it to ``settings.slide_limits``.
 
         Raises the reader's ``TilingError`` when the file cannot be read (a file that kills
-        the worker process counts as unreadable), and :class:`WorkersUnavailableError` when
+        the worker process counts as unreadable), ``SlideTooLargeError`` when it is over the
+        limits, and :class:`WorkersUnavailableError` when
         no worker could look at it (try again later).
         """
         try:
-            future = self.executor.submit(probe_slide, str(path))
+            future = self.executor.submit(probe_slide, str(path), self.settings.slide_limits)
         except Exception as exc:
             raise WorkersUnavailableError(
                 f"no worker process to check {str(path)!r}: {exc}"

@@ -13,12 +13,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tiling.limits import SlideLimits
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.sources import open_slide
 
 __all__ = ["ProgressFile", "SlideProbe", "build_in_worker", "probe_slide", "read_progress"]
 
 _PROBE_REGION_PX = 64
+_JOB_OPTIONS = PyramidOptions()
+"""The pyramid every tiling job builds (the probe holds a slide's tile count against it)."""
 _PROGRESS_EVERY_S = 0.5
 
 
@@ -33,12 +36,17 @@ class SlideProbe:
     barcode: str | None
 
 
-def probe_slide(path: str) -> SlideProbe:
-    """Open ``path`` and decode one small region (run in a worker process, not the API).
+def probe_slide(path: str, limits: SlideLimits | None = None) -> SlideProbe:
+    """Open ``path``, hold its size against ``limits`` (for the pyramid a job would build:
+    :func:`build_in_worker`'s options) and decode one small region (run in a worker process,
+    not the API).
 
-    Raises the reader's ``TilingError`` (naming the file) when it cannot be read.
+    Raises the reader's ``TilingError`` (naming the file) when it cannot be read, and
+    ``SlideTooLargeError`` (naming its size) when it is over the limits.
     """
     with open_slide(path) as source:
+        if limits is not None:
+            limits.check(path, source, _JOB_OPTIONS.spec)
         level = len(source.level_dimensions) - 1
         width, height = source.level_dimensions[level]
         size = (min(_PROBE_REGION_PX, width), min(_PROBE_REGION_PX, height))
@@ -87,15 +95,24 @@ def read_progress(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def build_in_worker(source_path: str, out_dir: str, name: str, progress_path: str) -> int:
+def build_in_worker(
+    source_path: str,
+    out_dir: str,
+    name: str,
+    progress_path: str,
+    *,
+    limits: SlideLimits | None = None,
+) -> int:
     """Build (or resume) one pyramid; runs as a dask task in a worker process.
 
-    Returns the pyramid's tile count; raises ``TilingError`` with the builder's message.
+    Returns the pyramid's tile count; raises ``TilingError`` with the builder's message
+    (``SlideTooLargeError`` for a slide over ``limits``, before any tile is written).
     """
     result = build_pyramid(
         source_path,
         out_dir,
-        PyramidOptions(),
+        _JOB_OPTIONS,
+        limits=limits,
         name=name,
         progress=ProgressFile(Path(progress_path)),
         # The folder is the slide's own, and the job is the lab's decision to (re)build it:

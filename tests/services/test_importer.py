@@ -24,6 +24,7 @@ from tests.services.tiling_jobs_support import (
     settings_for,
     slides_of,
 )
+from tests.tiling.sources.hostile_tiffs import write_offset_reuse_tiff
 from tiling.samples import fetch_sample
 from worklist.db import read_session
 from worklist.enums import CaseStatus, JobStatus, PyramidStatus
@@ -173,6 +174,31 @@ def test_a_slide_without_an_accession_in_its_name_is_linked_by_its_barcode(
 
     assert result.outcome is ImportOutcome.REGISTERED, result.reason
     assert result.slide_id == slides_of(service, case.case_id)[0].id
+
+
+def test_a_slide_over_the_caps_or_a_hostile_tiff_is_left_with_the_reason(
+    service: ServiceHarness,
+) -> None:
+    case = new_case(service, "ALR")
+    folder = inbox(service, "ALR")
+    large = sample_copy("CMU-1-Small-Region.svs", folder, f"{case.accession_number}_A1_HE.svs")
+    hostile = write_offset_reuse_tiff(folder / f"{case.accession_number}_A2_HE.tif")
+    os.utime(hostile, (1_600_000_000, 1_600_000_000))
+    runner = app_state(service).jobs
+    runner.settings = runner.settings.model_copy(update={"max_slide_pixels": 6_000_000})
+
+    results = {r.path: r for r in app_state(service).importer.scan_once()}
+
+    too_large = results[large]
+    assert too_large.outcome is ImportOutcome.REJECTED
+    assert "larger than this service tiles" in too_large.reason
+    assert "is 2,220 x 2,967 px (6,586,740 px); the limit is 6,000,000 px" in too_large.reason
+    assert results[hostile].outcome is ImportOutcome.REJECTED
+    assert "50,000 x 50,000 px" in results[hostile].reason
+    for path, result in results.items():
+        assert path.exists() and result.reason in sidecar(path).read_text()
+    with read_session(service.engine) as session:
+        assert list(session.scalars(select(TilingJob))) == []
 
 
 def test_files_still_being_written_wait_for_the_next_scan(service: ServiceHarness) -> None:

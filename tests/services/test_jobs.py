@@ -26,7 +26,8 @@ from tests.services.tiling_jobs_support import (
     settings_for,
     slides_of,
 )
-from tiling.errors import PyramidBuildError
+from tests.tiling.sources.hostile_tiffs import write_offset_reuse_tiff
+from tiling.errors import ImplausibleSlideError, PyramidBuildError, SlideTooLargeError
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.spec import TileSpec
 from worklist.actor import Actor
@@ -120,6 +121,41 @@ def test_a_malformed_slide_fails_its_job_with_a_clear_message(
     good = runner.enqueue(slide_id=scanned_slide(service, "small.svs", "HMC"))
     runner.run_pending()
     assert job_row(service, good.id).status is JobStatus.DONE
+
+
+def test_a_job_for_a_slide_over_the_caps_fails_naming_its_size_and_writes_no_tile(
+    service: ServiceHarness,
+) -> None:
+    slide_id = scanned_slide(service, "CMU-1-Small-Region.svs")
+    capped = service.settings.model_copy(update={"max_slide_pixels": 1_000_000})
+    runner = JobRunner(engine=service.engine, settings=capped)  # on the worker processes
+    try:
+        job = runner.enqueue(slide_id=slide_id)
+        runner.run_pending()
+    finally:
+        runner.close()
+    failed = job_row(service, job.id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert "is 2,220 x 2,967 px (6,586,740 px); the limit is 1,000,000 px per slide" in (
+        failed.error
+    )
+    paths = pyramid_paths(service.settings, slide_id)
+    assert not paths.dzi.exists() and not paths.files_dir.exists()
+    assert not (paths.directory / f".{paths.name}.building").exists()
+
+
+def test_the_probe_holds_a_slide_to_the_caps_and_refuses_a_hostile_tiff(
+    service: ServiceHarness, tmp_path: Path
+) -> None:
+    runner = app_state(service).jobs
+    slide = sample_copy("CMU-1-Small-Region.svs", tmp_path)
+    assert runner.probe(slide).width_px == 2220  # the default caps let real slides through
+    runner.settings = runner.settings.model_copy(update={"max_slide_tiles": 100})
+    with pytest.raises(SlideTooLargeError, match=r"would make 1\d\d tiles of 254 px; the limit"):
+        runner.probe(slide)
+    with pytest.raises(ImplausibleSlideError, match="50,000 x 50,000 px"):
+        runner.probe(write_offset_reuse_tiff(tmp_path / "reuse.tif"))
 
 
 def test_a_worker_process_that_dies_fails_the_job_and_the_app_keeps_serving(

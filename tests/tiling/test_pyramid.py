@@ -21,10 +21,11 @@ from tiling.errors import (
     ImplausibleSlideError,
     PyramidBuildError,
     PyramidExistsError,
+    SlideTooLargeError,
     TilingError,
 )
 from tiling.manifest import MANIFEST_NAME
-from tiling.pyramid import BuildRun, PyramidOptions, build_pyramid
+from tiling.pyramid import BuildRun, PyramidOptions, SlideLimits, build_pyramid
 from tiling.samples import fetch_sample
 from tiling.sources import open_slide
 from tiling.spec import TileSpec
@@ -285,6 +286,38 @@ def test_a_hostile_tiff_is_refused_before_any_tile_is_written(tmp_path: Path, wr
     with pytest.raises(ImplausibleSlideError, match="a damaged or crafted file"):
         build_pyramid(slide, out)
     assert not out.exists()  # not even the output folder: refused before tiling starts
+
+
+@pytest.mark.parametrize(
+    ("limits", "message"),
+    [
+        (
+            SlideLimits(max_pixels=2220 * 2967 - 1),
+            r"slide '.*CMU-1-Small-Region.svs' is 2,220 x 2,967 px \(6,586,740 px\); "
+            r"the limit is 6,586,739 px per slide",
+        ),
+        (
+            SlideLimits(max_tiles=100),
+            r"is 2,220 x 2,967 px and would make 1\d\d tiles of 254 px; "
+            r"the limit is 100 tiles per slide",
+        ),
+    ],
+)
+def test_a_slide_over_the_limits_is_refused_with_its_size_before_any_tile(
+    cmu_small_region: Path, tmp_path: Path, limits: SlideLimits, message: str
+) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(SlideTooLargeError, match=message):
+        build_pyramid(cmu_small_region, out, limits=limits)
+    assert not out.exists()
+    within = SlideLimits(max_pixels=2220 * 2967, max_tiles=200)
+    assert build_pyramid(cmu_small_region, out, limits=within).tiles_total <= 200
+
+
+def test_slide_limits_refuse_nonsense() -> None:
+    with pytest.raises(ValueError, match="max_tiles must be at least 1"):
+        SlideLimits(max_tiles=0)
+    assert SlideLimits().max_pixels == 200_000 * 200_000
 
 
 def test_a_second_build_of_the_same_pyramid_is_refused_while_one_runs(
