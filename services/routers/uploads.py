@@ -2,13 +2,16 @@
 
 The multipart body is parsed as it arrives and the file streamed to disk, so the size limit
 holds before the whole upload has been received; whatever goes wrong, nothing is left behind
-(no file, no slide). The API process checks only the file name and magic number; the slide is
-opened by the tiling job in a worker process, and a broken slide fails its job with the
-reader's message (``GET /jobs/{id}``).
+(no file, no slide). The API process checks only the file name and magic number; before the
+slide is registered it is opened in a worker process (:meth:`JobRunner.probe`: the reader, the
+checks for cut-short and hostile TIFFs, the caps on pixels and tiles), so a slide that would
+fail its tiling job is refused with the reader's message (422), and none is registered while
+no worker can look at it (503).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -236,6 +239,23 @@ def _checked_file(reader: _UploadReader) -> str:
     return name
 
 
+def _named_for_probe(incoming: Path, file_name: str) -> Path:
+    """The complete upload moved to a private folder of its own under its safe name, so the
+    reader's messages name the file as the user sent it."""
+    folder = incoming.with_suffix("")
+    folder.mkdir(mode=PRIVATE_DIR_MODE)
+    named = folder / file_name
+    os.replace(incoming, named)
+    return named
+
+
+def _discard_named(named: Path) -> None:
+    """Remove what :func:`_named_for_probe` made (the file is gone once stored)."""
+    named.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        named.parent.rmdir()
+
+
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -279,13 +299,20 @@ _UPLOAD_BODY: dict[str, Any] = {
         404: {"model": ErrorBody, "description": "No such case."},
         413: {"model": ErrorBody, "description": "The file is too large."},
         415: {"model": ErrorBody, "description": "Not multipart, or not a slide file."},
-        422: {"model": ErrorBody, "description": "A malformed body or impossible labels."},
+        422: {
+            "model": ErrorBody,
+            "description": "A malformed body or impossible labels; or the slide cannot be read "
+            "(the reader's message), is a damaged or crafted TIFF, or has more pixels or tiles "
+            "than this service tiles.",
+        },
+        503: {"model": ErrorBody, "description": "No worker process to check the slide."},
     },
 )
 async def upload_slide(
     case_id: CaseId, request: Request, user: CurrentUser, state: StateDep
 ) -> SlideUploadPublic:
-    """Upload a scanned slide to a case: it is registered and its tiling job queued.
+    """Upload a scanned slide to a case: it is opened and checked in a worker process, then
+    registered and its tiling job queued.
 
     Lab managers and administrators, and pathologists of the case's department.
     """
@@ -296,6 +323,7 @@ async def upload_slide(
     incoming = state.settings.slide_dir / ".incoming" / f"{uuid.uuid4().hex}.part"
     reader = _UploadReader(boundary, incoming, max_bytes)
     stored: Path | None = None
+    checked: Path | None = None
     try:
         async for chunk in request.stream():
             if chunk:
@@ -308,8 +336,10 @@ async def upload_slide(
             block=reader.text("block", None),
             stain=reader.text("stain", "H&E") or "H&E",
         )
+        checked = await anyio.to_thread.run_sync(_named_for_probe, incoming, file_name)
+        await anyio.to_thread.run_sync(state.jobs.probe, checked)
         stored = slide_storage_path(state.settings, case.accession_number, file_name)
-        await anyio.to_thread.run_sync(store_slide_file, incoming, stored)
+        await anyio.to_thread.run_sync(store_slide_file, checked, stored)
         registration = await anyio.to_thread.run_sync(
             lambda: register_slide_file(
                 engine=state.engine,
@@ -323,9 +353,13 @@ async def upload_slide(
         )
     except BaseException:
         reader.discard()
+        if checked is not None:
+            _discard_named(checked)
         if stored is not None:
             stored.unlink(missing_ok=True)
         raise
+    if checked is not None:
+        _discard_named(checked)
     state.jobs.notify()
     return await anyio.to_thread.run_sync(
         _upload_public, state, registration, file_name, reader.file_size

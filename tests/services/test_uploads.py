@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from tests.services.tiling_jobs_support import (
     settings_for,
     slides_of,
 )
+from tests.tiling.sources.hostile_tiffs import write_huge_header_tiff, write_offset_reuse_tiff
 from tiling.samples import fetch_sample
 from worklist.db import read_session
 from worklist.enums import CaseStatus, Role
@@ -102,20 +103,72 @@ def test_a_second_stain_becomes_a_new_slide_and_lab_managers_may_upload(
     assert answer.json()["slide_id"] == slides[1].id
 
 
-def test_a_malformed_slide_is_accepted_and_fails_its_job_with_a_clear_message(
-    service: ServiceHarness,
+def no_jobs(service: ServiceHarness) -> bool:
+    with read_session(service.engine) as session:
+        return session.scalar(select(func.count()).select_from(TilingJob)) == 0
+
+
+def hostile(kind: str) -> Callable[[Path], bytes]:
+    write = {"reuse": write_offset_reuse_tiff, "huge": write_huge_header_tiff}[kind]
+    return lambda folder: write(folder / f"{kind}.tif").read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (lambda folder: fetch_sample("unreadable.svs").read_bytes(), "cannot read"),
+        (lambda folder: fetch_sample("unopenable.tiff").read_bytes(), "cannot open slide"),
+        (hostile("reuse"), "claims an image of 50,000 x 50,000 px"),
+        (hostile("huge"), "claims an image of 1,000,000 x 1,000,000 px"),
+    ],
+    ids=["unreadable", "unopenable", "offset-reuse", "huge-header"],
+)
+def test_a_broken_or_hostile_slide_is_refused_and_nothing_is_registered(
+    service: ServiceHarness, tmp_path: Path, content: Callable[[Path], bytes], message: str
 ) -> None:
     case = new_case(service, "ALR")
-    answer = upload(service, case.case_id, "alr_path", sample="unreadable.svs")
-    assert answer.status_code == 201, answer.text
+    before = slide_count(service)
+    answer = upload(service, case.case_id, "alr_path", name="scan 7.svs", content=content(tmp_path))
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert message in detail
+    assert "'scan_7.svs'" in detail  # named as the user sent it, no server path
+    assert str(service.settings.data_dir.resolve()) not in detail
+    assert stored_files(service) == []
+    assert list((service.settings.slide_dir / ".incoming").iterdir()) == []
+    assert slide_count(service) == before and no_jobs(service)
+    assert [s.file_path for s in slides_of(service, case.case_id)] == [None]
 
-    app_state(service).jobs.run_pending()
 
-    job_id = answer.json()["job"]["id"]
-    job = service.client.get(f"/jobs/{job_id}", headers=service.headers("manager"))
-    assert job.json()["status"] == "failed"
-    assert "cannot read level 0 region" in job.json()["error"]
-    assert service.client.get("/health").status_code == 200
+def test_a_slide_over_the_caps_is_refused_naming_its_size(service: ServiceHarness) -> None:
+    case = new_case(service, "ALR")
+    runner = app_state(service).jobs
+    runner.settings = runner.settings.model_copy(update={"max_slide_pixels": 5_000_000})
+    answer = upload(service, case.case_id, "alr_path")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == (
+        "slide 'scan.svs' is 2,220 x 2,967 px (6,586,740 px); the limit is 5,000,000 px per slide"
+    )
+    assert stored_files(service) == [] and no_jobs(service)
+
+
+class _NoWorkers:
+    def submit(self, fn: Any, *args: Any) -> Any:
+        raise OSError("the scheduler is gone")
+
+    def close(self) -> None:
+        pass
+
+
+def test_without_workers_to_check_it_an_upload_is_refused_with_503(
+    service: ServiceHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = new_case(service, "ALR")
+    monkeypatch.setattr(app_state(service).jobs, "executor", _NoWorkers())
+    answer = upload(service, case.case_id, "alr_path", sample="small.svs")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"] == "workers_unavailable"
+    assert stored_files(service) == [] and no_jobs(service)
 
 
 def _raw(
