@@ -12,7 +12,8 @@ left alone for ``settle_s`` seconds (a scanner may still be writing it; by defau
    ``ALR-T26-00123[_A1][_HE][_anything].svs`` (block ``A1`` of specimen ``A``, stain ``HE``
    = H&E; :mod:`worklist.scan_names`), or else from a barcode the scanner wrote into the
    slide's properties;
-4. the file is moved to ``settings.slide_dir``, attached to its slide and a tiling job queued.
+4. the case's department must be under its pyramid disk quota (:mod:`services.quota`);
+5. the file is moved to ``settings.slide_dir``, attached to its slide and a tiling job queued.
 
 A file that fails any step stays where it is, with the reason in the ``imported_file`` table
 and in a ``<name>.coupe-import-error.txt`` file beside it; it is tried again only once it
@@ -35,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.jobs import JobRunner, WorkersUnavailableError
+from services.quota import PyramidQuotaExceededError, check_pyramid_quota
 from services.registration import (
     SLIDE_SUFFIXES,
     SNIFF_BYTES,
@@ -168,6 +170,7 @@ class FolderImporter:
                 return self._record(seen, digest, ImportOutcome.DUPLICATE, duplicate, None)
             name = self._identify(seen.path)
             case_id = self._case_id(name.accession_number)
+            self._check_quota(case_id)
             return self._register(seen, digest, name, case_id)
         except _Refused as exc:
             accession = name.accession_number if name else None
@@ -221,6 +224,19 @@ class FolderImporter:
         if case_id is None:
             raise _Refused(f"no case has the accession number {accession_number!r}")
         return case_id
+
+    def _check_quota(self, case_id: int) -> None:
+        """Refuse the file while the case's department's pyramids take their disk quota."""
+        with read_session(self.engine) as session:
+            case = session.get(Case, case_id)
+            assert case is not None
+            department_id = case.department_id
+        try:
+            check_pyramid_quota(
+                engine=self.engine, settings=self.settings, department_id=department_id
+            )
+        except PyramidQuotaExceededError as exc:
+            raise _Refused(str(exc)) from exc
 
     def _registered_with(self, digest: str) -> str | None:
         """Why a file with this content is a duplicate, or None if it is new."""

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     ``COUPE_JOB_POLL_S``: how often the tiling job runner looks for queued jobs that nobody
     announced, e.g. from another server process (default 2).
     ``COUPE_MAX_UPLOAD_BYTES``: the largest slide file an upload accepts (default 20 GiB).
+    ``COUPE_PYRAMID_QUOTA_GB_PER_DEPARTMENT``: a department whose pyramids take this many GB
+    (10^9 bytes) gets no new slides, uploaded (507) or imported (default: no quota).
     ``COUPE_MAX_SLIDE_PIXELS`` / ``COUPE_MAX_SLIDE_TILES``: the most pixels (level 0) and planned
     Deep Zoom tiles a slide may have; larger ones are refused when an upload or import is
     checked, and by the tiling job (defaults 40,000,000,000 px = 200,000 x 200,000, and
@@ -56,6 +58,7 @@ class Settings(BaseSettings):
     import_poll_s: float = 5.0
     job_poll_s: float = 2.0
     max_upload_bytes: int = 20 * 1024**3
+    pyramid_quota_gb_per_department: float | None = Field(default=None, ge=0)
     max_slide_pixels: int | None = Field(default=DEFAULT_MAX_SLIDE_PIXELS, ge=1)
     max_slide_tiles: int | None = Field(default=DEFAULT_MAX_SLIDE_TILES, ge=1)
     max_json_bytes: int = Field(default=1024**2, ge=1)

@@ -31,6 +31,7 @@ from services.errors import (
     UnsupportedUploadError,
     UploadTooLargeError,
 )
+from services.quota import check_pyramid_quota
 from services.registration import (
     SLIDE_SUFFIXES,
     SNIFF_BYTES,
@@ -306,6 +307,10 @@ _UPLOAD_BODY: dict[str, Any] = {
             "than this service tiles.",
         },
         503: {"model": ErrorBody, "description": "No worker process to check the slide."},
+        507: {
+            "model": ErrorBody,
+            "description": "The department's pyramids take its disk quota already.",
+        },
     },
 )
 async def upload_slide(
@@ -317,6 +322,12 @@ async def upload_slide(
     Lab managers and administrators, and pathologists of the case's department.
     """
     case = await anyio.to_thread.run_sync(_case_for_upload, state, user, case_id)
+    # Before the body is received: a department out of disk space need not send 20 GB first.
+    await anyio.to_thread.run_sync(
+        lambda: check_pyramid_quota(
+            engine=state.engine, settings=state.settings, department_id=case.department_id
+        )
+    )
     boundary = _boundary(request)
     max_bytes = state.settings.max_upload_bytes
     _check_length(request, max_bytes)

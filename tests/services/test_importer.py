@@ -201,6 +201,31 @@ def test_a_slide_over_the_caps_or_a_hostile_tiff_is_left_with_the_reason(
         assert list(session.scalars(select(TilingJob))) == []
 
 
+def test_a_department_over_its_pyramid_quota_imports_nothing_more(
+    service: ServiceHarness,
+) -> None:
+    importer = app_state(service).importer
+    importer.settings = importer.settings.model_copy(
+        update={"pyramid_quota_gb_per_department": 0.000_001}  # 1,000 bytes
+    )
+    case = new_case(service, "LUMC")
+    [slide] = slides_of(service, case.case_id)
+    pyramid = pyramid_paths(service.settings, slide.id)
+    pyramid.directory.mkdir(parents=True)
+    (pyramid.directory / "slide.dzi").write_bytes(b"x" * 1_000)
+    dropped = sample_copy(
+        "small.svs", inbox(service, "LUMC"), f"{case.accession_number}_A1_PAS.svs"
+    )
+
+    [result] = importer.scan_once()
+
+    assert result.outcome is ImportOutcome.REJECTED
+    assert "department LUMC's pyramids take 1,000 bytes, at or over its quota" in result.reason
+    assert dropped.exists() and result.reason in sidecar(dropped).read_text()
+    with read_session(service.engine) as session:
+        assert list(session.scalars(select(TilingJob))) == []
+
+
 def test_files_still_being_written_wait_for_the_next_scan(service: ServiceHarness) -> None:
     case = new_case(service, "LUMC")
     importer = app_state(service).importer

@@ -171,6 +171,37 @@ def test_without_workers_to_check_it_an_upload_is_refused_with_503(
     assert stored_files(service) == [] and no_jobs(service)
 
 
+def test_a_department_over_its_pyramid_quota_gets_no_new_upload(service: ServiceHarness) -> None:
+    state = app_state(service)
+    state.settings = state.settings.model_copy(
+        update={"pyramid_quota_gb_per_department": 0.000_01}  # 10,000 bytes
+    )
+    case = new_case(service, "ALR")
+    first = upload(service, case.case_id, "alr_path", sample="small.svs", block="A1")
+    assert first.status_code == 201, first.text  # under the quota: accepted
+    # Its pyramid (as a build would leave it) takes the department over.
+    pyramid = pyramid_paths(service.settings, first.json()["slide_id"])
+    (pyramid.files_dir / "0").mkdir(parents=True)
+    (pyramid.files_dir / "0" / "0_0.jpeg").write_bytes(b"\xff" * 6_000)
+    (pyramid.directory / "slide.dzi").write_bytes(b"<Image/>" * 500)
+    files_before = stored_files(service)
+
+    refused = upload(service, case.case_id, "alr_path", sample="small.svs", stain="PAS")
+
+    assert refused.status_code == 507, refused.text
+    assert refused.json()["error"] == "quota_exceeded"
+    assert refused.json()["detail"] == (
+        "department ALR's pyramids take 10,000 bytes, at or over its quota of 1e-05 GB "
+        "(10,000 bytes): no new slides until pyramids are removed or the quota "
+        "(COUPE_PYRAMID_QUOTA_GB_PER_DEPARTMENT) is raised"
+    )
+    assert stored_files(service) == files_before
+    assert [s.stain for s in slides_of(service, case.case_id)] == ["H&E"]
+    # Another department is not held to ALR's use.
+    other = new_case(service, "HMC")
+    assert upload(service, other.case_id, "manager", sample="small.svs").status_code == 201
+
+
 def _raw(
     service: ServiceHarness, case_id: int, user: str, *, boundary: str | None = None, **kwargs: Any
 ) -> Any:
