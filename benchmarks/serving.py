@@ -12,8 +12,8 @@ Clients are ``--clients`` threads with one keep-alive connection each, on loopba
 list of tile addresses: distinct addresses drawn at random from the three full-resolution-most
 Deep Zoom levels (where nearly all of a slide's tiles are), so a first pass is uncached and a
 second pass over the same list is cached. The app's requests carry a bearer token, verified
-on every tile, and go through its access check (the database is asked once per user and slide
-every ``TILE_ACCESS_TTL_S``), as the viewer's do; the baseline has no authentication at all.
+on every tile against its server-side session, and go through the access check in the
+database on every tile, as the viewer's do; the baseline has no authentication at all.
 Each pass stops after its requests or ``--seconds``. Results: ``serving.json`` and
 ``serving.md`` in ``--out``.
 """
@@ -432,7 +432,7 @@ def markdown(report: dict[str, object]) -> str:
         f"overlap 1, JPEG Q75; {report['clients']} concurrent keep-alive clients on loopback, "
         f"up to {report['requests_per_pass']} distinct tiles per pass from the three highest "
         "levels (the low-level passes take every tile below them). The app verifies a bearer "
-        "token on every tile and the user's access to the slide (in the database) every 30 s; "
+        "token and the user's access to the slide (both in the database) on every tile; "
         "the baseline (OpenSlide's DeepZoomGenerator behind http.server) checks nothing. "
         "Client threads run on the same machine as the servers and compete for its cores.",
         "",

@@ -7,17 +7,16 @@ reason). Lab managers and administrators see the region. Everyone else sees noth
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from services.deps import AuthenticatedUser
 from services.errors import AccessDeniedError, ResourceNotFoundError
-from tiling.caches import ExpiringCache
 from worklist.accounts import grant_in_force
 from worklist.actor import Actor
 from worklist.db import read_session
@@ -147,34 +146,44 @@ def audit_slide_view(engine: Engine, user: AuthenticatedUser, slide_id: int) -> 
     record_access(engine=engine, actor=actor, slide_id=slide_id)
 
 
-TILE_ACCESS_TTL_S = 30.0
-"""How long a user's checked access to a slide is trusted for its tiles (not its descriptor)."""
+class SlideViews:
+    """Which slides each sign-in session has opened already, in this process.
 
-
-class TileAccessCache:
-    """Users whose access to a slide was just checked, and that slide's file, for a short while.
-
-    A viewer fetches hundreds of tiles a minute, and each need not ask the database again; the
-    descriptor route always checks (and audits), and refreshes the entry. Thread-safe.
+    NEN 7513 wants one record per user and slide per viewing session, not one per tile:
+    whichever route comes first (descriptor or tile) writes it. Keyed by session id, so a new
+    sign-in opens anew; a second server process records its own first opening. Past
+    ``max_items`` the memory starts over: more records then, never fewer. Thread-safe.
     """
 
-    def __init__(self, ttl_s: float = TILE_ACCESS_TTL_S, max_items: int = 100_000) -> None:
-        # Values are 1-tuples: a slide not scanned yet has no file (None), which is no miss.
-        self._checked: ExpiringCache[tuple[int, int], tuple[Path | None]] = ExpiringCache(
-            ttl_s, max_items=max_items
-        )
+    def __init__(self, max_items: int = 200_000) -> None:
+        self._seen: set[tuple[int, int]] = set()
+        self._max_items = max_items
+        self._lock = threading.Lock()
 
-    def remember(self, user_id: int, slide_id: int, slide_file: Path | None) -> None:
-        """``user_id`` passed the access check for ``slide_id``, whose file is ``slide_file``."""
-        self._checked.put((user_id, slide_id), (slide_file,))
-
-    def recall(self, user_id: int, slide_id: int) -> tuple[Path | None] | None:
-        """``(slide file,)`` while the user's check for the slide is fresh, else None."""
-        return self._checked.get((user_id, slide_id))
+    def audit_once(self, engine: Engine, user: AuthenticatedUser, slide_id: int) -> None:
+        """Record ``user`` opening ``slide_id`` unless their session has already; raises if
+        the record cannot be written (and forgets the opening, so the next request tries)."""
+        if user.session_id is None:
+            audit_slide_view(engine, user, slide_id)
+            return
+        key = (user.session_id, slide_id)
+        with self._lock:
+            if key in self._seen:
+                return
+            if len(self._seen) >= self._max_items:
+                self._seen.clear()
+            self._seen.add(key)
+        try:
+            audit_slide_view(engine, user, slide_id)
+        except BaseException:
+            with self._lock:
+                self._seen.discard(key)
+            raise
 
     def clear(self) -> None:
-        """Forget every check (the next tile of each user asks the database again)."""
-        self._checked.clear()
+        """Forget every opening."""
+        with self._lock:
+            self._seen.clear()
 
     def __len__(self) -> int:
-        return len(self._checked)
+        return len(self._seen)

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from services.access import TileAccessCache
+from services.access import SlideViews
 from services.docs import install_api_docs
 from services.errors import install_error_handlers
 from services.importer import FolderImporter
@@ -31,7 +31,7 @@ from services.routers import (
     users,
     worklist,
 )
-from services.security import TokenSigner
+from services.sessions import SessionService
 from services.settings import Settings
 from services.state import AppState
 from services.storage import make_private_dir, make_private_file
@@ -103,14 +103,14 @@ def start_state(settings: Settings) -> AppState:
     state = AppState(
         settings=settings,
         engine=engine,
-        tokens=TokenSigner(settings.resolved_secret_key(), settings.token_ttl_minutes * 60),
+        sessions=SessionService(engine=engine, settings=settings),
         tiles=TileService(settings),
-        tile_access=TileAccessCache(),
+        slide_views=SlideViews(),
         jobs=runner,
         importer=FolderImporter(engine=engine, settings=settings, runner=runner),
     )
     state.closers.append(state.tiles.close)
-    state.closers.append(state.tile_access.clear)
+    state.closers.append(state.sessions.close)
     # Jobs left running by a process that died are queued again (their builds resume).
     runner.recover()
     state.closers.append(runner.close)
@@ -175,8 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_api_docs(app)
 
     @app.get("/health", tags=["meta"])
-    def health() -> dict[str, str]:
-        """Liveness: the app answers."""
+    async def health() -> dict[str, str]:
+        """Liveness: the app answers (on the event loop: no worker thread needed)."""
         return {"status": "ok"}
 
     return app

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload
 
 from services.errors import AccessDeniedError, NotAuthenticatedError
-from services.security import InvalidTokenError
 from services.settings import Settings
 from services.state import AppState
 from worklist.actor import Actor
@@ -20,6 +21,8 @@ from worklist.enums import Role
 from worklist.models import UserAccount
 
 SESSION_COOKIE = "coupe_session"
+CSRF_COOKIE = "coupe_csrf"
+CSRF_HEADER = "X-CSRF-Token"
 
 
 def get_state(request: Request) -> AppState:
@@ -67,20 +70,44 @@ class AuthenticatedUser:
     department_id: int | None
     department_code: str | None
     pathologist_id: int | None
+    session_id: int | None = None  # the sign-in session the request came with
 
     @property
     def actor(self) -> Actor:
         """The audit's "who": this user, at their home site."""
         return Actor(user_id=self.username, role=self.role, site=self.department_code)
 
+    @classmethod
+    def from_account(cls, account: UserAccount, session_id: int | None = None) -> AuthenticatedUser:
+        """The user of ``account`` (its department loaded), signed in with ``session_id``."""
+        return cls(
+            id=account.id,
+            username=account.username,
+            display_name=account.display_name,
+            role=account.role,
+            department_id=account.department_id,
+            department_code=account.department.code if account.department else None,
+            pathologist_id=account.pathologist_id,
+            session_id=session_id,
+        )
 
-def token_from_request(request: Request) -> str | None:
+
+@dataclass(frozen=True)
+class Credential:
+    """The session token a request carries, and whether it came in the cookie."""
+
+    token: str
+    from_cookie: bool
+
+
+def credential_from_request(request: Request) -> Credential | None:
     """The bearer token of the request, else its session cookie, else None."""
     header = request.headers.get("authorization", "")
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials:
-        return credentials.strip()
-    return request.cookies.get(SESSION_COOKIE)
+        return Credential(credentials.strip(), from_cookie=False)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return Credential(cookie, from_cookie=True) if cookie else None
 
 
 def load_user(session: Session, user_id: int) -> AuthenticatedUser | None:
@@ -90,32 +117,46 @@ def load_user(session: Session, user_id: int) -> AuthenticatedUser | None:
         .options(joinedload(UserAccount.department))
         .where(UserAccount.id == user_id, UserAccount.active)
     )
-    if account is None:
-        return None
-    return AuthenticatedUser(
-        id=account.id,
-        username=account.username,
-        display_name=account.display_name,
-        role=account.role,
-        department_id=account.department_id,
-        department_code=account.department.code if account.department else None,
-        pathologist_id=account.pathologist_id,
-    )
+    return None if account is None else AuthenticatedUser.from_account(account)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_same_site(request: Request, state: AppState, token: str) -> None:
+    """Refuse (403) a state-changing request that the session cookie alone authenticates,
+    unless it sends the CSRF token back (double submit) and any ``Origin`` is the service's.
+
+    A browser attaches the cookie to a forged cross-site request, but the attacker's page can
+    neither read the ``coupe_csrf`` cookie nor make the browser send a foreign ``Origin``.
+    """
+    origin = request.headers.get("origin")
+    if (
+        origin is not None
+        and urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower()
+    ):
+        raise AccessDeniedError("cross-site request refused: its Origin is not this service")
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = state.sessions.csrf_token(token)
+    if not (
+        hmac.compare_digest(sent, expected)
+        and hmac.compare_digest(request.cookies.get(CSRF_COOKIE, ""), expected)
+    ):
+        raise AccessDeniedError(
+            f"cross-site request refused: send the {CSRF_COOKIE} cookie's value in the "
+            f"{CSRF_HEADER} header (or use a bearer token)"
+        )
 
 
 def get_current_user(request: Request, state: StateDep, session: SessionDep) -> AuthenticatedUser:
     """The user behind the request's bearer token or session cookie; 401 without one."""
-    token = token_from_request(request)
-    if token is None:
+    credential = credential_from_request(request)
+    if credential is None:
         raise NotAuthenticatedError("sign in first: no bearer token or session cookie")
-    try:
-        user_id = state.tokens.user_id(token)
-    except InvalidTokenError as exc:
-        raise NotAuthenticatedError(str(exc)) from exc
-    user = load_user(session, user_id)
-    if user is None:
-        raise NotAuthenticatedError("the account behind this session no longer exists")
-    return user
+    if credential.from_cookie and request.method not in _SAFE_METHODS:
+        check_same_site(request, state, credential.token)
+    account, session_id = state.sessions.authenticate(session, credential.token)
+    return AuthenticatedUser.from_account(account, session_id)
 
 
 CurrentUser = Annotated[AuthenticatedUser, Depends(get_current_user)]

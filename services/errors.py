@@ -43,6 +43,17 @@ class AccessDeniedError(ServiceError):
     code = "forbidden"
 
 
+class TooManyAttemptsError(ServiceError):
+    """Too many failed sign-ins: wait ``retry_after_s`` seconds (the answer's Retry-After)."""
+
+    status_code = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class ResourceNotFoundError(ServiceError, LookupError):
     """The requested thing does not exist (or may not be known to exist)."""
 
@@ -154,6 +165,8 @@ def error_response(exc: Exception) -> JSONResponse:
     """
     status, code = status_for(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, TooManyAttemptsError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse(
         {"error": code, "detail": error_detail(exc)}, status_code=status, headers=headers
     )

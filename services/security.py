@@ -1,13 +1,20 @@
-"""Passwords (argon2id) and signed, expiring session tokens."""
+"""Passwords (argon2id, hashed in a bounded pool) and the CSRF token of a cookie session."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from dataclasses import dataclass
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -29,32 +36,42 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-class InvalidTokenError(Exception):
-    """A session token is malformed, forged or expired."""
+@functools.cache
+def dummy_password_hash() -> str:
+    """A hash no password matches, with the real parameters: an unknown user name is checked
+    against it, so it costs the same time as a wrong password."""
+    return hash_password(secrets.token_urlsafe(32))
 
 
-@dataclass(frozen=True)
-class TokenSigner:
-    """Issues and checks session tokens: the user id, signed with the secret key."""
+class PasswordPool:
+    """Runs sign-in work, argon2 above all, in at most ``workers`` threads, off the event loop.
 
-    secret_key: str
-    ttl_s: int
+    Each hash takes tens of milliseconds of CPU and memory; a burst of sign-ins queues here
+    instead of taking every worker thread, core and turn at the GIL the other requests need.
+    """
 
-    def _serializer(self) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.secret_key, salt="coupe-session")
+    def __init__(self, workers: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sign-in")
 
-    def issue(self, user_id: int) -> str:
-        """A token for ``user_id``, valid for ``ttl_s``."""
-        return self._serializer().dumps({"uid": user_id})
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work()`` in one of the pool's threads."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
-    def user_id(self, token: str) -> int:
-        """The user id inside a valid token; InvalidTokenError otherwise."""
-        try:
-            payload = self._serializer().loads(token, max_age=self.ttl_s)
-        except SignatureExpired as exc:
-            raise InvalidTokenError("session expired; sign in again") from exc
-        except BadSignature as exc:
-            raise InvalidTokenError("invalid session token") from exc
-        if not isinstance(payload, dict) or not isinstance(payload.get("uid"), int):
-            raise InvalidTokenError("invalid session token")
-        return int(payload["uid"])
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether ``password`` matches ``password_hash``; None (no such user) costs the same
+        and never matches."""
+        stored = dummy_password_hash() if password_hash is None else password_hash
+        matched = await self.run(lambda: verify_password(stored, password))
+        return matched and password_hash is not None
+
+    def close(self) -> None:
+        """Stop the threads (after the hashes under way)."""
+        self._executor.shutdown(wait=True)
+
+
+def csrf_token(secret_key: str, session_token: str) -> str:
+    """The CSRF token of a cookie session: bound to the session token by the secret key, so
+    only whoever could read the cookie that sign-in set can send it back."""
+    return hmac.new(
+        secret_key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256
+    ).hexdigest()

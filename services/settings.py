@@ -21,8 +21,14 @@ class Settings(BaseSettings):
     ``COUPE_DATABASE_URL``: SQLAlchemy URL (default: a SQLite file in the data directory).
     ``COUPE_DATA_DIR``: pyramids, scanner import folders, caches (default ``./.coupe``).
     ``COUPE_DASK_SCHEDULER``: dask.distributed address for tiling jobs (default: local).
-    ``COUPE_SECRET_KEY``: signs session tokens (default: a random key kept in the data dir).
-    ``COUPE_TOKEN_TTL_MINUTES``: how long a session lasts (default 480).
+    ``COUPE_SECRET_KEY``: derives the CSRF tokens of cookie sessions (default: a random key
+    kept in the data dir).
+    ``COUPE_SESSION_IDLE_MINUTES``: a session unused this long ends (default 30).
+    ``COUPE_SESSION_MAX_HOURS``: a session ends this long after sign-in, used or not (default 10).
+    ``COUPE_SIGN_IN_FAILURES_PER_ACCOUNT`` / ``COUPE_SIGN_IN_FAILURES_PER_ADDRESS``: failed
+    sign-ins per account name (default 5) and per client address (default 20) within
+    ``COUPE_SIGN_IN_FAILURE_WINDOW_MINUTES`` (default 15) before sign-in answers 429.
+    ``COUPE_PASSWORD_HASH_WORKERS``: threads that hash passwords, per process (default 2).
     ``COUPE_TILE_CACHE_MB``: memory for rendered tiles (default 256).
     ``COUPE_IMPORT_POLL_S``: how often the scanner folders are looked at, and how long a new
     file must stay unchanged before it is imported (default 5).
@@ -53,7 +59,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     dask_scheduler: str | None = None
     secret_key: SecretStr | None = None
-    token_ttl_minutes: int = 8 * 60
+    session_idle_minutes: float = Field(default=30, gt=0)
+    session_max_hours: float = Field(default=10, gt=0)
+    sign_in_failures_per_account: int = Field(default=5, ge=1)
+    sign_in_failures_per_address: int = Field(default=20, ge=1)
+    sign_in_failure_window_minutes: float = Field(default=15, gt=0)
+    password_hash_workers: int = Field(default=2, ge=1)
     tile_cache_mb: int = 256
     import_poll_s: float = 5.0
     job_poll_s: float = 2.0

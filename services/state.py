@@ -1,4 +1,4 @@
-"""What a running app holds: settings, the database engine, the token signer, tiles, workers."""
+"""What a running app holds: settings, the database engine, sessions, tiles, workers."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from sqlalchemy import Engine
 
 from services.importer import FolderImporter
 from services.jobs import JobRunner
-from services.security import TokenSigner
+from services.sessions import SessionService
 from services.settings import Settings
 from services.tiles import TileService
 
 if TYPE_CHECKING:  # services.access reaches this module through services.deps
-    from services.access import TileAccessCache
+    from services.access import SlideViews
 
 
 __all__ = ["AppState"]
@@ -27,11 +27,11 @@ class AppState:
 
     settings: Settings
     engine: Engine
-    tokens: TokenSigner
+    sessions: SessionService
     tiles: TileService
     jobs: JobRunner
     importer: FolderImporter
-    tile_access: TileAccessCache
+    slide_views: SlideViews
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:

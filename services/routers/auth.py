@@ -1,49 +1,126 @@
-"""Signing in and out: a bearer token for the API, the same token as a cookie for the viewer."""
+"""Signing in and out: a server-side session named by a bearer token, also set as a cookie.
+
+Sign-in is throttled per account name and per client address (429 with Retry-After), checks
+an unknown name against a dummy hash so it costs what a wrong password costs, and hashes in
+the bounded password pool: a burst of sign-ins never starves the other requests. Every
+sign-in, failed or not, and every sign-out is audited (never the password).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+import math
+from datetime import UTC, datetime
 
-from services.deps import SESSION_COOKIE, CurrentUser, SessionDep, StateDep, load_user
-from services.errors import NotAuthenticatedError
+from fastapi import APIRouter, Request, Response
+
+from services.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    AuthenticatedUser,
+    CurrentUser,
+    StateDep,
+)
+from services.errors import NotAuthenticatedError, TooManyAttemptsError
 from services.schemas.auth import LoginRequest, TokenResponse, UserPublic
-from services.security import verify_password
+from services.state import AppState
 from worklist.accounts import find_user_by_username
+from worklist.actor import Actor
+from worklist.db import read_session
+from worklist.models import UserAccount
+from worklist.sessions import end_session, record_sign_in_failure, start_session
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
+# Who records a refused sign-in: there is no signed-in user (the name tried is in the detail).
+_SIGN_IN_DESK = Actor.system("coupe-sign-in")
 
-@router.post("/login", response_model=TokenResponse)
-def login(
-    credentials: LoginRequest, response: Response, state: StateDep, session: SessionDep
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _look_up(state: AppState, username: str, address: str, now: datetime) -> UserAccount | None:
+    """The account signing in; TooManyAttemptsError (audited) while the throttle holds."""
+    with read_session(state.engine) as session:
+        wait = state.sessions.throttle.retry_after(
+            session, username=username, client_address=address, now=now
+        )
+        account = find_user_by_username(session, username)
+        if account is not None:
+            _ = account.department  # loaded now, used after the session closes
+    if wait is not None:
+        _refuse(state, username, address, "throttled", now)
+        raise TooManyAttemptsError(
+            "too many failed sign-ins for this account or address; try again later",
+            retry_after_s=max(1, math.ceil(wait.total_seconds())),
+        )
+    return account
+
+
+def _refuse(state: AppState, username: str, address: str, reason: str, now: datetime) -> None:
+    record_sign_in_failure(
+        engine=state.engine,
+        actor=_SIGN_IN_DESK,
+        username=username,
+        client_address=address,
+        reason=reason,
+        window=state.sessions.throttle.window,
+        now=now,
+    )
+
+
+@router.post(
+    "/login",
+    response_model=TokenResponse,
+    responses={429: {"description": "Too many failed sign-ins: wait Retry-After seconds."}},
+)
+async def login(
+    credentials: LoginRequest, request: Request, response: Response, state: StateDep
 ) -> TokenResponse:
-    """Check the password and start a session (bearer token + HttpOnly cookie)."""
-    account = find_user_by_username(session, credentials.username)
-    # Same answer for an unknown user and a wrong password: no account enumeration.
-    if account is None or not verify_password(account.password_hash, credentials.password):
+    """Check the password and start a session (bearer token + HttpOnly cookie + CSRF cookie)."""
+    now = datetime.now(UTC)
+    address = _client_address(request)
+    pool = state.sessions.passwords  # every step of a sign-in: bounded, so others go on
+    account = await pool.run(lambda: _look_up(state, credentials.username, address, now))
+    stored = account.password_hash if account is not None else None
+    matched = await state.sessions.passwords.verify(stored, credentials.password)
+    if account is None or not matched:
+        reason = "unknown_user" if account is None else "wrong_password"
+        await pool.run(lambda: _refuse(state, credentials.username, address, reason, now))
+        # Same answer for an unknown user and a wrong password: no account enumeration.
         raise NotAuthenticatedError("unknown username or wrong password")
-    user = load_user(session, account.id)
-    assert user is not None
-    token = state.tokens.issue(account.id)
+    user = AuthenticatedUser.from_account(account)
+    token, _ = await pool.run(
+        lambda: start_session(engine=state.engine, actor=user.actor, user_id=account.id)
+    )
+    secure = state.settings.behind_tls
+    lifetime_s = state.sessions.lifetime_s
     response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=state.tokens.ttl_s,
-        httponly=True,
-        samesite="lax",
-        secure=False,  # served on loopback in the demo; TLS terminates at the proxy in prod
+        SESSION_COOKIE, token, max_age=lifetime_s, httponly=True, samesite="lax", secure=secure
+    )
+    # Readable by the viewer's own scripts, which send it back as X-CSRF-Token.
+    response.set_cookie(
+        CSRF_COOKIE,
+        state.sessions.csrf_token(token),
+        max_age=lifetime_s,
+        httponly=False,
+        samesite="strict",
+        secure=secure,
     )
     return TokenResponse(
         access_token=token,
-        expires_in=state.tokens.ttl_s,
+        expires_in=lifetime_s,
         user=UserPublic.model_validate(user, from_attributes=True),
     )
 
 
 @router.post("/logout", status_code=204)
-def logout(response: Response) -> Response:
-    """End the viewer's session (drop the cookie)."""
+def logout(user: CurrentUser, state: StateDep, response: Response) -> Response:
+    """End the session (its token gets 401 from now on) and drop the cookies."""
+    assert user.session_id is not None
+    end_session(engine=state.engine, actor=user.actor, session_id=user.session_id)
     response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
     response.status_code = 204
     return response
 

@@ -1,7 +1,9 @@
 """Slides in the Deep Zoom URL layout, so stock OpenSeadragon opens ``/slides/{id}.dzi``.
 
-Every route checks that the user may see the slide's case. Opening the descriptor is "opening
-the slide" and leaves one audit record; tiles are checked but not audited one by one. The
+Every route, every tile included, checks the session and that the user may see the slide's
+case: a session ended or a case reassigned shows on the very next request. The first of the
+descriptor or a tile in a sign-in session is "opening the slide" and leaves one audit record;
+tiles are not audited one by one. The
 label and macro images carry patient identifiers: lab managers and administrators only, and
 each view is audited. Routes are plain ``def``: FastAPI runs them in worker threads, so slide
 reads never block the event loop.
@@ -24,11 +26,9 @@ from services.deps import (
     StateDep,
     get_current_user,
     get_state,
-    token_from_request,
 )
 from services.schemas.auth import ErrorBody
 from services.schemas.slides import DeepZoomInfo, SlideLevel, SlidePublic
-from services.security import InvalidTokenError
 from services.state import AppState
 from services.storage import resolve_slide_file
 from services.tiles import TileResponse, parse_tile_address
@@ -72,12 +72,11 @@ def _slide_file(state: AppState, slide: Slide) -> Path | None:
 def slide_descriptor(
     slide_id: SlideId, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Response:
-    """The Deep Zoom descriptor (XML). Opening it opens the slide: one audit record."""
+    """The Deep Zoom descriptor (XML). Opening it opens the slide: one audit record per
+    sign-in session (none if a tile of this session opened it already)."""
     slide = slide_for_viewing(session, user, slide_id)
-    slide_file = _slide_file(state, slide)
-    xml = state.tiles.descriptor(slide_id, slide_file)
-    audit_slide_view(state.engine, user, slide_id)
-    state.tile_access.remember(user.id, slide_id, slide_file)  # its tiles come next
+    xml = state.tiles.descriptor(slide_id, _slide_file(state, slide))
+    state.slide_views.audit_once(state.engine, user, slide_id)
     return Response(xml, media_type="application/xml", headers={"Cache-Control": DZI_CACHE_CONTROL})
 
 
@@ -95,44 +94,30 @@ async def slide_tile(
 ) -> Response:
     """One tile, ``COL_ROW.EXT`` with the extension of the descriptor's ``Format``.
 
-    The hot path of the viewer: sign-in check, access check and tile read run together in
-    one worker thread (one hand-over instead of one per dependency), never on the event loop.
+    The hot path of the viewer: the session and the access check (one indexed query each,
+    no memory of earlier checks) and the tile read run together in one worker thread (one
+    hand-over instead of one per dependency), never on the event loop. The first tile of a
+    sign-in session audits the opening if the descriptor did not.
     """
     column, row, extension = parse_tile_address(address)
     state = get_state(request)
 
     def serve() -> TileResponse:
-        checked = _recently_checked(request, state, slide_id)
-        if checked is None:
-            with read_session(state.engine) as session:
-                user = get_current_user(request, state, session)
-                slide = slide_for_viewing(session, user, slide_id)
-                checked = (_slide_file(state, slide),)
-            state.tile_access.remember(user.id, slide_id, checked[0])
-        return state.tiles.tile(
-            slide_id, checked[0], level, column, row, extension, if_none_match=if_none_match
+        with read_session(state.engine) as session:
+            user = get_current_user(request, state, session)
+            slide_file = _slide_file(state, slide_for_viewing(session, user, slide_id))
+        tile = state.tiles.tile(
+            slide_id, slide_file, level, column, row, extension, if_none_match=if_none_match
         )
+        # After the read: a tile that cannot be read opened nothing.
+        state.slide_views.audit_once(state.engine, user, slide_id)
+        return tile
 
     tile = await anyio.to_thread.run_sync(serve)
     headers = {"ETag": tile.etag, "Cache-Control": tile.cache_control}
     if tile.data is None:
         return Response(status_code=304, headers=headers)
     return Response(tile.data, media_type=tile.media_type, headers=headers)
-
-
-def _recently_checked(
-    request: Request, state: AppState, slide_id: int
-) -> tuple[Path | None] | None:
-    """``(slide file,)`` when this token's user passed the access check for the slide within
-    ``TILE_ACCESS_TTL_S``, else None; the token itself (signature, expiry) is checked always."""
-    token = token_from_request(request)
-    if token is None:
-        return None
-    try:
-        user_id = state.tokens.user_id(token)
-    except InvalidTokenError:
-        return None  # the full check answers 401
-    return state.tile_access.recall(user_id, slide_id)
 
 
 @router.get("/slides/{slide_id}", response_model=SlidePublic)

@@ -29,7 +29,7 @@ class Person:
 
 def sign_in(service: ServiceHarness, username: str, user_id: int) -> dict[str, str]:
     """Bearer headers for ``user_id`` (a token straight from the signer: no argon2 per test)."""
-    token = service.client.app.state.coupe.tokens.issue(user_id)  # type: ignore[attr-defined]
+    token = service.client.app.state.coupe.sessions.issue(user_id)  # type: ignore[attr-defined]
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -11,6 +11,7 @@ from worklist.models.imports import ImportedFile, ImportOutcome
 from worklist.models.jobs import TilingJob
 from worklist.models.notes import Annotation, Comment
 from worklist.models.organisation import Absence, Department, Pathologist, PathologistSubspecialty
+from worklist.models.sessions import SignInFailure, UserSession
 
 __all__ = [
     "Absence",
@@ -29,8 +30,10 @@ __all__ = [
     "ImportedFile",
     "Pathologist",
     "PathologistSubspecialty",
+    "SignInFailure",
     "Slide",
     "Specimen",
     "TilingJob",
     "UserAccount",
+    "UserSession",
 ]
