@@ -181,9 +181,11 @@ def test_a_tile_without_the_descriptor_leaves_one_audit_record_per_session(
     for address in ("12/0_0.jpeg", "11/0_0.jpeg", "12/0_0.jpeg"):
         answer = service.client.get(f"/slides/{slide_id}_files/{address}", headers=headers)
         assert answer.status_code == 200
-    assert service.client.get(f"/slides/{slide_id}.dzi", headers=headers).status_code == 200
     (record,) = events(service, "slide.open")
     assert record.slide_id == slide_id and record.user_id == "hmc_path"
+    # The descriptor, opened afterwards in the same session, adds nothing.
+    assert service.client.get(f"/slides/{slide_id}.dzi", headers=headers).status_code == 200
+    assert len(events(service, "slide.open")) == 1
     # A new sign-in is a new viewing session.
     again = service.headers("hmc_path")
     assert service.client.get(f"/slides/{slide_id}_files/12/0_0.jpeg", headers=again).is_success
@@ -275,8 +277,12 @@ def test_health_answers_quickly_during_32_sign_ins(service: ServiceHarness) -> N
     for thread in threads:
         thread.join(timeout=120)
     assert results == [200] * 32
-    assert len(latencies) >= 5
-    assert max(latencies) < 0.1, sorted(latencies)[-5:]
+    assert len(latencies) >= 10
+    # Hashing on the event loop, or in every worker thread, stalls every probe for seconds.
+    # The test machine's two cores are shared with argon2's threads and with other processes,
+    # so one scheduling hiccup in the run is let pass; the rest must answer within 100 ms.
+    slowest_first = sorted(latencies, reverse=True)
+    assert slowest_first[0] < 1.0 and slowest_first[1] < 0.1, [round(x, 3) for x in slowest_first]
 
 
 # --- CSRF -------------------------------------------------------------------------------------
