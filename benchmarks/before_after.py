@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "tiling": {},
         "serving": {},
     }
-    for size in args.sizes.split(","):
+    for size in filter(None, args.sizes.split(",")):  # --sizes "": serving only
         width, height = (int(v) for v in size.lower().split("x"))
         slide = ensure_synthetic_slide("aperio-svs", width, height)
         # One untimed run first: neither tree pays for reading the slide into the page cache.
