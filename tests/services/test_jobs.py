@@ -89,6 +89,16 @@ def test_a_real_slide_is_tiled_on_a_worker_process(service: ServiceHarness) -> N
     assert pyramid_status(service, slide_id) is PyramidStatus.READY
 
 
+def run_one_job(runner: JobRunner, service: ServiceHarness, slide_id: int) -> TilingJob:
+    """Queue and run the tiling job of ``slide_id`` on ``runner``, close it; the job's row."""
+    try:
+        job = runner.enqueue(slide_id=slide_id)
+        runner.run_pending()
+    finally:
+        runner.close()
+    return job_row(service, job.id)
+
+
 def pyramid_status(service: ServiceHarness, slide_id: int) -> PyramidStatus:
     with read_session(service.engine) as session:
         slide = session.get(Slide, slide_id)
@@ -128,13 +138,8 @@ def test_a_job_for_a_slide_over_the_caps_fails_naming_its_size_and_writes_no_til
 ) -> None:
     slide_id = scanned_slide(service, "CMU-1-Small-Region.svs")
     capped = service.settings.model_copy(update={"max_slide_pixels": 1_000_000})
-    runner = JobRunner(engine=service.engine, settings=capped)  # on the worker processes
-    try:
-        job = runner.enqueue(slide_id=slide_id)
-        runner.run_pending()
-    finally:
-        runner.close()
-    failed = job_row(service, job.id)
+    # A runner of its own, on the worker processes.
+    failed = run_one_job(JobRunner(engine=service.engine, settings=capped), service, slide_id)
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert "is 2,220 x 2,967 px (6,586,740 px); the limit is 1,000,000 px per slide" in (
@@ -164,21 +169,16 @@ def test_a_worker_process_that_dies_fails_the_job_and_the_app_keeps_serving(
     slide_id = scanned_slide(service, "small.svs")
     state = app_state(service)
     runner = JobRunner(engine=service.engine, settings=service.settings, task=crashing_task)
-    try:
-        job = runner.enqueue(slide_id=slide_id)
-        runner.run_pending()
-    finally:
-        runner.close()
-    failed = job_row(service, job.id)
+    failed = run_one_job(runner, service, slide_id)
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None and "failed in the worker" in failed.error
     assert service.client.get("/health").status_code == 200
     # The worker came back (the nanny restarts it) and the real runner goes on.
-    retried = state.jobs.retry(job_id=job.id, actor=MANAGER)
+    retried = state.jobs.retry(job_id=failed.id, actor=MANAGER)
     assert retried.status is JobStatus.QUEUED
     state.jobs.run_pending()
-    assert job_row(service, job.id).status is JobStatus.DONE
-    assert job_row(service, job.id).attempts == 2
+    assert job_row(service, failed.id).status is JobStatus.DONE
+    assert job_row(service, failed.id).attempts == 2
 
 
 # --- Restarts and races -------------------------------------------------------------------------

@@ -7,9 +7,7 @@ import openslide
 import pytest
 
 from tests.tiling.sources.slide_source_tests import (
-    TIFF_RESOLUTIONS,
     SlideSourceTests,
-    write_tiff_with_resolution,
 )
 from tiling.errors import SlideReadError, TilingError
 from tiling.samples import fetch_sample
@@ -110,19 +108,3 @@ def test_no_raw_tiles(cmu_small_region: Path) -> None:
     with open_slide(cmu_small_region, backend="openslide") as slide:
         with pytest.raises(TilingError, match="no raw tile access"):
             slide.read_raw_tile(0, 0, 0)
-
-
-@pytest.mark.parametrize(("resolution", "unit", "expected_mpp"), TIFF_RESOLUTIONS)
-def test_only_a_microscopes_resolution_is_reported_as_mpp(
-    tmp_path: Path,
-    resolution: tuple[float, float],
-    unit: str,
-    expected_mpp: tuple[float, float] | None,
-) -> None:
-    path = write_tiff_with_resolution(tmp_path / "slide.tiff", resolution, unit)
-    with OpenSlideSource(path) as slide:
-        assert slide.format_name == "generic-tiff"
-        if expected_mpp is None:
-            assert slide.mpp is None
-        else:
-            assert slide.mpp == pytest.approx(expected_mpp)

@@ -7,6 +7,7 @@ from typing import get_args
 import numpy as np
 import pytest
 
+from tests.tiling.sources.slide_source_tests import TIFF_RESOLUTIONS, write_tiff_with_resolution
 from tiling.errors import (
     SlideNotFoundError,
     SlideReadError,
@@ -203,3 +204,21 @@ def test_a_truncated_copy_is_refused_with_where_it_ends(
 def test_whole_tiffs_are_not_taken_for_truncated(name: str) -> None:
     with open_slide(fetch_sample(name)) as slide:
         assert slide.dimensions[0] > 0
+
+
+@pytest.mark.parametrize("backend", ["tifffile", "openslide"])
+@pytest.mark.parametrize(("resolution", "unit", "expected_mpp"), TIFF_RESOLUTIONS)
+def test_only_a_microscopes_resolution_is_reported_as_mpp(
+    tmp_path: Path,
+    backend: str,
+    resolution: tuple[float, float],
+    unit: str,
+    expected_mpp: tuple[float, float] | None,
+) -> None:
+    path = write_tiff_with_resolution(tmp_path / "slide.tiff", resolution, unit)
+    with open_slide(path, backend=backend) as slide:
+        assert slide.format_name == "generic-tiff"
+        if expected_mpp is None:
+            assert slide.mpp is None
+        else:
+            assert slide.mpp == pytest.approx(expected_mpp)

@@ -11,9 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.tiling.sources.slide_source_tests import (
-    TIFF_RESOLUTIONS,
     SlideSourceTests,
-    write_tiff_with_resolution,
 )
 from tiling.errors import SlideReadError
 from tiling.samples import fetch_sample
@@ -330,19 +328,3 @@ def test_aperio_pyramid_levels_equal_openslide(tmp_path: Path) -> None:
             slide.read_region((400, 200), 1, (100, 100)),
             reference.read_region((400, 200), 1, (100, 100)),
         )
-
-
-@pytest.mark.parametrize(("resolution", "unit", "expected_mpp"), TIFF_RESOLUTIONS)
-def test_only_a_microscopes_resolution_is_reported_as_mpp(
-    tmp_path: Path,
-    resolution: tuple[float, float],
-    unit: str,
-    expected_mpp: tuple[float, float] | None,
-) -> None:
-    path = write_tiff_with_resolution(tmp_path / "slide.tiff", resolution, unit)
-    with TiffFileSource(path) as slide:
-        assert slide.format_name == "generic-tiff"
-        if expected_mpp is None:
-            assert slide.mpp is None
-        else:
-            assert slide.mpp == pytest.approx(expected_mpp)
