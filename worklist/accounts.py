@@ -145,8 +145,12 @@ def _break_glass(actor: Actor) -> Actor:
     )
 
 
-def grant_in_force(*, user_id: int, now: datetime) -> ColumnElement[bool]:
+def grant_in_force(
+    *, user_id: int | ColumnElement[int], now: datetime | ColumnElement[datetime]
+) -> ColumnElement[bool]:
     """The WHERE clause of ``user_id``'s grants in force at ``now``: not revoked, not expired.
+
+    Either may be a column or a bound parameter, for a statement built once and run often.
 
     The one definition of a valid grant, for the access check of one case and for the
     filter of case lists alike.
