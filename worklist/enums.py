@@ -63,6 +63,8 @@ class Role(StrEnum):
     LAB_MANAGER = "lab_manager"
     ADMIN = "admin"
     SYSTEM = "system"
+    # Reads the audit log (NEN 7513 review) and sees no clinical content.
+    PRIVACY_OFFICER = "privacy_officer"
 
 
 class AuditAction(StrEnum):
