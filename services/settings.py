@@ -13,6 +13,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tiling.limits import DEFAULT_MAX_SLIDE_PIXELS, DEFAULT_MAX_SLIDE_TILES, SlideLimits
 from worklist.db import default_database_url
+from worklist.geojson import (
+    DEFAULT_ANNOTATION_CLASSES,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PER_SLIDE,
+    DEFAULT_MAX_VERTICES,
+    AnnotationRules,
+)
 
 
 class Settings(BaseSettings):
@@ -45,6 +52,11 @@ class Settings(BaseSettings):
     before it is parsed or the sender authenticated (default 1 MiB).
     ``COUPE_BREAK_GLASS_MINUTES``: how long a break-the-glass grant lasts (default 240: long
     enough to deal with an emergency, short enough to need a new reason tomorrow).
+    ``COUPE_ANNOTATION_MAX_VERTICES`` / ``COUPE_ANNOTATION_MAX_BYTES``: the most positions and
+    bytes of GeoJSON one annotation may have (defaults 25,000 and 512 KiB);
+    ``COUPE_ANNOTATION_MAX_PER_SLIDE``: the most annotations a slide may have (default 2,000);
+    ``COUPE_ANNOTATION_CLASSES``: the classes an annotation may carry, comma-separated or a
+    JSON list (default tumour, stroma, necrosis, inflammation, normal, other).
     ``COUPE_RUN_BACKGROUND_WORKERS``: run the job runner and the folder import (default true).
     ``COUPE_BEHIND_TLS``: the service is reached over HTTPS only (a TLS proxy in front): answers
     carry ``Strict-Transport-Security`` (default false: the demo runs on plain loopback HTTP).
@@ -74,6 +86,10 @@ class Settings(BaseSettings):
     max_slide_tiles: int | None = Field(default=DEFAULT_MAX_SLIDE_TILES, ge=1)
     max_json_bytes: int = Field(default=1024**2, ge=1)
     break_glass_minutes: int = 4 * 60
+    annotation_max_vertices: int = Field(default=DEFAULT_MAX_VERTICES, ge=1)
+    annotation_max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=64)
+    annotation_max_per_slide: int = Field(default=DEFAULT_MAX_PER_SLIDE, ge=1)
+    annotation_classes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ANNOTATION_CLASSES
     run_background_workers: bool = True
     behind_tls: bool = False
     trusted_hosts: Annotated[tuple[str, ...], NoDecode] = (
@@ -83,10 +99,10 @@ class Settings(BaseSettings):
         "testserver",
     )
 
-    @field_validator("trusted_hosts", mode="before")
+    @field_validator("trusted_hosts", "annotation_classes", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
-        """``COUPE_TRUSTED_HOSTS`` as ``a,b`` or as a JSON list."""
+        """``COUPE_TRUSTED_HOSTS`` (or ``COUPE_ANNOTATION_CLASSES``) as ``a,b`` or a JSON list."""
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -103,6 +119,16 @@ class Settings(BaseSettings):
     def slide_limits(self) -> SlideLimits:
         """The caps on a slide's pixels and tiles, for probing and tiling slides."""
         return SlideLimits(max_pixels=self.max_slide_pixels, max_tiles=self.max_slide_tiles)
+
+    @property
+    def annotation_rules(self) -> AnnotationRules:
+        """The limits on annotations and the classes they may carry."""
+        return AnnotationRules(
+            max_vertices=self.annotation_max_vertices,
+            max_bytes=self.annotation_max_bytes,
+            max_per_slide=self.annotation_max_per_slide,
+            classes=self.annotation_classes,
+        )
 
     @property
     def pyramid_dir(self) -> Path:

@@ -1,110 +1,215 @@
-"""Validation of annotation GeoJSON (RFC 7946 structure; coordinates in slide pixels)."""
+"""What an annotation may hold: RFC 7946 GeoJSON in slide level-0 pixels, bounded and valid.
+
+An annotation is a Feature, a FeatureCollection of Features, or a bare Geometry of the types
+in :data:`GEOMETRY_TYPES` (a rectangle is a Polygon). :func:`validate_geojson` checks, in
+this order, so that the cheap checks bound the expensive ones:
+
+1. size: the text is at most ``max_bytes`` (before it is parsed);
+2. structure: types, nesting, closed rings, enough positions per part;
+3. positions: ``[x, y]`` of finite numbers (JSON may smuggle NaN or ``1e999`` in), at most
+   ``max_vertices`` of them, inside the slide (``0 <= x <= width_px``, ``0 <= y <= height_px``:
+   pixel edges, so a polygon round the whole slide fits);
+4. geometry: each geometry is valid in the OGC sense, checked by shapely; a self-intersecting
+   polygon is refused with shapely's reason (``Self-intersection[50 50]``).
+
+Errors name the offending place as a path, e.g. ``$.features[2].geometry.coordinates[0][3]``.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
+
+import shapely
+from shapely.geometry import shape
+from shapely.validation import explain_validity
 
 from worklist.errors import ValidationError
 
-_GEOMETRY_TYPES = frozenset(
+GEOMETRY_TYPES = frozenset(
     {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 )
-MAX_GEOJSON_BYTES = 2_000_000
+# The tissue classes a pathologist marks most; a deployment sets its own (settings).
+DEFAULT_ANNOTATION_CLASSES = ("tumour", "stroma", "necrosis", "inflammation", "normal", "other")
+DEFAULT_MAX_VERTICES = 25_000
+DEFAULT_MAX_BYTES = 512 * 1024
+DEFAULT_MAX_PER_SLIDE = 2_000
 
 
-def validate_geojson(text: str) -> dict[str, Any]:
-    """Parse ``text`` and check it is a Feature, FeatureCollection or Geometry; return it.
+@dataclass(frozen=True, slots=True)
+class SlideBounds:
+    """A slide's level-0 size, the plane annotation coordinates live in."""
 
-    Raises :class:`ValidationError` naming the offending path, e.g. ``features[2].geometry``.
+    width_px: int
+    height_px: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationRules:
+    """The limits on one annotation and on a slide's annotations, and the classes to pick from.
+
+    ``classes`` empty: annotations carry no class. A ``max_per_slide`` counts the annotations
+    not deleted.
     """
-    if len(text.encode()) > MAX_GEOJSON_BYTES:
-        raise ValidationError(f"annotation GeoJSON is larger than {MAX_GEOJSON_BYTES} bytes")
+
+    max_vertices: int = DEFAULT_MAX_VERTICES
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_per_slide: int = DEFAULT_MAX_PER_SLIDE
+    classes: tuple[str, ...] = DEFAULT_ANNOTATION_CLASSES
+
+    def check_class(self, class_name: str) -> None:
+        """Refuse a class that is not one of :attr:`classes` ("" is no class, always fine)."""
+        if class_name and class_name not in self.classes:
+            known = ", ".join(self.classes) or "none are configured"
+            raise ValidationError(f"unknown annotation class {class_name!r}; known: {known}")
+
+
+def validate_geojson(
+    text: str, *, bounds: SlideBounds | None = None, rules: AnnotationRules | None = None
+) -> dict[str, Any]:
+    """Parse ``text`` and check it as the module docstring says; return the parsed document.
+
+    ``bounds`` None checks positions for finiteness only (a caller that cannot know the
+    slide's size decides whether that is acceptable). Raises :class:`ValidationError` naming
+    the offending path.
+    """
+    rules = rules or AnnotationRules()
+    size_bytes = len(text.encode())
+    if size_bytes > rules.max_bytes:
+        raise ValidationError(
+            f"annotation GeoJSON is {size_bytes} bytes; at most {rules.max_bytes} are accepted"
+        )
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"annotation is not JSON: {exc}") from exc
-    _check_object(document, "$")
+        document = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValidationError(f"annotation is not JSON: {exc}") from None
+    checker = _Checker(bounds=bounds, max_vertices=rules.max_vertices)
+    checker.check_object(document, "$")
+    for path, geometry in checker.geometries:
+        _check_validity(geometry, path)
     return dict(document)
 
 
-def _check_object(node: Any, path: str) -> None:
-    if not isinstance(node, dict):
-        raise ValidationError(f"{path}: expected a GeoJSON object")
-    kind = node.get("type")
-    if kind == "FeatureCollection":
-        features = node.get("features")
-        if not isinstance(features, list):
-            raise ValidationError(f"{path}.features: expected a list")
-        for i, feature in enumerate(features):
-            _check_feature(feature, f"{path}.features[{i}]")
-    elif kind == "Feature":
-        _check_feature(node, path)
-    elif kind in _GEOMETRY_TYPES:
-        _check_geometry(node, path)
-    else:
-        raise ValidationError(f"{path}.type: unsupported GeoJSON type {kind!r}")
+class _Checker:
+    """One walk over a document: structure and positions, collecting geometries to validate."""
+
+    def __init__(self, *, bounds: SlideBounds | None, max_vertices: int) -> None:
+        self.bounds = bounds
+        self.max_vertices = max_vertices
+        self.vertex_count = 0
+        self.geometries: list[tuple[str, dict[str, Any]]] = []
+
+    def check_object(self, node: Any, path: str) -> None:
+        if not isinstance(node, dict):
+            raise ValidationError(f"{path}: expected a GeoJSON object")
+        kind = node.get("type")
+        if kind == "FeatureCollection":
+            features = _as_list(node.get("features"), f"{path}.features")
+            if not features:
+                raise ValidationError(f"{path}.features: an annotation needs at least one")
+            for i, feature in enumerate(features):
+                self.check_feature(feature, f"{path}.features[{i}]")
+        elif kind == "Feature":
+            self.check_feature(node, path)
+        elif kind in GEOMETRY_TYPES:
+            self.check_geometry(node, path)
+        else:
+            raise ValidationError(f"{path}.type: unsupported GeoJSON type {kind!r}")
+
+    def check_feature(self, node: Any, path: str) -> None:
+        if not isinstance(node, dict) or node.get("type") != "Feature":
+            raise ValidationError(f"{path}: expected a Feature")
+        properties = node.get("properties", None)
+        if properties is not None and not isinstance(properties, dict):
+            raise ValidationError(f"{path}.properties: expected an object or null")
+        self.check_geometry(node.get("geometry"), f"{path}.geometry")
+
+    def check_geometry(self, node: Any, path: str) -> None:
+        if not isinstance(node, dict) or node.get("type") not in GEOMETRY_TYPES:
+            raise ValidationError(f"{path}: expected a geometry of type {sorted(GEOMETRY_TYPES)}")
+        kind = node["type"]
+        coordinates = node.get("coordinates")
+        where = f"{path}.coordinates"
+        if kind == "Point":
+            self.check_position(coordinates, where)
+        elif kind in ("MultiPoint", "LineString"):
+            self.check_positions(coordinates, where, minimum=2 if kind == "LineString" else 1)
+        elif kind == "MultiLineString":
+            for i, line in enumerate(_as_list(coordinates, where)):
+                self.check_positions(line, f"{where}[{i}]", minimum=2)
+        elif kind == "Polygon":
+            self.check_polygon(coordinates, where)
+        else:
+            for i, polygon in enumerate(_as_list(coordinates, where)):
+                self.check_polygon(polygon, f"{where}[{i}]")
+        if kind != "Point":
+            self.geometries.append((path, node))
+
+    def check_polygon(self, rings: Any, path: str) -> None:
+        rings = _as_list(rings, path)
+        if not rings:
+            raise ValidationError(f"{path}: a polygon needs at least one ring")
+        for i, ring in enumerate(rings):
+            where = f"{path}[{i}]"
+            self.check_positions(ring, where, minimum=4)
+            if ring[0] != ring[-1]:
+                raise ValidationError(f"{where}: a polygon ring must end where it starts")
+
+    def check_positions(self, positions: Any, path: str, *, minimum: int) -> None:
+        positions = _as_list(positions, path)
+        if len(positions) < minimum:
+            raise ValidationError(
+                f"{path}: needs at least {minimum} positions, got {len(positions)}"
+            )
+        for i, position in enumerate(positions):
+            self.check_position(position, f"{path}[{i}]")
+
+    def check_position(self, position: Any, path: str) -> None:
+        self.vertex_count += 1
+        if self.vertex_count > self.max_vertices:
+            raise ValidationError(
+                f"annotation has more than {self.max_vertices} vertices, the most accepted"
+            )
+        if not isinstance(position, list) or len(position) != 2:
+            raise ValidationError(f"{path}: a position is [x, y] in slide level-0 pixels")
+        for value in position:
+            # An int is finite however large (math.isfinite would overflow on it).
+            if isinstance(value, bool) or not (
+                isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+            ):
+                raise ValidationError(f"{path}: coordinates must be finite numbers, got {value!r}")
+        if self.bounds is not None:
+            x, y = position
+            if not (0 <= x <= self.bounds.width_px and 0 <= y <= self.bounds.height_px):
+                raise ValidationError(
+                    f"{path}: [{x}, {y}] lies outside the slide (0-{self.bounds.width_px} x "
+                    f"0-{self.bounds.height_px} px at level 0)"
+                )
 
 
-def _check_feature(node: Any, path: str) -> None:
-    if not isinstance(node, dict) or node.get("type") != "Feature":
-        raise ValidationError(f"{path}: expected a Feature")
-    properties = node.get("properties", None)
-    if properties is not None and not isinstance(properties, dict):
-        raise ValidationError(f"{path}.properties: expected an object or null")
-    _check_geometry(node.get("geometry"), f"{path}.geometry")
+def _refuse_constant(name: str) -> float:
+    # NaN and Infinity are no JSON (Python's parser takes them); nothing may carry them.
+    raise ValidationError(f"annotation holds {name}: numbers must be finite")
 
 
-def _check_geometry(node: Any, path: str) -> None:
-    if not isinstance(node, dict) or node.get("type") not in _GEOMETRY_TYPES:
-        raise ValidationError(f"{path}: expected a geometry of type {sorted(_GEOMETRY_TYPES)}")
-    kind = node["type"]
-    coordinates = node.get("coordinates")
-    where = f"{path}.coordinates"
-    if kind == "Point":
-        _check_position(coordinates, where)
-    elif kind in ("MultiPoint", "LineString"):
-        _check_positions(coordinates, where, minimum=2 if kind == "LineString" else 1)
-    elif kind == "MultiLineString":
-        for i, line in enumerate(_as_list(coordinates, where)):
-            _check_positions(line, f"{where}[{i}]", minimum=2)
-    elif kind == "Polygon":
-        _check_polygon(coordinates, where)
-    else:
-        for i, polygon in enumerate(_as_list(coordinates, where)):
-            _check_polygon(polygon, f"{where}[{i}]")
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):  # 1e999 parses as infinity
+        raise ValidationError(f"annotation holds {literal}: numbers must be finite")
+    return value
 
 
-def _check_polygon(rings: Any, path: str) -> None:
-    rings = _as_list(rings, path)
-    if not rings:
-        raise ValidationError(f"{path}: a polygon needs at least one ring")
-    for i, ring in enumerate(rings):
-        where = f"{path}[{i}]"
-        _check_positions(ring, where, minimum=4)
-        if list(ring[0]) != list(ring[-1]):
-            raise ValidationError(f"{where}: a polygon ring must end where it starts")
-
-
-def _check_positions(positions: Any, path: str, *, minimum: int) -> None:
-    positions = _as_list(positions, path)
-    if len(positions) < minimum:
-        raise ValidationError(f"{path}: needs at least {minimum} positions, got {len(positions)}")
-    for i, position in enumerate(positions):
-        _check_position(position, f"{path}[{i}]")
-
-
-def _check_position(position: Any, path: str) -> None:
-    if not isinstance(position, list) or len(position) not in (2, 3):
-        raise ValidationError(f"{path}: a position is [x, y] or [x, y, z]")
-    for value in position:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise ValidationError(f"{path}: coordinates must be finite numbers, got {value!r}")
+def _check_validity(geometry: dict[str, Any], path: str) -> None:
+    try:
+        parsed = shape(geometry)
+    except (ValueError, TypeError, OverflowError, shapely.errors.ShapelyError) as exc:
+        raise ValidationError(f"{path}: not a geometry: {exc}") from None
+    if not parsed.is_valid:
+        raise ValidationError(
+            f"{path}: the {geometry['type']} is not valid: {explain_validity(parsed)}"
+        )
 
 
 def _as_list(node: Any, path: str) -> list[Any]:

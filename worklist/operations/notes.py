@@ -1,18 +1,39 @@
-"""Comments, annotations, and the audit record of opening a case or slide."""
+"""Comments, annotations, and the audit record of opening a case or slide.
+
+Annotations are edited and deleted under optimistic concurrency: the caller names the
+``version`` it read, and a stale one is refused (409 over HTTP) instead of overwriting the
+other editor's change. Only the author, a lab manager or an administrator may change one;
+every change and every refused attempt is audited, and a deleted annotation stays in the
+database, marked deleted, so the trail can still name it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from worklist.actor import Actor
+from worklist.db import read_session, run_in_transaction
 from worklist.enums import AuditAction
-from worklist.errors import NotFoundError, ValidationError
-from worklist.geojson import validate_geojson
-from worklist.models import Annotation, Case, Comment, Slide
+from worklist.errors import (
+    ConcurrentUpdateError,
+    NotFoundError,
+    NotPermittedError,
+    ValidationError,
+    WorklistError,
+)
+from worklist.geojson import AnnotationRules, SlideBounds, validate_geojson
+from worklist.models import Annotation, Block, Case, Comment, Slide, Specimen
 from worklist.operations._audited import Recorder, run_audited
+from worklist.operations._common import utc_now
+from worklist.operations._refusals import audit_refusal
+
+T = TypeVar("T")
 
 
 def add_comment(
@@ -35,6 +56,15 @@ def add_comment(
     )
 
 
+ANNOTATE_EVENT = "slide.annotate"
+ANNOTATION_UPDATE_EVENT = "slide.annotation.update"
+ANNOTATION_DELETE_EVENT = "slide.annotation.delete"
+
+
+class AnnotationQuotaError(WorklistError):
+    """The slide has as many annotations as a slide may have (``AnnotationRules``)."""
+
+
 def add_annotation(
     *,
     engine: Engine,
@@ -42,17 +72,40 @@ def add_annotation(
     slide_id: int,
     geojson: str,
     label: str = "",
+    class_name: str = "",
+    bounds: SlideBounds | None = None,
+    rules: AnnotationRules | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Store a validated GeoJSON annotation on a slide; returns its id."""
-    validate_geojson(geojson)
+    """Store a validated GeoJSON annotation on a slide; returns its id.
+
+    The geometry is checked against ``bounds`` (the slide's level-0 size; None: finiteness
+    only) and ``rules`` (:mod:`worklist.geojson`); the slide keeps at most
+    ``rules.max_per_slide`` annotations (:class:`AnnotationQuotaError` beyond).
+    """
+    rules = rules or AnnotationRules()
+    rules.check_class(class_name)
+    validate_geojson(geojson, bounds=bounds, rules=rules)
 
     def work(session: Session, audit: Recorder) -> int:
-        slide = _get_slide(session, slide_id)
+        # The slide's row lock (PostgreSQL; SQLite's write lock) keeps two concurrent
+        # annotations from both taking the slide's last place.
+        slide = _get_slide(session, slide_id, lock=True)
+        held = session.scalar(
+            select(func.count())
+            .select_from(Annotation)
+            .where(Annotation.slide_id == slide_id, Annotation.deleted_at.is_(None))
+        )
+        if (held or 0) >= rules.max_per_slide:
+            raise AnnotationQuotaError(
+                f"slide {slide_id} has {held} annotations, the most a slide may have; "
+                "delete one first"
+            )
         annotation = Annotation(
             slide_id=slide.id,
             author=actor.user_id,
             label=label,
+            class_name=class_name,
             geojson=geojson,
             created_at=audit.moment,
         )
@@ -65,7 +118,179 @@ def add_annotation(
         )
         return annotation.id
 
-    return run_audited(engine, actor, "slide.annotate", work, action=AuditAction.CREATE, now=now)
+    return run_audited(engine, actor, ANNOTATE_EVENT, work, action=AuditAction.CREATE, now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationChange:
+    """What an edit changes; None leaves a field as it is ("" clears a label or class)."""
+
+    label: str | None = None
+    class_name: str | None = None
+    geojson: str | None = None
+
+    def changed_fields(self) -> list[str]:
+        """The names of the fields this edit sets."""
+        return [
+            name for name in ("label", "class_name", "geojson") if getattr(self, name) is not None
+        ]
+
+
+def may_change_annotation(actor: Actor, author: str) -> bool:
+    """Whether ``actor`` may edit or delete an annotation by ``author``: its author, or a lab
+    manager or administrator (who look after the region's slides)."""
+    return actor.user_id == author or actor.may_manage
+
+
+def update_annotation(
+    *,
+    engine: Engine,
+    actor: Actor,
+    slide_id: int,
+    annotation_id: int,
+    expected_version: int,
+    change: AnnotationChange,
+    bounds: SlideBounds | None = None,
+    rules: AnnotationRules | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Edit an annotation if it is still at ``expected_version``; returns its new version.
+
+    Refused, and recorded as refused: by someone who may not change it
+    (:class:`NotPermittedError`, see :func:`may_change_annotation`) and from a stale read
+    (:class:`ConcurrentUpdateError`, naming the current version). A new geometry is checked
+    as :func:`add_annotation` checks one.
+    """
+    rules = rules or AnnotationRules()
+    fields = change.changed_fields()
+    if not fields:
+        raise ValidationError("an annotation edit needs at least one of label, class_name, geojson")
+
+    def work(session: Session, audit: Recorder) -> int:
+        annotation = _annotation_to_change(
+            session, actor, slide_id, annotation_id, expected_version
+        )
+        if change.class_name is not None:
+            rules.check_class(change.class_name)
+            annotation.class_name = change.class_name
+        if change.geojson is not None:
+            validate_geojson(change.geojson, bounds=bounds, rules=rules)
+            annotation.geojson = change.geojson
+        if change.label is not None:
+            annotation.label = change.label
+        annotation.updated_at = audit.moment
+        annotation.updated_by = actor.user_id
+        session.flush()  # bumps the version, checking it once more in the UPDATE itself
+        audit.record(
+            case=_case_of_slide(session, slide_id),
+            slide_id=slide_id,
+            detail={
+                "annotation_id": annotation_id,
+                "version": annotation.version,
+                "changed": fields,
+            },
+        )
+        return annotation.version
+
+    return _run_on_annotation(
+        engine, actor, ANNOTATION_UPDATE_EVENT, AuditAction.UPDATE, slide_id, work, now
+    )
+
+
+def delete_annotation(
+    *,
+    engine: Engine,
+    actor: Actor,
+    slide_id: int,
+    annotation_id: int,
+    expected_version: int,
+    now: datetime | None = None,
+) -> None:
+    """Delete an annotation that is still at ``expected_version``; refused as
+    :func:`update_annotation` refuses. The row stays, marked deleted, for the audit trail."""
+
+    def work(session: Session, audit: Recorder) -> None:
+        annotation = _annotation_to_change(
+            session, actor, slide_id, annotation_id, expected_version
+        )
+        annotation.deleted_at = audit.moment
+        annotation.deleted_by = actor.user_id
+        session.flush()
+        audit.record(
+            case=_case_of_slide(session, slide_id),
+            slide_id=slide_id,
+            detail={"annotation_id": annotation_id, "version": annotation.version},
+        )
+
+    _run_on_annotation(
+        engine, actor, ANNOTATION_DELETE_EVENT, AuditAction.DELETE, slide_id, work, now
+    )
+
+
+def _case_of_slide(session: Session, slide_id: int) -> Case:
+    """The case of slide ``slide_id`` (whose patient an annotation is about)."""
+    return _get_slide(session, slide_id).block.specimen.case
+
+
+def _annotation_to_change(
+    session: Session, actor: Actor, slide_id: int, annotation_id: int, expected_version: int
+) -> Annotation:
+    annotation = session.execute(
+        select(Annotation).where(Annotation.id == annotation_id).with_for_update()
+    ).scalar_one_or_none()
+    if annotation is None or annotation.slide_id != slide_id or annotation.deleted_at is not None:
+        raise NotFoundError("annotation", annotation_id)
+    if not may_change_annotation(actor, annotation.author):
+        raise NotPermittedError(
+            f"annotation {annotation_id} is {annotation.author}'s: only its author or a lab "
+            "manager may change it"
+        )
+    if annotation.version != expected_version:
+        raise ConcurrentUpdateError(
+            f"annotation {annotation_id} is at version {annotation.version}, not "
+            f"{expected_version}: it changed since it was read; reload and retry"
+        )
+    return annotation
+
+
+def _run_on_annotation(
+    engine: Engine,
+    actor: Actor,
+    event_type: str,
+    action: AuditAction,
+    slide_id: int,
+    work: Callable[[Session, Recorder], T],
+    now: datetime | None,
+) -> T:
+    """:func:`run_audited` for an annotation: a refusal is recorded against the slide and its
+    case (found first), so the audit review sees whose data the attempt was about."""
+    with read_session(engine) as session:
+        case_id = session.scalar(
+            select(Specimen.case_id)
+            .join(Block, Block.specimen_id == Specimen.id)
+            .join(Slide, Slide.block_id == Block.id)
+            .where(Slide.id == slide_id)
+        )
+    if case_id is None:
+        raise NotFoundError("slide", slide_id)
+    with audit_refusal(
+        engine=engine,
+        actor=actor,
+        event_type=event_type,
+        action=action,
+        case_id=case_id,
+        slide_id=slide_id,
+        now=now,
+    ):
+        return run_in_transaction(
+            engine,
+            lambda session: work(
+                session,
+                Recorder(
+                    session, actor=actor, event_type=event_type, action=action, moment=utc_now(now)
+                ),
+            ),
+        )
 
 
 def record_access(
@@ -107,8 +332,9 @@ def _get_case(session: Session, case_id: int) -> Case:
     return case
 
 
-def _get_slide(session: Session, slide_id: int) -> Slide:
-    slide = session.get(Slide, slide_id)
+def _get_slide(session: Session, slide_id: int, *, lock: bool = False) -> Slide:
+    query = select(Slide).where(Slide.id == slide_id)
+    slide = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if slide is None:
         raise NotFoundError("slide", slide_id)
     return slide
