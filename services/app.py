@@ -36,6 +36,7 @@ from services.settings import Settings
 from services.state import AppState
 from services.storage import make_private_dir, make_private_file
 from services.tiles import TileService
+from worklist.audit import AuditSealer
 from worklist.db import make_engine
 from worklist.migrate import upgrade_engine
 
@@ -109,6 +110,11 @@ def start_state(settings: Settings) -> AppState:
         jobs=runner,
         importer=FolderImporter(engine=engine, settings=settings, runner=runner),
     )
+    # Every process seals the audit log (the chain head's lock orders them); closed last of
+    # the workers, it seals what they wrote.
+    sealer = AuditSealer(engine)
+    sealer.start()
+    state.closers.append(sealer.close)
     state.closers.append(state.tiles.close)
     state.closers.append(state.sessions.close)
     # Jobs left running by a process that died are queued again (their builds resume).

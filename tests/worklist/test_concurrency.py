@@ -3,7 +3,8 @@
 32 claimer threads, each with its own sessions, drain 1,000 unassigned cases with
 ``claim_next``; then the same threads fight over a handful of cases with ``claim_case`` and
 ``release_case``, and every case's version counter must equal one plus the number of
-successful operations on it (a lost update would leave it lower).
+successful operations on it (a lost update would leave it lower). Audit writers racing with
+sealers on engines of their own (as server processes are) still form one chain.
 """
 
 from __future__ import annotations
@@ -18,9 +19,18 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.worklist.conftest import PATHOLOGIST, Factory
-from worklist.enums import AssignmentKind, CaseStatus
+from worklist.audit import AuditSealer, record_event, seal_pending, verify_audit_chain
+from worklist.db import make_engine, run_in_transaction
+from worklist.enums import AssignmentKind, AuditAction, CaseStatus
 from worklist.errors import AlreadyAssignedError, NotAssignedError
-from worklist.models import Assignment, Case, Pathologist, PathologistSubspecialty
+from worklist.models import (
+    Assignment,
+    AuditChainHead,
+    AuditEvent,
+    Case,
+    Pathologist,
+    PathologistSubspecialty,
+)
 from worklist.operations import claim_case, claim_next, release_case
 from worklist.seeding import ImportSummary
 
@@ -119,6 +129,10 @@ def test_32_claimers_over_1000_cases(
         assert versions == {2: CASES}
         statuses = set(session.scalars(select(Case.status)))
         assert statuses == {CaseStatus.ASSIGNED}
+    seal_pending(engine)
+    with Session(engine) as session:
+        chain = verify_audit_chain(session)
+    assert chain.ok and chain.unsealed == 0 and chain.records_checked > CASES
 
 
 @pytest.mark.slow
@@ -161,3 +175,52 @@ def test_racing_claims_and_releases_lose_no_update(
         history = session.scalar(select(func.count()).select_from(Assignment))
         assert history == sum(successes.values()) // 2
         assert session.scalar(select(func.count()).where(Assignment.active)) == 0
+
+
+WRITERS = 8
+RECORDS_PER_WRITER = 25
+SEALER_PROCESSES = 3
+
+
+def test_writers_and_sealers_in_several_processes_form_one_chain(
+    engine: Engine,
+    database_url: str,
+    region_ids: ImportSummary,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each sealer has its own engine (its own connections), as each server process has; they
+    take turns on the chain head, none failing for another's work."""
+    engines = [make_engine(database_url, pool_size=2) for _ in range(SEALER_PROCESSES)]
+    sealers = [AuditSealer(e, interval_s=0.005) for e in engines]
+
+    def write(index: int) -> None:
+        for number in range(RECORDS_PER_WRITER):
+            run_in_transaction(
+                engine,
+                lambda session, n=number: record_event(
+                    session,
+                    actor=PATHOLOGIST,
+                    event_type="test.note",
+                    action=AuditAction.READ,
+                    detail={"writer": index, "n": n},
+                ),
+            )
+
+    try:
+        for sealer in sealers:
+            sealer.start()
+        _run_threads(WRITERS, write)
+    finally:
+        for sealer in sealers:
+            sealer.close()
+        for sealing_engine in engines:
+            sealing_engine.dispose()
+    total = WRITERS * RECORDS_PER_WRITER + 1  # and the region import's record
+    with Session(engine) as session:
+        chain = verify_audit_chain(session)
+        positions = sorted(session.scalars(select(AuditEvent.chain_seq)))
+        head = session.get(AuditChainHead, 1)
+    assert chain.ok and chain.records_checked == total and chain.unsealed == 0
+    assert positions == list(range(1, total + 1))
+    assert head is not None and head.last_seq == total
+    assert not [r for r in caplog.records if r.name == "worklist.audit.sealing"]

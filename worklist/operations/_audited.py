@@ -4,8 +4,8 @@ An operation names its audit event once (``event_type``, ``action`` and the case
 :func:`run_audited` runs the work in one transaction and hands it a :class:`Recorder` that
 writes the success record under that name; when the work is refused, the refusal is recorded
 under the same name (:mod:`worklist.operations._refusals`), so the two cannot drift apart.
-The work writes its record last, as the audit chain wants, and builds its receipt after it
-(the record's flush brings the case's version up to date).
+The work writes its record last and builds its receipt after it (the record's flush brings
+the case's version up to date). Writing a record takes no lock (:mod:`worklist.audit`).
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ class Recorder:
         self.write(self.entry(case=case, slide_id=slide_id, detail=detail))
 
     def write(self, *entries: AuditEntry) -> None:
-        """Write records under one take of the chain lock: a batch of this operation's, or
-        its own followed by what it did on the side (a grant given with a consult)."""
+        """Write records in one insert: a batch of this operation's, or its own followed by
+        what it did on the side (a grant given with a consult)."""
         if entries:
             record_events(self.session, actor=self.actor, entries=entries, now=self.moment)
 

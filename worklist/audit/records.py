@@ -1,0 +1,90 @@
+"""Appending audit records: an insert in the caller's transaction, no lock taken."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from worklist.actor import Actor
+from worklist.audit.hashing import compute_content_hash
+from worklist.enums import AuditAction, AuditOutcome
+from worklist.models import AuditEvent, Case
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One event to append with :func:`record_events`; the actor and time are shared."""
+
+    event_type: str
+    action: AuditAction
+    outcome: AuditOutcome = AuditOutcome.SUCCESS
+    case: Case | None = None
+    slide_id: int | None = None
+    site: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+
+def record_event(
+    session: Session,
+    *,
+    actor: Actor,
+    event_type: str,
+    action: AuditAction,
+    outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    case: Case | None = None,
+    slide_id: int | None = None,
+    site: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEvent:
+    """Append one audit record in ``session``'s transaction and return it (``seq`` set).
+
+    It commits or rolls back with the work it records; the sealer chains it after commit.
+    """
+    entry = AuditEntry(event_type, action, outcome, case, slide_id, site, detail)
+    return record_events(session, actor=actor, entries=[entry], now=now)[0]
+
+
+def record_events(
+    session: Session,
+    *,
+    actor: Actor,
+    entries: Sequence[AuditEntry],
+    now: datetime | None = None,
+) -> list[AuditEvent]:
+    """Append several audit records, in order, in one insert: what a batch operation (an
+    intake, an assignment round) should use instead of one :func:`record_event` per entry."""
+    session.flush()  # cases added in this transaction get their ids first
+    occurred_at = (now or datetime.now(UTC)).astimezone(UTC)
+    events: list[AuditEvent] = []
+    for entry in entries:
+        case = entry.case
+        event = AuditEvent(
+            event_id=str(uuid.uuid4()),
+            occurred_at=occurred_at,
+            event_type=entry.event_type,
+            action=entry.action,
+            outcome=entry.outcome,
+            user_id=actor.user_id,
+            role=actor.role.value,
+            on_behalf_of=actor.on_behalf_of,
+            purpose_of_use=actor.purpose_of_use,
+            site=entry.site if entry.site is not None else actor.site,
+            patient_pseudonym=case.patient_pseudonym if case is not None else None,
+            case_id=case.id if case is not None else None,
+            accession_number=case.accession_number if case is not None else None,
+            slide_id=entry.slide_id,
+            break_glass=actor.break_glass,
+            detail=json.dumps(dict(entry.detail or {}), sort_keys=True, separators=(",", ":")),
+        )
+        event.content_hash = compute_content_hash(event)
+        events.append(event)
+    session.add_all(events)
+    session.flush()
+    return events
