@@ -1,4 +1,8 @@
-"""Passwords (argon2id, hashed in a bounded pool) and the CSRF token of a cookie session."""
+"""Passwords (argon2id, hashed in a bounded pool) and the CSRF token of a cookie session.
+
+A new password goes through :func:`hash_new_password`: the policy (``worklist.passwords``)
+first, then the hash, so no route can store a password the policy has not seen.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,14 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from worklist.passwords import PasswordPolicy
 
 T = TypeVar("T")
 
@@ -26,6 +32,15 @@ def _hasher() -> PasswordHasher:
 def hash_password(password: str) -> str:
     """An argon2id hash of ``password`` (salted; parameters inside the hash)."""
     return _hasher().hash(password)
+
+
+def hash_new_password(
+    policy: PasswordPolicy, password: str, *, user_inputs: Iterable[str | None]
+) -> str:
+    """The hash of a password being set, once ``policy`` accepts it (``WeakPasswordError``,
+    a 422 naming why, otherwise). ``user_inputs``: the account's names."""
+    policy.check(password, user_inputs=user_inputs)
+    return hash_password(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:

@@ -4,6 +4,10 @@ Sign-in is throttled per account name and per client address (429 with Retry-Aft
 an unknown name against a dummy hash so it costs what a wrong password costs, and hashes in
 the bounded password pool: a burst of sign-ins never starves the other requests. Every
 sign-in, failed or not, and every sign-out is audited (never the password).
+
+A signed-in user changes their own password with ``POST /auth/password``: the current one is
+checked as a sign-in would be (a wrong one is 403 and counts in the same throttle), the new
+one must pass the policy, and the user's other sessions end.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, status
 
 from services.deps import (
     CSRF_COOKIE,
@@ -20,12 +24,15 @@ from services.deps import (
     CurrentUser,
     StateDep,
 )
-from services.errors import NotAuthenticatedError, TooManyAttemptsError
+from services.errors import AccessDeniedError, NotAuthenticatedError, TooManyAttemptsError
 from services.schemas.auth import LoginRequest, TokenResponse, UserPublic
+from services.schemas.users import PasswordChange
+from services.security import hash_new_password
 from services.state import AppState
-from worklist.accounts import find_user_by_username
+from worklist.accounts import change_password, find_user_by_username
 from worklist.actor import Actor
 from worklist.db import read_session
+from worklist.errors import ValidationError
 from worklist.models import UserAccount
 from worklist.sessions import end_session, record_sign_in_failure, start_session
 
@@ -129,3 +136,48 @@ def logout(user: CurrentUser, state: StateDep, response: Response) -> Response:
 def me(user: CurrentUser) -> UserPublic:
     """Who is signed in."""
     return UserPublic.model_validate(user, from_attributes=True)
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        403: {"description": "The current password is wrong (counts as a failed sign-in)."},
+        422: {"description": "The new password is refused by the policy; the detail says why."},
+        429: {"description": "Too many failed sign-ins: wait Retry-After seconds."},
+    },
+)
+async def change_own_password(
+    body: PasswordChange, user: CurrentUser, request: Request, state: StateDep
+) -> Response:
+    """Change your own password: the current one, and a new one the policy accepts. Your other
+    sessions end; this one goes on. Audited as ``user.password_change`` (never a password)."""
+    now = datetime.now(UTC)
+    address = _client_address(request)
+    pool = state.sessions.passwords
+    names = (user.username, user.display_name)
+    account = await pool.run(lambda: _look_up(state, user.username, address, now))
+    stored = account.password_hash if account is not None else None
+    if not await pool.verify(stored, body.current_password):
+        await pool.run(
+            lambda: _refuse(state, user.username, address, "wrong_current_password", now)
+        )
+        raise AccessDeniedError("the current password is wrong")
+    if body.new_password == body.current_password:
+        raise ValidationError("the new password must differ from the current one")
+    password_hash = await pool.run(
+        lambda: hash_new_password(
+            state.settings.password_policy, body.new_password, user_inputs=names
+        )
+    )
+    await pool.run(
+        lambda: change_password(
+            engine=state.engine,
+            actor=user.actor,
+            user_id=user.id,
+            password_hash=password_hash,
+            keep_session_id=user.session_id,
+            now=now,
+        )
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,55 +1,143 @@
-"""User accounts (administrators manage them)."""
+"""User accounts (administrators manage them): list, create, update, end sessions.
+
+Every new password passes the policy first (``hash_new_password``); the rules an account
+obeys (names unique whatever their case, a pathologist account at its pathologist's
+department, never the ``system`` role) are ``worklist.accounts``'s. Hashing and the writes
+run in the bounded password pool, as sign-in does.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from fastapi import Path as PathParam
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Engine, select, true
+from sqlalchemy.orm import Session, aliased
 
-from services.deps import AdminUser, EngineDep, SessionDep, load_user
+from services.deps import AdminUser, EngineDep, SessionDep, StateDep
 from services.errors import ResourceNotFoundError
-from services.schemas.auth import UserCreate, UserPublic
-from services.security import hash_password
-from worklist.accounts import NewUser, create_user
+from services.schemas.users import UserAccountPublic, UserCreate, UserUpdate
+from services.security import hash_new_password
+from worklist.accounts import KEEP, Keep, NewUser, UserChanges, create_user, update_user
 from worklist.db import read_session
-from worklist.models import UserAccount
+from worklist.models import Department, Pathologist, UserAccount
 from worklist.sessions import end_user_sessions
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-
-@router.get("", response_model=list[UserPublic])
-def list_users(admin: AdminUser, session: SessionDep) -> list[UserPublic]:
-    """Every active account."""
-    ids = session.scalars(select(UserAccount.id).where(UserAccount.active).order_by("id"))
-    users = [load_user(session, user_id) for user_id in ids]
-    return [UserPublic.model_validate(u, from_attributes=True) for u in users if u is not None]
-
-
-@router.post("", response_model=UserPublic, status_code=status.HTTP_201_CREATED)
-def add_user(body: UserCreate, admin: AdminUser, engine: EngineDep) -> UserPublic:
-    """Create an account; the password is stored as an argon2id hash."""
-    user_id = create_user(
-        engine=engine,
-        actor=admin.actor,
-        user=NewUser(
-            username=body.username,
-            display_name=body.display_name,
-            password_hash=hash_password(body.password),
-            role=body.role,
-            department_code=body.department_code,
-            pathologist_code=body.pathologist_code,
-        ),
-    )
-    with read_session(engine) as fresh:  # the request's session predates the new row
-        created = load_user(fresh, user_id)
-    assert created is not None
-    return UserPublic.model_validate(created, from_attributes=True)
-
-
 UserId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The account's id.")]
+
+
+def _accounts(session: Session, where: ColumnElement[bool]) -> list[UserAccountPublic]:
+    """The accounts matching ``where``, by id, with their department's and pathologist's codes."""
+    department = aliased(Department)
+    pathologist = aliased(Pathologist)
+    rows = session.execute(
+        select(UserAccount, department.code, pathologist.code)
+        .outerjoin(department, department.id == UserAccount.department_id)
+        .outerjoin(pathologist, pathologist.id == UserAccount.pathologist_id)
+        .where(where)
+        .order_by(UserAccount.id)
+    ).all()
+    return [
+        UserAccountPublic(
+            id=account.id,
+            username=account.username,
+            display_name=account.display_name,
+            role=account.role,
+            department_id=account.department_id,
+            department_code=department_code,
+            pathologist_id=account.pathologist_id,
+            pathologist_code=pathologist_code,
+            active=account.active,
+        )
+        for account, department_code, pathologist_code in rows
+    ]
+
+
+def _account(engine: Engine, user_id: int) -> UserAccountPublic:
+    with read_session(engine) as session:  # a fresh session: the request's predates the write
+        found = _accounts(session, UserAccount.id == user_id)
+    if not found:
+        raise ResourceNotFoundError(f"user {user_id} does not exist")
+    return found[0]
+
+
+@router.get("", response_model=list[UserAccountPublic])
+def list_users(
+    admin: AdminUser,
+    session: SessionDep,
+    include_disabled: Annotated[
+        bool, Query(description="Also list disabled accounts (to re-enable one).")
+    ] = False,
+) -> list[UserAccountPublic]:
+    """Every active account (and the disabled ones too with ``include_disabled``)."""
+    return _accounts(session, true() if include_disabled else UserAccount.active.is_(True))
+
+
+@router.post("", response_model=UserAccountPublic, status_code=status.HTTP_201_CREATED)
+async def add_user(body: UserCreate, admin: AdminUser, state: StateDep) -> UserAccountPublic:
+    """Create an account; the password must pass the policy (422 saying why) and is stored as
+    an argon2id hash. A name taken in any case, or a pathologist with an account, is 409."""
+
+    def work() -> UserAccountPublic:
+        password_hash = hash_new_password(
+            state.settings.password_policy,
+            body.password,
+            user_inputs=(body.username, body.display_name),
+        )
+        user_id = create_user(
+            engine=state.engine,
+            actor=admin.actor,
+            user=NewUser(
+                username=body.username,
+                display_name=body.display_name,
+                password_hash=password_hash,
+                role=body.role,
+                department_code=body.department_code,
+                pathologist_code=body.pathologist_code,
+            ),
+        )
+        return _account(state.engine, user_id)
+
+    return await state.sessions.passwords.run(work)
+
+
+@router.patch("/{user_id}", response_model=UserAccountPublic)
+async def update_account(
+    user_id: UserId, body: UserUpdate, admin: AdminUser, state: StateDep
+) -> UserAccountPublic:
+    """Change an account: names, role, department, pathologist link, ``active`` (false ends its
+    sessions at once; true re-enables it), ``password`` (a reset; ends its sessions). Audited
+    as ``user.update``; what a refusal names (409, 422) is left unchanged."""
+
+    def work() -> UserAccountPublic:
+        current = _account(state.engine, user_id)
+        password_hash: str | Keep = KEEP
+        if body.password is not None:
+            password_hash = hash_new_password(
+                state.settings.password_policy,
+                body.password,
+                user_inputs=(
+                    body.username or current.username,
+                    body.display_name or current.display_name,
+                ),
+            )
+        given = body.model_fields_set
+        changes = UserChanges(
+            username=KEEP if body.username is None else body.username,
+            display_name=KEEP if body.display_name is None else body.display_name,
+            password_hash=password_hash,
+            role=KEEP if body.role is None else body.role,
+            department_code=body.department_code if "department_code" in given else KEEP,
+            pathologist_code=body.pathologist_code if "pathologist_code" in given else KEEP,
+            active=KEEP if body.active is None else body.active,
+        )
+        update_user(engine=state.engine, actor=admin.actor, user_id=user_id, changes=changes)
+        return _account(state.engine, user_id)
+
+    return await state.sessions.passwords.run(work)
 
 
 @router.delete("/{user_id}/sessions", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""Request and response bodies (separate from the table models)."""
+"""Request and response bodies of signing in (separate from the table models)."""
 
 from __future__ import annotations
 
@@ -36,17 +36,6 @@ class TokenResponse(BaseModel):
     token_type: str = "bearer"
     expires_in: int
     user: UserPublic
-
-
-class UserCreate(RequestBody):
-    """A new account (admins only)."""
-
-    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    display_name: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=12, max_length=1024)
-    role: Role
-    department_code: str | None = Field(default=None, max_length=16)
-    pathologist_code: str | None = Field(default=None, max_length=32)
 
 
 class ErrorBody(BaseModel):
