@@ -19,6 +19,7 @@ from services.jobs import JobRunner
 from services.middleware import RequestBodyMiddleware, SecurityHeadersMiddleware
 from services.routers import annotations as slide_annotations
 from services.routers import (
+    audit,
     auth,
     cases,
     comments,
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consults.router,
         comments.router,
         slide_annotations.router,
+        audit.router,
     ):
         app.include_router(router)
 

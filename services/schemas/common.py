@@ -81,3 +81,15 @@ class Page(BaseModel, Generic[T]):
     total: int = Field(description="How many items match, over all pages.")
     limit: int
     offset: int
+
+
+class CursorPage(BaseModel, Generic[T]):
+    """One page of a list read by cursor: the items, and ``next`` to send as ``cursor`` for
+    the page after (None on the last). Unlike an offset, a cursor does not shift when records
+    are added while someone pages."""
+
+    items: list[T]
+    limit: int = Field(description="The most items a page holds (as asked, or the default).")
+    next: str | None = Field(
+        description="Opaque: pass it as the cursor parameter for the next page; null at the end."
+    )
