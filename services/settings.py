@@ -20,6 +20,7 @@ from worklist.geojson import (
     DEFAULT_MAX_VERTICES,
     AnnotationRules,
 )
+from worklist.passwords import DEFAULT_MIN_LENGTH, PasswordPolicy
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,8 @@ class Settings(BaseSettings):
     sign-ins per account name (default 5) and per client address (default 20) within
     ``COUPE_SIGN_IN_FAILURE_WINDOW_MINUTES`` (default 15) before sign-in answers 429.
     ``COUPE_PASSWORD_HASH_WORKERS``: threads that hash passwords, per process (default 2).
+    ``COUPE_PASSWORD_MIN_LENGTH``: the fewest characters a new password may have (default 12);
+    it must also pass the strength check (``worklist.passwords``).
     ``COUPE_TILE_CACHE_MB``: memory for rendered tiles (default 256).
     ``COUPE_IMPORT_POLL_S``: how often the scanner folders are looked at, and how long a new
     file must stay unchanged before it is imported (default 5).
@@ -77,6 +80,7 @@ class Settings(BaseSettings):
     sign_in_failures_per_address: int = Field(default=20, ge=1)
     sign_in_failure_window_minutes: float = Field(default=15, gt=0)
     password_hash_workers: int = Field(default=2, ge=1)
+    password_min_length: int = Field(default=DEFAULT_MIN_LENGTH, ge=8)
     tile_cache_mb: int = 256
     import_poll_s: float = 5.0
     job_poll_s: float = 2.0
@@ -119,6 +123,11 @@ class Settings(BaseSettings):
     def slide_limits(self) -> SlideLimits:
         """The caps on a slide's pixels and tiles, for probing and tiling slides."""
         return SlideLimits(max_pixels=self.max_slide_pixels, max_tiles=self.max_slide_tiles)
+
+    @property
+    def password_policy(self) -> PasswordPolicy:
+        """What a new password must be (length, strength)."""
+        return PasswordPolicy(min_length=self.password_min_length)
 
     @property
     def annotation_rules(self) -> AnnotationRules:
