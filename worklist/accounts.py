@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from worklist.actor import Actor
 from worklist.audit import record_events
-from worklist.db import read_session, run_in_transaction
+from worklist.db import run_in_transaction
 from worklist.enums import AuditAction, GrantKind, Role
 from worklist.errors import NotFoundError, NotPermittedError, ValidationError, WorklistError
 from worklist.models import Case, CaseGrant, Department, Pathologist, UserAccount, UserSession
@@ -139,7 +139,8 @@ def update_user(
     """
     moment = utc_now(now)
 
-    def work(session: Session, recorder: Recorder) -> bool:
+    def work(session: Session, recorder: Recorder) -> str | None:
+        """The update; why the account's sessions must end, if they must."""
         account = session.get(UserAccount, user_id, with_for_update=True)
         if account is None:
             raise NotFoundError("user", user_id)
@@ -170,9 +171,11 @@ def update_user(
         if was_admin and not (account.active and account.role is Role.ADMIN):
             _check_an_admin_remains(session)
         recorder.record(detail={"user": user_id, "changes": changed})
-        return (was_active and not account.active) or "password" in changed
+        if was_active and not account.active:
+            return "account_disabled"
+        return "ended_by_admin" if "password" in changed else None
 
-    sessions_must_end = run_audited(
+    end_reason = run_audited(
         engine,
         actor,
         "user.update",
@@ -181,15 +184,11 @@ def update_user(
         check=lambda: _check_may_manage(actor),
         now=moment,
     )
-    if sessions_must_end:
-        # The account's sessions already fail authentication once it is inactive; this ends
-        # them for good (and for a password reset, at once), audited as such.
+    if end_reason is not None:
+        # A disabled account's sessions fail authentication already; this ends them for good
+        # (and a reset password's at once), audited as such.
         end_user_sessions(
-            engine=engine,
-            actor=actor,
-            user_id=user_id,
-            reason="ended_by_admin" if _is_active(engine, user_id) else "account_disabled",
-            now=moment,
+            engine=engine, actor=actor, user_id=user_id, reason=end_reason, now=moment
         )
 
 
@@ -336,11 +335,6 @@ def _check_an_admin_remains(session: Session) -> None:
     ).all()
     if not admins:
         raise AccountConflictError("this would leave no active administrator")
-
-
-def _is_active(engine: Engine, user_id: int) -> bool:
-    with read_session(engine) as session:
-        return bool(session.scalar(select(UserAccount.active).where(UserAccount.id == user_id)))
 
 
 def grant_case_access(
