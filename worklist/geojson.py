@@ -18,9 +18,8 @@ Errors name the offending place as a path, e.g. ``$.features[2].geometry.coordin
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import shapely
 from shapely.geometry import shape
@@ -36,6 +35,7 @@ DEFAULT_ANNOTATION_CLASSES = ("tumour", "stroma", "necrosis", "inflammation", "n
 DEFAULT_MAX_VERTICES = 25_000
 DEFAULT_MAX_BYTES = 512 * 1024
 DEFAULT_MAX_PER_SLIDE = 2_000
+_NUMBER_TYPES = (int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +82,16 @@ def validate_geojson(
             f"annotation GeoJSON is {size_bytes} bytes; at most {rules.max_bytes} are accepted"
         )
     try:
-        document = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        document = json.loads(text)
+        # Python's parser takes NaN and Infinity, and reads 1e999 as infinity: none is JSON,
+        # and no answer could carry one back, wherever it sits (a property, a bbox).
+        json.dumps(document, allow_nan=False)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ValidationError(f"annotation is not JSON: {exc}") from None
+    except ValueError:
+        raise ValidationError(
+            "annotation holds NaN, Infinity or a number too large: numbers must be finite"
+        ) from None
     checker = _Checker(bounds=bounds, max_vertices=rules.max_vertices)
     checker.check_object(document, "$")
     for path, geometry in checker.geometries:
@@ -163,42 +170,47 @@ class _Checker:
             raise ValidationError(
                 f"{path}: needs at least {minimum} positions, got {len(positions)}"
             )
+        self.count_vertices(len(positions))
+        # The hot loop of a large annotation: a path is only spelt out for an error.
         for i, position in enumerate(positions):
-            self.check_position(position, f"{path}[{i}]")
+            if not self.fits(position):
+                self.refuse_position(position, f"{path}[{i}]")
 
     def check_position(self, position: Any, path: str) -> None:
-        self.vertex_count += 1
+        self.count_vertices(1)
+        if not self.fits(position):
+            self.refuse_position(position, path)
+
+    def count_vertices(self, count: int) -> None:
+        self.vertex_count += count
         if self.vertex_count > self.max_vertices:
             raise ValidationError(
                 f"annotation has more than {self.max_vertices} vertices, the most accepted"
             )
-        if not isinstance(position, list) or len(position) != 2:
+
+    def fits(self, position: Any) -> bool:
+        """Whether ``position`` is ``[x, y]`` of numbers inside the bounds. Exact types: a
+        bool is no coordinate. Non-finite floats never get here (see validate_geojson)."""
+        if type(position) is not list or len(position) != 2:
+            return False
+        x, y = position
+        if type(x) not in _NUMBER_TYPES or type(y) not in _NUMBER_TYPES:
+            return False
+        bounds = self.bounds
+        return bounds is None or (0 <= x <= bounds.width_px and 0 <= y <= bounds.height_px)
+
+    def refuse_position(self, position: Any, path: str) -> NoReturn:
+        if type(position) is not list or len(position) != 2:
             raise ValidationError(f"{path}: a position is [x, y] in slide level-0 pixels")
         for value in position:
-            # An int is finite however large (math.isfinite would overflow on it).
-            if isinstance(value, bool) or not (
-                isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
-            ):
+            if type(value) not in _NUMBER_TYPES:
                 raise ValidationError(f"{path}: coordinates must be finite numbers, got {value!r}")
-        if self.bounds is not None:
-            x, y = position
-            if not (0 <= x <= self.bounds.width_px and 0 <= y <= self.bounds.height_px):
-                raise ValidationError(
-                    f"{path}: [{x}, {y}] lies outside the slide (0-{self.bounds.width_px} x "
-                    f"0-{self.bounds.height_px} px at level 0)"
-                )
-
-
-def _refuse_constant(name: str) -> float:
-    # NaN and Infinity are no JSON (Python's parser takes them); nothing may carry them.
-    raise ValidationError(f"annotation holds {name}: numbers must be finite")
-
-
-def _finite_float(literal: str) -> float:
-    value = float(literal)
-    if not math.isfinite(value):  # 1e999 parses as infinity
-        raise ValidationError(f"annotation holds {literal}: numbers must be finite")
-    return value
+        assert self.bounds is not None
+        x, y = position
+        raise ValidationError(
+            f"{path}: [{x}, {y}] lies outside the slide (0-{self.bounds.width_px} x "
+            f"0-{self.bounds.height_px} px at level 0)"
+        )
 
 
 def _check_validity(geometry: dict[str, Any], path: str) -> None:

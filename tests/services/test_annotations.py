@@ -34,7 +34,7 @@ from worklist.seeding import import_region
 
 # The slide every test draws on: 1999 x 1001 px at level 0.
 WIDTH_PX, HEIGHT_PX = 1999, 1001
-SQUARE = {
+SQUARE: dict[str, Any] = {
     "type": "Feature",
     "properties": {"kind": "tumour"},
     "geometry": {
@@ -457,10 +457,8 @@ def test_two_editors_never_lose_each_others_changes(
 ) -> None:
     made = draw(service, slide_id, mulder)
     boss = manager(service)
-    moved = {
-        **SQUARE,
-        "geometry": {**SQUARE["geometry"], "coordinates": [[[0, 0], [50, 0], [50, 50], [0, 0]]]},
-    }  # type: ignore[dict-item]
+    triangle = {"type": "Polygon", "coordinates": [[[0, 0], [50, 0], [50, 50], [0, 0]]]}
+    moved = {**SQUARE, "geometry": triangle}
     assert patch(service, slide_id, boss, made, geojson=moved).status_code == 200
     mine = patch(service, slide_id, mulder, made, label="mine")
     assert mine.status_code == 409

@@ -93,7 +93,7 @@ def test_an_edit_bumps_the_version_and_is_audited(engine: Engine, slide_id: int)
 
 def test_a_stale_version_is_refused_and_recorded(engine: Engine, slide_id: int) -> None:
     annotation_id = annotate(engine, slide_id)
-    edit = {"engine": engine, "slide_id": slide_id, "annotation_id": annotation_id}
+    edit: dict[str, Any] = {"engine": engine, "slide_id": slide_id, "annotation_id": annotation_id}
     update_annotation(
         **edit, actor=MANAGER, expected_version=1, change=AnnotationChange(label="checked")
     )
@@ -111,7 +111,7 @@ def test_a_stale_version_is_refused_and_recorded(engine: Engine, slide_id: int) 
 
 def test_only_the_author_or_a_manager_may_change_one(engine: Engine, slide_id: int) -> None:
     annotation_id = annotate(engine, slide_id)
-    edit = {"engine": engine, "slide_id": slide_id, "annotation_id": annotation_id}
+    edit: dict[str, Any] = {"engine": engine, "slide_id": slide_id, "annotation_id": annotation_id}
     with pytest.raises(NotPermittedError, match="is patholoog's"):
         update_annotation(
             **edit, actor=COLLEAGUE, expected_version=1, change=AnnotationChange(label="x")
