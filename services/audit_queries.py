@@ -122,11 +122,11 @@ class AuditCursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             moment, event_id = json.loads(raw)
             occurred_at = datetime.fromisoformat(moment)
-        except (binascii.Error, UnicodeDecodeError, TypeError, ValueError) as exc:
+            if occurred_at.tzinfo is None or not isinstance(event_id, str) or len(event_id) > 36:
+                raise ValueError("not the parts of a cursor")
+            return cls(occurred_at.astimezone(UTC), event_id)
+        except (binascii.Error, TypeError, ValueError, OverflowError) as exc:
             raise ValidationError("cursor: not a cursor this service gave out") from exc
-        if occurred_at.tzinfo is None or not isinstance(event_id, str) or len(event_id) > 36:
-            raise ValidationError("cursor: not a cursor this service gave out")
-        return cls(occurred_at.astimezone(UTC), event_id)
 
     def after(self) -> ColumnElement[bool]:
         """Records ordered after this cursor."""
