@@ -27,8 +27,9 @@ from tests.services.worklist_api_support import (
 from tiling.samples import ensure_synthetic_slide
 from worklist.actor import Actor
 from worklist.db import read_session
-from worklist.enums import AuditOutcome
+from worklist.enums import AuditOutcome, Role
 from worklist.models import Annotation, AuditEvent
+from worklist.operations.notes import add_annotation
 from worklist.region import default_region
 from worklist.seeding import import_region
 
@@ -318,6 +319,18 @@ def test_a_slide_without_an_image_takes_no_annotations(
     gone = first_slide(service, make_case(service, "HMC"))  # its file was never there
     assert post(service, path_of(gone), mulder, {"geojson": SQUARE}).status_code == 410
     assert listed(service, unscanned, mulder)["items"] == []
+    # One drawn before the file went: its label can still be edited, its shape not.
+    earlier = add_annotation(
+        engine=service.engine, actor=mulder_actor(), slide_id=gone, geojson=json.dumps(SQUARE)
+    )
+    drawn = {"id": earlier, "version": 1}
+    assert patch(service, gone, mulder, drawn, label="re-scan").status_code == 200
+    assert patch(service, gone, mulder, {**drawn, "version": 2}, geojson=SQUARE).status_code == 410
+    assert stored(service, earlier).version == 2
+
+
+def mulder_actor() -> Actor:
+    return Actor(user_id="hmc-01", role=Role.PATHOLOGIST, site="HMC")
 
 
 # --- Limits ------------------------------------------------------------------------------------
