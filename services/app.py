@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from services.access import SlideViews
+from services.access import ViewLog
 from services.docs import install_api_docs
 from services.errors import install_error_handlers
 from services.importer import FolderImporter
@@ -34,6 +34,7 @@ from services.routers import (
 )
 from services.sessions import SessionService
 from services.settings import Settings
+from services.slide_gate import SlideGate
 from services.state import AppState
 from services.storage import make_private_dir, make_private_file
 from services.tiles import TileService
@@ -102,12 +103,15 @@ def start_state(settings: Settings) -> AppState:
     prepare_storage(settings)
     engine = make_engine(settings.resolved_database_url)
     runner = JobRunner(engine=engine, settings=settings)
+    sessions = SessionService(engine=engine, settings=settings)
+    views = ViewLog()
     state = AppState(
         settings=settings,
         engine=engine,
-        sessions=SessionService(engine=engine, settings=settings),
+        sessions=sessions,
         tiles=TileService(settings),
-        slide_views=SlideViews(),
+        views=views,
+        slide_gate=SlideGate(engine=engine, sessions=sessions, views=views),
         jobs=runner,
         importer=FolderImporter(engine=engine, settings=settings, runner=runner),
     )

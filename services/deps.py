@@ -13,9 +13,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, joinedload
 
 from services.errors import AccessDeniedError, NotAuthenticatedError
+from services.identity import AuthenticatedUser as AuthenticatedUser
 from services.settings import Settings
 from services.state import AppState
-from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.enums import Role
 from worklist.models import UserAccount
@@ -57,39 +57,6 @@ def get_session(state: StateDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-
-
-@dataclass(frozen=True)
-class AuthenticatedUser:
-    """The signed-in user, as the routes and the access rules need them."""
-
-    id: int
-    username: str
-    display_name: str
-    role: Role
-    department_id: int | None
-    department_code: str | None
-    pathologist_id: int | None
-    session_id: int | None = None  # the sign-in session the request came with
-
-    @property
-    def actor(self) -> Actor:
-        """The audit's "who": this user, at their home site."""
-        return Actor(user_id=self.username, role=self.role, site=self.department_code)
-
-    @classmethod
-    def from_account(cls, account: UserAccount, session_id: int | None = None) -> AuthenticatedUser:
-        """The user of ``account`` (its department loaded), signed in with ``session_id``."""
-        return cls(
-            id=account.id,
-            username=account.username,
-            display_name=account.display_name,
-            role=account.role,
-            department_id=account.department_id,
-            department_code=account.department.code if account.department else None,
-            pathologist_id=account.pathologist_id,
-            session_id=session_id,
-        )
 
 
 @dataclass(frozen=True)
@@ -155,8 +122,7 @@ def get_current_user(request: Request, state: StateDep, session: SessionDep) -> 
         raise NotAuthenticatedError("sign in first: no bearer token or session cookie")
     if credential.from_cookie and request.method not in _SAFE_METHODS:
         check_same_site(request, state, credential.token)
-    account, session_id = state.sessions.authenticate(session, credential.token)
-    return AuthenticatedUser.from_account(account, session_id)
+    return state.sessions.authenticate(session.connection(), credential.token)
 
 
 CurrentUser = Annotated[AuthenticatedUser, Depends(get_current_user)]

@@ -8,15 +8,16 @@ audits an expired one when it is presented, and builds the signed-in user.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Connection, Engine, Row, Select, bindparam, select
 
 from services.errors import NotAuthenticatedError
+from services.identity import AuthenticatedUser
 from services.security import PasswordPool, csrf_token
 from services.settings import Settings
 from worklist.actor import Actor
-from worklist.models import UserAccount, UserSession
+from worklist.models import Department, UserAccount, UserSession
 from worklist.sessions import (
     SessionLimits,
     SignInThrottle,
@@ -53,6 +54,7 @@ class SessionService:
         )
         self.passwords = PasswordPool(settings.password_hash_workers)
         self._secret_key = settings.resolved_secret_key()
+        self._signed_in_query = _signed_in_query()
 
     @property
     def lifetime_s(self) -> int:
@@ -70,45 +72,85 @@ class SessionService:
         )
         return token
 
+    def signed_in_query(self) -> Select[Any]:
+        """The query of the session a token names (``token_hash`` bound), with its account
+        and the account's department: plain columns, no ORM objects, built once.
+
+        :meth:`signed_in` reads its rows; the per-tile check extends it with the slide's
+        access facts, so that a tile costs one query.
+        """
+        return self._signed_in_query
+
     def authenticate(
-        self, session: Session, token: str, now: datetime | None = None
-    ) -> tuple[UserAccount, int]:
-        """The active account behind ``token`` and its session id; 401 otherwise.
+        self, connection: Connection, token: str, now: datetime | None = None
+    ) -> AuthenticatedUser:
+        """The user behind ``token`` (an active account, a session not over); 401 otherwise."""
+        row = connection.execute(self._signed_in_query, {"token_hash": hash_token(token)}).first()
+        return self.signed_in(row, now)
+
+    def signed_in(self, row: Row[Any] | None, now: datetime | None = None) -> AuthenticatedUser:
+        """The user of a row of :meth:`signed_in_query` (None: no such session); 401 when
+        the session is over or the account disabled.
 
         An expired session is ended (and its expiry audited) by the first request that
         presents it; a used one has its last use noted.
         """
-        moment = now or datetime.now(UTC)
-        row = session.execute(
-            select(UserSession, UserAccount)
-            .join(UserAccount, UserAccount.id == UserSession.user_id)
-            .options(joinedload(UserAccount.department))
-            .where(UserSession.token_hash == hash_token(token))
-        ).first()
         if row is None:
             raise NotAuthenticatedError("invalid session token")
-        user_session, account = row
-        reason = self.limits.end_reason(user_session, moment)
-        if reason is None and not account.active:
+        moment = now or datetime.now(UTC)
+        user = AuthenticatedUser(
+            id=row.user_id,
+            username=row.username,
+            display_name=row.display_name,
+            role=row.role,
+            department_id=row.department_id,
+            department_code=row.department_code,
+            pathologist_id=row.pathologist_id,
+            session_id=row.session_id,
+        )
+        reason = self.limits.end_reason(row, moment)
+        if reason is None and not row.active:
             reason = "account_disabled"
         if reason is not None:
-            if user_session.ended_at is None:
-                actor = Actor(
-                    user_id=account.username,
-                    role=account.role,
-                    site=account.department.code if account.department else None,
-                )
+            if row.ended_at is None:
                 end_session(
                     engine=self.engine,
-                    actor=actor,
-                    session_id=user_session.id,
+                    actor=user.actor,
+                    session_id=row.session_id,
                     reason=reason,
                     now=moment,
                 )
             raise NotAuthenticatedError(_ENDED.get(reason, "this session has ended"))
-        touch_session(engine=self.engine, user_session=user_session, now=moment)
-        return account, user_session.id
+        touch_session(
+            engine=self.engine, session_id=row.session_id, last_seen_at=row.last_seen_at, now=moment
+        )
+        return user
 
     def close(self) -> None:
         """Stop the password pool."""
         self.passwords.close()
+
+
+def _signed_in_query() -> Select[Any]:
+    columns: list[Any] = [
+        UserSession.id.label("session_id"),
+        UserSession.created_at,
+        UserSession.last_seen_at,
+        UserSession.ended_at,
+        UserSession.end_reason,
+        UserAccount.id.label("user_id"),
+        UserAccount.username,
+        UserAccount.display_name,
+        UserAccount.role,
+        UserAccount.active,
+        UserAccount.department_id,
+        UserAccount.pathologist_id,
+        Department.code.label("department_code"),
+    ]
+    return (
+        select(*columns)
+        .select_from(UserSession)
+        .join(UserAccount, UserAccount.id == UserSession.user_id)
+        .outerjoin(Department, Department.id == UserAccount.department_id)
+        .where(UserSession.token_hash == bindparam("token_hash"))
+    )

@@ -15,7 +15,8 @@ from services.settings import Settings
 from services.tiles import TileService
 
 if TYPE_CHECKING:  # services.access reaches this module through services.deps
-    from services.access import SlideViews
+    from services.access import ViewLog
+    from services.slide_gate import SlideGate
 
 
 __all__ = ["AppState"]
@@ -31,7 +32,8 @@ class AppState:
     tiles: TileService
     jobs: JobRunner
     importer: FolderImporter
-    slide_views: SlideViews
+    views: ViewLog  # which cases and slides each session opened: audited once
+    slide_gate: SlideGate  # the per-tile check
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
@@ -40,6 +41,20 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class SessionTimes(Protocol):
+    """What decides whether a session is over: a :class:`UserSession`, or a row of its
+    columns read by a query of its own (the per-tile check reads no ORM objects)."""
+
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+    @property
+    def ended_at(self) -> datetime | None: ...
+    @property
+    def end_reason(self) -> str | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SessionLimits:
     """How long a session may stay unused (``idle``) and live at all (``lifetime``)."""
@@ -47,7 +62,7 @@ class SessionLimits:
     idle: timedelta
     lifetime: timedelta
 
-    def end_reason(self, user_session: UserSession, now: datetime) -> str | None:
+    def end_reason(self, user_session: SessionTimes, now: datetime) -> str | None:
         """Why ``user_session`` is over at ``now`` ("signed_out", "idle", ...), else None."""
         if user_session.ended_at is not None:
             return user_session.end_reason or "ended"
@@ -90,15 +105,18 @@ def find_session(session: Session, token: str) -> UserSession | None:
     return session.scalar(select(UserSession).where(UserSession.token_hash == hash_token(token)))
 
 
-def touch_session(*, engine: Engine, user_session: UserSession, now: datetime) -> None:
-    """Note that ``user_session`` was used at ``now`` (at most once per ``TOUCH_INTERVAL``)."""
-    if now - user_session.last_seen_at < TOUCH_INTERVAL:
+def touch_session(
+    *, engine: Engine, session_id: int, last_seen_at: datetime, now: datetime
+) -> None:
+    """Note that session ``session_id``, last seen at ``last_seen_at``, was used at ``now``
+    (written at most once per ``TOUCH_INTERVAL``)."""
+    if now - last_seen_at < TOUCH_INTERVAL:
         return
 
     def work(session: Session) -> None:
         session.execute(
             update(UserSession)
-            .where(UserSession.id == user_session.id, UserSession.ended_at.is_(None))
+            .where(UserSession.id == session_id, UserSession.ended_at.is_(None))
             .values(last_seen_at=now)
         )
 

@@ -130,18 +130,20 @@ def list_annotations(
 ) -> Page[AnnotationPublic]:
     """The slide's annotations, oldest first, ``limit`` (at most 200) at a time from
     ``offset``; deleted ones are left out. Audited as opening the slide."""
-    open_slide(session, user, slide_id, views=state.views)
+    access = open_slide(session, user, slide_id, views=state.views)
     shown = (Annotation.slide_id == slide_id, Annotation.deleted_at.is_(None))
     total = session.scalar(select(func.count()).select_from(Annotation).where(*shown))
     annotations = session.scalars(
         select(Annotation).where(*shown).order_by(Annotation.id).limit(limit).offset(offset)
     )
-    return Page[AnnotationPublic](
+    page = Page[AnnotationPublic](
         items=[_public(annotation) for annotation in annotations],
         total=total or 0,
         limit=limit,
         offset=offset,
     )
+    state.views.opened(state.engine, user, access)
+    return page
 
 
 @router.post(
@@ -186,8 +188,9 @@ def get_annotation(
 ) -> AnnotationPublic:
     """One annotation of the slide, with its ``ETag`` for an edit or a delete. Audited as
     opening the slide."""
-    open_slide(session, user, slide_id, views=state.views)
+    access = open_slide(session, user, slide_id, views=state.views)
     annotation = _current(state, slide_id, annotation_id)
+    state.views.opened(state.engine, user, access)
     response.headers["ETag"] = _etag(annotation)
     return _public(annotation)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from services.access import audit_case_view, case_for_viewing
+from services.access import open_case
 from services.case_queries import CaseFilter, case_detail, case_page, case_slides, visible_to
-from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep
+from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, StateDep
 from services.errors import ResourceNotFoundError
 from services.routers.params import AccessionPath, CaseId, DepartmentFilter, Limit, Offset
 from services.schemas.auth import ErrorBody
@@ -113,37 +113,38 @@ def intake(body: CaseCreate, manager: ManagerUser, engine: EngineDep) -> CaseDet
     return detail
 
 
-def _open_case(
-    session: SessionDep, engine: EngineDep, user: CurrentUser, case_id: int
-) -> CaseDetail:
-    case_for_viewing(session, user, case_id)
+def _open_case(session: SessionDep, state: StateDep, user: CurrentUser, case_id: int) -> CaseDetail:
+    state.views.opened(state.engine, user, open_case(session, user, case_id, views=state.views))
     detail = case_detail(session, case_id)
-    assert detail is not None  # case_for_viewing found it in this very session
-    audit_case_view(engine, user, case_id)
+    assert detail is not None  # open_case found it in this very session
     return detail
 
 
 @router.get("/by-accession/{accession_number}", response_model=CaseDetail)
 def get_case_by_accession(
-    accession_number: AccessionPath, user: CurrentUser, session: SessionDep, engine: EngineDep
+    accession_number: AccessionPath, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> CaseDetail:
     """One case by its accession number, in full (audited like opening it by id)."""
     case_id = session.scalar(select(Case.id).where(Case.accession_number == accession_number))
     if case_id is None:
         raise ResourceNotFoundError(f"case {accession_number!r} does not exist")
-    return _open_case(session, engine, user, case_id)
+    return _open_case(session, state, user, case_id)
 
 
 @router.get("/{case_id}", response_model=CaseDetail)
 def get_case(
-    case_id: CaseId, user: CurrentUser, session: SessionDep, engine: EngineDep
+    case_id: CaseId, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> CaseDetail:
-    """One case with its specimens, blocks, slides and assignments. Audited."""
-    return _open_case(session, engine, user, case_id)
+    """One case with its specimens, blocks, slides and assignments. Audited (once per
+    sign-in session, whichever of the case's routes comes first)."""
+    return _open_case(session, state, user, case_id)
 
 
 @router.get("/{case_id}/slides", response_model=list[SlideListing])
-def list_case_slides(case_id: CaseId, user: CurrentUser, session: SessionDep) -> list[SlideListing]:
-    """The case's slides with their specimen and block, ready for the viewer."""
-    case_for_viewing(session, user, case_id)
+def list_case_slides(
+    case_id: CaseId, user: CurrentUser, session: SessionDep, state: StateDep
+) -> list[SlideListing]:
+    """The case's slides with their specimen and block, ready for the viewer. Audited as
+    opening the case."""
+    state.views.opened(state.engine, user, open_case(session, user, case_id, views=state.views))
     return case_slides(session, case_id)

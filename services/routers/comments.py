@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from services.access import case_for_viewing
-from services.deps import CurrentUser, EngineDep, SessionDep
+from services.access import open_case
+from services.deps import CurrentUser, EngineDep, SessionDep, StateDep
 from services.routers.params import CaseId
 from services.schemas.auth import ErrorBody
 from services.schemas.comments import CommentCreate, CommentPublic
@@ -26,9 +26,11 @@ router = APIRouter(
 
 
 @router.get("", response_model=list[CommentPublic])
-def list_comments(case_id: CaseId, user: CurrentUser, session: SessionDep) -> list[CommentPublic]:
-    """The case's comments, oldest first."""
-    case_for_viewing(session, user, case_id)
+def list_comments(
+    case_id: CaseId, user: CurrentUser, session: SessionDep, state: StateDep
+) -> list[CommentPublic]:
+    """The case's comments, oldest first. Audited as opening the case."""
+    state.views.opened(state.engine, user, open_case(session, user, case_id, views=state.views))
     comments = session.scalars(
         select(Comment).where(Comment.case_id == case_id).order_by(Comment.id)
     )
@@ -39,8 +41,9 @@ def list_comments(case_id: CaseId, user: CurrentUser, session: SessionDep) -> li
 def post_comment(
     case_id: CaseId, body: CommentCreate, user: CurrentUser, session: SessionDep, engine: EngineDep
 ) -> CommentPublic:
-    """Add a comment to a case you may see."""
-    case_for_viewing(session, user, case_id)
-    comment_id = add_comment(engine=engine, actor=user.actor, case_id=case_id, body=body.body)
+    """Add a comment to a case you may see (flagged in the audit when only an emergency
+    grant lets you see it)."""
+    access = open_case(session, user, case_id)
+    comment_id = add_comment(engine=engine, actor=access.actor, case_id=case_id, body=body.body)
     with read_session(engine) as fresh:
         return CommentPublic.model_validate(fresh.get_one(Comment, comment_id))

@@ -1,12 +1,13 @@
 """Slides in the Deep Zoom URL layout, so stock OpenSeadragon opens ``/slides/{id}.dzi``.
 
 Every route, every tile included, checks the session and that the user may see the slide's
-case: a session ended or a case reassigned shows on the very next request. The first of the
-descriptor or a tile in a sign-in session is "opening the slide" and leaves one audit record;
-tiles are not audited one by one. The
-label and macro images carry patient identifiers: lab managers and administrators only, and
-each view is audited. Routes are plain ``def``: FastAPI runs them in worker threads, so slide
-reads never block the event loop.
+case: a session ended or a case reassigned shows on the very next request (a tile does both in
+one query, :mod:`services.slide_gate`). Whichever route of a slide comes first in a sign-in
+session (descriptor, tile, metadata, thumbnail) is "opening the slide" and leaves one audit
+record, a refusal too; tiles are not audited one by one. The label and macro images carry
+patient identifiers: lab managers and administrators only, and each view is audited. Routes
+are plain ``def``: FastAPI runs them in worker threads, so slide reads never block the event
+loop.
 """
 
 from __future__ import annotations
@@ -18,22 +19,23 @@ import anyio.to_thread
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi import Path as PathParam
 
-from services.access import audit_slide_view, slide_for_viewing
+from services.access import SlideAccess, open_slide
 from services.deps import (
     CurrentUser,
-    ManagerUser,
     SessionDep,
     StateDep,
-    get_current_user,
+    credential_from_request,
     get_state,
 )
+from services.errors import AccessDeniedError, NotAuthenticatedError
 from services.schemas.auth import ErrorBody
 from services.schemas.slides import DeepZoomInfo, SlideLevel, SlidePublic
 from services.state import AppState
 from services.storage import resolve_slide_file
 from services.tiles import TileResponse, parse_tile_address
-from worklist.db import read_session
+from worklist.enums import Role
 from worklist.models import Slide
+from worklist.operations.viewing import record_view
 
 router = APIRouter(
     tags=["slides"],
@@ -60,8 +62,14 @@ _TILE_RESPONSES: dict[int | str, dict[str, object]] = {
 _JPEG_RESPONSE: dict[int | str, dict[str, object]] = {200: {"content": {"image/jpeg": {}}}}
 
 
-def _slide_file(state: AppState, slide: Slide) -> Path | None:
-    return resolve_slide_file(state.settings, slide.file_path)
+def _slide_file(state: AppState, access: SlideAccess) -> Path | None:
+    return resolve_slide_file(state.settings, access.file_path)
+
+
+def _open(state: AppState, session: SessionDep, user: CurrentUser, slide_id: int) -> SlideAccess:
+    """The slide's access (a refusal audited once per session); the caller audits the
+    opening with ``state.views.opened`` once it has read what it shows."""
+    return open_slide(session, user, slide_id, views=state.views)
 
 
 @router.get(
@@ -74,9 +82,9 @@ def slide_descriptor(
 ) -> Response:
     """The Deep Zoom descriptor (XML). Opening it opens the slide: one audit record per
     sign-in session (none if a tile of this session opened it already)."""
-    slide = slide_for_viewing(session, user, slide_id)
-    xml = state.tiles.descriptor(slide_id, _slide_file(state, slide))
-    state.slide_views.audit_once(state.engine, user, slide_id)
+    xml = state.tiles.descriptor(
+        slide_id, _slide_file(state, _open(state, session, user, slide_id))
+    )
     return Response(xml, media_type="application/xml", headers={"Cache-Control": DZI_CACHE_CONTROL})
 
 
@@ -94,23 +102,31 @@ async def slide_tile(
 ) -> Response:
     """One tile, ``COL_ROW.EXT`` with the extension of the descriptor's ``Format``.
 
-    The hot path of the viewer: the session and the access check (one indexed query each,
-    no memory of earlier checks) and the tile read run together in one worker thread (one
-    hand-over instead of one per dependency), never on the event loop. The first tile of a
-    sign-in session audits the opening if the descriptor did not.
+    The hot path of the viewer: the session and the access check (one query, no memory of
+    earlier answers) and the tile read run together in one worker thread (one hand-over
+    instead of one per dependency), never on the event loop. The first tile of a sign-in
+    session audits the opening if the descriptor did not.
     """
     column, row, extension = parse_tile_address(address)
     state = get_state(request)
+    credential = credential_from_request(request)
+    if credential is None:
+        raise NotAuthenticatedError("sign in first: no bearer token or session cookie")
 
     def serve() -> TileResponse:
-        with read_session(state.engine) as session:
-            user = get_current_user(request, state, session)
-            slide_file = _slide_file(state, slide_for_viewing(session, user, slide_id))
+        with state.engine.connect() as connection:
+            user, access = state.slide_gate.open(connection, credential.token, slide_id)
         tile = state.tiles.tile(
-            slide_id, slide_file, level, column, row, extension, if_none_match=if_none_match
+            slide_id,
+            _slide_file(state, access),
+            level,
+            column,
+            row,
+            extension,
+            if_none_match=if_none_match,
         )
         # After the read: a tile that cannot be read opened nothing.
-        state.slide_views.audit_once(state.engine, user, slide_id)
+        state.views.opened(state.engine, user, access)
         return tile
 
     tile = await anyio.to_thread.run_sync(serve)
@@ -125,8 +141,10 @@ def slide_metadata(
     slide_id: SlideId, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> SlidePublic:
     """Size, resolution, objective, vendor, levels, tiling and pyramid state of a slide."""
-    slide = slide_for_viewing(session, user, slide_id)
-    facts = state.tiles.facts(slide_id, _slide_file(state, slide))
+    access = _open(state, session, user, slide_id)
+    slide = session.get_one(Slide, slide_id)
+    facts = state.tiles.facts(slide_id, _slide_file(state, access))
+    state.views.opened(state.engine, user, access)
     mpp_x, mpp_y = facts.mpp_um if facts.mpp_um is not None else (None, None)
     return SlidePublic(
         id=slide.id,
@@ -162,23 +180,44 @@ def slide_thumbnail(
     max_px: Annotated[int, Query(ge=16, le=2048, description="Longest side.")] = 512,
 ) -> Response:
     """A JPEG of the whole slide (tissue only: no label) at most ``max_px`` on its longer side."""
-    slide = slide_for_viewing(session, user, slide_id)
-    data = state.tiles.thumbnail(slide_id, _slide_file(state, slide), max_px)
+    access = _open(state, session, user, slide_id)
+    data = state.tiles.thumbnail(slide_id, _slide_file(state, access), max_px)
+    state.views.opened(state.engine, user, access)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMAGE_CACHE_CONTROL})
 
 
 def _associated(
     name: str, slide_id: int, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Response:
-    slide = slide_for_viewing(session, user, slide_id)
-    data = state.tiles.associated(slide_id, _slide_file(state, slide), name)
-    audit_slide_view(state.engine, user, slide_id)
+    access = open_slide(session, user, slide_id)  # a refusal is audited; a view below
+    if user.role not in (Role.LAB_MANAGER, Role.ADMIN):
+        refusal = AccessDeniedError(
+            f"the {name} image shows patient identifiers: lab managers and administrators only"
+        )
+        _record_image_view(state, access, name, refusal)
+        raise refusal
+    data = state.tiles.associated(slide_id, _slide_file(state, access), name)
+    _record_image_view(state, access, name, None)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+
+def _record_image_view(
+    state: AppState, access: SlideAccess, name: str, refusal: AccessDeniedError | None
+) -> None:
+    """Each view of the label or the macro (or each refused attempt) is audited, by name."""
+    record_view(
+        engine=state.engine,
+        actor=access.actor,
+        case_id=access.case_id,
+        slide_id=access.slide_id,
+        image=name,
+        refused_reason=None if refusal is None else str(refusal),
+    )
 
 
 @router.get("/slides/{slide_id}/label", response_class=Response, responses=_JPEG_RESPONSE)
 def slide_label(
-    slide_id: SlideId, user: ManagerUser, session: SessionDep, state: StateDep
+    slide_id: SlideId, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Response:
     """The label image (patient identifiers): lab managers and administrators only; audited."""
     return _associated("label", slide_id, user, session, state)
@@ -186,7 +225,7 @@ def slide_label(
 
 @router.get("/slides/{slide_id}/macro", response_class=Response, responses=_JPEG_RESPONSE)
 def slide_macro(
-    slide_id: SlideId, user: ManagerUser, session: SessionDep, state: StateDep
+    slide_id: SlideId, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Response:
     """The macro image of the whole glass, label included: lab managers and admins; audited."""
     return _associated("macro", slide_id, user, session, state)

@@ -15,7 +15,7 @@ from tests.services.worklist_api_support import (
     pathologist,
 )
 from worklist.actor import Actor
-from worklist.enums import Priority
+from worklist.enums import AuditOutcome, Priority
 from worklist.errors import DatabaseBusyError
 from worklist.operations import assign_case
 
@@ -216,6 +216,11 @@ def test_opening_a_case_shows_its_material_and_is_audited(service: ServiceHarnes
     )
     assert by_number.status_code == 200
     assert by_number.json() == {**case, "updated_at": by_number.json()["updated_at"]}
+    # One record per user and case per sign-in session, whichever route comes first.
+    assert service.client.get(f"/cases/{case_id}/slides", headers=doctor.headers).is_success
+    assert len(audit_events(service, "case.open")) == 1
+    signed_in_again = service.headers("ghz-01")
+    assert service.client.get(f"/cases/{case_id}", headers=signed_in_again).status_code == 200
     assert len(audit_events(service, "case.open")) == 2
 
 
@@ -245,7 +250,7 @@ def test_a_case_that_cannot_be_audited_is_not_shown(
     def busy(**_: object) -> None:
         raise DatabaseBusyError("the audit log is locked")
 
-    monkeypatch.setattr("services.access.record_access", busy)
+    monkeypatch.setattr("services.access.record_view", busy)
     answer = service.client.get(f"/cases/{case_id}", headers=boss.headers)
     assert answer.status_code == 503
     assert "PSN-" not in answer.text
@@ -259,7 +264,14 @@ def test_missing_and_foreign_cases(service: ServiceHarness) -> None:
     assert refused.status_code == 403
     assert "break-the-glass" in refused.json()["detail"]
     assert service.client.get(f"/cases/{foreign}/slides", headers=doctor.headers).status_code == 403
-    assert audit_events(service, "case.open") == []
+    # The refused attempt is recorded, once for the session (the second route adds none).
+    [refusal] = audit_events(service, "case.open")
+    assert (refusal.case_id, refusal.user_id, refusal.outcome) == (
+        foreign,
+        "hmc-01",
+        AuditOutcome.SERIOUS_FAILURE,
+    )
+    assert "LUMC" not in refused.json()["detail"]  # the answer names nothing of the case
     missing = service.client.get("/cases/by-accession/HMC-T25-99999", headers=doctor.headers)
     assert missing.status_code == 404
     assert service.client.get(f"/cases/{foreign}").status_code == 401

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.access import audit_slide_view
+from services.access import ViewLog, open_slide
 from services.deps import load_user
 from tests.services.conftest import ServiceHarness
 from tests.services.worklist_api_support import (
@@ -21,7 +21,7 @@ from tests.services.worklist_api_support import (
 from worklist.accounts import grant_case_access
 from worklist.actor import Actor
 from worklist.db import read_session
-from worklist.enums import GrantKind, Role
+from worklist.enums import AuditOutcome, GrantKind, Role
 
 
 @pytest.fixture
@@ -238,15 +238,18 @@ def test_break_the_glass_opens_the_case_and_flags_every_view(
     assert service.client.get(f"/cases/{case_id}", headers=bouali.headers).status_code == 200
     assert service.client.get(f"/cases/{case_id}", headers=boss.headers).status_code == 200
     views = audit_events(service, "case.open")
-    assert [(v.user_id, v.break_glass, v.purpose_of_use) for v in views] == [
-        ("lumc-01", True, "emergency"),
-        ("manager", False, "treatment"),
+    assert [(v.user_id, v.outcome, v.break_glass, v.purpose_of_use) for v in views] == [
+        ("lumc-01", AuditOutcome.SERIOUS_FAILURE, False, "treatment"),  # refused before
+        ("lumc-01", AuditOutcome.SUCCESS, True, "emergency"),
+        ("manager", AuditOutcome.SUCCESS, False, "treatment"),
     ]
-    # Slide views under break-the-glass are flagged too (the slide routes use the same helper).
+    # Slide views under break-the-glass are flagged too (the slide routes use the same rule;
+    # this case's slides have no file to read, so the opening is written here directly).
     with read_session(service.engine) as session:
         user = load_user(session, bouali.user_id)
-    assert user is not None
-    audit_slide_view(service.engine, user, first_slide(service, case_id))
+        assert user is not None
+        access = open_slide(session, user, first_slide(service, case_id))
+    ViewLog().opened(service.engine, user, access)
     [slide_view] = audit_events(service, "slide.open")
     assert slide_view.break_glass is True
     listed = service.client.get(f"/cases/{case_id}/grants", headers=boss.headers).json()

@@ -26,7 +26,7 @@ from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.samples import ensure_synthetic_slide, fetch_sample
 from tiling.spec import TileSpec
 from worklist.db import read_session
-from worklist.enums import PyramidStatus, Role
+from worklist.enums import AuditOutcome, PyramidStatus, Role
 from worklist.models import AuditEvent
 from worklist.operations import (
     set_pyramid_status,
@@ -57,12 +57,19 @@ def build_for(service: ServiceHarness, slide_id: int, slide_file: Path, **spec: 
     set_pyramid_status(engine=service.engine, slide_id=slide_id, status=PyramidStatus.READY)
 
 
-def slide_opens(service: ServiceHarness, slide_id: int) -> int:
+def slide_opens(
+    service: ServiceHarness, slide_id: int, outcome: AuditOutcome = AuditOutcome.SUCCESS
+) -> int:
+    """How many records of opening (or, with another ``outcome``, of trying to open) the slide."""
     with read_session(service.engine) as session:
         count = session.scalar(
             select(func.count())
             .select_from(AuditEvent)
-            .where(AuditEvent.event_type == "slide.open", AuditEvent.slide_id == slide_id)
+            .where(
+                AuditEvent.event_type == "slide.open",
+                AuditEvent.slide_id == slide_id,
+                AuditEvent.outcome == outcome,
+            )
         )
     return int(count or 0)
 
@@ -369,8 +376,11 @@ def test_access_rules_on_every_route(
         missing = service.client.get(url.replace(str(slide_id), "999", 1), headers=people["admin"])
         assert missing.status_code == 404, url
         assert missing.json() == {"error": "not_found", "detail": "slide 999 does not exist"}
-    # Refused attempts open nothing; only the admin's descriptor, label and macro count.
+    # Only the admin's first opening, label and macro are openings. The other department's
+    # attempts are recorded as refusals: once for the viewer's routes of one session, and
+    # every time for the label and the macro (each view of those is audited).
     assert slide_opens(service, slide_id) == 3
+    assert slide_opens(service, slide_id, AuditOutcome.SERIOUS_FAILURE) == 3
 
 
 def test_every_tile_checks_the_token_and_the_access(
