@@ -103,6 +103,12 @@ class Slide(Base):
     pyramid_status: Mapped[PyramidStatus] = mapped_column(
         str_enum(PyramidStatus, "pyramid_status"), default=PyramidStatus.NONE
     )
+    # Withdrawn by a lab manager (a broken scan): no longer shown, kept on disk until the
+    # retention period passes, then purged (worklist.operations.withdrawal).
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+    withdrawal_reason: Mapped[str | None] = mapped_column(String(1000))
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     block: Mapped[Block] = relationship(back_populates="slides")
 
