@@ -55,6 +55,23 @@ class CaseAccessFacts:
     break_glass_grant: bool  # a break-the-glass grant to the user, in force
 
 
+CLINICAL_ROLES = frozenset({Role.PATHOLOGIST, Role.LAB_MANAGER, Role.ADMIN})
+"""The roles that may see clinical content at all (a privacy officer reads only the audit)."""
+
+
+def require_clinical(user: AuthenticatedUser) -> None:
+    """Refuse (403) a user whose role sees no clinical content, whatever the case."""
+    if user.role not in CLINICAL_ROLES:
+        raise AccessDeniedError(_not_clinical(user))
+
+
+def _not_clinical(user: AuthenticatedUser) -> str:
+    return (
+        f"the role {user.role.value} sees the audit log, not clinical content "
+        "(cases, slides, worklists)"
+    )
+
+
 def basis_for(user: AuthenticatedUser, facts: CaseAccessFacts) -> AccessBasis | None:
     """Why ``user`` may open the case of ``facts``, or None if they may not."""
     if user.role in (Role.LAB_MANAGER, Role.ADMIN):
@@ -182,6 +199,8 @@ def open_case(
         refusal = AccessDeniedError(
             f"case {case_id} belongs to another department; ask for a consult grant or use "
             "break-the-glass with a reason"
+            if user.role in CLINICAL_ROLES
+            else _not_clinical(user)
         )
         _log(views, engine, user, None, case_id=case_id, refusal=refusal)
         raise refusal
@@ -251,7 +270,11 @@ def slide_access_from_row(
         raise ResourceNotFoundError(f"slide {slide_id} does not exist")
     basis = basis_for(user, facts_of_row(row))
     if basis is None:
-        refusal = AccessDeniedError(f"slide {slide_id} belongs to a case of another department")
+        refusal = AccessDeniedError(
+            f"slide {slide_id} belongs to a case of another department"
+            if user.role in CLINICAL_ROLES
+            else _not_clinical(user)
+        )
         _log(views, engine, user, None, case_id=row.case_id, slide_id=slide_id, refusal=refusal)
         raise refusal
     return SlideAccess(
@@ -397,6 +420,7 @@ def _engine_of(session: Session) -> Engine:
 
 
 __all__ = [
+    "CLINICAL_ROLES",
     "AccessBasis",
     "CaseAccess",
     "CaseAccessFacts",
@@ -409,6 +433,7 @@ __all__ = [
     "may_view_case",
     "open_case",
     "open_slide",
+    "require_clinical",
     "slide_access_columns",
     "slide_access_from_row",
     "slide_for_viewing",

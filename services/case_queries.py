@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
 from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from services.access import require_clinical
 from services.deps import AuthenticatedUser
 from services.schemas.cases import (
     AssignmentPublic,
@@ -49,11 +50,11 @@ _primary_pathologist = aliased(Pathologist, name="primary_pathologist")
 
 
 def visible_to(user: AuthenticatedUser, now: datetime | None = None) -> ColumnElement[bool]:
-    """A WHERE clause admitting exactly the cases ``user`` may open."""
+    """A WHERE clause admitting exactly the cases ``user`` may open; 403 for a role that
+    sees no clinical content (a list would be empty, but saying so is clearer)."""
+    require_clinical(user)
     if user.role in (Role.LAB_MANAGER, Role.ADMIN):
         return true()
-    if user.role is not Role.PATHOLOGIST:
-        return false()
     moment = now or datetime.now(UTC)
     clauses: list[ColumnElement[bool]] = [
         Case.id.in_(select(CaseGrant.case_id).where(grant_in_force(user_id=user.id, now=moment)))

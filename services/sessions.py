@@ -33,6 +33,7 @@ _ENDED = {
     "signed_out": "this session was ended by signing out; sign in again",
     "ended_by_admin": "this session was ended by an administrator; sign in again",
     "account_disabled": "the account behind this session is disabled",
+    "password_changed": "the password was changed in another session; sign in again",
     "idle": "session expired: unused for too long; sign in again",
     "lifetime": "session expired: it reached its maximum lifetime; sign in again",
 }

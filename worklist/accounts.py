@@ -22,12 +22,12 @@ from worklist.audit import record_events
 from worklist.db import run_in_transaction
 from worklist.enums import AuditAction, GrantKind, Role
 from worklist.errors import NotFoundError, NotPermittedError, ValidationError, WorklistError
-from worklist.models import Case, CaseGrant, Department, Pathologist, UserAccount, UserSession
+from worklist.models import Case, CaseGrant, Department, Pathologist, UserAccount
 from worklist.models.access import username_key
 from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import utc_now
 from worklist.operations._grants import add_grant, check_grant
-from worklist.sessions import end_session, end_user_sessions
+from worklist.sessions import end_user_sessions
 
 PASSWORD_CHANGED = "password_changed"
 """Why a user's other sessions ended: they changed their password."""
@@ -208,31 +208,22 @@ def change_password(
     """
     moment = utc_now(now)
 
-    def work(session: Session, recorder: Recorder) -> list[int]:
+    def work(session: Session, recorder: Recorder) -> None:
         account = session.get(UserAccount, user_id, with_for_update=True)
         if account is None or not account.active:
             raise NotFoundError("user", user_id)
         account.password_hash = password_hash
-        others = session.scalars(
-            select(UserSession.id).where(
-                UserSession.user_id == user_id,
-                UserSession.ended_at.is_(None),
-                UserSession.id != (keep_session_id or 0),
-            )
-        ).all()
-        recorder.record(detail={"user": user_id, "other_sessions": len(others)})
-        return list(others)
+        recorder.record(detail={"user": user_id})
 
-    others = run_audited(engine, actor, "user.password_change", work, now=moment)
-    for session_id in others:
-        end_session(
-            engine=engine,
-            actor=actor,
-            session_id=session_id,
-            reason=PASSWORD_CHANGED,
-            now=moment,
-        )
-    return len(others)
+    run_audited(engine, actor, "user.password_change", work, now=moment)
+    return end_user_sessions(
+        engine=engine,
+        actor=actor,
+        user_id=user_id,
+        reason=PASSWORD_CHANGED,
+        keep_session_id=keep_session_id,
+        now=moment,
+    )
 
 
 def find_user_by_username(session: Session, username: str) -> UserAccount | None:

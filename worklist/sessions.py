@@ -124,14 +124,22 @@ def touch_session(
 
 
 def _end(
-    session: Session, *, reason: str, now: datetime, session_id: int | None, user_id: int | None
+    session: Session,
+    *,
+    reason: str,
+    now: datetime,
+    session_id: int | None,
+    user_id: int | None,
+    keep_session_id: int | None = None,
 ) -> int:
-    """End the open sessions matched; how many there were."""
+    """End the open sessions matched (but ``keep_session_id``); how many there were."""
     query = update(UserSession).where(UserSession.ended_at.is_(None))
     if session_id is not None:
         query = query.where(UserSession.id == session_id)
     if user_id is not None:
         query = query.where(UserSession.user_id == user_id)
+    if keep_session_id is not None:
+        query = query.where(UserSession.id != keep_session_id)
     result = session.execute(query.values(ended_at=now, end_reason=reason))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -173,14 +181,23 @@ def end_user_sessions(
     actor: Actor,
     user_id: int,
     reason: str = "ended_by_admin",
+    keep_session_id: int | None = None,
     now: datetime | None = None,
 ) -> int:
-    """End every open session of ``user_id`` (an administrator's order, or the account
-    disabled); how many were open. Audited, naming the user and the count."""
+    """End every open session of ``user_id`` (an administrator's order, the account disabled,
+    or the password changed in ``keep_session_id``, which goes on); how many were open.
+    Audited, naming the user and the count."""
     moment = utc_now(now)
 
     def work(session: Session) -> int:
-        ended = _end(session, reason=reason, now=moment, session_id=None, user_id=user_id)
+        ended = _end(
+            session,
+            reason=reason,
+            now=moment,
+            session_id=None,
+            user_id=user_id,
+            keep_session_id=keep_session_id,
+        )
         record_event(
             session,
             actor=actor,

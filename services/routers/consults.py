@@ -13,7 +13,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from services.access import case_for_viewing, may_view_case
+from services.access import may_view_case, open_case, require_clinical
 from services.case_queries import assignment_public
 from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, SettingsDep
 from services.errors import ConflictError, ResourceNotFoundError
@@ -61,7 +61,7 @@ def list_consults(
     case_id: CaseId, user: CurrentUser, session: SessionDep
 ) -> list[AssignmentPublic]:
     """The case's consults and second opinions, open and answered, oldest first."""
-    case_for_viewing(session, user, case_id)
+    open_case(session, user, case_id)
     rows = session.execute(
         select(Assignment, Pathologist.code)
         .join(Pathologist, Pathologist.id == Assignment.pathologist_id)
@@ -85,10 +85,10 @@ def ask_consult(
 ) -> ConsultPublic:
     """As the case's primary pathologist, ask a colleague for a consult or second opinion."""
     requested_by = own_pathologist_id(user)
-    case_for_viewing(session, user, case_id)
+    access = open_case(session, user, case_id)
     receipt = request_consult(
         engine=engine,
-        actor=user.actor,
+        actor=access.actor,
         case_id=case_id,
         requested_by=requested_by,
         consultant_id=body.consultant_id,
@@ -112,10 +112,10 @@ def answer(
 ) -> ConsultAnswered:
     """Answer your open consult or second opinion on the case."""
     consultant_id = own_pathologist_id(user)
-    case_for_viewing(session, user, case_id)
+    access = open_case(session, user, case_id)
     state = answer_consult(
         engine=engine,
-        actor=user.actor,
+        actor=access.actor,
         case_id=case_id,
         consultant_id=consultant_id,
         answer=body.answer,
@@ -166,7 +166,9 @@ def break_glass(
     settings: SettingsDep,
 ) -> GrantPublic:
     """Open a case outside your normal access for a few hours, with a reason. The grant and
-    every view under it are flagged in the audit log for review."""
+    every view under it are flagged in the audit log for review. Not for roles that see no
+    clinical content (403); lab managers and administrators see the region already (409)."""
+    require_clinical(user)
     case = session.get(Case, case_id)
     if case is None:
         raise ResourceNotFoundError(f"case {case_id} does not exist")

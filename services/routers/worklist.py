@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from services.access import case_for_viewing
+from services.access import case_for_viewing, open_case
 from services.case_queries import (
     OPEN_STATUSES,
     CaseFilter,
@@ -209,13 +209,16 @@ def _own_case_move(
     engine: Engine,
     body: OptionalVersion,
 ) -> object:
-    """Run ``move`` on a case the signed-in pathologist may open, acting as themself; its
-    receipt."""
+    """Run ``move`` on a case the signed-in pathologist may open, acting as themself (flagged
+    in the audit when only an emergency grant lets them in); its receipt. A claim needs
+    ordinary access: break-the-glass lets a pathologist read a case, not take it."""
     pathologist_id = own_pathologist_id(user)
-    case_for_viewing(session, user, case_id)
+    access = open_case(session, user, case_id)
+    if move is claim_case:
+        access.require_ordinary("claim")
     return move(
         engine=engine,
-        actor=user.actor,
+        actor=access.actor,
         case_id=case_id,
         pathologist_id=pathologist_id,
         expected_version=_version(body),

@@ -120,7 +120,7 @@ def change(service: ServiceHarness, token: str, current: str, new: str) -> tuple
 def test_changing_ones_password_keeps_this_session_and_ends_the_others(
     service: ServiceHarness,
 ) -> None:
-    service.add_user("manager", Role.LAB_MANAGER, department_code="HMC")
+    manager_id = service.add_user("manager", Role.LAB_MANAGER, department_code="HMC")
     this, other = service.token("manager"), service.token("manager")
     assert change(service, this, PASSWORD, NEW_PASSWORD) == (204, "")
     me = {"Authorization": f"Bearer {this}"}
@@ -140,7 +140,15 @@ def test_changing_ones_password_keeps_this_session_and_ends_the_others(
         ).all()
     assert record.user_id == "manager"
     assert PASSWORD not in record.detail and NEW_PASSWORD not in record.detail
-    assert json.loads(record.detail)["other_sessions"] == 1
+    with read_session(service.engine) as session:
+        [ended] = session.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == "auth.sessions_end")
+        ).all()
+    assert json.loads(ended.detail) == {
+        "user": manager_id,
+        "sessions": 1,
+        "reason": "password_changed",
+    }
 
 
 def test_a_wrong_current_password_is_403_and_counts_as_a_failed_sign_in(

@@ -303,3 +303,39 @@ def test_an_expired_break_the_glass_grant_opens_nothing(
     )
     assert service.client.get(f"/cases/{case_id}", headers=bouali.headers).status_code == 403
     assert service.client.get("/cases", headers=bouali.headers).json()["total"] == 0
+
+
+def test_an_emergency_grant_lets_a_pathologist_read_but_not_claim(
+    service: ServiceHarness, bouali: Person
+) -> None:
+    case_id = make_case(service, "HMC")
+    taken = post(
+        service, f"/cases/{case_id}/break-glass", bouali, {"reason": "frozen section on call"}
+    )
+    assert taken.status_code == 201, taken.text
+    claim = post(service, f"/cases/{case_id}/claim", bouali)
+    assert claim.status_code == 403
+    assert "not claim it" in claim.json()["detail"]
+    assert (
+        service.client.get(f"/cases/{case_id}", headers=bouali.headers).json()["assignments"] == []
+    )
+    # What is done under the emergency grant is flagged as such in the audit.
+    comment = post(service, f"/cases/{case_id}/comments", bouali, {"body": "seen on call"})
+    assert comment.status_code == 201, comment.text
+    [commented] = audit_events(service, "case.comment")
+    assert (commented.break_glass, commented.purpose_of_use) == (True, "emergency")
+
+
+def test_a_privacy_officer_sees_no_clinical_content_and_cannot_break_the_glass(
+    service: ServiceHarness,
+) -> None:
+    case_id = make_case(service, "HMC")
+    user_id = service.add_user("privacy", Role.PRIVACY_OFFICER, department_code="HMC")
+    officer = Person("privacy", user_id, None, service.headers("privacy"))
+    for url in ("/cases", "/worklist/department", f"/cases/{case_id}"):
+        answer = service.client.get(url, headers=officer.headers)
+        assert answer.status_code == 403, url
+        assert "audit log" in answer.json()["detail"]
+    glass = post(service, f"/cases/{case_id}/break-glass", officer, {"reason": "just curious here"})
+    assert glass.status_code == 403
+    assert audit_events(service, "case.grant.break_glass") == []

@@ -201,7 +201,11 @@ def test_changing_ones_password_ends_the_other_sessions(
         assert other_row is not None and other_row.end_reason == "password_changed"
         account = session.get(UserAccount, manager)
         assert account is not None and account.password_hash == "$new"
-    assert events(engine, "user.password_change") == [{"user": manager, "other_sessions": 1}]
+    assert events(engine, "user.password_change") == [{"user": manager}]
+    # The other sessions end in one step, one record naming how many.
+    assert events(engine, "auth.sessions_end") == [
+        {"user": manager, "sessions": 1, "reason": "password_changed"}
+    ]
 
 
 def test_the_migration_stops_on_names_that_differ_only_in_case(database_url: str) -> None:
