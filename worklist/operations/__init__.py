@@ -37,6 +37,7 @@ from worklist.operations.review import (
     start_review,
 )
 from worklist.operations.scans import ScanRegistration, register_scan
+from worklist.operations.withdrawal import SlideWithdrawal, restore_slide, withdraw_slide
 
 __all__ = [
     "AssignmentReceipt",
@@ -51,6 +52,7 @@ __all__ = [
     "PyramidTarget",
     "ScanRegistration",
     "SlideIntake",
+    "SlideWithdrawal",
     "SpecimenIntake",
     "add_annotation",
     "add_comment",
@@ -66,7 +68,9 @@ __all__ = [
     "register_scan",
     "release_case",
     "request_consult",
+    "restore_slide",
     "set_pyramid_status",
     "sign_out",
     "start_review",
+    "withdraw_slide",
 ]
