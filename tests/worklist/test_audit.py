@@ -243,7 +243,7 @@ def _note(session: Session, what: str) -> int:
         event_type="test.note",
         action=AuditAction.READ,
         detail={"what": what},
-    ).seq
+    )
 
 
 @pytest.mark.parametrize("database_url", [BACKENDS[1]], indirect=True)

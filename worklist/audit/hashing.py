@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
@@ -14,27 +15,41 @@ GENESIS_HASH = "0" * 64
 """The ``prev_hash`` of the first record in the chain."""
 
 
+CONTENT_FIELDS = (
+    "event_id",
+    "occurred_at",
+    "event_type",
+    "action",
+    "outcome",
+    "user_id",
+    "role",
+    "on_behalf_of",
+    "purpose_of_use",
+    "site",
+    "patient_pseudonym",
+    "case_id",
+    "accession_number",
+    "slide_id",
+    "break_glass",
+    "detail",
+)
+"""The columns that say what happened (not where the record sits in the log)."""
+
+
+def content_of(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of a record given as column values, in the form the hashes cover."""
+    content = {name: values[name] for name in CONTENT_FIELDS}
+    content["occurred_at"] = (
+        values["occurred_at"].astimezone(UTC).isoformat(timespec="microseconds")
+    )
+    content["action"] = AuditAction(values["action"]).value
+    content["outcome"] = AuditOutcome(values["outcome"]).value
+    content["break_glass"] = bool(values["break_glass"])
+    return content
+
+
 def _content(event: AuditEvent) -> dict[str, Any]:
-    """Every field that says what happened (not where the record sits in the log)."""
-    occurred_at = event.occurred_at.astimezone(UTC).isoformat(timespec="microseconds")
-    return {
-        "event_id": event.event_id,
-        "occurred_at": occurred_at,
-        "event_type": event.event_type,
-        "action": AuditAction(event.action).value,
-        "outcome": AuditOutcome(event.outcome).value,
-        "user_id": event.user_id,
-        "role": event.role,
-        "on_behalf_of": event.on_behalf_of,
-        "purpose_of_use": event.purpose_of_use,
-        "site": event.site,
-        "patient_pseudonym": event.patient_pseudonym,
-        "case_id": event.case_id,
-        "accession_number": event.accession_number,
-        "slide_id": event.slide_id,
-        "break_glass": bool(event.break_glass),
-        "detail": event.detail,
-    }
+    return content_of({name: getattr(event, name) for name in CONTENT_FIELDS})
 
 
 def _encode(content: dict[str, Any]) -> bytes:
@@ -59,4 +74,9 @@ def compute_hash(event: AuditEvent) -> str:
 def compute_content_hash(event: AuditEvent) -> str:
     """``content_hash``: sha256 (hex) of the content alone, known before the record is
     inserted (neither its ``seq`` nor its place in the chain is)."""
-    return hashlib.sha256(_encode(_content(event))).hexdigest()
+    return content_hash_of(_content(event))
+
+
+def content_hash_of(content: Mapping[str, Any]) -> str:
+    """``content_hash`` of :func:`content_of`'s result."""
+    return hashlib.sha256(_encode(dict(content))).hexdigest()

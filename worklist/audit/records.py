@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from worklist.actor import Actor
-from worklist.audit.hashing import compute_content_hash
+from worklist.audit.hashing import content_hash_of, content_of
 from worklist.enums import AuditAction, AuditOutcome
 from worklist.models import AuditEvent, Case
 
@@ -42,8 +43,8 @@ def record_event(
     site: str | None = None,
     detail: Mapping[str, Any] | None = None,
     now: datetime | None = None,
-) -> AuditEvent:
-    """Append one audit record in ``session``'s transaction and return it (``seq`` set).
+) -> int:
+    """Append one audit record in ``session``'s transaction; return its ``seq``.
 
     It commits or rolls back with the work it records; the sealer chains it after commit.
     """
@@ -57,34 +58,39 @@ def record_events(
     actor: Actor,
     entries: Sequence[AuditEntry],
     now: datetime | None = None,
-) -> list[AuditEvent]:
-    """Append several audit records, in order, in one insert: what a batch operation (an
-    intake, an assignment round) should use instead of one :func:`record_event` per entry."""
+) -> list[int]:
+    """Append several audit records, in order, in one insert (what a batch operation, an
+    intake or an assignment round, should use); return their ``seq`` numbers.
+
+    The records are inserted at once, past the session's unit of work: they are never
+    changed afterwards, and every claim writes one.
+    """
+    if not entries:
+        return []
     session.flush()  # cases added in this transaction get their ids first
     occurred_at = (now or datetime.now(UTC)).astimezone(UTC)
-    events: list[AuditEvent] = []
+    rows = []
     for entry in entries:
         case = entry.case
-        event = AuditEvent(
-            event_id=str(uuid.uuid4()),
-            occurred_at=occurred_at,
-            event_type=entry.event_type,
-            action=entry.action,
-            outcome=entry.outcome,
-            user_id=actor.user_id,
-            role=actor.role.value,
-            on_behalf_of=actor.on_behalf_of,
-            purpose_of_use=actor.purpose_of_use,
-            site=entry.site if entry.site is not None else actor.site,
-            patient_pseudonym=case.patient_pseudonym if case is not None else None,
-            case_id=case.id if case is not None else None,
-            accession_number=case.accession_number if case is not None else None,
-            slide_id=entry.slide_id,
-            break_glass=actor.break_glass,
-            detail=json.dumps(dict(entry.detail or {}), sort_keys=True, separators=(",", ":")),
-        )
-        event.content_hash = compute_content_hash(event)
-        events.append(event)
-    session.add_all(events)
-    session.flush()
-    return events
+        row: dict[str, Any] = {
+            "event_id": str(uuid.uuid4()),
+            "occurred_at": occurred_at,
+            "event_type": entry.event_type,
+            "action": entry.action,
+            "outcome": entry.outcome,
+            "user_id": actor.user_id,
+            "role": actor.role.value,
+            "on_behalf_of": actor.on_behalf_of,
+            "purpose_of_use": actor.purpose_of_use,
+            "site": entry.site if entry.site is not None else actor.site,
+            "patient_pseudonym": case.patient_pseudonym if case is not None else None,
+            "case_id": case.id if case is not None else None,
+            "accession_number": case.accession_number if case is not None else None,
+            "slide_id": entry.slide_id,
+            "break_glass": actor.break_glass,
+            "detail": json.dumps(dict(entry.detail or {}), sort_keys=True, separators=(",", ":")),
+        }
+        row["content_hash"] = content_hash_of(content_of(row))
+        rows.append(row)
+    query = insert(AuditEvent).returning(AuditEvent.seq, sort_by_parameter_order=True)
+    return list(session.scalars(query, rows))
