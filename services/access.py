@@ -26,13 +26,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, exists, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from services.errors import AccessDeniedError, ResourceNotFoundError
+from services.errors import AccessDeniedError, ResourceNotFoundError, SlideWithdrawnError
 from services.identity import AuthenticatedUser
 from worklist.accounts import grant_in_force
 from worklist.actor import Actor
 from worklist.enums import GrantKind, Role
 from worklist.models import Assignment, Block, Case, CaseGrant, Slide, Specimen
 from worklist.operations.viewing import record_view
+from worklist.operations.withdrawal import describe_withdrawal
 
 
 class AccessBasis(StrEnum):
@@ -231,7 +232,8 @@ def may_view_case(
 
 
 def slide_access_columns(*, user_id: Any, pathologist_id: Any, now: Any) -> list[Any]:
-    """The columns ``slide_file``, ``case_id``, ``case_department_id`` and the access facts
+    """The columns ``slide_file``, the slide's withdrawal (``slide_withdrawn_at``,
+    ``slide_withdrawal_reason``), ``case_id``, ``case_department_id`` and the access facts
     of a query that has the slide and its case in it (:func:`slide_to_case_joins`).
 
     The arguments are values, bound parameters or columns (the per-tile query takes the
@@ -239,6 +241,8 @@ def slide_access_columns(*, user_id: Any, pathologist_id: Any, now: Any) -> list
     """
     return [
         Slide.file_path.label("slide_file"),
+        Slide.withdrawn_at.label("slide_withdrawn_at"),
+        Slide.withdrawal_reason.label("slide_withdrawal_reason"),
         Case.id.label("case_id"),
         Case.department_id.label("case_department_id"),
         *access_fact_columns(
@@ -265,7 +269,8 @@ def slide_access_from_row(
     views: ViewLog | None,
 ) -> SlideAccess:
     """The access of a row with :func:`slide_access_columns`: 404 when the slide does not exist
-    (``case_id`` None), an audited 403 when the user may not see its case."""
+    (``case_id`` None), an audited 403 when the user may not see its case, and 410 for
+    everyone else when it was withdrawn (:mod:`worklist.operations.withdrawal`)."""
     if row is None or row.case_id is None:
         raise ResourceNotFoundError(f"slide {slide_id} does not exist")
     basis = basis_for(user, facts_of_row(row))
@@ -277,6 +282,11 @@ def slide_access_from_row(
         )
         _log(views, engine, user, None, case_id=row.case_id, slide_id=slide_id, refusal=refusal)
         raise refusal
+    if row.slide_withdrawn_at is not None:
+        # After the access check: someone who may not see the case learns nothing of it.
+        raise SlideWithdrawnError(
+            describe_withdrawal(slide_id, row.slide_withdrawn_at, row.slide_withdrawal_reason)
+        )
     return SlideAccess(
         slide_id=slide_id,
         case_id=row.case_id,

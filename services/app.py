@@ -30,6 +30,7 @@ from services.routers import (
     slides,
     uploads,
     users,
+    withdrawals,
     worklist,
 )
 from services.sessions import SessionService
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         comments.router,
         slide_annotations.router,
         audit.router,
+        withdrawals.router,
     ):
         app.include_router(router)
 

@@ -232,6 +232,8 @@ def case_detail(session: Session, case_id: int) -> CaseDetail | None:
                                 scanned_at=slide.scanned_at,
                                 pyramid_status=slide.pyramid_status,
                                 dzi_url=dzi_url(slide.id),
+                                withdrawn_at=slide.withdrawn_at,
+                                withdrawal_reason=slide.withdrawal_reason,
                             )
                             for slide in block.slides
                         ],
@@ -280,6 +282,8 @@ def case_slides(session: Session, case_id: int) -> list[SlideListing]:
             scanned_at=slide.scanned_at,
             pyramid_status=slide.pyramid_status,
             dzi_url=dzi_url(slide.id),
+            withdrawn_at=slide.withdrawn_at,
+            withdrawal_reason=slide.withdrawal_reason,
         )
         for slide, specimen_label, block_label in rows
     ]

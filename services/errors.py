@@ -68,6 +68,13 @@ class ConflictError(ServiceError):
     code = "conflict"
 
 
+class SlideWithdrawnError(ServiceError):
+    """The slide was withdrawn by a lab manager (a broken scan): gone for every viewer."""
+
+    status_code = 410
+    code = "slide_withdrawn"
+
+
 class WorkersUnavailableError(ServiceError):
     """No worker process is available (no cluster, a lost scheduler, a timeout): try later."""
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     ``COUPE_ANNOTATION_MAX_PER_SLIDE``: the most annotations a slide may have (default 2,000);
     ``COUPE_ANNOTATION_CLASSES``: the classes an annotation may carry, comma-separated or a
     JSON list (default tumour, stroma, necrosis, inflammation, normal, other).
+    ``COUPE_WITHDRAWN_SLIDE_RETENTION_DAYS``: a withdrawn slide's file and pyramid stay on disk
+    this many days; then ``coupe slides purge-withdrawn`` deletes them (default 90).
     ``COUPE_RUN_BACKGROUND_WORKERS``: run the job runner and the folder import (default true).
     ``COUPE_BEHIND_TLS``: the service is reached over HTTPS only (a TLS proxy in front): answers
     carry ``Strict-Transport-Security`` (default false: the demo runs on plain loopback HTTP).
@@ -94,6 +96,7 @@ class Settings(BaseSettings):
     annotation_max_bytes: int = Field(default=DEFAULT_MAX_BYTES, ge=64)
     annotation_max_per_slide: int = Field(default=DEFAULT_MAX_PER_SLIDE, ge=1)
     annotation_classes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ANNOTATION_CLASSES
+    withdrawn_slide_retention_days: int = Field(default=90, ge=1)
     run_background_workers: bool = True
     behind_tls: bool = False
     trusted_hosts: Annotated[tuple[str, ...], NoDecode] = (

@@ -1,4 +1,5 @@
-"""Slide commands: ``coupe tile``, ``coupe info`` and ``coupe demo``."""
+"""Slide commands: ``coupe tile``, ``coupe info``, ``coupe demo`` and ``coupe slides
+purge-withdrawn``."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ def register(app: typer.Typer) -> None:
     app.command("tile")(tile)
     app.command("info")(info)
     app.command("demo")(demo)
+    slides_app = typer.Typer(help="The service's slides: purge the withdrawn ones.")
+    slides_app.command("purge-withdrawn")(purge_withdrawn)
+    app.add_typer(slides_app, name="slides", no_args_is_help=True)
 
 
 def _data_dir() -> Path:
@@ -206,6 +210,30 @@ def info(slide: Annotated[Path, typer.Argument(help="The whole-slide image.")]) 
             console.print(table)
     except TilingError as exc:
         raise _fail(Console(stderr=True), str(exc)) from exc
+
+
+def purge_withdrawn(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would be deleted; delete nothing.")
+    ] = False,
+) -> None:
+    """Delete the files and pyramids of slides withdrawn longer ago than
+    COUPE_WITHDRAWN_SLIDE_RETENTION_DAYS (default 90), each purge audited (slide.purge) before
+    anything goes; slides not withdrawn, or within the retention period, are never touched."""
+    from services.commands.purge import PurgeSetupError, purge_withdrawn_slides
+
+    console = Console()
+    try:
+        failures = purge_withdrawn_slides(console, dry_run=dry_run)
+    except KeyboardInterrupt:
+        Console(stderr=True).print(
+            "interrupted; run the same command again to finish", soft_wrap=True
+        )
+        raise typer.Exit(code=INTERRUPTED_EXIT) from None
+    except PurgeSetupError as exc:  # a setting, the database: one line
+        raise _fail(Console(stderr=True), str(exc)) from exc
+    if failures:
+        raise typer.Exit(code=1)
 
 
 def demo(

@@ -155,6 +155,10 @@ class CaseSlide(BaseModel):
     scanned_at: datetime | None
     pyramid_status: PyramidStatus
     dzi_url: str = Field(description="Hand it to OpenSeadragon once the slide is scanned.")
+    withdrawn_at: datetime | None = Field(
+        default=None, description="When a lab manager withdrew it; its images then answer 410."
+    )
+    withdrawal_reason: str | None = None
 
 
 class CaseBlock(BaseModel):
@@ -209,3 +213,7 @@ class SlideListing(BaseModel):
     scanned_at: datetime | None
     pyramid_status: PyramidStatus
     dzi_url: str
+    withdrawn_at: datetime | None = Field(
+        default=None, description="When a lab manager withdrew it; its images then answer 410."
+    )
+    withdrawal_reason: str | None = None
