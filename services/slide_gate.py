@@ -2,10 +2,11 @@
 
 A viewer asks for hundreds of tiles a minute, each of which must see a session ended or a case
 reassigned at once (no window in which an old answer holds). So each tile runs one statement,
-built once per app: the session with its account (:meth:`SessionService.signed_in_query`),
-outer-joined to the slide and its case, with the facts the access rule needs as correlated
-``EXISTS`` columns over the account's own ids. Plain rows, no ORM objects; the rule itself
-is :func:`services.access.basis_for`, the same as for every other route.
+compiled once per app (:class:`worklist.prepared.PreparedSelect`): the session with its
+account (:meth:`SessionService.signed_in_query`), outer-joined to the slide and its case, with
+the facts the access rule needs as correlated ``EXISTS`` columns over the account's own ids.
+Plain rows, no ORM objects; the rule itself is :func:`services.access.basis_for`, the same as
+for every other route.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from services.identity import AuthenticatedUser
 from services.sessions import SessionService
 from worklist.models import Slide, UserAccount
 from worklist.models.base import UTCDateTime
+from worklist.prepared import PreparedSelect
 from worklist.sessions import hash_token
 
 __all__ = ["SlideGate"]
@@ -38,7 +40,7 @@ class SlideGate:
         self._engine = engine
         self._sessions = sessions
         self._views = views
-        self._query = _gate_query(sessions.signed_in_query())
+        self._query = PreparedSelect(engine, _gate_query(sessions.signed_in_query()))
 
     def open(
         self, connection: Connection, token: str, slide_id: int, now: datetime | None = None
@@ -46,10 +48,9 @@ class SlideGate:
         """The user behind ``token`` and their access to ``slide_id``: 401 for a session that
         is over, 404 for no such slide, an audited 403 for a slide they may not see."""
         moment = now or datetime.now(UTC)
-        row = connection.execute(
-            self._query,
-            {"token_hash": hash_token(token), "slide_id": slide_id, "now": moment},
-        ).first()
+        row = self._query.first(
+            connection, {"token_hash": hash_token(token), "slide_id": slide_id, "now": moment}
+        )
         user = self._sessions.signed_in(row, moment)
         access = slide_access_from_row(row, user, slide_id, engine=self._engine, views=self._views)
         return user, access
