@@ -108,7 +108,7 @@ def measure(rounds: int, checks: int, database_url: str | None) -> dict[str, lis
             data_dir=Path(folder),
             secret_key=_SECRET,  # type: ignore[arg-type]
             run_background_workers=False,
-            **({"database_url": database_url} if database_url else {}),
+            database_url=database_url,
         )
         state = start_state(settings)
         try:
