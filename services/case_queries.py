@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
-from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from services.access import require_clinical
@@ -41,9 +40,8 @@ from worklist.models import (
     Specimen,
 )
 
-# Most urgent first: priority, then the earliest due date.
-PRIORITY_RANK = sql_case({p.value: p.rank for p in Priority}, value=Case.priority)
-URGENCY_ORDER = (PRIORITY_RANK, Case.due_at, Case.id)
+# Most urgent first: priority, then the earliest due date (the claim order's index).
+URGENCY_ORDER = (Case.priority_rank, Case.due_at, Case.id)
 
 _primary = aliased(Assignment, name="primary_assignment")
 _primary_pathologist = aliased(Pathologist, name="primary_pathologist")

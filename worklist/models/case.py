@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from worklist.enums import CaseStatus, CaseType, Priority, PyramidStatus
 from worklist.models.base import Base, UTCDateTime, str_enum
@@ -22,6 +22,8 @@ class Case(Base):
     __table_args__ = (
         CheckConstraint("category BETWEEN 1 AND 6", name="category_range"),
         Index("ix_case_status_due", "status", "due_at"),
+        # Claim-next and the urgent-first lists walk this index and stop at the first case.
+        Index("ix_case_claim_order", "status", "priority_rank", "due_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,6 +35,8 @@ class Case(Base):
     # NVVP complexity category 1-6: fixes the workload minutes when the specimen arrives.
     category: Mapped[int]
     priority: Mapped[Priority] = mapped_column(str_enum(Priority, "priority"))
+    # Priority.rank of ``priority`` (0 most urgent), kept by the model: the claim order.
+    priority_rank: Mapped[int] = mapped_column(SmallInteger)
     # A coded finding that may make a second read mandatory (e.g. "barrett_dysplasia",
     # "new_lymphoma"; see the region's trigger table); free of patient data.
     second_read_trigger: Mapped[str | None] = mapped_column(String(64))
@@ -48,6 +52,12 @@ class Case(Base):
     specimens: Mapped[list[Specimen]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="Specimen.label"
     )
+
+    @validates("priority")
+    def _keep_priority_rank(self, _key: str, priority: Priority | str) -> Priority:
+        value = Priority(priority)
+        self.priority_rank = value.rank
+        return value
 
     def __repr__(self) -> str:
         return f"Case({self.accession_number!r}, {self.status.value})"

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Engine, and_, select
-from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from worklist import lifecycle
 from worklist.actor import Actor
-from worklist.enums import AssignmentKind, CaseStatus, Priority
+from worklist.enums import AssignmentKind, CaseStatus
 from worklist.errors import NotAssignedError
 from worklist.models import Case, Pathologist, PathologistSubspecialty
 from worklist.operations._assigning import add_primary
@@ -24,7 +23,6 @@ from worklist.operations._common import (
 from worklist.operations.receipts import AssignmentReceipt, CaseState
 
 # Most urgent first, as an SQL expression over the stored priority value.
-_PRIORITY_RANK = sql_case({p.value: p.rank for p in Priority}, value=Case.priority)
 
 
 def claim_case(
@@ -84,7 +82,7 @@ def claim_next(
                 )
             )
         query = (
-            query.order_by(_PRIORITY_RANK, Case.due_at, Case.id)
+            query.order_by(Case.priority_rank, Case.due_at, Case.id)
             .limit(1)
             .with_for_update(skip_locked=True, of=Case)
         )
