@@ -23,7 +23,7 @@ from tests.services.worklist_api_support import (
 )
 from worklist.accounts import grant_case_access
 from worklist.actor import Actor
-from worklist.enums import GrantKind
+from worklist.enums import AuditOutcome, GrantKind
 
 Matrix = dict[tuple[str, str], int]
 
@@ -77,10 +77,20 @@ def test_each_open_cell_is_audited_once_and_refusals_show_nothing(
     service: ServiceHarness, people: dict[str, Person], cases: dict[str, int]
 ) -> None:
     matrix(service, people, cases, "/cases/{case}")
-    opened = audit_events(service, "case.open")
+    records = audit_events(service, "case.open")
+    opened = [e for e in records if e.outcome is AuditOutcome.SUCCESS]
     assert sorted((e.user_id, e.case_id) for e in opened) == sorted(
         (f"{code.lower()}-01", cases[code]) for code in DEPARTMENTS
     )
+    # Every refused cell is recorded as such (NEN 7513 asks for attempts too), once.
+    refused = [e for e in records if e.outcome is AuditOutcome.SERIOUS_FAILURE]
+    assert sorted((e.user_id, e.case_id) for e in refused) == sorted(
+        (f"{who.lower()}-01", cases[whose])
+        for who in DEPARTMENTS
+        for whose in DEPARTMENTS
+        if who != whose
+    )
+    assert len(records) == len(opened) + len(refused)
 
 
 def test_a_consult_grant_opens_exactly_one_cell(
