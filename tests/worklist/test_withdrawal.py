@@ -20,11 +20,13 @@ from worklist.migrate import alembic_config, upgrade_engine
 from worklist.models import Annotation, AuditEvent, Slide, TilingJob
 from worklist.operations import restore_slide, withdraw_slide
 from worklist.operations.jobs import (
+    JobStateError,
     PyramidTarget,
     claim_job,
     enqueue_job,
     finish_job,
     report_progress,
+    retry_job,
 )
 from worklist.operations.notes import add_annotation
 from worklist.operations.withdrawal import (
@@ -161,6 +163,9 @@ def test_the_unfinished_tiling_jobs_of_a_withdrawn_slide_fail_with_its_reason(
     assert not report_progress(engine=engine, job_id=running.id, worker="runner-1", progress=None)
     assert not finish_job(engine=engine, job_id=running.id, worker="runner-1", tiles_total=9)
     assert claim_job(engine=engine, worker="runner-1").id == untouched.id  # type: ignore[union-attr]
+    # A failed job of a withdrawn slide is not queued again (that would build it anew).
+    with pytest.raises(JobStateError, match="withdrawn"):
+        retry_job(engine=engine, actor=MANAGER, job_id=queued.id)
 
 
 # --- Restoring ----------------------------------------------------------------------------------
@@ -280,7 +285,7 @@ def test_migration_0009_keeps_the_jobs_and_annotations_of_every_slide(
         columns = connection.execute(text("SELECT * FROM slide")).keys()
     assert "withdrawn_at" not in columns
 
-    upgrade_engine(engine, "0009")
+    upgrade_engine(engine)  # 0009 and what follows it
     with Session(engine) as session:
         assert session.scalar(select(func.count()).select_from(Slide)) == 3
         assert session.scalar(select(func.count()).select_from(TilingJob)) == 1

@@ -149,6 +149,11 @@ def retry_job(
                 f"slide {job.slide_id} already has an unfinished tiling job; "
                 f"job {job_id} is not queued again"
             )
+        slide = session.get(Slide, job.slide_id) if job.slide_id is not None else None
+        if slide is not None and slide.withdrawn_at is not None:
+            raise JobStateError(
+                f"slide {slide.id} was withdrawn; restore it before its tiling job is retried"
+            )
         previous_error = job.error
         job.status = JobStatus.QUEUED
         job.error = None

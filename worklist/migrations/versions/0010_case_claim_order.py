@@ -42,7 +42,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop the index and the column."""
+    """Drop the index and the column (in place: SQLite 3.35+ drops a column without the
+    table rebuild that would cascade-delete every case's material)."""
     op.drop_index(_INDEX, table_name=_TABLE)
-    with op.batch_alter_table(_TABLE) as batch:
-        batch.drop_column("priority_rank")
+    op.drop_column(_TABLE, "priority_rank")
