@@ -7,29 +7,28 @@ the attempt recorded. The command line reads it as the platform, on behalf of wh
 the filters, written before the records are shown: the log is patient data too.
 
 Records are read through the columns every revision of the log keeps, in the order
-``(occurred_at, event_id)``. A page's cursor names its last record, so the next page starts
-right after it, however many records were added meanwhile.
+``(occurred_at, event_id)``. A page's cursor names its last record (:mod:`services.paging`),
+so the next page starts right after it, however many records were added meanwhile.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, Select, or_, select
 from sqlalchemy.orm import Session
 
+from services.paging import Ordering, SortKey, read_page
 from services.schemas.audit import AuditRecord
+from services.schemas.common import Page
 from worklist.actor import Actor
 from worklist.audit import record_event
 from worklist.db import run_in_transaction
 from worklist.enums import AuditAction, AuditOutcome, Role
-from worklist.errors import ValidationError
 from worklist.models import AuditEvent
 
 AUDIT_READERS = frozenset({Role.PRIVACY_OFFICER, Role.ADMIN})
@@ -103,39 +102,6 @@ class AuditFilter:
         return detail
 
 
-@dataclass(frozen=True, slots=True)
-class AuditCursor:
-    """Where a page ended: the last record's time and id. Opaque to clients."""
-
-    occurred_at: datetime
-    event_id: str
-
-    def encode(self) -> str:
-        """The cursor as a URL-safe string."""
-        raw = json.dumps([self.occurred_at.astimezone(UTC).isoformat(), self.event_id])
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-    @classmethod
-    def decode(cls, text: str) -> AuditCursor:
-        """The cursor ``text`` names; :class:`ValidationError` (422) if it is not one of ours."""
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            moment, event_id = json.loads(raw)
-            occurred_at = datetime.fromisoformat(moment)
-            if occurred_at.tzinfo is None or not isinstance(event_id, str) or len(event_id) > 36:
-                raise ValueError("not the parts of a cursor")
-            return cls(occurred_at.astimezone(UTC), event_id)
-        except (binascii.Error, TypeError, ValueError, OverflowError) as exc:
-            raise ValidationError("cursor: not a cursor this service gave out") from exc
-
-    def after(self) -> ColumnElement[bool]:
-        """Records ordered after this cursor."""
-        return or_(
-            AuditEvent.occurred_at > self.occurred_at,
-            and_(AuditEvent.occurred_at == self.occurred_at, AuditEvent.event_id > self.event_id),
-        )
-
-
 # The columns every revision of the log keeps (the chain columns may change), and the hash
 # whose presence says the record is sealed into the chain.
 _COLUMNS: tuple[Any, ...] = (
@@ -159,12 +125,16 @@ _COLUMNS: tuple[Any, ...] = (
 )
 
 
+_NAMES = tuple(column.key for column in _COLUMNS)
+
+AUDIT_ORDER = Ordering(
+    "audit", (SortKey(AuditEvent.occurred_at, "time"), SortKey(AuditEvent.event_id, "str"))
+)
+"""The log's reading order, oldest first; a page's cursor names its last record."""
+
+
 def _query(where: AuditFilter) -> Select[Any]:
-    return (
-        select(*_COLUMNS)
-        .where(*where.clauses())
-        .order_by(AuditEvent.occurred_at, AuditEvent.event_id)
-    )
+    return select(*_COLUMNS).where(*where.clauses())
 
 
 def parse_detail(text: str | None) -> dict[str, Any]:
@@ -176,50 +146,57 @@ def parse_detail(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _record(row: Any) -> AuditRecord:
+def _record(row: Mapping[Any, Any]) -> AuditRecord:
     return AuditRecord(
-        occurred_at=row.occurred_at,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        action=AuditAction(row.action),
-        outcome=AuditOutcome(row.outcome),
-        user=row.user_id,
-        role=row.role,
-        on_behalf_of=row.on_behalf_of,
-        purpose_of_use=row.purpose_of_use,
-        site=row.site,
-        patient_pseudonym=row.patient_pseudonym,
-        case_id=row.case_id,
-        accession_number=row.accession_number,
-        slide_id=row.slide_id,
-        break_glass=bool(row.break_glass),
-        detail=parse_detail(row.detail),
-        sealed=row.record_hash is not None,
+        occurred_at=row["occurred_at"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        action=AuditAction(row["action"]),
+        outcome=AuditOutcome(row["outcome"]),
+        user=row["user_id"],
+        role=row["role"],
+        on_behalf_of=row["on_behalf_of"],
+        purpose_of_use=row["purpose_of_use"],
+        site=row["site"],
+        patient_pseudonym=row["patient_pseudonym"],
+        case_id=row["case_id"],
+        accession_number=row["accession_number"],
+        slide_id=row["slide_id"],
+        break_glass=bool(row["break_glass"]),
+        detail=parse_detail(row["detail"]),
+        sealed=row["record_hash"] is not None,
     )
 
 
+def _record_of(*columns: Any) -> AuditRecord:
+    return _record(dict(zip(_NAMES, columns, strict=True)))
+
+
 def audit_page(
-    session: Session, *, where: AuditFilter, limit: int, after: AuditCursor | None = None
-) -> tuple[list[AuditRecord], AuditCursor | None]:
-    """Up to ``limit`` records matching ``where`` after ``after``, oldest first, and the cursor
-    of the next page (None when this is the last)."""
-    query = _query(where)
-    if after is not None:
-        query = query.where(after.after())
-    rows = [_record(row) for row in session.execute(query.limit(limit + 1))]
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], AuditCursor(last.occurred_at, last.event_id)
+    session: Session, *, where: AuditFilter, limit: int, cursor: str | None = None
+) -> Page[AuditRecord]:
+    """Up to ``limit`` records matching ``where`` after ``cursor``, oldest first, with the
+    cursor of the next page (None when this is the last). No total: counting the log on
+    every page is not cheap, and the count grows as it is read."""
+    return read_page(
+        session,
+        _query(where),
+        order=AUDIT_ORDER,
+        limit=limit,
+        cursor=cursor,
+        item=_record_of,
+        counted=False,
+    )
 
 
 def audit_events(
     session: Session, *, where: AuditFilter, batch_size: int = 1000
 ) -> Iterator[AuditRecord]:
     """Every record matching ``where``, oldest first, fetched ``batch_size`` at a time."""
-    rows = session.execute(_query(where).execution_options(yield_per=batch_size))
+    query = _query(where).order_by(*AUDIT_ORDER.order_by())
+    rows = session.execute(query.execution_options(yield_per=batch_size))
     for row in rows:
-        yield _record(row)
+        yield _record(row._mapping)
 
 
 def record_reading(

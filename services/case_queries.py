@@ -1,7 +1,9 @@
-"""Read-side queries the case and worklist routes share: scoping, filtering, urgency order.
+"""Read-side queries the case and worklist routes share: scoping, filtering, urgency order,
+and pathologists named by their code (the API's one name for a pathologist).
 
 The scope here is :func:`services.access.may_view_case` as SQL, so a list never shows a case
-that opening it would refuse.
+that opening it would refuse. Lists are paged by cursor (:mod:`services.paging`) in the
+orders below.
 """
 
 from __future__ import annotations
@@ -11,18 +13,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, or_, select, true
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from services.access import require_clinical
 from services.deps import AuthenticatedUser
+from services.errors import ResourceNotFoundError
+from services.paging import Ordering, SortKey, read_page
 from services.schemas.cases import (
     AssignmentPublic,
+    AssignmentReceipt,
     CaseBlock,
     CaseDetail,
     CasePublic,
     CaseSlide,
     CaseSpecimen,
+    CaseState,
     SlideListing,
 )
 from services.schemas.common import Page
@@ -39,12 +45,24 @@ from worklist.models import (
     Slide,
     Specimen,
 )
+from worklist.operations import AssignmentReceipt as Receipt
 
 # Most urgent first: priority, then the earliest due date (the claim order's index).
 URGENCY_ORDER = (Case.priority_rank, Case.due_at, Case.id)
 
 _primary = aliased(Assignment, name="primary_assignment")
 _primary_pathologist = aliased(Pathologist, name="primary_pathologist")
+_held = aliased(Assignment, name="held")
+
+_rank, _due, _case_id = URGENCY_ORDER
+_URGENCY_KEYS = (SortKey(_rank, "int"), SortKey(_due, "time"), SortKey(_case_id, "int"))
+CASES_IN_ID_ORDER = Ordering("cases", (SortKey(Case.id, "int"),))
+CASES_MOST_URGENT_FIRST = Ordering("worklist", _URGENCY_KEYS)
+HELD_MOST_URGENT_FIRST = Ordering("worklist.mine", (*_URGENCY_KEYS, SortKey(_held.id, "int")))
+SLIDES_IN_CASE_ORDER = Ordering(
+    "case.slides",
+    (SortKey(Specimen.label, "str"), SortKey(Block.label, "str"), SortKey(Slide.id, "int")),
+)
 
 
 def visible_to(user: AuthenticatedUser, now: datetime | None = None) -> ColumnElement[bool]:
@@ -140,49 +158,48 @@ def case_page(
     scope: ColumnElement[bool],
     where: CaseFilter,
     limit: int,
-    offset: int,
+    cursor: str | None,
     urgent_first: bool,
 ) -> Page[CasePublic]:
-    """One page of the cases in ``scope`` matching ``where``."""
-    conditions = [scope, *where.clauses()]
-    rows = _case_rows().where(*conditions)
-    total = session.scalar(select(func.count()).select_from(rows.subquery())) or 0
-    order = URGENCY_ORDER if urgent_first else (Case.id,)
-    found = session.execute(rows.order_by(*order).limit(limit).offset(offset)).all()
-    return Page[CasePublic](
-        items=[case_public(case, code, holder) for case, code, holder in found],
-        total=total,
+    """One page of the cases in ``scope`` matching ``where``, most urgent first or by id."""
+    return read_page(
+        session,
+        _case_rows().where(scope, *where.clauses()),
+        order=CASES_MOST_URGENT_FIRST if urgent_first else CASES_IN_ID_ORDER,
         limit=limit,
-        offset=offset,
+        cursor=cursor,
+        item=case_public,
+    )
+
+
+def _worklist_item(
+    assignment: Assignment, case: Case, code: str, holder: str | None
+) -> WorklistItem:
+    return WorklistItem(
+        case=case_public(case, code, holder),
+        assignment_id=assignment.id,
+        kind=assignment.kind,
+        assigned_at=assignment.assigned_at,
+        rule=assignment.rule,
     )
 
 
 def held_by(
-    session: Session, *, pathologist_id: int, limit: int, offset: int
+    session: Session, *, pathologist_id: int, limit: int, cursor: str | None
 ) -> Page[WorklistItem]:
     """One page of the cases a pathologist holds (any kind of assignment), most urgent first."""
-    held = aliased(Assignment, name="held")
     rows = (
-        _case_rows(held)
-        .join(held, held.case_id == Case.id)
-        .where(held.pathologist_id == pathologist_id, held.active)
+        _case_rows(_held)
+        .join(_held, _held.case_id == Case.id)
+        .where(_held.pathologist_id == pathologist_id, _held.active)
     )
-    total = session.scalar(select(func.count()).select_from(rows.subquery())) or 0
-    found = session.execute(rows.order_by(*URGENCY_ORDER, held.id).limit(limit).offset(offset))
-    return Page[WorklistItem](
-        items=[
-            WorklistItem(
-                case=case_public(case, code, holder),
-                assignment_id=assignment.id,
-                kind=assignment.kind,
-                assigned_at=assignment.assigned_at,
-                rule=assignment.rule,
-            )
-            for assignment, case, code, holder in found
-        ],
-        total=total,
+    return read_page(
+        session,
+        rows,
+        order=HELD_MOST_URGENT_FIRST,
         limit=limit,
-        offset=offset,
+        cursor=cursor,
+        item=_worklist_item,
     )
 
 
@@ -250,7 +267,6 @@ def assignment_public(assignment: Assignment, pathologist_code: str) -> Assignme
     return AssignmentPublic(
         id=assignment.id,
         case_id=assignment.case_id,
-        pathologist_id=assignment.pathologist_id,
         pathologist_code=pathologist_code,
         kind=assignment.kind,
         active=assignment.active,
@@ -262,26 +278,63 @@ def assignment_public(assignment: Assignment, pathologist_code: str) -> Assignme
     )
 
 
-def case_slides(session: Session, case_id: int) -> list[SlideListing]:
-    """Every slide of a case, in specimen, block and slide order."""
-    rows = session.execute(
+def _slide_listing(slide: Slide, specimen_label: str, block_label: str) -> SlideListing:
+    return SlideListing(
+        id=slide.id,
+        specimen_label=specimen_label,
+        block_label=block_label,
+        stain=slide.stain,
+        scanned_at=slide.scanned_at,
+        pyramid_status=slide.pyramid_status,
+        dzi_url=dzi_url(slide.id),
+        withdrawn_at=slide.withdrawn_at,
+        withdrawal_reason=slide.withdrawal_reason,
+    )
+
+
+def case_slides(
+    session: Session, case_id: int, *, limit: int, cursor: str | None
+) -> Page[SlideListing]:
+    """One page of a case's slides, in specimen, block and slide order."""
+    rows = (
         select(Slide, Specimen.label, Block.label)
         .join(Block, Slide.block_id == Block.id)
         .join(Specimen, Block.specimen_id == Specimen.id)
         .where(Specimen.case_id == case_id)
-        .order_by(Specimen.label, Block.label, Slide.id)
-    ).all()
-    return [
-        SlideListing(
-            id=slide.id,
-            specimen_label=specimen_label,
-            block_label=block_label,
-            stain=slide.stain,
-            scanned_at=slide.scanned_at,
-            pyramid_status=slide.pyramid_status,
-            dzi_url=dzi_url(slide.id),
-            withdrawn_at=slide.withdrawn_at,
-            withdrawal_reason=slide.withdrawal_reason,
-        )
-        for slide, specimen_label, block_label in rows
-    ]
+    )
+    return read_page(
+        session,
+        rows,
+        order=SLIDES_IN_CASE_ORDER,
+        limit=limit,
+        cursor=cursor,
+        item=_slide_listing,
+    )
+
+
+def pathologist_id_of(session: Session, pathologist_code: str) -> int:
+    """The id of the pathologist the API names ``pathologist_code``; 404 if there is none."""
+    found = session.scalar(select(Pathologist.id).where(Pathologist.code == pathologist_code))
+    if found is None:
+        raise ResourceNotFoundError(f"pathologist {pathologist_code!r} does not exist")
+    return found
+
+
+def pathologist_code_of(session: Session, pathologist_id: int | None) -> str | None:
+    """The code of pathologist ``pathologist_id`` (None for None)."""
+    if pathologist_id is None:
+        return None
+    return session.scalar(select(Pathologist.code).where(Pathologist.id == pathologist_id))
+
+
+def receipt_public(session: Session, receipt: Receipt) -> AssignmentReceipt:
+    """An operation's assignment receipt as the API shows it: the pathologist by code."""
+    code = pathologist_code_of(session, receipt.pathologist_id)
+    assert code is not None  # the assignment's pathologist exists: it was just assigned
+    return AssignmentReceipt(
+        assignment_id=receipt.assignment_id,
+        pathologist_code=code,
+        kind=receipt.kind,
+        rule=receipt.rule,
+        case=CaseState.model_validate(receipt.case),
+    )

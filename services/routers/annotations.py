@@ -22,15 +22,16 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Response, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.access import SlideAccess, open_slide
 from services.deps import CurrentUser, SessionDep, StateDep
 from services.errors import ConflictError, ResourceNotFoundError
-from services.routers.params import AnnotationId, Limit, Offset, SlideId
+from services.paging import Ordering, SortKey, read_page
+from services.routers.params import AnnotationId, Cursor, Limit, SlideId
 from services.schemas.annotations import AnnotationCreate, AnnotationPublic, AnnotationUpdate
 from services.schemas.auth import ErrorBody
-from services.schemas.common import Page
+from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.state import AppState
 from services.storage import resolve_slide_file
 from worklist.db import read_session
@@ -119,28 +120,28 @@ def _current(state: AppState, slide_id: int, annotation_id: int) -> Annotation:
     return annotation
 
 
+ANNOTATIONS_OLDEST_FIRST = Ordering("slide.annotations", (SortKey(Annotation.id, "int"),))
+
+
 @router.get("", response_model=Page[AnnotationPublic])
 def list_annotations(
     slide_id: SlideId,
     user: CurrentUser,
     session: SessionDep,
     state: StateDep,
-    limit: Limit = 100,
-    offset: Offset = 0,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[AnnotationPublic]:
-    """The slide's annotations, oldest first, ``limit`` (at most 200) at a time from
-    ``offset``; deleted ones are left out. Audited as opening the slide."""
+    """The slide's annotations, oldest first, a page at a time; deleted ones are left out.
+    Audited as opening the slide."""
     access = open_slide(session, user, slide_id, views=state.views)
-    shown = (Annotation.slide_id == slide_id, Annotation.deleted_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(Annotation).where(*shown))
-    annotations = session.scalars(
-        select(Annotation).where(*shown).order_by(Annotation.id).limit(limit).offset(offset)
-    )
-    page = Page[AnnotationPublic](
-        items=[_public(annotation) for annotation in annotations],
-        total=total or 0,
+    page = read_page(
+        session,
+        select(Annotation).where(Annotation.slide_id == slide_id, Annotation.deleted_at.is_(None)),
+        order=ANNOTATIONS_OLDEST_FIRST,
         limit=limit,
-        offset=offset,
+        cursor=cursor,
+        item=_public,
     )
     state.views.opened(state.engine, user, access)
     return page

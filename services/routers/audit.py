@@ -16,7 +16,6 @@ from services.audit_queries import (
     AUDIT_READERS,
     READ_EVENT,
     REVIEW_PURPOSE,
-    AuditCursor,
     AuditFilter,
     audit_page,
     may_read_audit,
@@ -26,7 +25,7 @@ from services.deps import CurrentUser, EngineDep, SessionDep
 from services.errors import AccessDeniedError
 from services.schemas.audit import AuditQuery, AuditRecord
 from services.schemas.auth import ErrorBody
-from services.schemas.common import CursorPage
+from services.schemas.common import Page
 from worklist.enums import AuditOutcome
 
 router = APIRouter(
@@ -53,13 +52,13 @@ def _filter(query: AuditQuery) -> AuditFilter:
     )
 
 
-@router.get("", response_model=CursorPage[AuditRecord])
+@router.get("", response_model=Page[AuditRecord])
 def read_audit_log(
     query: Annotated[AuditQuery, Query()],
     user: CurrentUser,
     session: SessionDep,
     engine: EngineDep,
-) -> CursorPage[AuditRecord]:
+) -> Page[AuditRecord]:
     """One page of the audit log, oldest first: send the answer's ``next`` as ``cursor`` for
     the page after, with the same filters. Privacy officers and administrators only; the
     reading, or the refusal, is recorded in the log."""
@@ -78,14 +77,15 @@ def read_audit_log(
             detail={"filters": where.as_detail(), "refused": "forbidden", "reason": message},
         )
         raise AccessDeniedError(message)
-    after = AuditCursor.decode(query.cursor) if query.cursor is not None else None
-    items, following = audit_page(session, where=where, limit=query.limit, after=after)
+    page = audit_page(session, where=where, limit=query.limit, cursor=query.cursor)
     record_reading(
         engine,
         actor=actor,
         event_type=READ_EVENT,
-        detail={"filters": where.as_detail(), "records": len(items), "paged": after is not None},
+        detail={
+            "filters": where.as_detail(),
+            "records": len(page.items),
+            "paged": query.cursor is not None,
+        },
     )
-    return CursorPage[AuditRecord](
-        items=items, limit=query.limit, next=following.encode() if following else None
-    )
+    return page

@@ -16,12 +16,15 @@ import math
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, status
+from sqlalchemy.orm import Session
 
+from services.case_queries import pathologist_code_of
 from services.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     AuthenticatedUser,
     CurrentUser,
+    SessionDep,
     StateDep,
 )
 from services.errors import AccessDeniedError, NotAuthenticatedError, TooManyAttemptsError
@@ -40,6 +43,23 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 # Who records a refused sign-in: there is no signed-in user (the name tried is in the detail).
 _SIGN_IN_DESK = Actor.system("coupe-sign-in")
+
+
+def _user_public(session: Session, user: AuthenticatedUser) -> UserPublic:
+    """``user`` as the API shows them: department and pathologist by code."""
+    return UserPublic(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        department_code=user.department_code,
+        pathologist_code=pathologist_code_of(session, user.pathologist_id),
+    )
+
+
+def _fresh_user_public(state: AppState, user: AuthenticatedUser) -> UserPublic:
+    with read_session(state.engine) as session:
+        return _user_public(session, user)
 
 
 def _client_address(request: Request) -> str:
@@ -100,6 +120,7 @@ async def login(
     token, _ = await pool.run(
         lambda: start_session(engine=state.engine, actor=user.actor, user_id=account.id)
     )
+    shown = await pool.run(lambda: _fresh_user_public(state, user))
     secure = state.settings.behind_tls
     lifetime_s = state.sessions.lifetime_s
     response.set_cookie(
@@ -114,11 +135,7 @@ async def login(
         samesite="strict",
         secure=secure,
     )
-    return TokenResponse(
-        access_token=token,
-        expires_in=lifetime_s,
-        user=UserPublic.model_validate(user, from_attributes=True),
-    )
+    return TokenResponse(access_token=token, expires_in=lifetime_s, user=shown)
 
 
 @router.post("/logout", status_code=204)
@@ -133,9 +150,9 @@ def logout(user: CurrentUser, state: StateDep, response: Response) -> Response:
 
 
 @router.get("/me", response_model=UserPublic)
-def me(user: CurrentUser) -> UserPublic:
+def me(user: CurrentUser, session: SessionDep) -> UserPublic:
     """Who is signed in."""
-    return UserPublic.model_validate(user, from_attributes=True)
+    return _user_public(session, user)
 
 
 @router.post(

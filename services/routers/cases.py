@@ -2,7 +2,8 @@
 
 Opening one case writes one audit record (NEN 7513); if it cannot be written, the request
 fails instead of showing the case unaudited. Lists are not audited case by case, so they
-show no more than the worklist needs.
+show no more than the worklist needs. Lists are pages (``limit``, ``cursor``; see
+:mod:`services.schemas.common`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from services.access import open_case
 from services.case_queries import CaseFilter, case_detail, case_page, case_slides, visible_to
 from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, StateDep
 from services.errors import ResourceNotFoundError
-from services.routers.params import AccessionPath, CaseId, DepartmentFilter, Limit, Offset
+from services.routers.params import AccessionPath, CaseId, Cursor, DepartmentFilter, Limit
 from services.schemas.auth import ErrorBody
 from services.schemas.cases import CaseCreate, CaseDetail, CasePublic, SlideListing
-from services.schemas.common import Page
+from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from worklist.db import read_session
 from worklist.enums import CaseStatus, Priority
 from worklist.models import Case
@@ -45,16 +46,16 @@ def list_cases(
     user: CurrentUser,
     session: SessionDep,
     status: CaseStatus | None = None,
-    department: DepartmentFilter = None,
+    department_code: DepartmentFilter = None,
     priority: Priority | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[CasePublic]:
     """The cases you may see, oldest first: a pathologist their department's, those assigned to
     them and those granted to them; lab managers and administrators the whole region."""
     where = CaseFilter(
         statuses=None if status is None else (status,),
-        department_code=department,
+        department_code=department_code,
         priority=priority,
     )
     return case_page(
@@ -62,14 +63,14 @@ def list_cases(
         scope=visible_to(user),
         where=where,
         limit=limit,
-        offset=offset,
+        cursor=cursor,
         urgent_first=False,
     )
 
 
 def _intake_of(body: CaseCreate) -> CaseIntake:
     return CaseIntake(
-        department=body.department,
+        department=body.department_code,
         patient_pseudonym=body.patient_pseudonym,
         tumour_group=body.tumour_group,
         category=body.category,
@@ -140,11 +141,18 @@ def get_case(
     return _open_case(session, state, user, case_id)
 
 
-@router.get("/{case_id}/slides", response_model=list[SlideListing])
+@router.get("/{case_id}/slides", response_model=Page[SlideListing])
 def list_case_slides(
-    case_id: CaseId, user: CurrentUser, session: SessionDep, state: StateDep
-) -> list[SlideListing]:
-    """The case's slides with their specimen and block, ready for the viewer. Audited as
-    opening the case."""
-    state.views.opened(state.engine, user, open_case(session, user, case_id, views=state.views))
-    return case_slides(session, case_id)
+    case_id: CaseId,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[SlideListing]:
+    """The case's slides with their specimen and block, ready for the viewer, in specimen,
+    block and slide order. Audited as opening the case."""
+    access = open_case(session, user, case_id, views=state.views)
+    page = case_slides(session, case_id, limit=limit, cursor=cursor)
+    state.views.opened(state.engine, user, access)  # after the read: a bad cursor opened nothing
+    return page

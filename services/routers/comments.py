@@ -7,9 +7,11 @@ from sqlalchemy import select
 
 from services.access import open_case
 from services.deps import CurrentUser, EngineDep, SessionDep, StateDep
-from services.routers.params import CaseId
+from services.paging import Ordering, SortKey, read_page
+from services.routers.params import CaseId, Cursor, Limit
 from services.schemas.auth import ErrorBody
 from services.schemas.comments import CommentCreate, CommentPublic
+from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from worklist.db import read_session
 from worklist.models import Comment
 from worklist.operations import add_comment
@@ -25,16 +27,30 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=list[CommentPublic])
+COMMENTS_OLDEST_FIRST = Ordering("case.comments", (SortKey(Comment.id, "int"),))
+
+
+@router.get("", response_model=Page[CommentPublic])
 def list_comments(
-    case_id: CaseId, user: CurrentUser, session: SessionDep, state: StateDep
-) -> list[CommentPublic]:
+    case_id: CaseId,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[CommentPublic]:
     """The case's comments, oldest first. Audited as opening the case."""
-    state.views.opened(state.engine, user, open_case(session, user, case_id, views=state.views))
-    comments = session.scalars(
-        select(Comment).where(Comment.case_id == case_id).order_by(Comment.id)
+    access = open_case(session, user, case_id, views=state.views)
+    page = read_page(
+        session,
+        select(Comment).where(Comment.case_id == case_id),
+        order=COMMENTS_OLDEST_FIRST,
+        limit=limit,
+        cursor=cursor,
+        item=CommentPublic.model_validate,
     )
-    return [CommentPublic.model_validate(comment) for comment in comments]
+    state.views.opened(state.engine, user, access)  # after the read: a bad cursor opened nothing
+    return page
 
 
 @router.post("", response_model=CommentPublic, status_code=status.HTTP_201_CREATED)

@@ -14,13 +14,15 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from services.access import may_view_case, open_case, require_clinical
-from services.case_queries import assignment_public
+from services.case_queries import assignment_public, pathologist_id_of, receipt_public
 from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, SettingsDep
 from services.errors import ConflictError, ResourceNotFoundError
-from services.routers.params import CaseId
+from services.paging import Ordering, SortKey, read_page
+from services.routers.params import CaseId, Cursor, Limit
 from services.routers.worklist import own_pathologist_id
 from services.schemas.auth import ErrorBody
-from services.schemas.cases import AssignmentPublic, AssignmentReceipt, CaseState
+from services.schemas.cases import AssignmentPublic, CaseState
+from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.schemas.consults import (
     BreakGlassRequest,
     ConsultAnswer,
@@ -56,22 +58,36 @@ def _grant(engine: EngineDep, grant_id: int) -> GrantPublic:
         return GrantPublic.model_validate(fresh.get_one(CaseGrant, grant_id))
 
 
-@router.get("/consults", response_model=list[AssignmentPublic])
+CONSULTS_OLDEST_FIRST = Ordering("case.consults", (SortKey(Assignment.id, "int"),))
+GRANTS_OLDEST_FIRST = Ordering("case.grants", (SortKey(CaseGrant.id, "int"),))
+
+
+@router.get("/consults", response_model=Page[AssignmentPublic])
 def list_consults(
-    case_id: CaseId, user: CurrentUser, session: SessionDep
-) -> list[AssignmentPublic]:
+    case_id: CaseId,
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[AssignmentPublic]:
     """The case's consults and second opinions, open and answered, oldest first."""
     open_case(session, user, case_id)
-    rows = session.execute(
+    rows = (
         select(Assignment, Pathologist.code)
         .join(Pathologist, Pathologist.id == Assignment.pathologist_id)
         .where(
             Assignment.case_id == case_id,
             Assignment.kind.in_([AssignmentKind.CONSULT, AssignmentKind.SECOND_OPINION]),
         )
-        .order_by(Assignment.id)
-    ).all()
-    return [assignment_public(assignment, code) for assignment, code in rows]
+    )
+    return read_page(
+        session,
+        rows,
+        order=CONSULTS_OLDEST_FIRST,
+        limit=limit,
+        cursor=cursor,
+        item=assignment_public,
+    )
 
 
 @router.post(
@@ -91,7 +107,7 @@ def ask_consult(
         actor=access.actor,
         case_id=case_id,
         requested_by=requested_by,
-        consultant_id=body.consultant_id,
+        consultant_id=pathologist_id_of(session, body.pathologist_code),
         question=body.question,
         kind=body.kind.assignment_kind,
         grant=ConsultGrant(
@@ -101,9 +117,7 @@ def ask_consult(
         expected_version=body.expected_version,
     )
     grant = _grant(engine, receipt.grant_id) if receipt.grant_id is not None else None
-    return ConsultPublic(
-        assignment=AssignmentReceipt.model_validate(receipt.assignment), grant=grant
-    )
+    return ConsultPublic(assignment=receipt_public(session, receipt.assignment), grant=grant)
 
 
 @router.post("/consults/answer", response_model=ConsultAnswered, responses=_CONFLICT)
@@ -123,15 +137,26 @@ def answer(
     return ConsultAnswered(case=CaseState.model_validate(state))
 
 
-@router.get("/grants", response_model=list[GrantPublic])
-def list_grants(case_id: CaseId, manager: ManagerUser, session: SessionDep) -> list[GrantPublic]:
-    """Every grant on the case, expired ones included (lab managers; for the audit review)."""
+@router.get("/grants", response_model=Page[GrantPublic])
+def list_grants(
+    case_id: CaseId,
+    manager: ManagerUser,
+    session: SessionDep,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[GrantPublic]:
+    """Every grant on the case, oldest first, expired ones included (lab managers; for the
+    audit review)."""
     if session.get(Case, case_id) is None:
         raise ResourceNotFoundError(f"case {case_id} does not exist")
-    grants = session.scalars(
-        select(CaseGrant).where(CaseGrant.case_id == case_id).order_by(CaseGrant.id)
+    return read_page(
+        session,
+        select(CaseGrant).where(CaseGrant.case_id == case_id),
+        order=GRANTS_OLDEST_FIRST,
+        limit=limit,
+        cursor=cursor,
+        item=GrantPublic.model_validate,
     )
-    return [GrantPublic.model_validate(grant) for grant in grants]
 
 
 @router.post("/grants", response_model=GrantPublic, status_code=status.HTTP_201_CREATED)

@@ -7,8 +7,10 @@ from sqlalchemy import select
 
 from services.deps import CurrentUser, SessionDep
 from services.errors import ResourceNotFoundError
-from services.routers.params import DepartmentCodePath
+from services.paging import Ordering, SortKey, read_page
+from services.routers.params import Cursor, DepartmentCodePath, Limit
 from services.schemas.auth import ErrorBody
+from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.schemas.departments import DepartmentPublic
 from worklist.models import Department
 
@@ -19,11 +21,25 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=list[DepartmentPublic])
-def list_departments(user: CurrentUser, session: SessionDep) -> list[DepartmentPublic]:
-    """Every department of the region, by code."""
-    departments = session.scalars(select(Department).order_by(Department.code))
-    return [DepartmentPublic.model_validate(d) for d in departments]
+DEPARTMENTS_BY_CODE = Ordering("departments", (SortKey(Department.code, "str"),))
+
+
+@router.get("", response_model=Page[DepartmentPublic])
+def list_departments(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[DepartmentPublic]:
+    """The departments of the region, by code."""
+    return read_page(
+        session,
+        select(Department),
+        order=DEPARTMENTS_BY_CODE,
+        limit=limit,
+        cursor=cursor,
+        item=DepartmentPublic.model_validate,
+    )
 
 
 @router.get(

@@ -15,7 +15,10 @@ from sqlalchemy import select
 from services.access import slide_for_viewing
 from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, StateDep
 from services.errors import AccessDeniedError, ResourceNotFoundError, without_server_paths
+from services.paging import Ordering, SortKey, read_page
+from services.routers.params import Cursor, Limit
 from services.schemas.auth import ErrorBody
+from services.schemas.common import DEFAULT_PAGE_LIMIT, MAX_ID, Page
 from services.schemas.jobs import JobPublic
 from worklist.db import read_session
 from worklist.enums import JobStatus, Role
@@ -30,7 +33,8 @@ router = APIRouter(
     },
 )
 
-JobId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The tiling job's id.")]
+JobId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The tiling job's id.")]
+JOBS_NEWEST_FIRST = Ordering("jobs", (SortKey(TilingJob.id, "int", descending=True),))
 
 
 def job_public(job: TilingJob) -> JobPublic:
@@ -60,17 +64,17 @@ def _visible_job(session: SessionDep, user: CurrentUser, job_id: int) -> TilingJ
     return job
 
 
-@router.get("", response_model=list[JobPublic])
+@router.get("", response_model=Page[JobPublic])
 def list_jobs(
     user: CurrentUser,
     session: SessionDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs in this state.")] = None,
-    slide_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
-) -> list[JobPublic]:
+    slide_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[JobPublic]:
     """Tiling jobs, newest first; pathologists see their department's."""
-    query = select(TilingJob).order_by(TilingJob.id.desc()).limit(limit).offset(offset)
+    query = select(TilingJob)
     if status is not None:
         query = query.where(TilingJob.status == status)
     if slide_id is not None:
@@ -85,7 +89,9 @@ def list_jobs(
             .join(Case, Specimen.case_id == Case.id)
             .where(Case.department_id == user.department_id)
         )
-    return [job_public(job) for job in session.scalars(query)]
+    return read_page(
+        session, query, order=JOBS_NEWEST_FIRST, limit=limit, cursor=cursor, item=job_public
+    )
 
 
 @router.get(

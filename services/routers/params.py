@@ -8,7 +8,13 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from services.schemas.common import MAX_ID
+from services.schemas.common import (
+    CURSOR_MAX_LENGTH,
+    CURSOR_PATTERN,
+    DEFAULT_PAGE_LIMIT,
+    MAX_ID,
+    MAX_PAGE_LIMIT,
+)
 
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The case's id.")]
 SlideId = Annotated[int, Path(ge=1, le=MAX_ID, description="The slide's id.")]
@@ -31,7 +37,28 @@ AccessionPath = Annotated[
 ]
 DepartmentFilter = Annotated[
     str | None,
-    Query(max_length=16, pattern=r"^[A-Z][A-Z0-9-]{1,15}$", description="A department code."),
+    Query(
+        max_length=16,
+        pattern=r"^[A-Z][A-Z0-9-]{1,15}$",
+        description="Only this department's (its code, e.g. HMC).",
+    ),
 ]
-Limit = Annotated[int, Query(ge=1, le=200, description="At most this many items (1-200).")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Skip this many items.")]
+Limit = Annotated[
+    int,
+    Query(
+        ge=1,
+        le=MAX_PAGE_LIMIT,
+        description=f"Items per page: 1 to {MAX_PAGE_LIMIT}, default {DEFAULT_PAGE_LIMIT}.",
+    ),
+]
+"""Every list's page size; give it the default ``DEFAULT_PAGE_LIMIT``."""
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=CURSOR_MAX_LENGTH,
+        pattern=CURSOR_PATTERN,
+        description="The `next` of the page before (opaque); leave it out for the first page. "
+        "A cursor of another list, or one this service did not give out, is refused (422).",
+    ),
+]
+"""Where a page starts: the ``next`` of the page before."""

@@ -10,8 +10,10 @@ from sqlalchemy.orm import selectinload
 
 from services.deps import CurrentUser, SessionDep
 from services.errors import ResourceNotFoundError
-from services.routers.params import DepartmentFilter, PathologistCodePath
+from services.paging import Ordering, SortKey, read_page
+from services.routers.params import Cursor, DepartmentFilter, Limit, PathologistCodePath
 from services.schemas.auth import ErrorBody
+from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.schemas.pathologists import PathologistPublic
 from worklist.models import Department, Pathologist, PathologistSubspecialty
 
@@ -24,7 +26,6 @@ router = APIRouter(
 
 def _public(pathologist: Pathologist) -> PathologistPublic:
     return PathologistPublic(
-        id=pathologist.id,
         code=pathologist.code,
         name=pathologist.name,
         department_code=pathologist.department.code,
@@ -42,20 +43,25 @@ _LOADED = (
 )
 
 
-@router.get("", response_model=list[PathologistPublic])
+PATHOLOGISTS_BY_CODE = Ordering("pathologists", (SortKey(Pathologist.code, "str"),))
+
+
+@router.get("", response_model=Page[PathologistPublic])
 def list_pathologists(
     user: CurrentUser,
     session: SessionDep,
-    department: DepartmentFilter = None,
+    department_code: DepartmentFilter = None,
     subspecialty: Annotated[
         str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
     ] = None,
     include_inactive: bool = False,
-) -> list[PathologistPublic]:
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[PathologistPublic]:
     """Pathologists, by code; narrowed to a department or a subspecialty if asked."""
-    query = select(Pathologist).join(Department).options(*_LOADED).order_by(Pathologist.code)
-    if department is not None:
-        query = query.where(Department.code == department)
+    query = select(Pathologist).join(Department).options(*_LOADED)
+    if department_code is not None:
+        query = query.where(Department.code == department_code)
     if subspecialty is not None:
         query = query.where(
             Pathologist.id.in_(
@@ -66,7 +72,9 @@ def list_pathologists(
         )
     if not include_inactive:
         query = query.where(Pathologist.active)
-    return [_public(p) for p in session.scalars(query)]
+    return read_page(
+        session, query, order=PATHOLOGISTS_BY_CODE, limit=limit, cursor=cursor, item=_public
+    )
 
 
 @router.get(

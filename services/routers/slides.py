@@ -148,7 +148,9 @@ def slide_metadata(
     mpp_x, mpp_y = facts.mpp_um if facts.mpp_um is not None else (None, None)
     return SlidePublic(
         id=slide.id,
-        block_id=slide.block_id,
+        case_id=access.case_id,
+        specimen_label=slide.block.specimen.label,
+        block_label=slide.block.label,
         stain=slide.stain,
         width_px=facts.width_px,
         height_px=facts.height_px,

@@ -64,7 +64,7 @@ CaseId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The case's id
 
 _FIELD_MAX_BYTES = 256
 _MAX_PARTS = 8
-_TEXT_FIELDS = ("stain", "specimen", "block")
+_TEXT_FIELDS = ("stain", "specimen_label", "block_label")
 
 
 class _UploadReader:
@@ -274,14 +274,20 @@ _UPLOAD_BODY: dict[str, Any] = {
                             + " (one file).",
                         },
                         "stain": {"type": "string", "default": "H&E", "maxLength": 64},
-                        "specimen": {"type": "string", "default": "A", "pattern": "^[A-Z]{1,2}$"},
-                        "block": {
+                        "specimen_label": {
+                            "type": "string",
+                            "default": "A",
+                            "pattern": "^[A-Z]{1,2}$",
+                        },
+                        "block_label": {
                             "type": "string",
                             "description": "Block label like A1 (default: the first unscanned "
-                            "slide with this stain, else <specimen>1).",
+                            "slide with this stain, else <specimen_label>1).",
                             "pattern": "^[A-Z]{1,2}[0-9]{1,3}$",
                         },
                     },
+                    # As in every JSON body: a field not named here is refused (422).
+                    "additionalProperties": False,
                 }
             }
         },
@@ -340,11 +346,11 @@ async def upload_slide(
             if chunk:
                 await anyio.to_thread.run_sync(reader.write, chunk)
         file_name = await anyio.to_thread.run_sync(_checked_file, reader)
-        specimen = reader.text("specimen", "A")
+        specimen = reader.text("specimen_label", "A")
         assert specimen is not None
         labels = SlideLabels(
             specimen=specimen,
-            block=reader.text("block", None),
+            block=reader.text("block_label", None),
             stain=reader.text("stain", "H&E") or "H&E",
         )
         checked = await anyio.to_thread.run_sync(_named_for_probe, incoming, file_name)
@@ -390,8 +396,8 @@ def _upload_public(
             accession_number=registration.accession_number,
             slide_id=slide.id,
             stain=slide.stain,
-            specimen=block.specimen.label,
-            block=block.label,
+            specimen_label=block.specimen.label,
+            block_label=block.label,
             file_name=file_name,
             size_bytes=size_bytes,
             pyramid_status=slide.pyramid_status,

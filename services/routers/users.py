@@ -13,10 +13,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from fastapi import Path as PathParam
 from sqlalchemy import ColumnElement, Engine, select, true
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from services.deps import AdminUser, EngineDep, SessionDep, StateDep
 from services.errors import ResourceNotFoundError
+from services.paging import AnySelect, Ordering, SortKey, read_page
+from services.routers.params import Cursor, Limit
+from services.schemas.common import DEFAULT_PAGE_LIMIT, MAX_ID, Page
 from services.schemas.users import UserAccountPublic, UserCreate, UserUpdate
 from services.security import hash_new_password
 from worklist.accounts import KEEP, Keep, NewUser, UserChanges, create_user, update_user
@@ -26,54 +29,63 @@ from worklist.sessions import end_user_sessions
 
 router = APIRouter(prefix="/users", tags=["users"])
 
-UserId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="The account's id.")]
+UserId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The account's id.")]
+USERS_BY_ID = Ordering("users", (SortKey(UserAccount.id, "int"),))
 
 
-def _accounts(session: Session, where: ColumnElement[bool]) -> list[UserAccountPublic]:
-    """The accounts matching ``where``, by id, with their department's and pathologist's codes."""
+def _accounts(where: ColumnElement[bool]) -> AnySelect:
+    """The accounts matching ``where``, with their department's and pathologist's codes."""
     department = aliased(Department)
     pathologist = aliased(Pathologist)
-    rows = session.execute(
+    return (
         select(UserAccount, department.code, pathologist.code)
         .outerjoin(department, department.id == UserAccount.department_id)
         .outerjoin(pathologist, pathologist.id == UserAccount.pathologist_id)
         .where(where)
-        .order_by(UserAccount.id)
-    ).all()
-    return [
-        UserAccountPublic(
-            id=account.id,
-            username=account.username,
-            display_name=account.display_name,
-            role=account.role,
-            department_id=account.department_id,
-            department_code=department_code,
-            pathologist_id=account.pathologist_id,
-            pathologist_code=pathologist_code,
-            active=account.active,
-        )
-        for account, department_code, pathologist_code in rows
-    ]
+    )
+
+
+def _account_public(
+    account: UserAccount, department_code: str | None, pathologist_code: str | None
+) -> UserAccountPublic:
+    return UserAccountPublic(
+        id=account.id,
+        username=account.username,
+        display_name=account.display_name,
+        role=account.role,
+        department_code=department_code,
+        pathologist_code=pathologist_code,
+        active=account.active,
+    )
 
 
 def _account(engine: Engine, user_id: int) -> UserAccountPublic:
     with read_session(engine) as session:  # a fresh session: the request's predates the write
-        found = _accounts(session, UserAccount.id == user_id)
-    if not found:
+        found = session.execute(_accounts(UserAccount.id == user_id)).first()
+    if found is None:
         raise ResourceNotFoundError(f"user {user_id} does not exist")
-    return found[0]
+    return _account_public(*found)
 
 
-@router.get("", response_model=list[UserAccountPublic])
+@router.get("", response_model=Page[UserAccountPublic])
 def list_users(
     admin: AdminUser,
     session: SessionDep,
     include_disabled: Annotated[
         bool, Query(description="Also list disabled accounts (to re-enable one).")
     ] = False,
-) -> list[UserAccountPublic]:
-    """Every active account (and the disabled ones too with ``include_disabled``)."""
-    return _accounts(session, true() if include_disabled else UserAccount.active.is_(True))
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[UserAccountPublic]:
+    """The active accounts by id (and the disabled ones too with ``include_disabled``)."""
+    return read_page(
+        session,
+        _accounts(true() if include_disabled else UserAccount.active.is_(True)),
+        order=USERS_BY_ID,
+        limit=limit,
+        cursor=cursor,
+        item=_account_public,
+    )
 
 
 @router.post("", response_model=UserAccountPublic, status_code=status.HTTP_201_CREATED)

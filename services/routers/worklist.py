@@ -21,14 +21,16 @@ from services.case_queries import (
     CaseFilter,
     case_page,
     held_by,
+    pathologist_id_of,
+    receipt_public,
     visible_to,
 )
 from services.deps import AuthenticatedUser, CurrentUser, EngineDep, ManagerUser, SessionDep
 from services.errors import AccessDeniedError
-from services.routers.params import CaseId, DepartmentFilter, Limit, Offset
+from services.routers.params import CaseId, Cursor, DepartmentFilter, Limit
 from services.schemas.auth import ErrorBody
 from services.schemas.cases import AssignmentReceipt, CasePublic, CaseState
-from services.schemas.common import Page
+from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.schemas.worklist import (
     AssignRequest,
     ClaimNextRequest,
@@ -38,7 +40,9 @@ from services.schemas.worklist import (
     VersionedRequest,
     WorklistItem,
 )
+from worklist.db import read_session
 from worklist.enums import CaseStatus, Priority
+from worklist.operations import AssignmentReceipt as Receipt
 from worklist.operations import (
     assign_case,
     claim_case,
@@ -87,10 +91,13 @@ def _version(body: VersionedRequest | None) -> int | None:
 
 @router.get("/worklist/mine", response_model=Page[WorklistItem])
 def my_worklist(
-    user: CurrentUser, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[WorklistItem]:
     """The cases you hold (primary, second opinion or consult), most urgent first."""
-    return held_by(session, pathologist_id=own_pathologist_id(user), limit=limit, offset=offset)
+    return held_by(session, pathologist_id=own_pathologist_id(user), limit=limit, cursor=cursor)
 
 
 @router.get("/worklist/department", response_model=Page[CasePublic])
@@ -100,8 +107,8 @@ def department_worklist(
     status: CaseStatus | None = None,
     priority: Priority | None = None,
     unassigned_only: bool = False,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[CasePublic]:
     """Your department's open cases (or those with ``status``), most urgent first."""
     if user.department_code is None:
@@ -113,7 +120,7 @@ def department_worklist(
         unassigned_only=unassigned_only,
     )
     return case_page(
-        session, scope=visible_to(user), where=where, limit=limit, offset=offset, urgent_first=True
+        session, scope=visible_to(user), where=where, limit=limit, cursor=cursor, urgent_first=True
     )
 
 
@@ -122,16 +129,16 @@ def region_worklist(
     manager: ManagerUser,
     session: SessionDep,
     status: CaseStatus | None = None,
-    department: DepartmentFilter = None,
+    department_code: DepartmentFilter = None,
     priority: Priority | None = None,
     unassigned_only: bool = False,
-    limit: Limit = 50,
-    offset: Offset = 0,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
 ) -> Page[CasePublic]:
     """The region's open cases (or those with ``status``), most urgent first (lab managers)."""
     where = CaseFilter(
         statuses=OPEN_STATUSES if status is None else (status,),
-        department_code=department,
+        department_code=department_code,
         priority=priority,
         unassigned_only=unassigned_only,
     )
@@ -140,7 +147,7 @@ def region_worklist(
         scope=visible_to(manager),
         where=where,
         limit=limit,
-        offset=offset,
+        cursor=cursor,
         urgent_first=True,
     )
 
@@ -157,9 +164,10 @@ def claim_next_case(
         pathologist_id=own_pathologist_id(user),
         own_subspecialties_only=options.own_subspecialties_only,
     )
-    return ClaimNextResult(
-        assignment=None if receipt is None else AssignmentReceipt.model_validate(receipt)
-    )
+    if receipt is None:
+        return ClaimNextResult(assignment=None)
+    with read_session(engine) as session:  # a session only to show the receipt
+        return ClaimNextResult(assignment=receipt_public(session, receipt))
 
 
 # -- moves on one case -------------------------------------------------------------------
@@ -175,7 +183,8 @@ def claim(
 ) -> AssignmentReceipt:
     """Take an unassigned case you may see as its primary pathologist."""
     receipt = _own_case_move(claim_case, case_id, user, session, engine, body)
-    return AssignmentReceipt.model_validate(receipt)
+    assert isinstance(receipt, Receipt)
+    return receipt_public(session, receipt)
 
 
 @router.post("/cases/{case_id}/release", response_model=CaseState, responses=_MOVE_RESPONSES)
@@ -253,33 +262,41 @@ def sign_out_case(
 
 @router.post("/cases/{case_id}/assign", response_model=AssignmentReceipt, responses=_MOVE_RESPONSES)
 def assign(
-    case_id: CaseId, body: AssignRequest, manager: ManagerUser, engine: EngineDep
+    case_id: CaseId,
+    body: AssignRequest,
+    manager: ManagerUser,
+    session: SessionDep,
+    engine: EngineDep,
 ) -> AssignmentReceipt:
-    """Assign a case to a pathologist by hand (lab managers)."""
+    """Assign a case to a pathologist (by code) by hand (lab managers)."""
     receipt = assign_case(
         engine=engine,
         actor=manager.actor,
         case_id=case_id,
-        pathologist_id=body.pathologist_id,
+        pathologist_id=pathologist_id_of(session, body.pathologist_code),
         kind=body.kind,
         expected_version=body.expected_version,
     )
-    return AssignmentReceipt.model_validate(receipt)
+    return receipt_public(session, receipt)
 
 
 @router.post(
     "/cases/{case_id}/reassign", response_model=AssignmentReceipt, responses=_MOVE_RESPONSES
 )
 def reassign(
-    case_id: CaseId, body: ReassignRequest, manager: ManagerUser, engine: EngineDep
+    case_id: CaseId,
+    body: ReassignRequest,
+    manager: ManagerUser,
+    session: SessionDep,
+    engine: EngineDep,
 ) -> AssignmentReceipt:
-    """Move a case's primary assignment to another pathologist (lab managers)."""
+    """Move a case's primary assignment to another pathologist (by code; lab managers)."""
     receipt = reassign_case(
         engine=engine,
         actor=manager.actor,
         case_id=case_id,
-        to_pathologist_id=body.to_pathologist_id,
+        to_pathologist_id=pathologist_id_of(session, body.pathologist_code),
         reason=body.reason,
         expected_version=body.expected_version,
     )
-    return AssignmentReceipt.model_validate(receipt)
+    return receipt_public(session, receipt)

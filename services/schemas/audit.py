@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.schemas.common import (
+    CURSOR_MAX_LENGTH,
+    CURSOR_PATTERN,
     MAX_ID,
     AccessionNumber,
     DepartmentCode,
@@ -57,10 +59,14 @@ class AuditQuery(BaseModel):
         DEFAULT_PAGE_ITEMS,
         ge=1,
         le=MAX_PAGE_ITEMS,
-        description=f"At most this many records: 1 to {MAX_PAGE_ITEMS}.",
+        description=f"Records per page: 1 to {MAX_PAGE_ITEMS}, default {DEFAULT_PAGE_ITEMS}.",
     )
-    cursor: Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] | None = Field(
-        None, description="The ``next`` of the page before; none for the first page."
+    cursor: Annotated[str, Field(max_length=CURSOR_MAX_LENGTH, pattern=CURSOR_PATTERN)] | None = (
+        Field(
+            None,
+            description="The `next` of the page before (opaque); leave it out for the first "
+            "page. A cursor this service did not give out is refused (422).",
+        )
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from services.schemas.common import RequestBody
 from worklist.enums import Role
@@ -16,17 +16,15 @@ class LoginRequest(RequestBody):
 
 
 class UserPublic(BaseModel):
-    """A user as others may see them (never the password hash)."""
-
-    model_config = ConfigDict(from_attributes=True)
+    """A user as others may see them (never the password hash): their department and, for a
+    pathologist's account, their pathologist, by code as everywhere in the API."""
 
     id: int
     username: str
     display_name: str
     role: Role
-    department_id: int | None
-    department_code: str | None = None
-    pathologist_id: int | None
+    department_code: str | None
+    pathologist_code: str | None
 
 
 class TokenResponse(BaseModel):

@@ -65,7 +65,7 @@ class CaseCreate(RequestBody):
         json_schema_extra={
             "examples": [
                 {
-                    "department": "LUMC",
+                    "department_code": "LUMC",
                     "patient_pseudonym": "PSN-8F2C1",
                     "tumour_group": "gastro-intestinal",
                     "category": 2,
@@ -76,7 +76,7 @@ class CaseCreate(RequestBody):
         }
     )
 
-    department: DepartmentCode = Field(description="The originating department's code.")
+    department_code: DepartmentCode = Field(description="The originating department's code.")
     patient_pseudonym: str = Field(
         min_length=1,
         max_length=64,
@@ -117,10 +117,8 @@ class CaseState(BaseModel):
 class AssignmentReceipt(BaseModel):
     """An assignment just made, and the case's state after it."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     assignment_id: int
-    pathologist_id: int
+    pathologist_code: str
     kind: AssignmentKind
     rule: str
     case: CaseState
@@ -183,7 +181,6 @@ class AssignmentPublic(BaseModel):
 
     id: int
     case_id: int
-    pathologist_id: int
     pathologist_code: str
     kind: AssignmentKind
     active: bool

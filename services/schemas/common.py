@@ -1,4 +1,15 @@
-"""Building blocks shared by the request and response bodies: bounded ids, text, pages."""
+"""Building blocks shared by the request and response bodies: bounded ids, text, pages.
+
+Every list the API answers is one :class:`Page`: ``items``, ``limit``, ``next`` and ``total``,
+asked for with the query parameters ``limit`` and ``cursor`` (the ``next`` of the page before).
+Cursors rather than offsets, for every list, because the lists change while someone reads
+them: a claimed case leaves the unassigned worklist, a new record joins the audit log (reading
+it writes one). An offset then shifts, and the reader misses or repeats items; a cursor names
+the last item shown and the next page starts right after it in the list's own order (keyset
+paging, :mod:`services.paging`), so an item that stays in the list is shown exactly once. It
+also costs the same on the thousandth page as on the first. ``total`` counts the items over all
+pages where that is cheap, and is null where it is not (the audit log: millions of records).
+"""
 
 from __future__ import annotations
 
@@ -74,22 +85,24 @@ class RequestBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+DEFAULT_PAGE_LIMIT = 100
+"""Items per page when a list request names no ``limit``."""
+MAX_PAGE_LIMIT = 200
+"""The most items a page may hold (the audit log allows more: ``schemas.audit``)."""
+CURSOR_MAX_LENGTH = 200
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+"""A cursor is URL-safe base64 without padding; anything else is refused before decoding."""
+
+
 class Page(BaseModel, Generic[T]):
-    """One page of a longer list: the items, how many there are in all, and where this starts."""
-
-    items: list[T]
-    total: int = Field(description="How many items match, over all pages.")
-    limit: int
-    offset: int
-
-
-class CursorPage(BaseModel, Generic[T]):
-    """One page of a list read by cursor: the items, and ``next`` to send as ``cursor`` for
-    the page after (None on the last). Unlike an offset, a cursor does not shift when records
-    are added while someone pages."""
+    """One page of a list, the one shape of every list: send ``next`` back as ``cursor`` for
+    the page after (null on the last page)."""
 
     items: list[T]
     limit: int = Field(description="The most items a page holds (as asked, or the default).")
     next: str | None = Field(
         description="Opaque: pass it as the cursor parameter for the next page; null at the end."
+    )
+    total: int | None = Field(
+        description="How many items match over all pages; null where counting is not cheap."
     )

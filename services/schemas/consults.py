@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.schemas.cases import AssignmentReceipt, CaseState
-from services.schemas.common import RecordId, RequestBody, Version, text
+from services.schemas.common import PathologistCode, RecordId, RequestBody, Version, text
 from worklist.enums import AssignmentKind, GrantKind
 
 
@@ -28,7 +28,7 @@ class ConsultKind(StrEnum):
 class ConsultCreate(RequestBody):
     """Ask a colleague (often at another site) for a consult or a second opinion."""
 
-    consultant_id: RecordId = Field(description="The consulted pathologist's id.")
+    pathologist_code: PathologistCode = Field(description="The pathologist asked, e.g. LUMC-02.")
     question: Annotated[str, text(1, 10_000, multiline=True)]
     kind: ConsultKind = ConsultKind.CONSULT
     access_days: int = Field(

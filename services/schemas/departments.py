@@ -6,11 +6,11 @@ from pydantic import BaseModel, ConfigDict
 
 
 class DepartmentPublic(BaseModel):
-    """One of the region's pathology departments (a site)."""
+    """One of the region's pathology departments (a site), named by its code everywhere in the
+    API (``department_code``)."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
     code: str
     name: str
     city: str

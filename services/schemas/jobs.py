@@ -35,8 +35,8 @@ class SlideUploadPublic(BaseModel):
     accession_number: str
     slide_id: int
     stain: str
-    specimen: str
-    block: str
+    specimen_label: str
+    block_label: str
     file_name: str
     size_bytes: int
     pyramid_status: PyramidStatus

@@ -6,9 +6,9 @@ from pydantic import BaseModel, Field
 
 
 class PathologistPublic(BaseModel):
-    """A pathologist as colleagues and lab managers see them (to assign or ask for a consult)."""
+    """A pathologist as colleagues and lab managers see them (to assign or ask for a consult),
+    named by their code everywhere in the API (``pathologist_code``)."""
 
-    id: int
     code: str
     name: str
     department_code: str

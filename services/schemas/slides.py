@@ -29,7 +29,9 @@ class SlidePublic(BaseModel):
     """A slide's metadata: size, resolution, objective, vendor, levels, pyramid state."""
 
     id: int
-    block_id: int
+    case_id: int
+    specimen_label: str
+    block_label: str
     stain: str
     width_px: int
     height_px: int

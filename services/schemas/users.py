@@ -77,8 +77,6 @@ class PasswordChange(RequestBody):
 
 
 class UserAccountPublic(UserPublic):
-    """An account as administrators see it: also its pathologist's code and whether it is
-    active."""
+    """An account as administrators see it: also whether it is active."""
 
-    pathologist_code: str | None = None
     active: bool

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from services.schemas.cases import AssignmentReceipt, CasePublic
-from services.schemas.common import RecordId, RequestBody, Version, text
+from services.schemas.common import PathologistCode, RequestBody, Version, text
 from worklist.enums import AssignmentKind
 
 
@@ -27,14 +27,14 @@ class ReleaseRequest(VersionedRequest):
 class AssignRequest(VersionedRequest):
     """Assign a case by hand (lab managers)."""
 
-    pathologist_id: RecordId
+    pathologist_code: PathologistCode = Field(description="Whom to assign it to, e.g. HMC-01.")
     kind: AssignmentKind = AssignmentKind.PRIMARY
 
 
 class ReassignRequest(VersionedRequest):
     """Move a case's primary assignment to another pathologist (lab managers)."""
 
-    to_pathologist_id: RecordId
+    pathologist_code: PathologistCode = Field(description="The new primary pathologist.")
     reason: Annotated[str, text(1, 500)]
 
 

@@ -143,7 +143,7 @@ def test_json_with_a_charset_and_empty_bodies_pass(
         (
             "/cases",
             {
-                "department": "HMC",
+                "department_code": "HMC",
                 "patient_pseudonym": "PSN-1",
                 "tumour_group": "gastro-intestinal",
                 "category": 2,

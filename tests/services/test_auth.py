@@ -76,7 +76,7 @@ def test_only_admins_manage_users(service: ServiceHarness) -> None:
     again = service.client.post("/users", json=new_user, headers=service.headers("admin"))
     assert again.status_code == 409  # a conflict with the account there, not bad input
     listed = service.client.get("/users", headers=service.headers("admin")).json()
-    assert [u["username"] for u in listed] == ["admin", "manager", "pjansen"]
+    assert [u["username"] for u in listed["items"]] == ["admin", "manager", "pjansen"]
 
 
 def test_logout_drops_the_cookie(service: ServiceHarness) -> None:

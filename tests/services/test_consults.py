@@ -61,7 +61,7 @@ def test_a_consult_from_question_to_answer(
         f"/cases/{case_id}/consults",
         mulder,
         {
-            "consultant_id": bouali.pathologist_id,
+            "pathologist_code": bouali.pathologist_code,
             "question": "Dysplasia?\nSee A1.",
             "access_days": 7,
         },
@@ -85,7 +85,8 @@ def test_a_consult_from_question_to_answer(
     assert [(i["case"]["id"], i["kind"]) for i in mine["items"]] == [(case_id, "consult")]
     assert mine["items"][0]["case"]["primary_pathologist_code"] == "HMC-01"
     consults = service.client.get(f"/cases/{case_id}/consults", headers=bouali.headers).json()
-    assert [(c["pathologist_code"], c["active"]) for c in consults] == [("LUMC-01", True)]
+    assert [(c["pathologist_code"], c["active"]) for c in consults["items"]] == [("LUMC-01", True)]
+    assert body["assignment"]["pathologist_code"] == "LUMC-01"
 
     answered = post(
         service, f"/cases/{case_id}/consults/answer", bouali, {"answer": "Low-grade dysplasia."}
@@ -93,6 +94,7 @@ def test_a_consult_from_question_to_answer(
     assert answered.status_code == 200, answered.text
     assert answered.json()["case"]["status"] == "in_review"
     comments = service.client.get(f"/cases/{case_id}/comments", headers=mulder.headers).json()
+    comments = comments["items"]
     assert [c["author"] for c in comments] == ["hmc-01", "lumc-01"]
     assert comments[0]["body"] == "Dysplasia?\nSee A1."
     # The grant outlives the consult: the consultant can look back at the case.
@@ -110,7 +112,7 @@ def test_a_second_opinion_for_a_colleague_without_an_account(
         service,
         f"/cases/{case_id}/consults",
         mulder,
-        {"consultant_id": colleague["id"], "question": "Agree?", "kind": "second_opinion"},
+        {"pathologist_code": colleague["code"], "question": "Agree?", "kind": "second_opinion"},
     )
     assert asked.status_code == 201, asked.text
     assert asked.json()["assignment"]["kind"] == "second_opinion"
@@ -125,7 +127,7 @@ def test_consult_refusals(
 ) -> None:
     case_id = in_review(service, mulder)
     other = pathologist(service, "HMC-03")
-    ask = {"consultant_id": bouali.pathologist_id, "question": "?"}
+    ask = {"pathologist_code": bouali.pathologist_code, "question": "?"}
     assert post(service, f"/cases/{case_id}/consults", other, ask).status_code == 409
     assert post(service, f"/cases/{case_id}/consults", boss, ask).status_code == 403
     assert post(service, f"/cases/{case_id}/consults", bouali, ask).status_code == 403
@@ -133,12 +135,15 @@ def test_consult_refusals(
         service,
         f"/cases/{case_id}/consults",
         mulder,
-        {"consultant_id": mulder.pathologist_id, "question": "?"},
+        {"pathologist_code": mulder.pathologist_code, "question": "?"},
     )
     assert own.status_code == 409
     assert "cannot give its consult" in own.json()["detail"]
     unknown = post(
-        service, f"/cases/{case_id}/consults", mulder, {"consultant_id": 9999, "question": "?"}
+        service,
+        f"/cases/{case_id}/consults",
+        mulder,
+        {"pathologist_code": "LUMC-99", "question": "?"},
     )
     assert unknown.status_code == 404
     assert post(service, "/cases/9999/consults", mulder, ask).status_code == 404
@@ -147,7 +152,8 @@ def test_consult_refusals(
         {**ask, "kind": "primary"},
         {**ask, "access_days": 0},
         {**ask, "access_days": 91},
-        {**ask, "consultant_id": -3},
+        {**ask, "pathologist_code": "lumc-01"},
+        {"consultant_id": bouali.pathologist_id, "question": "?"},  # the old name
         {**ask, "expected_version": "v1"},
         {"question": "?"},
     ):
@@ -197,7 +203,7 @@ def test_lab_managers_grant_and_review_access(
     assert parse_time(grant["expires_at"]) - parse_time(grant["granted_at"]) == timedelta(hours=2)
     assert service.client.get(f"/cases/{case_id}", headers=bouali.headers).status_code == 200
     listed = service.client.get(f"/cases/{case_id}/grants", headers=boss.headers)
-    assert [g["id"] for g in listed.json()] == [grant["id"]]
+    assert [g["id"] for g in listed.json()["items"]] == [grant["id"]]
     assert (
         post(service, f"/cases/{case_id}/grants", mulder, {"user_id": bouali.user_id}).status_code
         == 403
@@ -253,7 +259,7 @@ def test_break_the_glass_opens_the_case_and_flags_every_view(
     [slide_view] = audit_events(service, "slide.open")
     assert slide_view.break_glass is True
     listed = service.client.get(f"/cases/{case_id}/grants", headers=boss.headers).json()
-    assert [g["kind"] for g in listed] == ["break_glass"]
+    assert [g["kind"] for g in listed["items"]] == ["break_glass"]
     again = post(
         service, f"/cases/{case_id}/break-glass", bouali, {"reason": "still on call tonight"}
     )

@@ -349,12 +349,21 @@ def test_job_routes_list_show_and_retry(service: ServiceHarness) -> None:
     manager, alr, hmc = (service.headers(u) for u in ("manager", "alr_path", "hmc_path"))
 
     everything = service.client.get("/jobs", headers=manager).json()
-    assert [j["id"] for j in everything] == [waiting.id, broken.id]
+    assert [j["id"] for j in everything["items"]] == [waiting.id, broken.id]
+    assert (everything["total"], everything["next"]) == (2, None)
+    newest = service.client.get("/jobs", params={"limit": 1}, headers=manager).json()
+    assert [j["id"] for j in newest["items"]] == [waiting.id]
+    older = service.client.get(
+        "/jobs", params={"limit": 1, "cursor": newest["next"]}, headers=manager
+    ).json()
+    assert ([j["id"] for j in older["items"]], older["next"]) == ([broken.id], None)
     failed = service.client.get("/jobs", params={"status": "failed"}, headers=manager).json()
+    failed = failed["items"]
     assert [(j["id"], j["status"]) for j in failed] == [(broken.id, "failed")]
     assert "cannot open slide" in failed[0]["error"]
-    assert [j["id"] for j in service.client.get("/jobs", headers=alr).json()] == [broken.id]
-    assert [j["id"] for j in service.client.get("/jobs", headers=hmc).json()] == [waiting.id]
+    for headers, shown in ((alr, broken.id), (hmc, waiting.id)):
+        page = service.client.get("/jobs", headers=headers).json()
+        assert [j["id"] for j in page["items"]] == [shown]
     unknown_status = service.client.get("/jobs", params={"status": "lost"}, headers=manager)
     assert unknown_status.status_code == 422
 

@@ -128,9 +128,9 @@ def test_names_in_paths(service: ServiceHarness, boss: Person, route: str, attem
 @pytest.mark.parametrize(
     "path",
     [
-        "/cases?department={}",
-        "/worklist/region?department={}",
-        "/pathologists?department={}",
+        "/cases?department_code={}",
+        "/worklist/region?department_code={}",
+        "/pathologists?department_code={}",
         "/pathologists?subspecialty={}%00",
     ],
 )

@@ -69,12 +69,12 @@ def test_an_uploaded_slide_is_registered_tiled_and_its_pyramid_built(
     case = new_case(service, "ALR")
     [intake_slide] = slides_of(service, case.case_id)
 
-    answer = upload(service, case.case_id, "alr_path", name="ALR scan (1).svs", block="A1")
+    answer = upload(service, case.case_id, "alr_path", name="ALR scan (1).svs", block_label="A1")
 
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert body["slide_id"] == intake_slide.id  # the front office's unscanned H&E slide
-    assert (body["specimen"], body["block"], body["stain"]) == ("A", "A1", "H&E")
+    assert (body["specimen_label"], body["block_label"], body["stain"]) == ("A", "A1", "H&E")
     assert body["file_name"] == "ALR_scan_1_.svs"
     assert body["size_bytes"] == fetch_sample("CMU-1-Small-Region.svs").stat().st_size
     assert body["pyramid_status"] == "queued"
@@ -177,7 +177,7 @@ def test_a_department_over_its_pyramid_quota_gets_no_new_upload(service: Service
         update={"pyramid_quota_gb_per_department": 0.000_01}  # 10,000 bytes
     )
     case = new_case(service, "ALR")
-    first = upload(service, case.case_id, "alr_path", sample="small.svs", block="A1")
+    first = upload(service, case.case_id, "alr_path", sample="small.svs", block_label="A1")
     assert first.status_code == 201, first.text  # under the quota: accepted
     # Its pyramid (as a build would leave it) takes the department over.
     pyramid = pyramid_paths(service.settings, first.json()["slide_id"])
@@ -217,8 +217,9 @@ def _raw(
         ({"name": "notes.txt", "content": b"hello"}, 415, "not a slide file"),
         ({"name": "fake.svs", "content": b"%PDF-1.7 not a slide"}, 415, "does not start like"),
         ({"name": "empty.svs", "content": b""}, 422, "empty"),
-        ({"block": "B1"}, 422, "does not belong to specimen"),
-        ({"specimen": "a1"}, 422, "specimen label"),
+        ({"block_label": "B1"}, 422, "does not belong to specimen"),
+        ({"specimen_label": "a1"}, 422, "specimen label"),
+        ({"block": "A1"}, 422, "unknown field"),  # the old name
         ({"stain": "<script>"}, 422, "stain"),
         ({"colour": "blue"}, 422, "unknown field"),
     ],

@@ -173,7 +173,8 @@ def test_the_case_shows_its_withdrawn_slide(service: ServiceHarness, people: Peo
     withdraw(service, people["manager"], slide_id, {"reason": REASON})
     detail = service.client.get(f"/cases/{case_id}", headers=people["hmc_path"]).json()
     [slide] = detail["specimens"][0]["blocks"][0]["slides"]
-    [listed] = service.client.get(f"/cases/{case_id}/slides", headers=people["hmc_path"]).json()
+    listing = service.client.get(f"/cases/{case_id}/slides", headers=people["hmc_path"])
+    [listed] = listing.json()["items"]
     for shown in (slide, listed):
         assert shown["withdrawal_reason"] == REASON
         assert shown["withdrawn_at"] is not None

@@ -45,7 +45,7 @@ def test_claim_review_and_sign_out(service: ServiceHarness, mulder: Person) -> N
     claimed = post(service, f"/cases/{case_id}/claim", mulder, {"expected_version": version})
     assert claimed.status_code == 200, claimed.text
     receipt = claimed.json()
-    assert receipt["pathologist_id"] == mulder.pathologist_id
+    assert receipt["pathologist_code"] == mulder.pathologist_code == "HMC-01"
     assert (receipt["kind"], receipt["rule"]) == ("primary", "claim")
     assert receipt["case"]["status"] == "assigned"
     assert receipt["case"]["version"] == version + 1
@@ -143,7 +143,7 @@ def test_lab_managers_assign_and_reassign(
 ) -> None:
     case_id = make_case(service, "HMC")
     assigned = post(
-        service, f"/cases/{case_id}/assign", boss, {"pathologist_id": mulder.pathologist_id}
+        service, f"/cases/{case_id}/assign", boss, {"pathologist_code": mulder.pathologist_code}
     )
     assert assigned.status_code == 200, assigned.text
     assert (assigned.json()["rule"], assigned.json()["case"]["status"]) == ("manual", "assigned")
@@ -153,7 +153,7 @@ def test_lab_managers_assign_and_reassign(
         service,
         f"/cases/{case_id}/reassign",
         boss,
-        {"to_pathologist_id": bruijn.pathologist_id, "reason": "leave", "expected_version": 1},
+        {"pathologist_code": bruijn.pathologist_code, "reason": "leave", "expected_version": 1},
     )
     assert stale.status_code == 409
     moved = post(
@@ -161,19 +161,19 @@ def test_lab_managers_assign_and_reassign(
         f"/cases/{case_id}/reassign",
         boss,
         {
-            "to_pathologist_id": bruijn.pathologist_id,
+            "pathologist_code": bruijn.pathologist_code,
             "reason": "leave",
             "expected_version": version,
         },
     )
     assert moved.status_code == 200, moved.text
-    assert moved.json()["pathologist_id"] == bruijn.pathologist_id
+    assert moved.json()["pathologist_code"] == bruijn.pathologist_code
     assert moved.json()["case"]["status"] == "assigned"  # the new pathologist starts afresh
     same = post(
         service,
         f"/cases/{case_id}/reassign",
         boss,
-        {"to_pathologist_id": bruijn.pathologist_id, "reason": "again"},
+        {"pathologist_code": bruijn.pathologist_code, "reason": "again"},
     )
     assert same.status_code == 409
     case = service.client.get(f"/cases/{case_id}", headers=boss.headers).json()
@@ -188,10 +188,15 @@ def test_assign_and_reassign_refusals(
     service: ServiceHarness, boss: Person, mulder: Person
 ) -> None:
     case_id = make_case(service, "HMC")
-    to_mulder = {"pathologist_id": mulder.pathologist_id}
+    to_mulder = {"pathologist_code": mulder.pathologist_code}
     assert post(service, f"/cases/{case_id}/assign", mulder, to_mulder).status_code == 403
-    unknown = post(service, f"/cases/{case_id}/assign", boss, {"pathologist_id": 99999})
+    unknown = post(service, f"/cases/{case_id}/assign", boss, {"pathologist_code": "HMC-99"})
     assert unknown.status_code == 404
+    assert "'HMC-99' does not exist" in unknown.json()["detail"]
+    old_name = post(
+        service, f"/cases/{case_id}/assign", boss, {"pathologist_id": mulder.pathologist_id}
+    )
+    assert old_name.status_code == 422  # one name for a pathologist: the code
     assert post(service, "/cases/99999/assign", boss, to_mulder).status_code == 404
     consult_first = post(
         service, f"/cases/{case_id}/assign", boss, {**to_mulder, "kind": "consult"}
@@ -200,24 +205,24 @@ def test_assign_and_reassign_refusals(
     bad_kind = post(service, f"/cases/{case_id}/assign", boss, {**to_mulder, "kind": "boss"})
     assert bad_kind.status_code == 422
     assert post(service, f"/cases/{case_id}/assign", boss).status_code == 422  # no body
-    huge = post(service, f"/cases/{case_id}/assign", boss, {"pathologist_id": 2**64})
-    assert huge.status_code == 422
+    malformed = post(service, f"/cases/{case_id}/assign", boss, {"pathologist_code": "../x"})
+    assert malformed.status_code == 422
     nobody = post(
         service,
         f"/cases/{case_id}/reassign",
         boss,
-        {"to_pathologist_id": mulder.pathologist_id, "reason": "x"},
+        {"pathologist_code": mulder.pathologist_code, "reason": "x"},
     )
     assert nobody.status_code == 409  # nobody holds it yet
     no_reason = post(
-        service, f"/cases/{case_id}/reassign", boss, {"to_pathologist_id": mulder.pathologist_id}
+        service, f"/cases/{case_id}/reassign", boss, {"pathologist_code": mulder.pathologist_code}
     )
     assert no_reason.status_code == 422
     by_pathologist = post(
         service,
         f"/cases/{case_id}/reassign",
         mulder,
-        {"to_pathologist_id": mulder.pathologist_id, "reason": "x"},
+        {"pathologist_code": mulder.pathologist_code, "reason": "x"},
     )
     assert by_pathologist.status_code == 403
 
@@ -229,7 +234,9 @@ def test_my_worklist_is_most_urgent_first(
     urgent = make_case(service, "LUMC", priority=Priority.URGENT)
     make_case(service, "HMC")  # not mine
     for case_id in (routine, urgent):
-        post(service, f"/cases/{case_id}/assign", boss, {"pathologist_id": mulder.pathologist_id})
+        post(
+            service, f"/cases/{case_id}/assign", boss, {"pathologist_code": mulder.pathologist_code}
+        )
     mine = service.client.get("/worklist/mine", headers=mulder.headers)
     assert mine.status_code == 200, mine.text
     body = mine.json()
@@ -237,8 +244,11 @@ def test_my_worklist_is_most_urgent_first(
     assert [item["case"]["id"] for item in body["items"]] == [urgent, routine]
     assert {item["kind"] for item in body["items"]} == {"primary"}
     assert body["items"][0]["case"]["primary_pathologist_code"] == "HMC-01"
-    page = service.client.get("/worklist/mine?limit=1&offset=1", headers=mulder.headers).json()
-    assert [item["case"]["id"] for item in page["items"]] == [routine]
+    first = service.client.get("/worklist/mine?limit=1", headers=mulder.headers).json()
+    page = service.client.get(
+        "/worklist/mine", params={"limit": 1, "cursor": first["next"]}, headers=mulder.headers
+    ).json()
+    assert ([item["case"]["id"] for item in page["items"]], page["next"]) == ([routine], None)
     assert service.client.get("/worklist/mine", headers=boss.headers).status_code == 403
     assert service.client.get("/worklist/mine").status_code == 401
 
@@ -277,10 +287,19 @@ def test_region_worklist_is_for_lab_managers(
     region = service.client.get("/worklist/region", headers=boss.headers)
     assert region.status_code == 200, region.text
     assert [c["id"] for c in region.json()["items"]] == [urgent, *cases]
-    narrowed = service.client.get("/worklist/region?department=ALR", headers=boss.headers).json()
+    narrowed = service.client.get(
+        "/worklist/region?department_code=ALR", headers=boss.headers
+    ).json()
     assert [c["id"] for c in narrowed["items"]] == [cases[2]]
-    paged = service.client.get("/worklist/region?limit=2&offset=1", headers=boss.headers).json()
+    first = service.client.get("/worklist/region?limit=1", headers=boss.headers).json()
+    paged = service.client.get(
+        "/worklist/region", params={"limit": 2, "cursor": first["next"]}, headers=boss.headers
+    ).json()
     assert (paged["total"], [c["id"] for c in paged["items"]]) == (4, cases[:2])
+    other_list = service.client.get(
+        "/cases", params={"cursor": first["next"]}, headers=boss.headers
+    )
+    assert other_list.status_code == 422  # a worklist's cursor is not a case list's
     chief = admin(service)
     assert service.client.get("/worklist/region", headers=chief.headers).status_code == 200
     assert service.client.get("/worklist/region", headers=mulder.headers).status_code == 403

@@ -19,12 +19,14 @@ DEPARTMENTS = ("HMC", "LUMC", "ALR", "GHZ", "HAGA", "RDGG")
 
 @dataclass(frozen=True)
 class Person:
-    """A signed-in user of a test: their account id, pathologist id, and request headers."""
+    """A signed-in user of a test: their account id, pathologist id (and the code the API
+    names the pathologist by), and request headers."""
 
     username: str
     user_id: int
     pathologist_id: int | None
     headers: dict[str, str]
+    pathologist_code: str | None = None
 
 
 def sign_in(service: ServiceHarness, username: str, user_id: int) -> dict[str, str]:
@@ -39,7 +41,7 @@ def pathologist(service: ServiceHarness, code: str) -> Person:
     user_id = service.add_user(username, Role.PATHOLOGIST, pathologist_code=code)
     with read_session(service.engine) as session:
         pathologist_id = session.scalar(select(Pathologist.id).where(Pathologist.code == code))
-    return Person(username, user_id, pathologist_id, sign_in(service, username, user_id))
+    return Person(username, user_id, pathologist_id, sign_in(service, username, user_id), code)
 
 
 def manager(service: ServiceHarness, username: str = "manager", department: str = "HMC") -> Person:
