@@ -115,14 +115,18 @@ def check_same_site(request: Request, state: AppState, token: str) -> None:
         )
 
 
-def get_current_user(request: Request, state: StateDep, session: SessionDep) -> AuthenticatedUser:
+def get_current_user(request: Request, state: StateDep) -> AuthenticatedUser:
     """The user behind the request's bearer token or session cookie; 401 without one."""
     credential = credential_from_request(request)
     if credential is None:
         raise NotAuthenticatedError("sign in first: no bearer token or session cookie")
     if credential.from_cookie and request.method not in _SAFE_METHODS:
         check_same_site(request, state, credential.token)
-    return state.sessions.authenticate(session.connection(), credential.token)
+    # A connection of its own, given back at once: holding the request's session connection
+    # while the route's operation takes another would let concurrent requests exhaust the
+    # pool waiting on each other.
+    with state.engine.connect() as connection:
+        return state.sessions.authenticate(connection, credential.token)
 
 
 CurrentUser = Annotated[AuthenticatedUser, Depends(get_current_user)]

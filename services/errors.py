@@ -9,6 +9,7 @@ from pathlib import PurePosixPath
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from tiling.errors import SlideNotFoundError, SlideReadError, TilingError, UnsupportedSlideError
 from worklist.errors import (
@@ -114,6 +115,7 @@ class InvalidUploadError(ServiceError):
 # Most specific first: the first matching class decides.
 _DOMAIN_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (DatabaseBusyError, 503, "busy"),
+    (PoolTimeoutError, 503, "busy"),  # every database connection of this process in use
     (ConcurrentUpdateError, 409, "concurrent_update"),
     (InvalidTransitionError, 409, "invalid_transition"),
     (NotPermittedError, 403, "forbidden"),
@@ -160,6 +162,8 @@ def without_server_paths(message: str) -> str:
 
 def error_detail(exc: Exception) -> str:
     """The message of ``exc`` as an HTTP answer tells it: without the server's paths."""
+    if isinstance(exc, PoolTimeoutError):
+        return "the service is busy (every database connection in use); try again shortly"
     message = str(exc)
     return without_server_paths(message) if isinstance(exc, TilingError) else message
 
@@ -180,6 +184,8 @@ def error_response(exc: Exception) -> JSONResponse:
 
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, PoolTimeoutError):
+        _log.warning("%s %s: %s", request.method, request.url.path, exc)
     if isinstance(exc, TilingError):
         # The whole message, paths included, for whoever runs the service.
         _log.warning("%s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
@@ -201,6 +207,6 @@ async def _handle_invalid_request(request: Request, exc: Exception) -> JSONRespo
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map every domain error to its HTTP answer; routes never build error bodies by hand."""
-    for error_class in (ServiceError, WorklistError, TilingError):
+    for error_class in (ServiceError, WorklistError, TilingError, PoolTimeoutError):
         app.add_exception_handler(error_class, _handle)
     app.add_exception_handler(RequestValidationError, _handle_invalid_request)

@@ -303,3 +303,13 @@ def test_a_403_names_nothing_about_the_case(service: ServiceHarness) -> None:
         assert answer.status_code == 403, answer.text
         assert case.accession_number not in answer.text
         assert "LUMC" not in answer.text
+
+
+def test_a_full_connection_pool_answers_503_not_500() -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    from services.errors import error_response
+
+    answer = error_response(PoolTimeoutError("QueuePool limit of size 10 overflow 10 reached"))
+    assert answer.status_code == 503
+    assert b"busy" in answer.body and b"QueuePool" not in answer.body
