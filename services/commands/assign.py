@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,8 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.commands.actor import command_actor
 from services.commands.db import database_url_from_environment
-from worklist.actor import Actor
 from worklist.engine import (
     AssignmentPlan,
     CaseSnapshot,
@@ -23,7 +22,7 @@ from worklist.engine import (
     Rule,
     Snapshot,
 )
-from worklist.enums import AssignmentKind, Role
+from worklist.enums import AssignmentKind
 
 __all__ = ["PlanSummary", "placement", "print_plan", "register", "summarise_plan"]
 
@@ -85,17 +84,6 @@ def _parse_now(value: str | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _cli_actor() -> Actor:
-    """The engine acts; the audit log also names the person who ran the command."""
-    try:
-        user: str | None = getpass.getuser()[:64]
-    except (KeyError, OSError):
-        user = None
-    return Actor(
-        user_id="coupe-assign", role=Role.SYSTEM, on_behalf_of=user, purpose_of_use="operations"
-    )
-
-
 def _fail(message: str) -> typer.Exit:
     Console(stderr=True).print(f"[red]error:[/red] {message}")
     return typer.Exit(code=1)
@@ -137,7 +125,11 @@ def assign(
             raise _fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
         snapshot = load_snapshot(engine=engine, now=moment, rules=rules)
         plan = auto_assign(
-            engine=engine, actor=_cli_actor(), now=moment, dry_run=dry_run, snapshot=snapshot
+            engine=engine,
+            actor=command_actor("coupe-assign"),
+            now=moment,
+            dry_run=dry_run,
+            snapshot=snapshot,
         )
     except OperationalError as exc:
         raise _fail(f"cannot use the database {shown}: {exc.orig}") from exc

@@ -10,7 +10,6 @@ one line and exit 2, never a traceback.
 from __future__ import annotations
 
 import csv
-import getpass
 import io
 import logging
 import os
@@ -25,10 +24,9 @@ from rich.console import Console
 from rich.text import Text
 from sqlalchemy import Engine
 
+from services.commands.actor import command_actor
 from services.commands.db import database_url_from_environment
 from services.schemas.audit import AuditRecord
-from worklist.actor import Actor
-from worklist.enums import Role
 
 USAGE_ERROR_EXIT = 2
 """A user's mistake: one line, this code (as ``coupe tile``'s)."""
@@ -104,19 +102,6 @@ def _audit_database() -> Iterator[Engine]:
         raise _fail(str(exc)) from exc
     finally:
         engine.dispose()
-
-
-def _cli_actor() -> Actor:
-    """The platform reads the log; the record also names the person who ran the command."""
-    from services.audit_queries import REVIEW_PURPOSE
-
-    try:
-        user: str | None = getpass.getuser()[:64]
-    except (KeyError, OSError):
-        user = None
-    return Actor(
-        user_id="coupe-audit", role=Role.SYSTEM, on_behalf_of=user, purpose_of_use=REVIEW_PURPOSE
-    )
 
 
 def verify() -> None:
@@ -222,7 +207,13 @@ def export(
 ) -> None:
     """Every record of one patient's data, oldest first: when, who (and for whom), role,
     department, what, case, outcome, why, break-the-glass. The export is itself audited."""
-    from services.audit_queries import EXPORT_EVENT, AuditFilter, audit_events, record_reading
+    from services.audit_queries import (
+        EXPORT_EVENT,
+        REVIEW_PURPOSE,
+        AuditFilter,
+        audit_events,
+        record_reading,
+    )
     from worklist.db import read_session
 
     if not patient or len(patient) > 64 or not patient.isprintable():
@@ -237,7 +228,7 @@ def export(
             # Recorded before a line is written: if it cannot be, nothing leaves.
             record_reading(
                 engine,
-                actor=_cli_actor(),
+                actor=command_actor("coupe-audit", purpose=REVIEW_PURPOSE),
                 event_type=EXPORT_EVENT,
                 detail={
                     "filters": where.as_detail(),

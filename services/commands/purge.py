@@ -11,7 +11,6 @@ or one another slide still names, is left where it is and said so.
 
 from __future__ import annotations
 
-import getpass
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +22,9 @@ from pydantic import ValidationError as SettingsError
 from rich.console import Console
 from sqlalchemy import Engine
 
+from services.commands.actor import command_actor
 from services.settings import Settings
 from services.storage import pyramid_paths, resolve_slide_file
-from worklist.actor import Actor
-from worklist.enums import Role
 from worklist.operations.withdrawal import (
     PurgeCandidate,
     SlideWithdrawalError,
@@ -77,7 +75,7 @@ def purge_withdrawn_slides(
                 try:
                     record_purge(
                         engine=engine,
-                        actor=_cli_actor(),
+                        actor=command_actor("coupe-purge"),
                         slide_id=candidate.slide_id,
                         retention=retention,
                         files=list(files.names),
@@ -138,17 +136,6 @@ def _database(settings: Settings) -> Iterator[Engine]:
         raise PurgeSetupError(f"cannot use the database {shown}: {exc.orig}") from exc
     finally:
         engine.dispose()
-
-
-def _cli_actor() -> Actor:
-    """The platform purges; the record also names the person who ran the command."""
-    try:
-        user: str | None = getpass.getuser()[:64]
-    except (KeyError, OSError):
-        user = None
-    return Actor(
-        user_id="coupe-purge", role=Role.SYSTEM, on_behalf_of=user, purpose_of_use="operations"
-    )
 
 
 def _files_of(settings: Settings, candidate: PurgeCandidate) -> _SlideFiles:
