@@ -32,7 +32,6 @@ from worklist.models import Annotation, Block, Case, Comment, Slide, Specimen
 from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import utc_now
 from worklist.operations._refusals import audit_refusal
-from worklist.operations.viewing import record_view
 
 T = TypeVar("T")
 
@@ -302,15 +301,28 @@ def record_access(
     slide_id: int | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Record that ``actor`` opened a case or a slide (one record per opening, not per tile):
-    :func:`worklist.operations.viewing.record_view` for a caller that knows only the slide."""
+    """Record that ``actor`` opened a case or a slide (one record per opening, not per tile)."""
     if (case_id is None) == (slide_id is None):
         raise ValueError("record_access needs exactly one of case_id and slide_id")
-    if slide_id is not None:
-        with read_session(engine) as session:
-            case_id = _get_slide(session, slide_id).block.specimen.case_id
-    assert case_id is not None
-    record_view(engine=engine, actor=actor, case_id=case_id, slide_id=slide_id, now=now)
+
+    def work(session: Session, audit: Recorder) -> None:
+        if slide_id is not None:
+            slide = _get_slide(session, slide_id)
+            case = slide.block.specimen.case
+        else:
+            assert case_id is not None
+            case = _get_case(session, case_id)
+        audit.record(case=case, slide_id=slide_id)
+
+    run_audited(
+        engine,
+        actor,
+        "slide.open" if slide_id is not None else "case.open",
+        work,
+        action=AuditAction.READ,
+        case_id=case_id,
+        now=now,
+    )
 
 
 def _get_case(session: Session, case_id: int) -> Case:
