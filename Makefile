@@ -5,11 +5,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo check test lint types setup clean bench-tiling
 
-$(STAMP): pyproject.toml
+NPM_STAMP := viewer/node_modules/.installed
+
+$(STAMP): pyproject.toml $(NPM_STAMP)
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+# The web app's libraries, exactly as the lockfile pins them (nothing from a CDN at run time).
+$(NPM_STAMP): viewer/package.json viewer/package-lock.json
+	cd viewer && npm ci --no-audit --no-fund
+	@touch $(NPM_STAMP)
 
 setup: $(STAMP)
 

@@ -39,6 +39,8 @@ from services.slide_gate import SlideGate
 from services.state import AppState
 from services.storage import make_private_dir, make_private_file
 from services.tiles import TileService
+from services.web import install_web_app
+from viewer.assets import viewer_assets
 from worklist.audit import AuditSealer
 from worklist.db import make_engine
 from worklist.migrate import upgrade_engine
@@ -187,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     install_api_docs(app)
+    install_web_app(app, viewer_assets())
 
     @app.get("/health", tags=["meta"])
     async def health() -> dict[str, str]:
