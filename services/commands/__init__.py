@@ -8,10 +8,11 @@ import typer
 def register_all(app: typer.Typer) -> None:
     """Register every command group on ``app``."""
     # Imported here so that `coupe --help` stays fast and no module does work at import.
-    from services.commands import assign, audit, db, serve, slides
+    from services.commands import assign, audit, db, demo, serve, slides
 
     slides.register(app)
     db.register(app)
     assign.register(app)
     serve.register(app)
     audit.register(app)
+    demo.register(app)

@@ -1,104 +1,271 @@
-"""The backoffice part of ``coupe demo``: accounts, a scanned slide, its tiling job, URLs."""
+"""The backoffice step of ``coupe demo``: the demo accounts and the pre-built pyramids.
+
+Each department gets a pathologist account linked to a present pathologist of it who holds
+cases after the round (the one with most primary cases in status assigned); Alrijne gets a
+second (``alrijne2``), so a colleague of the same department can be shown. Every demo
+pathologist gets at least one case with an H&E and an IHC of the same tissue (for the
+side-by-side view), and the slides of the most urgent case on each demo worklist are tiled as
+pre-built pyramids by the service's own tiling jobs; every other slide is served on the fly.
+"""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 
-from services.app import start_state
+from services.case_queries import held_by
+from services.commands.demo_slides import HE_STAIN, DemoTissue
 from services.registration import register_slide_file
 from services.security import hash_password
-from services.settings import Settings
-from services.storage import pyramid_paths, slide_storage_path
+from services.state import AppState
 from worklist.accounts import NewUser, create_user
 from worklist.actor import Actor
 from worklist.db import read_session
-from worklist.enums import Role
+from worklist.engine import Snapshot
+from worklist.enums import AssignmentKind, CaseStatus, Role
 from worklist.labels import SlideLabels
-from worklist.models import Case, Department, Pathologist, TilingJob
+from worklist.models import Assignment, Block, Case, Pathologist, Slide, Specimen, TilingJob
+
+__all__ = [
+    "DEMO_PASSWORD",
+    "MIN_DEMO_CASES",
+    "DemoAccount",
+    "DemoSetupError",
+    "accounts_table",
+    "create_demo_accounts",
+    "prebuild_pyramids",
+    "side_by_side_for_all",
+]
 
 DEMO_PASSWORD = "coupe-demo-password"
 """The password of every demo account (printed by the demo; demo data only)."""
+MIN_DEMO_CASES = 5
+"""The fewest primary cases in status assigned a demo pathologist's worklist starts with."""
+_PATHOLOGIST_ACCOUNTS: tuple[tuple[str, str], ...] = (
+    ("hmc", "HMC"),
+    ("lumc", "LUMC"),
+    ("alrijne", "ALR"),
+    ("alrijne2", "ALR"),
+    ("ghz", "GHZ"),
+    ("haga", "HAGA"),
+    ("rdgg", "RDGG"),
+)
+"""Username and department code of each demo pathologist account, in the order shown."""
+_PROGRESS_POLL_S = 0.25
 
 
-def run_backoffice_demo(console: Console, demo_dir: Path, slide_file: Path) -> None:
-    """Give the demo database accounts, scan ``slide_file`` into a case, tile it as a job.
+class DemoSetupError(RuntimeError):
+    """The demo could not be prepared as promised (its data did not come out as planned)."""
 
-    ``demo_dir`` holds the worklist demo's database (its default SQLite file); it becomes the
-    data directory of a backoffice that ``COUPE_DATA_DIR=<demo_dir> coupe serve`` serves.
-    """
-    settings = Settings(data_dir=demo_dir, run_background_workers=False)
-    state = start_state(settings)
-    try:
-        system = Actor.system("coupe-demo")
-        with read_session(state.engine) as session:
-            case = session.scalars(
-                select(Case).join(Department).where(Department.code == "ALR").order_by(Case.id)
-            ).first()
-            pathologist = session.scalars(
-                select(Pathologist)
-                .join(Department)
-                .where(Department.code == "ALR")
-                .order_by(Pathologist.code)
-            ).first()
-            if case is None or pathologist is None:
-                raise RuntimeError("the worklist demo left no Alrijne case or pathologist")
-            case_id, accession = case.id, case.accession_number
-            pathologist_code = pathologist.code
-        accounts = [
-            ("admin", "Demo administrator", Role.ADMIN, None, None),
-            ("manager", "Demo lab manager", Role.LAB_MANAGER, "HMC", None),
-            ("alrijne", f"{pathologist.name} (demo)", Role.PATHOLOGIST, None, pathologist_code),
-        ]
-        password_hash = hash_password(DEMO_PASSWORD)
-        for username, display_name, role, department, linked in accounts:
-            create_user(
-                engine=state.engine,
-                actor=system,
-                user=NewUser(username, display_name, password_hash, role, department, linked),
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo account as the demo prints it."""
+
+    username: str
+    role: str
+    department: str
+    sees: str
+    pathologist_id: int | None = None
+
+
+def _primary_counts(engine: Engine) -> dict[int, int]:
+    """Active primary assignments of cases still in status assigned, by pathologist."""
+    with read_session(engine) as session:
+        rows = session.execute(
+            select(Assignment.pathologist_id, func.count())
+            .join(Case, Case.id == Assignment.case_id)
+            .where(
+                Assignment.active,
+                Assignment.kind == AssignmentKind.PRIMARY,
+                Case.status == CaseStatus.ASSIGNED,
             )
-        stored = slide_storage_path(settings, accession, f"{accession}_A1_HE{slide_file.suffix}")
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(slide_file, stored)
-        registration = register_slide_file(
+            .group_by(Assignment.pathologist_id)
+        ).all()
+    return {int(pathologist_id): int(count) for pathologist_id, count in rows}
+
+
+def _choose_pathologists(engine: Engine, snapshot: Snapshot) -> dict[str, Pathologist]:
+    """Each account's pathologist: present at the round, most primary cases, then code."""
+    counts = _primary_counts(engine)
+    present = {p.pathologist_id for p in snapshot.pathologists if p.present}
+    with read_session(engine) as session:
+        people = list(session.scalars(select(Pathologist).where(Pathologist.active)))
+        departments = {p.id: p.department.code for p in people}
+    ranked = sorted(people, key=lambda p: (p.id not in present, -counts.get(p.id, 0), p.code))
+    chosen: dict[str, Pathologist] = {}
+    for username, department in _PATHOLOGIST_ACCOUNTS:
+        candidate = next(
+            (p for p in ranked if departments[p.id] == department and p not in chosen.values()),
+            None,
+        )
+        held = counts.get(candidate.id, 0) if candidate is not None else 0
+        if candidate is None or held < MIN_DEMO_CASES:
+            raise DemoSetupError(
+                f"no {department} pathologist left for the demo account {username!r} with "
+                f"{MIN_DEMO_CASES} or more assigned cases after the round"
+            )
+        chosen[username] = candidate
+    return chosen
+
+
+def create_demo_accounts(*, engine: Engine, snapshot: Snapshot) -> list[DemoAccount]:
+    """Create admin, manager and the pathologist accounts (one password, :data:`DEMO_PASSWORD`)."""
+    system = Actor.system("coupe-demo")
+    password_hash = hash_password(DEMO_PASSWORD)
+    chosen = _choose_pathologists(engine, snapshot)
+    new_users = [
+        NewUser("admin", "Demo administrator", password_hash, Role.ADMIN),
+        NewUser("manager", "Demo lab manager (HMC)", password_hash, Role.LAB_MANAGER, "HMC"),
+    ]
+    accounts = [
+        DemoAccount("admin", "admin", "-", "every case in the region; manages accounts"),
+        DemoAccount("manager", "lab manager", "HMC", "the regional queue, jobs, labels and macros"),
+    ]
+    for username, department in _PATHOLOGIST_ACCOUNTS:
+        person = chosen[username]
+        new_users.append(
+            NewUser(
+                username,
+                f"{person.name} (demo)",
+                password_hash,
+                Role.PATHOLOGIST,
+                pathologist_code=person.code,
+            )
+        )
+        accounts.append(
+            DemoAccount(
+                username,
+                "pathologist",
+                department,
+                f"{person.name} ({person.code}): own worklist, {department}'s cases",
+                pathologist_id=person.id,
+            )
+        )
+    for user in new_users:
+        create_user(engine=engine, actor=system, user=user)
+    return accounts
+
+
+def _case_slides(engine: Engine, case_id: int) -> list[tuple[int, str, str, str, str | None]]:
+    """(slide id, specimen, block, stain, file) of a case's slides, in case order."""
+    with read_session(engine) as session:
+        rows = session.execute(
+            select(Slide.id, Specimen.label, Block.label, Slide.stain, Slide.file_path)
+            .join(Block, Block.id == Slide.block_id)
+            .join(Specimen, Specimen.id == Block.specimen_id)
+            .where(Specimen.case_id == case_id)
+            .order_by(Specimen.label, Block.label, Slide.id)
+        ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def _primary_case_ids(engine: Engine, pathologist_id: int) -> list[int]:
+    """The pathologist's primary cases, most urgent first (the worklist's own order)."""
+    with read_session(engine) as session:
+        page = held_by(session, pathologist_id=pathologist_id, limit=200, cursor=None)
+    return [item.case.id for item in page.items if item.kind is AssignmentKind.PRIMARY]
+
+
+def side_by_side_for_all(
+    *, state: AppState, accounts: Sequence[DemoAccount], tissues: Sequence[DemoTissue]
+) -> int:
+    """Give each demo pathologist whose cases have no IHC one, scanned onto the first block of
+    their most urgent case (queued for tiling); returns how many were added."""
+    ihc_of = {str(t.he_file): t.ihc_file for t in tissues}
+    system = Actor.system("coupe-demo")
+    added = 0
+    for account in accounts:
+        if account.pathologist_id is None:
+            continue
+        case_ids = _primary_case_ids(state.engine, account.pathologist_id)
+        slides = {case_id: _case_slides(state.engine, case_id) for case_id in case_ids}
+        if any(s[3] != HE_STAIN for rows in slides.values() for s in rows):
+            continue
+        case_id = case_ids[0]
+        _, specimen, block, _, he_file = slides[case_id][0]
+        register_slide_file(
             engine=state.engine,
-            settings=settings,
+            settings=state.settings,
             actor=system,
             case_id=case_id,
-            labels=SlideLabels(specimen="A", block="A1", stain="H&E"),
-            file_path=stored,
+            labels=SlideLabels(specimen=specimen, block=block, stain="Ki-67"),
+            file_path=ihc_of.get(he_file or "", tissues[0].ihc_file),
             origin="demo",
         )
-        console.print(
-            f"Scanned {slide_file.name} into case {accession} (slide {registration.slide_id}); "
-            "tiling job queued, running on a local dask cluster of worker processes..."
-        )
-        state.jobs.run_pending()
-        with read_session(state.engine) as session:
-            job = session.get(TilingJob, registration.job_id)
-            assert job is not None
-            outcome = f"{job.status.value}, {job.tiles_done:,} of {job.tiles_total:,} tiles"
-            if job.error:
-                outcome += f": {job.error}"
-        console.print(f"Tiling job {registration.job_id}: {outcome}")
-        console.print(f"Pyramid: {pyramid_paths(settings, registration.slide_id).dzi}")
-        table = Table(title=f"Demo accounts (password: {DEMO_PASSWORD})")
-        for column in ("username", "role", "sees"):
-            table.add_column(column)
-        table.add_row("admin", "admin", "the region; manages accounts")
-        table.add_row("manager", "lab manager (HMC)", "the regional queue; label and macro")
-        table.add_row("alrijne", "pathologist (ALR)", "Alrijne's cases and their slides")
-        console.print(table)
-        slide = registration.slide_id
-        console.print(
-            "Start the backoffice on the demo data:\n"
-            f"  COUPE_DATA_DIR={demo_dir} .venv/bin/coupe serve\n"
-            "then sign in (POST /auth/login) and open http://127.0.0.1:8000/docs, "
-            f"or point OpenSeadragon at http://127.0.0.1:8000/slides/{slide}.dzi"
-        )
-    finally:
-        state.close()
+        added += 1
+    return added
+
+
+def prebuild_pyramids(
+    console: Console,
+    *,
+    state: AppState,
+    accounts: Sequence[DemoAccount],
+    tissues: Sequence[DemoTissue],
+) -> tuple[int, int]:
+    """Queue tiling jobs for the slides of each demo pathologist's most urgent case (the big
+    tissue excepted: it shows on-the-fly tiles) and run them all, with a progress bar.
+
+    Returns (jobs done, jobs failed).
+    """
+    large = {str(t.he_file) for t in tissues if t.large} | {
+        str(t.ihc_file) for t in tissues if t.large
+    }
+    for account in accounts:
+        if account.pathologist_id is None:
+            continue
+        case_ids = _primary_case_ids(state.engine, account.pathologist_id)
+        for slide_id, *_, file_path in _case_slides(state.engine, case_ids[0]):
+            if file_path not in large:
+                state.jobs.enqueue(slide_id=slide_id)
+    outcome: list[list[TilingJob]] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(state.jobs.run_pending()), name="coupe-demo-tiling"
+    )
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("Tiling jobs (pre-built pyramids)", total=None)
+        worker.start()
+        while worker.is_alive():
+            worker.join(_PROGRESS_POLL_S)
+            done, total = _job_progress(state.engine)
+            bar.update(task, completed=done, total=total or None)
+        done, total = _job_progress(state.engine)
+        bar.update(task, completed=done, total=total or None)
+    if not outcome:
+        raise DemoSetupError("the tiling jobs stopped without finishing")
+    failed = [job for job in outcome[0] if job.error]
+    for job in failed:
+        console.print(f"Tiling job {job.id} failed: {job.error}", markup=False)
+    return len(outcome[0]) - len(failed), len(failed)
+
+
+def _job_progress(engine: Engine) -> tuple[int, int]:
+    with read_session(engine) as session:
+        done, total = session.execute(
+            select(func.coalesce(func.sum(TilingJob.tiles_done), 0),
+                   func.coalesce(func.sum(TilingJob.tiles_total), 0))
+        ).one()  # fmt: skip
+    return int(done), int(total)
+
+
+def accounts_table(accounts: Sequence[DemoAccount]) -> Table:
+    """The demo accounts: username, role, department, what they see; the password above."""
+    table = Table(title=f"Demo accounts (password for all: {DEMO_PASSWORD})")
+    for column in ("username", "role", "department", "sees"):
+        table.add_column(column)
+    for account in accounts:
+        table.add_row(account.username, account.role, account.department, account.sees)
+    return table

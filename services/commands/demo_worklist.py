@@ -1,81 +1,116 @@
-"""The worklist step of ``coupe demo``: a week of the region's cases, one assignment round.
+"""The worklist step of ``coupe demo``: a week of the region's cases up to today, and the round.
 
-Builds ``DATA_DIR/demo/worklist.sqlite3`` (the default database of the data directory
-``DATA_DIR/demo``) from scratch every time (so the demo can be re-run), imports the packaged
-six-department region, registers a seeded synthetic week of scanned cases, runs one automatic
-assignment round on the Monday morning after, and shows what happened: who is present, what
-arrived, where the cases went and why, and that the audit chain verifies.
+Into the data directory's default database (made fresh by the caller) it imports the packaged
+six-department region, takes in a seeded synthetic week of scanned cases whose last day is
+today, each case's slides pointing at the demo's real-tissue slide files
+(:mod:`services.commands.demo_slides`), and runs the automatic assignment round now. On a
+weekend nobody is rostered, so Friday morning's round comes first, as it would have in the
+region. Then it shows what happened: who is present, what arrived, where the cases went and
+why, and that the audit chain verifies.
+
+Only the date changes the demo: the cases, their slides and the round are the same for a seed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, date, datetime
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from services.commands.assign import summarise_plan
+from services.commands.demo_slides import DemoTissue, with_demo_slides
 from worklist.actor import Actor
 from worklist.audit import verify_audit_chain
-from worklist.db import DEFAULT_DATABASE_FILE, make_engine, read_session
+from worklist.db import read_session
 from worklist.engine import AssignmentPlan, Snapshot
 from worklist.enums import AssignmentKind
-from worklist.migrate import upgrade_database
-from worklist.operations import intake_cases
+from worklist.operations.intake import CaseIntake, intake_cases
 from worklist.region import default_region
 from worklist.seeding import import_region
 from worklist.snapshots import auto_assign, load_snapshot
 from worklist.synthetic import case_stream
 
-__all__ = ["DEMO_DATABASE", "DEMO_NOW", "DEMO_WEEK_START", "run_worklist_demo"]
+__all__ = ["DEMO_SEED", "WorklistDemo", "demo_rounds", "run_worklist_demo"]
 
-DEMO_DATABASE = Path("demo") / DEFAULT_DATABASE_FILE
-"""The demo database, relative to the data directory."""
-DEMO_WEEK_START = date(2025, 3, 3)
-"""The Monday the demo's week of arrivals begins."""
-DEMO_NOW = datetime(2025, 3, 10, 7, 30, tzinfo=UTC)
-"""The round runs on the Monday morning after the week (08:30 in the Netherlands)."""
 DEMO_SEED = 7
+DEMO_DAYS = 7
+"""The demo's arrivals: the seven days that end today."""
 DEMO_CASES_PER_YEAR = 60_000
 """About half the region's volume: the demo's pathologists are its planned staff, not all of it."""
+MORNING_ROUND_UTC = time(7, 30)
+"""A weekday's round (08:30 in the Netherlands), for the one before a weekend's demo."""
+_FRIDAY = 4
 
 
-def _reset(database: Path) -> str:
-    """Remove the demo database (and SQLite's WAL files) and return its URL."""
-    database.parent.mkdir(parents=True, exist_ok=True)
-    for path in (database, *(database.with_name(database.name + s) for s in ("-wal", "-shm"))):
-        path.unlink(missing_ok=True)
-    return f"sqlite+pysqlite:///{database.resolve()}"
+@dataclass(frozen=True)
+class WorklistDemo:
+    """What the worklist step made: the last round and its snapshot (who was present)."""
+
+    now: datetime
+    snapshot: Snapshot
+    plan: AssignmentPlan
+    cases: int
 
 
-def run_worklist_demo(console: Console, data_dir: Path) -> None:
-    """Run the worklist demo in ``data_dir/demo/worklist.sqlite3`` and print it on ``console``."""
-    url = _reset(Path(data_dir) / DEMO_DATABASE)
+def demo_rounds(now: datetime) -> tuple[datetime, ...]:
+    """When the demo's assignment rounds run: now, after Friday morning's on a weekend."""
+    today = now.date()
+    if today.weekday() <= _FRIDAY:
+        return (now,)
+    friday = today - timedelta(days=today.weekday() - _FRIDAY)
+    return (datetime.combine(friday, MORNING_ROUND_UTC, tzinfo=UTC), now)
+
+
+def _arrivals(now: datetime, tissues: Sequence[DemoTissue]) -> list[CaseIntake]:
+    """The seeded week ending today; today's cases that would arrive after now arrive by now."""
+    start: date = now.date() - timedelta(days=DEMO_DAYS - 1)
+    stream = case_stream(
+        start=start, days=DEMO_DAYS, seed=DEMO_SEED, cases_per_year=DEMO_CASES_PER_YEAR
+    )
+    midnight = datetime.combine(now.date(), time(0), tzinfo=UTC)
+    latest = max(midnight, now - timedelta(minutes=1))
+    arrived = [
+        replace(case, received_at=min(case.received_at, latest)) if case.received_at else case
+        for case in stream
+    ]
+    return with_demo_slides(arrived, tissues, seed=DEMO_SEED)
+
+
+def run_worklist_demo(
+    console: Console, *, engine: Engine, now: datetime, tissues: Sequence[DemoTissue]
+) -> WorklistDemo:
+    """Fill ``engine``'s empty database with the region, the week and the round(s) at ``now``,
+    and tell the story on ``console``."""
     region = default_region()
     system = Actor.system("coupe-demo")
-    upgrade_database(url)
-    engine = make_engine(url, pool_size=2)
-    try:
-        import_region(engine=engine, actor=system, region=region)
-        arrivals = case_stream(
-            start=DEMO_WEEK_START, days=7, seed=DEMO_SEED, cases_per_year=DEMO_CASES_PER_YEAR
-        )
-        intake_cases(engine=engine, actor=system, cases=arrivals, now=DEMO_NOW)
-        snapshot = load_snapshot(engine=engine, now=DEMO_NOW, rules=region.rules)
-        plan = auto_assign(engine=engine, actor=system, now=DEMO_NOW, snapshot=snapshot)
-        with read_session(engine) as session:
-            verification = verify_audit_chain(session)
-    finally:
-        engine.dispose()
+    import_region(engine=engine, actor=system, region=region)
+    arrivals = _arrivals(now, tissues)
+    taken = 0
+    plan: AssignmentPlan | None = None
+    snapshot: Snapshot | None = None
+    for moment in demo_rounds(now):
+        batch = [c for c in arrivals[taken:] if c.received_at is None or c.received_at <= moment]
+        intake_cases(engine=engine, actor=system, cases=batch, now=moment)
+        taken += len(batch)
+        snapshot = load_snapshot(engine=engine, now=moment, rules=region.rules)
+        plan = auto_assign(engine=engine, actor=system, now=moment, snapshot=snapshot)
+    assert plan is not None and snapshot is not None
+    with read_session(engine) as session:
+        verification = verify_audit_chain(session)
 
-    console.rule("Coupe demo: the regional worklist")
+    week_start = now.date() - timedelta(days=DEMO_DAYS - 1)
     console.print(
-        f"{region.name}: {len(arrivals):,} synthetic cases arrived in the week of "
-        f"{DEMO_WEEK_START:%d %B %Y} (seed {DEMO_SEED}); one assignment round on "
-        f"{DEMO_NOW:%A %d %B} at 08:30."
+        f"{region.name}: {len(arrivals):,} synthetic cases arrived from "
+        f"{week_start:%A %d %B} to today, {now:%A %d %B %Y} (seed {DEMO_SEED}); "
+        f"the assignment round ran at {now:%H:%M} UTC."
     )
+    if len(demo_rounds(now)) > 1:
+        console.print("Nobody is rostered at weekends: Friday morning's round ran first.")
     console.print(_presence_table(snapshot))
     console.print(_arrivals_table(snapshot))
     _print_round(console, plan, snapshot)
@@ -89,7 +124,7 @@ def run_worklist_demo(console: Console, data_dir: Path) -> None:
             f"Audit chain: [red]{len(verification.problems)} problem(s)[/red] in "
             f"{verification.records_checked:,} records: {verification.problems[0].message}"
         )
-    console.print(f"Database: {Path(data_dir) / DEMO_DATABASE}")
+    return WorklistDemo(now=now, snapshot=snapshot, plan=plan, cases=len(arrivals))
 
 
 def _presence_table(snapshot: Snapshot) -> Table:

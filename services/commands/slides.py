@@ -1,10 +1,8 @@
-"""Slide commands: ``coupe tile``, ``coupe info``, ``coupe demo`` and ``coupe slides
-purge-withdrawn``."""
+"""Slide commands: ``coupe tile``, ``coupe info`` and ``coupe slides purge-withdrawn``."""
 
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +26,6 @@ from tiling.blocks import BackgroundMode
 from tiling.encode import TileFormat
 from tiling.errors import PyramidExistsError, TilingError
 from tiling.pyramid import BuildResult, BuildRun, ProgressCallback, PyramidOptions, build_pyramid
-from tiling.samples import fetch_sample
 from tiling.sources import BackendName, open_slide
 from tiling.spec import TileSpec
 
@@ -37,15 +34,9 @@ def register(app: typer.Typer) -> None:
     """Add the slide commands to ``app``."""
     app.command("tile")(tile)
     app.command("info")(info)
-    app.command("demo")(demo)
     slides_app = typer.Typer(help="The service's slides: purge the withdrawn ones.")
     slides_app.command("purge-withdrawn")(purge_withdrawn)
     app.add_typer(slides_app, name="slides", no_args_is_help=True)
-
-
-def _data_dir() -> Path:
-    # Configuration is read here, at the edge, and passed down.
-    return Path(os.environ.get("COUPE_DATA_DIR", ".coupe")).resolve()
 
 
 @contextmanager
@@ -234,37 +225,3 @@ def purge_withdrawn(
         raise _fail(Console(stderr=True), str(exc)) from exc
     if failures:
         raise typer.Exit(code=1)
-
-
-def demo(
-    outdir: Annotated[
-        Path | None, typer.Option(help="Where to write (default: $COUPE_DATA_DIR/demo).")
-    ] = None,
-) -> None:
-    """Fetch a real H&E slide, tile it, and say where the pyramid is and how to open it."""
-    console = Console()
-    err = Console(stderr=True)
-    target = outdir or _data_dir() / "demo"
-    console.rule("Coupe demo: tiling")
-    try:
-        slide = fetch_sample("CMU-1-Small-Region.svs")
-    except TilingError as exc:
-        raise _fail(err, str(exc)) from exc
-    console.print(f"Sample slide (real H&E, Aperio SVS, CC0): {slide}")
-    info(slide)
-    result = _build(
-        err, slide, target, PyramidOptions(), BuildRun(archive=True), name=None, quiet=False
-    )
-    _report(console, result)
-    console.print(
-        "Open it with any Deep Zoom viewer, e.g. OpenSeadragon with "
-        f"tileSources: '{result.dzi_path.name}' served from {result.dzi_path.parent}"
-    )
-    from services.commands.demo_backoffice import run_backoffice_demo
-    from services.commands.demo_worklist import DEMO_DATABASE, run_worklist_demo
-
-    data_dir = target.parent if outdir is None else outdir
-    console.rule("Coupe demo: the regional worklist")
-    run_worklist_demo(console, data_dir)
-    console.rule("Coupe demo: the backoffice")
-    run_backoffice_demo(console, (data_dir / DEMO_DATABASE).parent, slide)
