@@ -183,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consults.router,
         comments.router,
         slide_annotations.router,
+        slide_annotations.rules_router,
         audit.router,
         withdrawals.router,
     ):

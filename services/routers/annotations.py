@@ -14,6 +14,9 @@ administrator may change or delete one (403 otherwise, and the attempt is audite
 Reading annotations shows patient data: it is audited once per sign-in session and slide,
 as opening the slide is (whichever of descriptor, tile or annotations comes first); what is
 done under an emergency (break-the-glass) grant alone is flagged in the audit as such.
+
+A second router, :data:`rules_router`, answers ``GET /annotation-classes``: the configured
+classes and limits, so the drawing page offers exactly what the API accepts.
 """
 
 from __future__ import annotations
@@ -25,11 +28,16 @@ from fastapi import APIRouter, Header, Response, status
 from sqlalchemy import select
 
 from services.access import SlideAccess, open_slide
-from services.deps import CurrentUser, SessionDep, StateDep
+from services.deps import CurrentUser, SessionDep, SettingsDep, StateDep
 from services.errors import ConflictError, ResourceNotFoundError
 from services.paging import Ordering, SortKey, read_page
 from services.routers.params import AnnotationId, Cursor, Limit, SlideId
-from services.schemas.annotations import AnnotationCreate, AnnotationPublic, AnnotationUpdate
+from services.schemas.annotations import (
+    AnnotationCreate,
+    AnnotationPublic,
+    AnnotationRulesPublic,
+    AnnotationUpdate,
+)
 from services.schemas.auth import ErrorBody
 from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.state import AppState
@@ -251,3 +259,23 @@ def remove_annotation(
         expected_version=_version(if_match),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+rules_router = APIRouter(
+    prefix="/annotation-classes",
+    tags=["annotations"],
+    responses={401: {"model": ErrorBody, "description": "Not signed in."}},
+)
+
+
+@rules_router.get("", response_model=AnnotationRulesPublic)
+def annotation_rules(user: CurrentUser, settings: SettingsDep) -> AnnotationRulesPublic:
+    """The classes an annotation may carry (``COUPE_ANNOTATION_CLASSES``, in their configured
+    order) and the limits on one annotation and on a slide's annotations."""
+    rules = settings.annotation_rules
+    return AnnotationRulesPublic(
+        classes=list(rules.classes),
+        max_vertices=rules.max_vertices,
+        max_bytes=rules.max_bytes,
+        max_per_slide=rules.max_per_slide,
+    )

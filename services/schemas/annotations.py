@@ -64,3 +64,13 @@ class AnnotationPublic(BaseModel):
     updated_at: datetime | None
     updated_by: str | None
     version: int
+
+
+class AnnotationRulesPublic(BaseModel):
+    """What an annotation may hold here: the classes to pick from ("" is always allowed: no
+    class) and the limits the API enforces."""
+
+    classes: list[str] = Field(description="COUPE_ANNOTATION_CLASSES, in the configured order.")
+    max_vertices: int = Field(description="Positions in one annotation, at most.")
+    max_bytes: int = Field(description="Size of one annotation's GeoJSON text, at most.")
+    max_per_slide: int = Field(description="Annotations on one slide (not deleted), at most.")
