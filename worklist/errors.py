@@ -23,12 +23,40 @@ class NotFoundError(WorklistError, LookupError):
 class InvalidTransitionError(WorklistError):
     """A case cannot move from its current status to the requested one."""
 
-    def __init__(self, case: str, current: str, target: str, reason: str = "") -> None:
-        message = f"case {case!r} cannot go from {current!r} to {target!r}"
-        super().__init__(f"{message}: {reason}" if reason else message)
+    def __init__(
+        self, case: str, current: str, target: str, reason: str = "", *, message: str = ""
+    ) -> None:
+        if not message:
+            message = f"case {case!r} cannot go from {current!r} to {target!r}"
+            message = f"{message}: {reason}" if reason else message
+        super().__init__(message)
         self.case = case
         self.current = current
         self.target = target
+
+
+class SignedOutError(InvalidTransitionError):
+    """The case is signed out: its report is frozen and only an addendum may follow.
+
+    Said before anything else about a signed-out case (who holds it, what its status allows),
+    so the pathologist learns what to do instead.
+    """
+
+    def __init__(self, case: str, target: str, message: str = "") -> None:
+        super().__init__(
+            case,
+            "signed_out",
+            target,
+            message=message or f"case {case!r} is signed out; add an addendum instead",
+        )
+
+
+class ReportStateError(InvalidTransitionError):
+    """The case's report does not allow the move: sign-out without a conclusion, an addendum
+    before sign-out."""
+
+    def __init__(self, case: str, current: str, target: str, problem: str) -> None:
+        super().__init__(case, current, target, message=f"case {case!r}: {problem}")
 
 
 class AlreadyAssignedError(WorklistError):

@@ -3,8 +3,12 @@
 received -> scanned -> assigned -> in_review -> consult_pending -> in_review -> signed_out,
 with the backward moves a department needs: a case can go back for rescanning, a pathologist
 can release a case to the unassigned pool, and a lab manager's reassignment puts a case that
-was in review back to "assigned" for its new pathologist. Signed out is final (addenda are
-separate reports).
+was in review back to "assigned" for its new pathologist. Signed out is final: the report is
+frozen and only addenda follow (:mod:`worklist.operations.reports`).
+
+Working on an assigned case is the start of its review: writing a draft of its report, asking
+a consult or second opinion, or signing it out moves an "assigned" case to "in_review" first
+(:func:`start_review_implicitly`), so nobody has to say "start review" before working.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from worklist.enums import CaseStatus
-from worklist.errors import InvalidTransitionError
+from worklist.errors import InvalidTransitionError, SignedOutError
 from worklist.models import Case
 
 S = CaseStatus
@@ -55,7 +59,10 @@ def is_allowed(current: CaseStatus, target: CaseStatus) -> bool:
 
 
 def check_transition(accession_number: str, current: CaseStatus, target: CaseStatus) -> None:
-    """Raise :class:`InvalidTransitionError` unless ``current -> target`` is allowed."""
+    """Raise :class:`InvalidTransitionError` unless ``current -> target`` is allowed (a
+    :class:`SignedOutError` from a signed-out case, which says what to do instead)."""
+    if current is CaseStatus.SIGNED_OUT:
+        raise SignedOutError(accession_number, target.value)
     if not is_allowed(current, target):
         allowed = ", ".join(sorted(t.value for t in TRANSITIONS[current])) or "nothing (final)"
         raise InvalidTransitionError(
@@ -73,6 +80,23 @@ def transition(case: Case, target: CaseStatus, *, now: datetime) -> None:
     case.updated_at = now
     if target is CaseStatus.SIGNED_OUT:
         case.signed_out_at = now
+
+
+def refuse_when_signed_out(case: Case, target: CaseStatus, message: str = "") -> None:
+    """Raise :class:`SignedOutError` (with ``message``, if given) if ``case`` is signed out:
+    checked before who holds the case, since sign-out ends the primary assignment and "not
+    yours" would mislead."""
+    if case.status is CaseStatus.SIGNED_OUT:
+        raise SignedOutError(case.accession_number, target.value, message)
+
+
+def start_review_implicitly(case: Case, *, now: datetime) -> bool:
+    """Move an "assigned" case to "in_review": working on it (a draft, a consult, sign-out)
+    starts its review. Returns whether it moved; any other status is left as it is."""
+    if case.status is not CaseStatus.ASSIGNED:
+        return False
+    transition(case, CaseStatus.IN_REVIEW, now=now)
+    return True
 
 
 def mark_scanned_when_complete(case: Case, *, now: datetime) -> bool:

@@ -31,6 +31,7 @@ from worklist.models import Assignment, AuditEvent, Case, CaseGrant, Slide
 from worklist.operations import (
     CaseIntake,
     ConsultGrant,
+    ReportDraft,
     add_annotation,
     add_comment,
     answer_consult,
@@ -43,6 +44,7 @@ from worklist.operations import (
     record_access,
     release_case,
     request_consult,
+    save_report,
     sign_out,
     start_review,
 )
@@ -64,6 +66,17 @@ def _active(engine: Engine, case_id: int) -> list[tuple[int, AssignmentKind]]:
             .order_by(Assignment.id)
         )
         return [(p, k) for p, k in rows]
+
+
+def _write_conclusion(engine: Engine, case_id: int, pathologist_id: int) -> None:
+    """A report with a conclusion, which sign-out needs."""
+    save_report(
+        engine=engine,
+        actor=PATHOLOGIST,
+        case_id=case_id,
+        pathologist_id=pathologist_id,
+        draft=ReportDraft(conclusion="Tubulair adenoom met laaggradige dysplasie."),
+    )
 
 
 def test_intake_allocates_sequential_accession_numbers(engine: Engine, factory: Factory) -> None:
@@ -231,6 +244,7 @@ def test_consult_round_trip_and_sign_out(
         engine=engine, actor=PATHOLOGIST, case_id=case_id, consultant_id=lumc1, answer="Eens."
     )
     assert state.status is CaseStatus.IN_REVIEW
+    _write_conclusion(engine, case_id, hmc1)
     final = sign_out(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
     assert final.status is CaseStatus.SIGNED_OUT
     assert _active(engine, case_id) == []
@@ -257,6 +271,7 @@ def test_sign_out_waits_for_a_planned_second_read(
     answer_consult(
         engine=engine, actor=PATHOLOGIST, case_id=case_id, consultant_id=lumc1, answer="ok"
     )
+    _write_conclusion(engine, case_id, hmc1)
     sign_out(engine=engine, actor=PATHOLOGIST, case_id=case_id, pathologist_id=hmc1)
 
 

@@ -11,6 +11,13 @@ from worklist.models.imports import ImportedFile, ImportOutcome
 from worklist.models.jobs import TilingJob
 from worklist.models.notes import Annotation, Comment
 from worklist.models.organisation import Absence, Department, Pathologist, PathologistSubspecialty
+from worklist.models.report import (
+    Report,
+    ReportAddendum,
+    ReportStatus,
+    ReportVersion,
+    report_status,
+)
 from worklist.models.sessions import SignInFailure, UserSession
 
 __all__ = [
@@ -30,10 +37,15 @@ __all__ = [
     "ImportedFile",
     "Pathologist",
     "PathologistSubspecialty",
+    "Report",
+    "ReportAddendum",
+    "ReportStatus",
+    "ReportVersion",
     "SignInFailure",
     "Slide",
     "Specimen",
     "TilingJob",
     "UserAccount",
     "UserSession",
+    "report_status",
 ]

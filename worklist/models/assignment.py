@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from worklist.enums import AssignmentKind
@@ -18,7 +18,8 @@ _ACTIVE_PRIMARY = text("active AND kind = 'primary'")
 class Assignment(Base):
     """A pathologist's hold on a case: primary, second opinion or consult.
 
-    Assignments are never deleted; releasing or reassigning deactivates one and records when.
+    Assignments are never deleted; releasing or reassigning deactivates one and records when;
+    answering a consult or second opinion ends it with its answer.
     The partial unique index makes "two active primary assignments for one case" impossible
     at the database level, whatever the application does.
     """
@@ -50,5 +51,13 @@ class Assignment(Base):
     # Why it ended: "released", "reassigned", "completed", "signed_out".
     end_reason: Mapped[str | None] = mapped_column(String(32))
 
+    # A consult or second opinion asked by a pathologist carries its question, who asked it,
+    # and once answered the answer and when (null for primaries and planned second reads).
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("pathologist.id"))
+    question: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
     case: Mapped[Case] = relationship()
-    pathologist: Mapped[Pathologist] = relationship()
+    pathologist: Mapped[Pathologist] = relationship(foreign_keys=[pathologist_id])
+    requested_by: Mapped[Pathologist | None] = relationship(foreign_keys=[requested_by_id])

@@ -3,7 +3,8 @@
 Every operation takes keyword arguments only, starting with the ``engine`` and the ``actor``,
 writes an audit record (one event name for its success and its refusal,
 :mod:`worklist.operations._audited`), and returns plain values
-(:mod:`worklist.operations.receipts`). The tiling job's state machine is
+(:mod:`worklist.operations.receipts`). The report and sign-out are
+:mod:`worklist.operations.reports`. The tiling job's state machine is
 :mod:`worklist.operations.jobs`; a scan landing is :mod:`worklist.operations.scans`.
 """
 
@@ -16,7 +17,7 @@ from worklist.operations.assign import (
     assign_case,
     reassign_case,
 )
-from worklist.operations.claim import claim_case, claim_next, release_case
+from worklist.operations.claim import claim_case, claim_next, release_case, why_nothing_to_claim
 from worklist.operations.intake import (
     BlockIntake,
     CaseIntake,
@@ -28,12 +29,19 @@ from worklist.operations.intake import (
 from worklist.operations.jobs import PyramidLocator, PyramidTarget, set_pyramid_status
 from worklist.operations.notes import add_annotation, add_comment, record_access
 from worklist.operations.receipts import AssignmentReceipt, CaseState
+from worklist.operations.reports import (
+    DiagnosisCode,
+    ReportDraft,
+    ReportSaved,
+    add_addendum,
+    save_report,
+    sign_out,
+)
 from worklist.operations.review import (
     ConsultGrant,
     ConsultReceipt,
     answer_consult,
     request_consult,
-    sign_out,
     start_review,
 )
 from worklist.operations.scans import ScanRegistration, register_scan
@@ -46,14 +54,18 @@ __all__ = [
     "CaseState",
     "ConsultGrant",
     "ConsultReceipt",
+    "DiagnosisCode",
     "Proposal",
     "ProposalOutcome",
     "PyramidLocator",
     "PyramidTarget",
+    "ReportDraft",
+    "ReportSaved",
     "ScanRegistration",
     "SlideIntake",
     "SlideWithdrawal",
     "SpecimenIntake",
+    "add_addendum",
     "add_annotation",
     "add_comment",
     "answer_consult",
@@ -69,8 +81,10 @@ __all__ = [
     "release_case",
     "request_consult",
     "restore_slide",
+    "save_report",
     "set_pyramid_status",
     "sign_out",
     "start_review",
+    "why_nothing_to_claim",
     "withdraw_slide",
 ]

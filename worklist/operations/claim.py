@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, func, select
 from sqlalchemy.orm import Session
 
 from worklist import lifecycle
 from worklist.actor import Actor
+from worklist.db import read_session
 from worklist.enums import AssignmentKind, CaseStatus
 from worklist.errors import NotAssignedError
 from worklist.models import Case, Pathologist, PathologistSubspecialty
@@ -21,8 +22,7 @@ from worklist.operations._common import (
     lock_case,
 )
 from worklist.operations.receipts import AssignmentReceipt, CaseState
-
-# Most urgent first, as an SQL expression over the stored priority value.
+from worklist.operations.review import label_of, pathologist_label
 
 
 def claim_case(
@@ -100,6 +100,39 @@ def claim_next(
     return run_audited(engine, actor, "case.claim", work, now=now)
 
 
+def why_nothing_to_claim(
+    *, engine: Engine, pathologist_id: int, own_subspecialties_only: bool = True
+) -> str:
+    """Why :func:`claim_next` just gave pathologist ``pathologist_id`` nothing, in words for
+    them: no such active pathologist, nothing waiting in the region, nothing in their
+    subspecialties (and how many cases wait in others), or every waiting case being taken by
+    someone else at that moment. Read after the claim found nothing, so the hot path pays
+    nothing for it."""
+    with read_session(engine) as session:
+        pathologist = session.get(Pathologist, pathologist_id)
+        if pathologist is None or not pathologist.active:
+            return f"{label_of(session, pathologist_id)} is not an active pathologist"
+        waiting = session.scalar(
+            select(func.count()).select_from(Case).where(Case.status == CaseStatus.SCANNED)
+        )
+        if not waiting:
+            return "no case is waiting to be claimed in the region"
+        if own_subspecialties_only:
+            names = sorted(pathologist.subspecialty_names)
+            mine = session.scalar(
+                select(func.count())
+                .select_from(Case)
+                .where(Case.status == CaseStatus.SCANNED, Case.tumour_group.in_(names))
+            )
+            if not mine:
+                return (
+                    f"nothing is waiting in the subspecialties of {pathologist_label(pathologist)}"
+                    f" ({', '.join(names) or 'none'}); {waiting} case(s) wait in other tumour "
+                    "groups: claim with own_subspecialties_only false to take one"
+                )
+        return "every waiting case was being claimed by someone else at that moment; try again"
+
+
 def release_case(
     *,
     engine: Engine,
@@ -120,8 +153,10 @@ def release_case(
             if a.pathologist_id == pathologist_id
         ]
         if not primaries:
+            lifecycle.refuse_when_signed_out(case, CaseStatus.SCANNED)
             raise NotAssignedError(
-                f"case {case.accession_number!r} is not assigned to pathologist {pathologist_id}"
+                f"case {case.accession_number!r} is not assigned to "
+                f"{label_of(session, pathologist_id)}"
             )
         lifecycle.transition(case, CaseStatus.SCANNED, now=audit.moment)
         end_assignment(primaries[0], reason="released", now=audit.moment)
