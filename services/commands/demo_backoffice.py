@@ -173,11 +173,21 @@ def _primary_case_ids(engine: Engine, pathologist_id: int) -> list[int]:
     return [item.case.id for item in page.items if item.kind is AssignmentKind.PRIMARY]
 
 
+def _quickest_case(engine: Engine, case_ids: Sequence[int], tissue: DemoTissue) -> int | None:
+    """The first of ``case_ids`` whose slides are all of ``tissue`` (quick to tile), if any."""
+    files = {str(tissue.he_file), str(tissue.ihc_file)}
+    for case_id in case_ids:
+        if all(row[4] in files for row in _case_slides(engine, case_id)):
+            return case_id
+    return None
+
+
 def side_by_side_for_all(
     *, state: AppState, accounts: Sequence[DemoAccount], tissues: Sequence[DemoTissue]
 ) -> int:
     """Give each demo pathologist whose cases have no IHC one, scanned onto the first block of
-    their most urgent case (queued for tiling); returns how many were added."""
+    their most urgent case of the smallest tissue (queued for tiling, so pre-built); returns
+    how many were added."""
     ihc_of = {str(t.he_file): t.ihc_file for t in tissues}
     system = Actor.system("coupe-demo")
     added = 0
@@ -188,7 +198,7 @@ def side_by_side_for_all(
         slides = {case_id: _case_slides(state.engine, case_id) for case_id in case_ids}
         if any(s[3] != HE_STAIN for rows in slides.values() for s in rows):
             continue
-        case_id = case_ids[0]
+        case_id = _quickest_case(state.engine, case_ids, tissues[0]) or case_ids[0]
         _, specimen, block, _, he_file = slides[case_id][0]
         register_slide_file(
             engine=state.engine,
@@ -210,21 +220,19 @@ def prebuild_pyramids(
     accounts: Sequence[DemoAccount],
     tissues: Sequence[DemoTissue],
 ) -> tuple[int, int]:
-    """Queue tiling jobs for the slides of each demo pathologist's most urgent case (the big
-    tissue excepted: it shows on-the-fly tiles) and run them all, with a progress bar.
-
-    Returns (jobs done, jobs failed).
+    """Queue tiling jobs for the slides of each demo pathologist's most urgent case of the
+    smallest tissue (the real CMU scan: quick to tile) and run every queued job, with a
+    progress bar; the other slides are served on the fly. Returns (jobs done, jobs failed).
     """
-    large = {str(t.he_file) for t in tissues if t.large} | {
-        str(t.ihc_file) for t in tissues if t.large
-    }
     for account in accounts:
         if account.pathologist_id is None:
             continue
         case_ids = _primary_case_ids(state.engine, account.pathologist_id)
-        for slide_id, *_, file_path in _case_slides(state.engine, case_ids[0]):
-            if file_path not in large:
-                state.jobs.enqueue(slide_id=slide_id)
+        case_id = _quickest_case(state.engine, case_ids, tissues[0])
+        if case_id is None:
+            continue
+        for slide_id, *_ in _case_slides(state.engine, case_id):
+            state.jobs.enqueue(slide_id=slide_id)
     outcome: list[list[TilingJob]] = []
     worker = threading.Thread(
         target=lambda: outcome.append(state.jobs.run_pending()), name="coupe-demo-tiling"
