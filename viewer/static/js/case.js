@@ -1,0 +1,500 @@
+// The case view: the case's header, its slides as a strip of thumbnails, the main viewer and
+// its tools, side by side, label and macro, "Next case" (prefetched while this one is read).
+//
+// The panels (annotations, comments, consults, report) are other modules; they import what
+// this one exports (ES modules are singletons): `caseReady`, `onSlideOpened`,
+// `requestPointerMode`/`onPointerModeChange`, `reloadCase`/`onCaseChanged`.
+
+import { api, currentUser, el, formatDateTime } from "/static/js/api.js";
+import { createMeasureTool } from "/static/js/measure.js";
+import { prefetchCase, thumbnailUrl } from "/static/js/prefetch.js";
+import { addListedOnly, addShortcut, installShortcuts } from "/static/js/shortcuts.js";
+import { createSideBySide } from "/static/js/side-by-side.js";
+import {
+  attachScaleBar,
+  createViewer,
+  rotationDegrees,
+  setRotationDegrees,
+  zoomToFullResolution,
+} from "/static/js/viewer.js";
+
+const $ = (id) => document.getElementById(id);
+const status = $("case-status");
+
+function caseIdFromPath() {
+  const match = /^\/case\/(\d+)\/?$/.exec(location.pathname);
+  return match ? Number(match[1]) : null;
+}
+
+async function allPages(path) {
+  const items = [];
+  let next = null;
+  do {
+    const separator = path.includes("?") ? "&" : "?";
+    const page = await api(next ? `${path}${separator}cursor=${encodeURIComponent(next)}` : path);
+    items.push(...page.items);
+    next = page.next;
+  } while (next);
+  return items;
+}
+
+// --- The contract with the panels ------------------------------------------------------------
+
+const caseId = caseIdFromPath();
+
+/** `{caseId, detail, me, slides}` once the case is loaded (rejects with the ApiError). */
+export const caseReady = (async () => {
+  if (caseId === null) throw new Error("this address names no case");
+  const [detail, me, slides] = await Promise.all([
+    api(`/cases/${caseId}`),
+    currentUser(),
+    allPages(`/cases/${caseId}/slides`),
+  ]);
+  return { caseId, detail, me, slides };
+})();
+
+const slideListeners = [];
+let opened = null; // {viewer, slide, descriptor, mppUm} of the slide in the main viewer
+
+/** `callback({viewer, slide, descriptor, mppUm})` on every slide opened, now for the open one. */
+export function onSlideOpened(callback) {
+  slideListeners.push(callback);
+  if (opened) callback(opened);
+}
+
+const modeListeners = [];
+let pointerMode = "navigate";
+
+/** Give the pointer to `owner` ("navigate", "measure", "annotate"); the others turn off. */
+export function requestPointerMode(owner) {
+  pointerMode = owner;
+  for (const viewer of [mainViewer, sideBySide?.viewer]) {
+    // A click places a point or ends a line while a tool is on; it must not zoom.
+    if (viewer) viewer.gestureSettingsMouse.clickToZoom = owner === "navigate";
+  }
+  const measureButton = $("measure-tool");
+  measureButton.setAttribute("aria-pressed", String(owner === "measure"));
+  for (const callback of modeListeners) callback(owner);
+}
+
+/** `callback(owner)` whenever the pointer tool changes. */
+export function onPointerModeChange(callback) {
+  modeListeners.push(callback);
+}
+
+/** The pointer tool now ("navigate", "measure", "annotate"). */
+export function currentPointerMode() {
+  return pointerMode;
+}
+
+const caseListeners = [];
+
+/** Fetch the case again and tell `onCaseChanged` listeners (after sign-out, start-review...). */
+export async function reloadCase() {
+  const detail = await api(`/cases/${caseId}`);
+  showCase(detail);
+  for (const callback of caseListeners) callback(detail);
+  return detail;
+}
+
+/** `callback(detail)` after every `reloadCase()`. */
+export function onCaseChanged(callback) {
+  caseListeners.push(callback);
+}
+
+// --- The case header -------------------------------------------------------------------------
+
+const STATUS_TEXT = {
+  assigned: "Assigned",
+  in_review: "In review",
+  consult_pending: "Consult pending",
+  signed_out: "Signed out",
+  unassigned: "Unassigned",
+};
+
+function words(value) {
+  const text = String(value ?? "");
+  return (STATUS_TEXT[text] ?? text.replaceAll("_", " ")).replace(/^./, (c) => c.toUpperCase());
+}
+
+function showCase(detail) {
+  document.title = `${detail.accession_number} - Coupe`;
+  $("case-title").textContent = `Case ${detail.accession_number}`;
+  const overdue = !detail.signed_out_at && new Date(detail.due_at) < new Date();
+  const facts = [
+    ["Patient", detail.patient_pseudonym],
+    ["Status", words(detail.status)],
+    ["Priority", words(detail.priority)],
+    ["Due", `${formatDateTime(detail.due_at)}${overdue ? " (overdue)" : ""}`],
+    ["Tumour group", detail.tumour_group],
+    ["Department", detail.department_code],
+  ];
+  $("case-facts").replaceChildren(
+    ...facts.flatMap(([term, value]) => [
+      el("dt", {}, term),
+      el("dd", { class: term === "Due" && overdue ? "overdue" : null }, value),
+    ]),
+  );
+}
+
+// --- The slide strip --------------------------------------------------------------------------
+
+function slideName(slide) {
+  return `${slide.block_label} ${slide.stain}`;
+}
+
+function showStrip(slides) {
+  const groups = new Map();
+  for (const slide of slides) {
+    if (!groups.has(slide.specimen_label)) groups.set(slide.specimen_label, []);
+    groups.get(slide.specimen_label).push(slide);
+  }
+  const container = $("slide-groups");
+  if (slides.length === 0) {
+    container.replaceChildren(el("p", {}, "This case has no slides yet."));
+    return;
+  }
+  container.replaceChildren(
+    ...[...groups].map(([specimen, members]) =>
+      el(
+        "div",
+        { class: "specimen", role: "group", "aria-label": `Specimen ${specimen}` },
+        el("h3", { class: "specimen-label" }, `Specimen ${specimen}`),
+        el(
+          "ul",
+          { class: "slide-list" },
+          members.map((slide) =>
+            el(
+              "li",
+              {},
+              el(
+                "button",
+                {
+                  type: "button",
+                  class: "slide-thumb",
+                  "data-slide-id": slide.id,
+                  disabled: Boolean(slide.withdrawn_at),
+                  onclick: () => openSlide(slide),
+                },
+                slide.withdrawn_at
+                  ? el("span", { class: "thumb-missing" }, "withdrawn")
+                  : el("img", { src: thumbnailUrl(slide.id), alt: "", loading: "lazy" }),
+                el("span", { class: "thumb-name" }, slideName(slide)),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function markCurrent(slide) {
+  for (const button of document.querySelectorAll(".slide-thumb")) {
+    const current = Number(button.dataset.slideId) === slide.id;
+    button.setAttribute("aria-current", current ? "true" : "false");
+  }
+  $("viewer-slide-name").textContent = slideName(slide);
+}
+
+// --- The main viewer -------------------------------------------------------------------------
+
+const mainViewer = createViewer($("slide-viewer"));
+let sideBySide = null;
+let openToken = 0;
+
+function mppOf(metadata) {
+  if (!metadata || !metadata.mpp_x_um) return null;
+  return { x: metadata.mpp_x_um, y: metadata.mpp_y_um ?? metadata.mpp_x_um };
+}
+
+attachScaleBar(mainViewer, mainViewer.element, () => opened?.mppUm ?? null);
+const measure = createMeasureTool({
+  viewer: mainViewer,
+  isActive: () => pointerMode === "measure",
+  getMpp: () => mppOf(opened?.slide),
+  readout: $("measurement"),
+});
+
+async function openSlide(slide) {
+  const token = (openToken += 1);
+  markCurrent(slide);
+  measure.clear();
+  $("associated-images").replaceChildren();
+  const metadata = api(`/slides/${slide.id}`).catch(() => null);
+  const openedImage = new Promise((resolve, reject) => {
+    mainViewer.addOnceHandler("open", resolve);
+    mainViewer.addOnceHandler("open-failed", (event) => reject(new Error(event.message)));
+  });
+  mainViewer.open(slide.dzi_url);
+  try {
+    await openedImage;
+  } catch (error) {
+    if (token === openToken) status.textContent = `The slide ${slideName(slide)} cannot be opened: ${error.message}`;
+    return;
+  }
+  const details = await metadata;
+  if (token !== openToken) return; // another slide was chosen meanwhile
+  const source = mainViewer.world.getItemAt(0).source;
+  const mpp = mppOf(details);
+  opened = {
+    viewer: mainViewer,
+    slide: { ...slide, ...(details ?? {}) },
+    descriptor: {
+      widthPx: source.dimensions.x,
+      heightPx: source.dimensions.y,
+      tileSizePx: source.getTileWidth(0),
+      overlapPx: source.tileOverlap,
+      format: source.fileFormat,
+    },
+    mppUm: mpp ? mpp.x : null,
+  };
+  updateRotationControls();
+  for (const callback of slideListeners) callback(opened);
+}
+
+// --- Tools -----------------------------------------------------------------------------------
+
+function mainLeads() {
+  sideBySide?.mainLeads();
+}
+
+function rotateBy(degrees) {
+  mainLeads();
+  setRotationDegrees(mainViewer, rotationDegrees(mainViewer) + degrees);
+}
+
+function updateRotationControls() {
+  const degrees = rotationDegrees(mainViewer);
+  $("rotation-degrees").value = String(degrees);
+  $("rotation-value").textContent = `${degrees}°`;
+}
+
+function zoomBy(factor) {
+  mainLeads();
+  mainViewer.viewport.zoomBy(factor);
+  mainViewer.viewport.applyConstraints();
+}
+
+function goHome() {
+  mainLeads();
+  mainViewer.viewport.goHome();
+}
+
+function toggleMeasure() {
+  requestPointerMode(pointerMode === "measure" ? "navigate" : "measure");
+}
+
+function setUpTools(slides) {
+  $("zoom-in").addEventListener("click", () => zoomBy(1.5));
+  $("zoom-out").addEventListener("click", () => zoomBy(1 / 1.5));
+  $("zoom-home").addEventListener("click", goHome);
+  $("zoom-full").addEventListener("click", () => {
+    mainLeads();
+    zoomToFullResolution(mainViewer);
+  });
+  $("rotate-left").addEventListener("click", () => rotateBy(-90));
+  $("rotate-right").addEventListener("click", () => rotateBy(90));
+  $("rotation-degrees").addEventListener("input", (event) => {
+    mainLeads();
+    setRotationDegrees(mainViewer, Number(event.target.value), true);
+  });
+  mainViewer.addHandler("rotate", updateRotationControls);
+  $("measure-tool").addEventListener("click", toggleMeasure);
+  setUpSideBySide(slides);
+  $("show-label").addEventListener("click", () => showAssociated("label"));
+  $("show-macro").addEventListener("click", () => showAssociated("macro"));
+}
+
+function setUpSideBySide(slides) {
+  const usable = slides.filter((slide) => !slide.withdrawn_at);
+  const toggle = $("side-by-side-toggle");
+  const select = $("second-slide");
+  if (usable.length < 2) {
+    toggle.disabled = true;
+    toggle.title = "This case has only one slide";
+    return;
+  }
+  select.replaceChildren(
+    ...usable.map((slide) => el("option", { value: slide.id }, slideName(slide))),
+  );
+  // Start with a slide that is not the main one, an IHC if there is one (H&E next to IHC).
+  const ihc = usable.find((slide, index) => index > 0 && !/^H&?E$/i.test(slide.stain));
+  select.value = String((ihc ?? usable[1]).id);
+  sideBySide = createSideBySide(mainViewer, $("second-viewer"));
+  const chosen = () => usable.find((slide) => slide.id === Number(select.value));
+  select.addEventListener("change", () => sideBySide.open(chosen().dzi_url));
+  sideBySide.open(chosen().dzi_url);
+  toggle.addEventListener("click", () => {
+    const on = !sideBySide.shown();
+    if (on) sideBySide.show();
+    else sideBySide.hide();
+    toggle.setAttribute("aria-pressed", String(on));
+    $("second-slide-field").hidden = !on;
+    $("viewers").classList.toggle("side-by-side", on);
+    if (sideBySide.viewer) {
+      sideBySide.viewer.gestureSettingsMouse.clickToZoom = pointerMode === "navigate";
+    }
+  });
+}
+
+// The label and the macro carry patient identifiers: fetched on request only (each view is
+// audited by the API), drawn on a canvas (the page's policy allows no blob: images) and never
+// kept by the browser (the API answers no-store).
+async function showAssociated(name) {
+  const container = $("associated-images");
+  const slide = opened?.slide;
+  if (!slide) return;
+  const title = `${name === "label" ? "Label" : "Macro"} of slide ${slideName(slide)}`;
+  const figure = el("figure", { class: "associated-image" });
+  const caption = el("figcaption", {}, title);
+  const closeButton = el(
+    "button",
+    { type: "button", class: "button", onclick: () => figure.remove() },
+    `Hide ${name}`,
+  );
+  container.querySelector(`[data-image="${name}"]`)?.remove();
+  figure.dataset.image = name;
+  try {
+    const answer = await fetch(`/slides/${slide.id}/${name}`, { credentials: "same-origin" });
+    if (!answer.ok) {
+      let detail = `the server answered ${answer.status}`;
+      try {
+        detail = (await answer.json()).detail ?? detail;
+      } catch {
+        /* not JSON: keep the status */
+      }
+      figure.append(caption, el("p", { role: "alert" }, `The ${name} cannot be shown: ${detail}.`), closeButton);
+    } else {
+      const bitmap = await createImageBitmap(await answer.blob());
+      const canvas = el("canvas", { role: "img", "aria-label": title });
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      canvas.getContext("2d").drawImage(bitmap, 0, 0);
+      bitmap.close();
+      figure.append(canvas, caption, closeButton);
+    }
+  } catch {
+    figure.append(caption, el("p", { role: "alert" }, `The ${name} cannot be shown: no connection.`), closeButton);
+  }
+  container.append(figure);
+}
+
+// --- Next case and prefetch ------------------------------------------------------------------
+
+async function setUpNextCase(me) {
+  const button = $("next-case");
+  if (!me.pathologist_code) {
+    button.hidden = true;
+    return;
+  }
+  const items = (await allPages("/worklist/mine?kind=primary")).filter(
+    (item) => item.kind === "primary",
+  );
+  const ids = items.map((item) => item.case.id);
+  const here = ids.indexOf(caseId);
+  const nextId = here >= 0 ? ids[here + 1] : ids.find((id) => id !== caseId);
+  if (nextId === undefined) {
+    button.disabled = true;
+    button.title = "No other case on your worklist";
+    return;
+  }
+  const next = items.find((item) => item.case.id === nextId).case;
+  button.disabled = false;
+  button.setAttribute("aria-label", `Next case: ${next.accession_number}`);
+  button.addEventListener("click", () => location.assign(`/case/${nextId}`));
+  // While this case is read: after the open slide's first view is complete, so the prefetch
+  // never competes with what the pathologist is looking at.
+  const element = $("slide-viewer");
+  const start = async () => {
+    button.dataset.prefetch = "running";
+    const done = await prefetchCase(nextId, element.clientWidth, element.clientHeight);
+    // Said on the button for whoever checks (the tests): what the prefetch fetched.
+    button.dataset.prefetch = done.done ? "done" : "failed";
+    button.dataset.prefetchedTiles = String(done.tiles);
+  };
+  if (mainViewer.world.getItemCount() > 0 && mainViewer.world.getItemAt(0).getFullyLoaded()) start();
+  else mainViewer.addOnceHandler("fully-loaded-change", start);
+}
+
+// --- Start of the review ---------------------------------------------------------------------
+
+async function startReviewIfMine(detail, me) {
+  // Opening an assigned case of one's own is the start of its review.
+  if (detail.status !== "assigned" || !me.pathologist_code) return;
+  if (detail.primary_pathologist_code !== me.pathologist_code) return;
+  try {
+    await api(`/cases/${caseId}/start-review`, { method: "POST", body: { expected_version: detail.version } });
+    await reloadCase();
+    status.textContent = "Review started.";
+  } catch (error) {
+    status.textContent = `The review could not be started: ${error.message}`;
+  }
+}
+
+// --- Keyboard shortcuts ----------------------------------------------------------------------
+
+function setUpShortcuts(slides) {
+  const usable = slides.filter((slide) => !slide.withdrawn_at);
+  const step = (delta) => {
+    const index = usable.findIndex((slide) => slide.id === opened?.slide.id);
+    const next = usable[(index + delta + usable.length) % usable.length];
+    if (next) openSlide(next);
+  };
+  addShortcut({ key: "r", description: "Rotate right 90°", run: () => rotateBy(90) });
+  addShortcut({ key: "R", label: "Shift + R", description: "Rotate left 90°", run: () => rotateBy(-90) });
+  addShortcut({ keys: ["+", "="], label: "+", description: "Zoom in", run: () => zoomBy(1.5) });
+  addShortcut({ keys: ["-", "_"], label: "-", description: "Zoom out", run: () => zoomBy(1 / 1.5) });
+  addShortcut({ key: "0", description: "Whole slide", run: goHome });
+  addShortcut({ key: "1", description: "Full resolution", run: () => zoomToFullResolution(mainViewer) });
+  addListedOnly({ label: "Arrow keys or W A S D", description: "Pan (when the slide viewer has the focus)" });
+  addShortcut({ key: "m", description: "Measuring tool on or off", run: toggleMeasure });
+  addShortcut({ key: "Escape", label: "Esc", description: "Back to moving the slide (tools off)", run: () => requestPointerMode("navigate") });
+  addShortcut({ key: "]", description: "Next slide of the case", run: () => step(1) });
+  addShortcut({ key: "[", description: "Previous slide of the case", run: () => step(-1) });
+  addShortcut({ key: "b", description: "Side by side on or off", run: () => $("side-by-side-toggle").click() });
+  addShortcut({ key: "n", description: "Next case", run: () => $("next-case").click() });
+  addShortcut({
+    key: "?",
+    description: "Go to this list",
+    run: () => {
+      const section = $("keyboard-shortcuts");
+      section.scrollIntoView();
+      section.focus();
+    },
+  });
+  installShortcuts($("shortcut-table").tBodies[0]);
+}
+
+// --- Start -----------------------------------------------------------------------------------
+
+async function start() {
+  import("/static/js/header.js")
+    .then((header) => header.mountHeader("case"))
+    .catch(() => {
+      /* the header is another module's: the case view works without it */
+    });
+  let loaded;
+  try {
+    loaded = await caseReady;
+  } catch (error) {
+    $("case-title").textContent = "Case not available";
+    status.setAttribute("role", "alert");
+    status.textContent = error.message;
+    return;
+  }
+  const { detail, me, slides } = loaded;
+  showCase(detail);
+  showStrip(slides);
+  setUpTools(slides);
+  setUpShortcuts(slides);
+  const first = slides.find((slide) => !slide.withdrawn_at);
+  if (first) openSlide(first);
+  else status.textContent = "No slide of this case can be shown.";
+  startReviewIfMine(detail, me);
+  setUpNextCase(me).catch(() => {
+    $("next-case").disabled = true;
+  });
+}
+
+start();

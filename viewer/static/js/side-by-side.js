@@ -1,0 +1,118 @@
+// Side by side: a second viewer on another slide of the case (H&E next to IHC), with pan, zoom
+// and rotation kept in step. Two slides of one case are serial sections scanned alike, so the
+// views are matched in slide pixels: the same image point in the centre, the same screen
+// pixels per slide pixel, the same rotation, whichever sizes the two scans have.
+//
+// The viewer the user last touched leads and the other follows, so the two never chase each
+// other's animations.
+
+import { createViewer, openImage, setRotationDegrees } from "/static/js/viewer.js";
+
+function viewOf(viewer) {
+  const image = openImage(viewer);
+  if (!image) return null;
+  const viewport = viewer.viewport;
+  return {
+    centre: image.viewportToImageCoordinates(viewport.getCenter(true)),
+    imageZoom: image.viewportToImageZoom(viewport.getZoom(true)),
+    rotation: viewport.getRotation(true),
+  };
+}
+
+function applyView(viewer, view) {
+  const image = openImage(viewer);
+  if (!image || !view) return;
+  const viewport = viewer.viewport;
+  setRotationDegrees(viewer, view.rotation, true);
+  viewport.zoomTo(image.imageToViewportZoom(view.imageZoom), null, true);
+  viewport.panTo(image.imageToViewportCoordinates(view.centre), true);
+}
+
+/**
+ * The second viewer in `element`, following `mainViewer` both ways once shown. Returns
+ * `{viewer, open(dziUrl), show(), hide(), shown()}`.
+ */
+export function createSideBySide(mainViewer, element) {
+  let second = null; // made when first shown: a viewer in a hidden element has no size
+  let leader = mainViewer;
+  let shown = false;
+  let pendingUrl = null; // the slide chosen for the second viewer
+  let openedUrl = null; // the slide it shows
+
+  function follow(from, to) {
+    return () => {
+      if (!shown || !to || leader !== from) return;
+      applyView(to, viewOf(from));
+    };
+  }
+
+  function leadOnTouch(viewer, target) {
+    for (const type of ["pointerdown", "wheel", "keydown", "focusin"]) {
+      target.addEventListener(
+        type,
+        () => {
+          leader = viewer;
+        },
+        { capture: true, passive: true },
+      );
+    }
+  }
+
+  mainViewer.addHandler("viewport-change", () => follow(mainViewer, second)());
+  leadOnTouch(mainViewer, mainViewer.element);
+
+  function ensureViewer() {
+    if (second) return second;
+    second = createViewer(element);
+    second.addHandler("viewport-change", () => follow(second, mainViewer)());
+    leadOnTouch(second, element);
+    // A newly opened second slide takes the main viewer's view.
+    second.addHandler("open", () => {
+      leader = mainViewer;
+      applyView(second, viewOf(mainViewer));
+    });
+    return second;
+  }
+
+  return {
+    /** The second OpenSeadragon viewer (null until first shown). */
+    get viewer() {
+      return second;
+    },
+    /** Open `dziUrl` in the second viewer (now if shown, else when shown). */
+    open(dziUrl) {
+      pendingUrl = dziUrl;
+      if (shown) {
+        openedUrl = dziUrl;
+        ensureViewer().open(dziUrl);
+      }
+    },
+    show() {
+      shown = true;
+      element.hidden = false;
+      leader = mainViewer;
+      const viewer = ensureViewer();
+      // The viewers' sizes changed with the layout: both measure again, then match.
+      requestAnimationFrame(() => {
+        mainViewer.forceResize();
+        viewer.forceResize();
+        if (pendingUrl && openedUrl !== pendingUrl) {
+          openedUrl = pendingUrl;
+          viewer.open(pendingUrl);
+        } else {
+          applyView(viewer, viewOf(mainViewer));
+        }
+      });
+    },
+    hide() {
+      shown = false;
+      element.hidden = true;
+      requestAnimationFrame(() => mainViewer.forceResize());
+    },
+    shown: () => shown,
+    /** The main viewer leads from now (the page's toolbar acts on it). */
+    mainLeads() {
+      leader = mainViewer;
+    },
+  };
+}

@@ -1,0 +1,161 @@
+// One OpenSeadragon viewer on a slide's Deep Zoom pyramid, set up for remote sites, with a
+// scale bar. OpenSeadragon is the classic script's global (pinned by package-lock.json).
+//
+// Image coordinates everywhere are the slide's level-0 pixels (a DZI's full size is level 0).
+
+/* global OpenSeadragon */
+
+const MAX_SCALE_BAR_PX = 160;
+
+/**
+ * The viewer's options, each chosen for a pathologist on a wide-area link:
+ * - drawer "canvas": raises `tile-drawn` (the timing tests and the first-tile mark listen to
+ *   it; the WebGL drawer does not raise it) and draws the same on every GPU or none.
+ * - maxZoomPixelRatio 2: zoom to full resolution and at most 2 screen pixels per slide pixel
+ *   (beyond that nothing new is seen, only blur).
+ * - imageLoaderLimit 6: as many requests as the browser's connections to one host (HTTP/1.1);
+ *   more would wait in the browser's queue, where OpenSeadragon can no longer put the newly
+ *   visible tiles first after a pan.
+ * - immediateRender false (the default, said here on purpose): the coarse levels (a few tiles)
+ *   come first and show the whole field at once, then sharpen; with true nothing shows until
+ *   the tiles of the final level arrive, which on a 30 ms link is the slower first picture.
+ * - no preload, no whole-level prefetch: only visible tiles load (next-case prefetch fetches
+ *   the first view's tiles, see prefetch.js).
+ * - OpenSeadragon's own buttons are off: the page's toolbar has labelled buttons instead.
+ */
+export function viewerOptions(element) {
+  return {
+    element,
+    prefixUrl: "/static/vendor/openseadragon/images/",
+    drawer: "canvas",
+    crossOriginPolicy: false,
+    loadTilesWithAjax: false,
+    showNavigationControl: false,
+    showNavigator: true,
+    navigatorPosition: "BOTTOM_RIGHT",
+    navigatorAutoFade: false,
+    maxZoomPixelRatio: 2,
+    minZoomImageRatio: 0.8,
+    visibilityRatio: 0.5,
+    imageLoaderLimit: 6,
+    immediateRender: false,
+    blendTime: 0,
+    preload: false,
+    animationTime: 0.6,
+    rotationIncrement: 90,
+    gestureSettingsMouse: { clickToZoom: true, dblClickToZoom: true },
+    gestureSettingsTouch: { pinchRotate: true },
+  };
+}
+
+/** A new OpenSeadragon viewer in `element` (the element keeps its role and label). */
+export function createViewer(element) {
+  const viewer = OpenSeadragon(viewerOptions(element));
+  // Flipping a slide in diagnostics confuses more than it helps; the page/sequence keys of
+  // OpenSeadragon (j, k) do nothing here. Everything else (arrows, w/a/s/d, r, 0, -, =) stays.
+  viewer.addHandler("canvas-key", (event) => {
+    const code = event.originalEvent.code;
+    if (code === "KeyF" || code === "KeyJ" || code === "KeyK") event.preventDefaultAction = true;
+  });
+  return viewer;
+}
+
+/** The tiled image of the open slide, or null while none is open. */
+export function openImage(viewer) {
+  return viewer.world.getItemCount() > 0 ? viewer.world.getItemAt(0) : null;
+}
+
+/** Screen (CSS) pixels per slide level-0 pixel at the viewer's current zoom. */
+export function screenPxPerImagePx(viewer) {
+  const image = openImage(viewer);
+  if (!image) return null;
+  return image.viewportToImageZoom(viewer.viewport.getZoom(true));
+}
+
+/** The rotation in degrees, 0-359. */
+export function rotationDegrees(viewer) {
+  return (((Math.round(viewer.viewport.getRotation(true)) % 360) + 360) % 360);
+}
+
+/** Rotate to `degrees` (any number: taken modulo 360). */
+export function setRotationDegrees(viewer, degrees, immediately = false) {
+  viewer.viewport.setRotation(((degrees % 360) + 360) % 360, immediately);
+}
+
+/** Zoom so one screen pixel shows one slide pixel, keeping the centre. */
+export function zoomToFullResolution(viewer) {
+  const image = openImage(viewer);
+  if (!image) return;
+  viewer.viewport.zoomTo(image.imageToViewportZoom(1));
+}
+
+const NICE_STEPS = [1, 2, 5];
+
+/** The longest "nice" length (1, 2 or 5 x 10^k µm) that fits in `maxPx` screen pixels. */
+export function niceScaleLength(umPerScreenPx, maxPx = MAX_SCALE_BAR_PX) {
+  const maxUm = umPerScreenPx * maxPx;
+  let best = null;
+  for (let exponent = -2; exponent <= 6; exponent += 1) {
+    for (const step of NICE_STEPS) {
+      const lengthUm = step * 10 ** exponent;
+      if (lengthUm <= maxUm) best = lengthUm;
+    }
+  }
+  return best;
+}
+
+/** A length in µm as people read it: µm below 1 mm, else mm. */
+export function formatLengthUm(lengthUm) {
+  if (lengthUm >= 1000) {
+    const mm = lengthUm / 1000;
+    return `${mm >= 10 ? mm.toFixed(1) : mm.toFixed(2)} mm`;
+  }
+  if (lengthUm >= 100) return `${lengthUm.toFixed(0)} µm`;
+  if (lengthUm >= 10) return `${lengthUm.toFixed(1)} µm`;
+  return `${lengthUm.toFixed(2)} µm`;
+}
+
+function scaleText(lengthUm) {
+  return lengthUm >= 1000 ? `${lengthUm / 1000} mm` : `${lengthUm} µm`;
+}
+
+/**
+ * A scale bar over `viewer` (OpenSeadragon has none): a bar of a nice length in µm or mm from
+ * the slide's mpp, redrawn on every viewport change. Rotation does not change the scale: the
+ * bar stays horizontal. `getMppUm()` gives the open slide's µm per pixel (null: no bar).
+ */
+export function attachScaleBar(viewer, container, getMppUm) {
+  const bar = document.createElement("div");
+  bar.className = "scale-bar";
+  bar.setAttribute("role", "img");
+  const line = document.createElement("div");
+  line.className = "scale-bar-line";
+  const text = document.createElement("span");
+  text.className = "scale-bar-text";
+  bar.append(line, text);
+  container.append(bar);
+
+  function update() {
+    const mppUm = getMppUm();
+    const pxPerImagePx = screenPxPerImagePx(viewer);
+    if (!mppUm || !pxPerImagePx) {
+      bar.hidden = true;
+      return;
+    }
+    const umPerScreenPx = mppUm / pxPerImagePx;
+    const lengthUm = niceScaleLength(umPerScreenPx);
+    if (!lengthUm) {
+      bar.hidden = true;
+      return;
+    }
+    bar.hidden = false;
+    line.style.width = `${(lengthUm / umPerScreenPx).toFixed(1)}px`;
+    text.textContent = scaleText(lengthUm);
+    bar.setAttribute("aria-label", `Scale bar: ${scaleText(lengthUm)}`);
+    bar.dataset.lengthUm = String(lengthUm);
+  }
+  viewer.addHandler("update-viewport", update);
+  viewer.addHandler("open", update);
+  viewer.addHandler("resize", update);
+  return { update, element: bar };
+}
