@@ -4,14 +4,27 @@
 
 const CSRF_COOKIE = "coupe_csrf";
 
-/** An API answer that was not 2xx: `status`, the API's `detail` as `message`, the body. */
+/**
+ * An API answer that was not 2xx: `status`, the API's `detail` as `message`, the body, and
+ * `retryAfterS` (the Retry-After header in seconds, e.g. on 429; null when absent).
+ */
 export class ApiError extends Error {
-  constructor(status, message, body) {
+  constructor(status, message, body, retryAfterS = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.body = body;
+    this.retryAfterS = retryAfterS;
   }
+}
+
+function retryAfterOf(answer) {
+  const value = answer.headers.get("Retry-After");
+  if (value === null) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const when = Date.parse(value); // the header may also be an HTTP date
+  return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
 }
 
 function cookie(name) {
@@ -29,6 +42,24 @@ function messageOf(status, body) {
   }
   if (status === 0) return "The server cannot be reached; check the connection and try again.";
   return `The server answered ${status}.`;
+}
+
+/**
+ * The path to go to after signing in: `raw` if it is a path of this site, else "/". Never an
+ * address of another site (`//evil.example`, `https://...`, `/\evil.example` all give "/"),
+ * and never the sign-in page itself.
+ */
+export function safeNextPath(raw, origin = location.origin) {
+  if (typeof raw !== "string" || !raw.startsWith("/")) return "/";
+  let url;
+  try {
+    url = new URL(raw, origin);
+  } catch {
+    return "/";
+  }
+  // The parser's own verdict decides: browsers read "/\x" and "/<tab>/x" as "//x".
+  if (url.origin !== origin || url.pathname === "/sign-in") return "/";
+  return url.pathname + url.search + url.hash;
 }
 
 /** Where the sign-in page sends the user back to: this page. */
@@ -75,7 +106,12 @@ export async function api(path, { method = "GET", body, headers = {}, signIn = t
   }
   if (!answer.ok) {
     if (answer.status === 401 && signIn) redirectToSignIn();
-    throw new ApiError(answer.status, messageOf(answer.status, parsed), parsed);
+    throw new ApiError(
+      answer.status,
+      messageOf(answer.status, parsed),
+      parsed,
+      retryAfterOf(answer),
+    );
   }
   return parsed;
 }
