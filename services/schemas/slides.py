@@ -44,5 +44,5 @@ class SlidePublic(BaseModel):
     deepzoom: DeepZoomInfo
     pyramid_status: PyramidStatus
     associated_images: list[str] = Field(
-        description="Names of the associated images; label and macro need a lab manager role."
+        description="Names of the associated images (label and macro: each view is audited)."
     )

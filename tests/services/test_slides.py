@@ -324,21 +324,23 @@ def test_thumbnail_is_a_bounded_jpeg(
         assert refused.status_code == 422
 
 
-def test_label_and_macro_only_for_lab_managers_and_admins(
+def test_label_and_macro_for_whoever_may_see_the_case(
     service: ServiceHarness, people: dict[str, dict[str, str]], cmu: tuple[int, Path]
 ) -> None:
     slide_id, _ = cmu
     for name in ("label", "macro"):
         url = f"/slides/{slide_id}/{name}"
-        forbidden = service.client.get(url, headers=people["hmc_path"])
-        assert forbidden.status_code == 403 and forbidden.json()["error"] == "forbidden"
-        for role in ("manager", "admin"):
-            answer = service.client.get(url, headers=people[role])
+        # The case's pathologist checks on the macro that all the tissue was scanned.
+        for who in ("hmc_path", "manager", "admin"):
+            answer = service.client.get(url, headers=people[who])
             assert answer.status_code == 200 and answer.headers["content-type"] == "image/jpeg"
             assert answer.headers["cache-control"] == "private, no-store"
             assert decode(answer.content).ndim == 3
+        forbidden = service.client.get(url, headers=people["lumc_path"])
+        assert forbidden.status_code == 403 and forbidden.json()["error"] == "forbidden"
     # Looking at a label shows patient identifiers: every view is audited.
-    assert slide_opens(service, slide_id) == 4
+    assert slide_opens(service, slide_id) == 6
+    assert slide_opens(service, slide_id, AuditOutcome.SERIOUS_FAILURE) == 2
 
 
 def test_a_slide_without_that_associated_image_answers_404(
