@@ -220,8 +220,8 @@ def prebuild_pyramids(
     accounts: Sequence[DemoAccount],
     tissues: Sequence[DemoTissue],
 ) -> tuple[int, int]:
-    """Queue tiling jobs for the slides of each demo pathologist's most urgent case of the
-    smallest tissue (the real CMU scan: quick to tile) and run every queued job, with a
+    """Queue tiling jobs for the first H&E and IHC of each demo pathologist's most urgent case
+    of the smallest tissue (the real CMU scan: quick to tile) and run every queued job, with a
     progress bar; the other slides are served on the fly. Returns (jobs done, jobs failed).
     """
     for account in accounts:
@@ -231,8 +231,15 @@ def prebuild_pyramids(
         case_id = _quickest_case(state.engine, case_ids, tissues[0])
         if case_id is None:
             continue
-        for slide_id, *_ in _case_slides(state.engine, case_id):
-            state.jobs.enqueue(slide_id=slide_id)
+        slides = _case_slides(state.engine, case_id)
+        # Its first H&E and its first IHC: what the case view opens first, and side by side.
+        first_he = next((row for row in slides if row[3] == HE_STAIN), None)
+        first_ihc = next((row for row in slides if row[3] != HE_STAIN), None)
+        for row in (first_he, first_ihc):
+            if row is not None:
+                state.jobs.enqueue(slide_id=row[0])
+    # The local cluster has two worker processes: keep both busy.
+    state.jobs.max_parallel = max(state.jobs.max_parallel, 2)
     outcome: list[list[TilingJob]] = []
     worker = threading.Thread(
         target=lambda: outcome.append(state.jobs.run_pending()), name="coupe-demo-tiling"
