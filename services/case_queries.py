@@ -8,7 +8,7 @@ orders below.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from services.access import require_clinical
 from services.deps import AuthenticatedUser
 from services.errors import ResourceNotFoundError
-from services.paging import Ordering, SortKey, read_page
+from services.paging import AnySelect, Ordering, SortKey, read_page
 from services.schemas.cases import (
     AssignmentPublic,
     AssignmentReceipt,
@@ -32,6 +32,14 @@ from services.schemas.cases import (
     SlideListing,
 )
 from services.schemas.common import Page
+from services.schemas.consults import (
+    ConsultantPublic,
+    ConsultItem,
+    ConsultKind,
+    ConsultRequestItem,
+    ConsultStatus,
+    RequesterPublic,
+)
 from services.schemas.worklist import WorklistItem
 from worklist.accounts import grant_in_force
 from worklist.enums import AssignmentKind, CaseStatus, Priority, Role
@@ -42,10 +50,13 @@ from worklist.models import (
     CaseGrant,
     Department,
     Pathologist,
+    Report,
     Slide,
     Specimen,
+    report_status,
 )
 from worklist.operations import AssignmentReceipt as Receipt
+from worklist.operations.review import REVIEW_KINDS
 
 # Most urgent first: priority, then the earliest due date (the claim order's index).
 URGENCY_ORDER = (Case.priority_rank, Case.due_at, Case.id)
@@ -185,14 +196,22 @@ def _worklist_item(
 
 
 def held_by(
-    session: Session, *, pathologist_id: int, limit: int, cursor: str | None
+    session: Session,
+    *,
+    pathologist_id: int,
+    limit: int,
+    cursor: str | None,
+    kinds: Collection[AssignmentKind] = (),
 ) -> Page[WorklistItem]:
-    """One page of the cases a pathologist holds (any kind of assignment), most urgent first."""
+    """One page of the cases a pathologist holds (assignments of ``kinds``; none named: any
+    kind), most urgent first."""
     rows = (
         _case_rows(_held)
         .join(_held, _held.case_id == Case.id)
         .where(_held.pathologist_id == pathologist_id, _held.active)
     )
+    if kinds:
+        rows = rows.where(_held.kind.in_(list(kinds)))
     return read_page(
         session,
         rows,
@@ -227,10 +246,12 @@ def case_detail(session: Session, case_id: int) -> CaseDetail | None:
         .order_by(Assignment.id)
     ).all()
     summary = case_public(case, department_code, holder)
+    report = session.scalar(select(Report).where(Report.case_id == case_id))
     return CaseDetail(
         **summary.model_dump(),
         second_read_trigger=case.second_read_trigger,
         updated_at=case.updated_at,
+        report_status=report_status(report),
         specimens=[
             CaseSpecimen(
                 id=specimen.id,
@@ -337,4 +358,118 @@ def receipt_public(session: Session, receipt: Receipt) -> AssignmentReceipt:
         kind=receipt.kind,
         rule=receipt.rule,
         case=CaseState.model_validate(receipt.case),
+    )
+
+
+# -- consults and second opinions ---------------------------------------------------------
+
+_read = aliased(Assignment, name="read")
+_reader = aliased(Pathologist, name="reader")
+_reader_department = aliased(Department, name="reader_department")
+_asker = aliased(Pathologist, name="asker")
+_READ_COLUMNS = (
+    _read,
+    _reader.code,
+    _reader.name,
+    _reader_department.code,
+    _asker.code,
+    _asker.name,
+)
+CONSULTS_OLDEST_FIRST = Ordering("case.consults", (SortKey(_read.id, "int"),))
+REQUESTS_OLDEST_FIRST = Ordering("worklist.consults", (SortKey(_read.id, "int"),))
+
+
+def _with_people(query: AnySelect) -> AnySelect:
+    """``query`` (with ``_read`` in it) joined to the reader, their department and the
+    pathologist who asked, narrowed to consults and second opinions."""
+    return (
+        query.join(_reader, _reader.id == _read.pathologist_id)
+        .join(_reader_department, _reader_department.id == _reader.department_id)
+        .outerjoin(_asker, _asker.id == _read.requested_by_id)
+        .where(_read.kind.in_(REVIEW_KINDS))
+    )
+
+
+def _consult_fields(
+    read: Assignment,
+    accession_number: str,
+    reader_code: str,
+    reader_name: str,
+    reader_department: str,
+    asker_code: str | None,
+    asker_name: str | None,
+) -> dict[str, Any]:
+    return {
+        "assignment_id": read.id,
+        "case_id": read.case_id,
+        "accession_number": accession_number,
+        "kind": ConsultKind(read.kind.value),
+        "status": ConsultStatus.OPEN if read.active else ConsultStatus.ANSWERED,
+        "question": read.question,
+        "answer": read.answer,
+        "requested_at": read.assigned_at,
+        "answered_at": read.answered_at if read.answered_at is not None else read.ended_at,
+        "requested_by": (
+            RequesterPublic(pathologist_code=asker_code, name=asker_name or "")
+            if asker_code is not None
+            else None
+        ),
+        "consultant": ConsultantPublic(
+            pathologist_code=reader_code, name=reader_name, department_code=reader_department
+        ),
+    }
+
+
+def consults_of_case(
+    session: Session, case_id: int, *, limit: int, cursor: str | None
+) -> Page[ConsultItem]:
+    """One page of a case's consults and second opinions, open and answered, oldest first."""
+    rows = _with_people(
+        select(*_READ_COLUMNS, Case.accession_number)
+        .select_from(_read)
+        .join(Case, Case.id == _read.case_id)
+    ).where(_read.case_id == case_id)
+
+    def item(read: Assignment, *people: Any) -> ConsultItem:
+        *who, accession_number = people
+        return ConsultItem(**_consult_fields(read, accession_number, *who))
+
+    return read_page(
+        session, rows, order=CONSULTS_OLDEST_FIRST, limit=limit, cursor=cursor, item=item
+    )
+
+
+def consults_asked_of(
+    session: Session, pathologist_id: int, *, limit: int, cursor: str | None
+) -> Page[ConsultRequestItem]:
+    """One page of the open consults and second opinions asked of a pathologist, oldest
+    first, each with its case."""
+    rows = _with_people(_case_rows(*_READ_COLUMNS).join(_read, _read.case_id == Case.id)).where(
+        _read.pathologist_id == pathologist_id, _read.active
+    )
+
+    def item(
+        read: Assignment,
+        reader_code: str,
+        reader_name: str,
+        reader_department: str,
+        asker_code: str | None,
+        asker_name: str | None,
+        case: Case,
+        department_code: str,
+        holder: str | None,
+    ) -> ConsultRequestItem:
+        fields = _consult_fields(
+            read,
+            case.accession_number,
+            reader_code,
+            reader_name,
+            reader_department,
+            asker_code,
+            asker_name,
+        )
+        return ConsultRequestItem(**fields, case=case_public(case, department_code, holder))
+
+    return read_page(
+        session, rows, order=REQUESTS_OLDEST_FIRST, limit=limit, cursor=cursor, item=item
     )

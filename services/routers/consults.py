@@ -1,7 +1,9 @@
 """Consults and second opinions, consult grants, and break-the-glass.
 
-Asking a colleague creates their consult (or second-opinion) assignment and a consult grant
-with an expiry for their account, so they can still open the case after answering. A grant
+Asking a colleague creates their consult (or second-opinion) assignment, which carries the
+question and later the answer, and a consult grant with an expiry for their account, so they
+can still open the case after answering. An assigned case can be asked about directly: the
+request starts its review. A grant
 can also be given by a lab manager. Break-the-glass is a short grant a pathologist takes
 themselves with a reason: flagged in the audit log, as is every view made under it.
 """
@@ -14,28 +16,29 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from services.access import may_view_case, open_case, require_clinical
-from services.case_queries import assignment_public, pathologist_id_of, receipt_public
-from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, SettingsDep
+from services.case_queries import consults_of_case, pathologist_id_of, receipt_public
+from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, SettingsDep, StateDep
 from services.errors import ConflictError, ResourceNotFoundError
 from services.paging import Ordering, SortKey, read_page
 from services.routers.params import CaseId, Cursor, Limit
 from services.routers.worklist import own_pathologist_id
 from services.schemas.auth import ErrorBody
-from services.schemas.cases import AssignmentPublic, CaseState
+from services.schemas.cases import CaseState
 from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.schemas.consults import (
     BreakGlassRequest,
     ConsultAnswer,
     ConsultAnswered,
     ConsultCreate,
+    ConsultItem,
     ConsultPublic,
     GrantCreate,
     GrantPublic,
 )
 from worklist.accounts import grant_case_access
 from worklist.db import read_session
-from worklist.enums import AssignmentKind, GrantKind
-from worklist.models import Assignment, Case, CaseGrant, Pathologist
+from worklist.enums import GrantKind
+from worklist.models import Case, CaseGrant
 from worklist.operations import ConsultGrant, answer_consult, request_consult
 
 router = APIRouter(
@@ -58,36 +61,24 @@ def _grant(engine: EngineDep, grant_id: int) -> GrantPublic:
         return GrantPublic.model_validate(fresh.get_one(CaseGrant, grant_id))
 
 
-CONSULTS_OLDEST_FIRST = Ordering("case.consults", (SortKey(Assignment.id, "int"),))
 GRANTS_OLDEST_FIRST = Ordering("case.grants", (SortKey(CaseGrant.id, "int"),))
 
 
-@router.get("/consults", response_model=Page[AssignmentPublic])
+@router.get("/consults", response_model=Page[ConsultItem])
 def list_consults(
     case_id: CaseId,
     user: CurrentUser,
     session: SessionDep,
+    state: StateDep,
     limit: Limit = DEFAULT_PAGE_LIMIT,
     cursor: Cursor = None,
-) -> Page[AssignmentPublic]:
-    """The case's consults and second opinions, open and answered, oldest first."""
-    open_case(session, user, case_id)
-    rows = (
-        select(Assignment, Pathologist.code)
-        .join(Pathologist, Pathologist.id == Assignment.pathologist_id)
-        .where(
-            Assignment.case_id == case_id,
-            Assignment.kind.in_([AssignmentKind.CONSULT, AssignmentKind.SECOND_OPINION]),
-        )
-    )
-    return read_page(
-        session,
-        rows,
-        order=CONSULTS_OLDEST_FIRST,
-        limit=limit,
-        cursor=cursor,
-        item=assignment_public,
-    )
+) -> Page[ConsultItem]:
+    """The case's consults and second opinions, open and answered, with their questions and
+    answers, oldest first. Audited as opening the case."""
+    access = open_case(session, user, case_id, views=state.views)
+    page = consults_of_case(session, case_id, limit=limit, cursor=cursor)
+    state.views.opened(state.engine, user, access)  # after the read: a bad cursor opened nothing
+    return page
 
 
 @router.post(
@@ -99,7 +90,8 @@ def list_consults(
 def ask_consult(
     case_id: CaseId, body: ConsultCreate, user: CurrentUser, session: SessionDep, engine: EngineDep
 ) -> ConsultPublic:
-    """As the case's primary pathologist, ask a colleague for a consult or second opinion."""
+    """As the case's primary pathologist, ask a colleague for a consult or second opinion,
+    with your question (an assigned case starts its review with it)."""
     requested_by = own_pathologist_id(user)
     access = open_case(session, user, case_id)
     receipt = request_consult(
@@ -124,7 +116,8 @@ def ask_consult(
 def answer(
     case_id: CaseId, body: ConsultAnswer, user: CurrentUser, session: SessionDep, engine: EngineDep
 ) -> ConsultAnswered:
-    """Answer your open consult or second opinion on the case."""
+    """Answer your open consult or second opinion on the case; the case's consult list then
+    shows the answer."""
     consultant_id = own_pathologist_id(user)
     access = open_case(session, user, case_id)
     state = answer_consult(

@@ -1,5 +1,5 @@
-"""The worklist (mine, my department's, the region's) and the moves on it: claim, release,
-assign, reassign, start review, sign out.
+"""The worklist (mine, my department's, the region's, the consults asked of me) and the moves
+on it: claim, release, assign, reassign, start review, sign out.
 
 Every move maps to one :mod:`worklist.operations` call (one transaction, audited). Send the
 case ``version`` you read as ``expected_version``: if someone changed the case meanwhile the
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from services.case_queries import (
     OPEN_STATUSES,
     CaseFilter,
     case_page,
+    consults_asked_of,
     held_by,
     pathologist_id_of,
     receipt_public,
@@ -31,17 +32,19 @@ from services.routers.params import CaseId, Cursor, DepartmentFilter, Limit
 from services.schemas.auth import ErrorBody
 from services.schemas.cases import AssignmentReceipt, CasePublic, CaseState
 from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
+from services.schemas.consults import ConsultRequestItem
 from services.schemas.worklist import (
     AssignRequest,
     ClaimNextRequest,
     ClaimNextResult,
     ReassignRequest,
     ReleaseRequest,
+    SignOutRequest,
     VersionedRequest,
     WorklistItem,
 )
 from worklist.db import read_session
-from worklist.enums import CaseStatus, Priority
+from worklist.enums import AssignmentKind, CaseStatus, Priority
 from worklist.operations import AssignmentReceipt as Receipt
 from worklist.operations import (
     assign_case,
@@ -51,6 +54,7 @@ from worklist.operations import (
     release_case,
     sign_out,
     start_review,
+    why_nothing_to_claim,
 )
 
 router = APIRouter(
@@ -89,15 +93,41 @@ def _version(body: VersionedRequest | None) -> int | None:
 # -- the worklists -----------------------------------------------------------------------
 
 
+KindFilter = Annotated[
+    list[AssignmentKind] | None,
+    Query(description="Only these kinds of assignment (repeat it: ?kind=primary&kind=consult)."),
+]
+
+
 @router.get("/worklist/mine", response_model=Page[WorklistItem])
 def my_worklist(
     user: CurrentUser,
     session: SessionDep,
+    kind: KindFilter = None,
     limit: Limit = DEFAULT_PAGE_LIMIT,
     cursor: Cursor = None,
 ) -> Page[WorklistItem]:
-    """The cases you hold (primary, second opinion or consult), most urgent first."""
-    return held_by(session, pathologist_id=own_pathologist_id(user), limit=limit, cursor=cursor)
+    """The cases you hold (primary, second opinion or consult; or the ``kind`` asked for),
+    most urgent first. ``?kind=primary`` is "My worklist"."""
+    return held_by(
+        session,
+        pathologist_id=own_pathologist_id(user),
+        limit=limit,
+        cursor=cursor,
+        kinds=kind or (),
+    )
+
+
+@router.get("/worklist/consults", response_model=Page[ConsultRequestItem])
+def consults_asked_of_me(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ConsultRequestItem]:
+    """The consults and second opinions asked of you and not answered yet, oldest first,
+    each with its question and its case."""
+    return consults_asked_of(session, own_pathologist_id(user), limit=limit, cursor=cursor)
 
 
 @router.get("/worklist/department", response_model=Page[CasePublic])
@@ -156,18 +186,30 @@ def region_worklist(
 def claim_next_case(
     user: CurrentUser, engine: EngineDep, body: Annotated[ClaimNextRequest | None, Body()] = None
 ) -> ClaimNextResult:
-    """Take the most urgent unassigned case of the region (your subspecialties by default)."""
+    """Take the most urgent unassigned case of the region (your subspecialties by default);
+    when nothing is given, ``reason`` says why."""
     options = body or ClaimNextRequest()
+    if user.pathologist_id is None:
+        return ClaimNextResult(
+            assignment=None,
+            reason=f"{user.username} is linked to no pathologist: only a pathologist's "
+            "account claims cases",
+        )
     receipt = claim_next(
         engine=engine,
         actor=user.actor,
-        pathologist_id=own_pathologist_id(user),
+        pathologist_id=user.pathologist_id,
         own_subspecialties_only=options.own_subspecialties_only,
     )
     if receipt is None:
-        return ClaimNextResult(assignment=None)
+        reason = why_nothing_to_claim(
+            engine=engine,
+            pathologist_id=user.pathologist_id,
+            own_subspecialties_only=options.own_subspecialties_only,
+        )
+        return ClaimNextResult(assignment=None, reason=reason)
     with read_session(engine) as session:  # a session only to show the receipt
-        return ClaimNextResult(assignment=receipt_public(session, receipt))
+        return ClaimNextResult(assignment=receipt_public(session, receipt), reason=None)
 
 
 # -- moves on one case -------------------------------------------------------------------
@@ -242,7 +284,8 @@ def begin_review(
     engine: EngineDep,
     body: OptionalVersion = None,
 ) -> CaseState:
-    """Start reviewing your case ("assigned" -> "in_review")."""
+    """Start reviewing your case ("assigned" -> "in_review"). Optional: saving a draft of the
+    report, asking a consult or signing out starts the review too."""
     return CaseState.model_validate(
         _own_case_move(start_review, case_id, user, session, engine, body)
     )
@@ -254,10 +297,23 @@ def sign_out_case(
     user: CurrentUser,
     session: SessionDep,
     engine: EngineDep,
-    body: OptionalVersion = None,
+    body: Annotated[SignOutRequest | None, Body()] = None,
 ) -> CaseState:
-    """Sign your case out; every consult and second opinion must be answered first."""
-    return CaseState.model_validate(_own_case_move(sign_out, case_id, user, session, engine, body))
+    """Sign your case out: its report needs a conclusion (409 without one), and every consult
+    and second opinion must be answered. The report is frozen and records who signed when;
+    afterwards only addenda. From "assigned" the review starts and ends here."""
+    pathologist_id = own_pathologist_id(user)
+    access = open_case(session, user, case_id)
+    request = body or SignOutRequest()
+    state = sign_out(
+        engine=engine,
+        actor=access.actor,
+        case_id=case_id,
+        pathologist_id=pathologist_id,
+        expected_version=request.expected_version,
+        expected_report_version=request.expected_report_version,
+    )
+    return CaseState.model_validate(state)
 
 
 @router.post("/cases/{case_id}/assign", response_model=AssignmentReceipt, responses=_MOVE_RESPONSES)

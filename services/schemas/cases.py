@@ -17,6 +17,7 @@ from services.schemas.common import (
     text,
 )
 from worklist.enums import AssignmentKind, CaseStatus, CaseType, Priority, PyramidStatus
+from worklist.models.report import ReportStatus
 
 Stain = Annotated[str, text(1, 64)]
 Name64 = Annotated[str, text(1, 64)]
@@ -196,6 +197,9 @@ class CaseDetail(CasePublic):
 
     second_read_trigger: str | None
     updated_at: datetime
+    report_status: ReportStatus = Field(
+        default=ReportStatus.NONE, description="none, draft or signed: GET /cases/{id}/report"
+    )
     specimens: list[CaseSpecimen]
     assignments: list[AssignmentPublic]
 

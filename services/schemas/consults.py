@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.schemas.cases import AssignmentReceipt, CaseState
+from services.schemas.cases import AssignmentReceipt, CasePublic, CaseState
 from services.schemas.common import PathologistCode, RecordId, RequestBody, Version, text
 from worklist.enums import AssignmentKind, GrantKind
 
@@ -23,6 +23,52 @@ class ConsultKind(StrEnum):
     def assignment_kind(self) -> AssignmentKind:
         """The assignment the request creates."""
         return AssignmentKind(self.value)
+
+
+class ConsultStatus(StrEnum):
+    """Whether the colleague has answered yet."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
+
+
+class RequesterPublic(BaseModel):
+    """The pathologist who asked."""
+
+    pathologist_code: str
+    name: str
+
+
+class ConsultantPublic(RequesterPublic):
+    """The colleague asked, and their department."""
+
+    department_code: str
+
+
+class ConsultItem(BaseModel):
+    """A consult or second opinion with its question and, once given, its answer."""
+
+    assignment_id: int
+    case_id: int
+    accession_number: str
+    kind: ConsultKind
+    status: ConsultStatus
+    question: str | None = Field(
+        description="Null for a second read the assignment engine planned (nobody asked)."
+    )
+    answer: str | None = Field(description="Null while open.")
+    requested_at: datetime
+    answered_at: datetime | None
+    requested_by: RequesterPublic | None = Field(
+        description="Null for a second read the assignment engine planned."
+    )
+    consultant: ConsultantPublic
+
+
+class ConsultRequestItem(ConsultItem):
+    """A consult or second opinion asked of you, with its case."""
+
+    case: CasePublic
 
 
 class ConsultCreate(RequestBody):

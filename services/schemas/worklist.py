@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 from services.schemas.cases import AssignmentReceipt, CasePublic
-from services.schemas.common import PathologistCode, RequestBody, Version, text
+from services.schemas.common import MAX_ID, PathologistCode, RequestBody, Version, text
 from worklist.enums import AssignmentKind
 
 
@@ -45,9 +45,21 @@ class ClaimNextRequest(RequestBody):
 
 
 class ClaimNextResult(BaseModel):
-    """The case taken, or null when nothing is waiting."""
+    """The case taken, or null with the reason nothing was given."""
 
     assignment: AssignmentReceipt | None
+    reason: str | None = Field(
+        description="Why nothing was given (null when a case was): no pathologist linked to "
+        "the account, nothing waiting in your subspecialties, ..."
+    )
+
+
+class SignOutRequest(VersionedRequest):
+    """Sign a case out, optionally only if neither the case nor its report changed since."""
+
+    expected_report_version: int | None = Field(
+        default=None, ge=0, le=MAX_ID, description="The report version you read; 409 if stale."
+    )
 
 
 class WorklistItem(BaseModel):

@@ -51,20 +51,23 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def assigned(service: ServiceHarness, holder: Person, department: str = "HMC") -> int:
+    case_id = make_case(service, department)
+    assert post(service, f"/cases/{case_id}/claim", holder).status_code == 200
+    return case_id
+
+
 def test_a_consult_from_question_to_answer(
     service: ServiceHarness, mulder: Person, bouali: Person
 ) -> None:
-    case_id = in_review(service, mulder)
+    case_id = assigned(service, mulder)  # no start-review: asking starts the review
     assert service.client.get(f"/cases/{case_id}", headers=bouali.headers).status_code == 403
+    question = "Dysplasia?\nSee A1. <img src=x onerror=alert(1)>"
     asked = post(
         service,
         f"/cases/{case_id}/consults",
         mulder,
-        {
-            "pathologist_code": bouali.pathologist_code,
-            "question": "Dysplasia?\nSee A1.",
-            "access_days": 7,
-        },
+        {"pathologist_code": bouali.pathologist_code, "question": question, "access_days": 7},
     )
     assert asked.status_code == 201, asked.text
     body = asked.json()
@@ -79,13 +82,42 @@ def test_a_consult_from_question_to_answer(
     )
     lasts = parse_time(grant["expires_at"]) - parse_time(grant["granted_at"])
     assert lasts == timedelta(days=7)
+    [request] = audit_events(service, "case.consult.request")
+    assert '"review_started":true' in request.detail
 
     assert service.client.get(f"/cases/{case_id}", headers=bouali.headers).status_code == 200
     mine = service.client.get("/worklist/mine", headers=bouali.headers).json()
     assert [(i["case"]["id"], i["kind"]) for i in mine["items"]] == [(case_id, "consult")]
     assert mine["items"][0]["case"]["primary_pathologist_code"] == "HMC-01"
+    primary_only = service.client.get("/worklist/mine?kind=primary", headers=bouali.headers)
+    assert primary_only.json()["items"] == []
+    asked_of_me = service.client.get("/worklist/consults", headers=bouali.headers).json()
+    [waiting] = asked_of_me["items"]
+    assert (waiting["case_id"], waiting["case"]["id"], waiting["question"]) == (
+        case_id,
+        case_id,
+        question,
+    )
+    assert waiting["case"]["status"] == "consult_pending"
+    assert service.client.get("/worklist/consults", headers=mulder.headers).json()["items"] == []
     consults = service.client.get(f"/cases/{case_id}/consults", headers=bouali.headers).json()
-    assert [(c["pathologist_code"], c["active"]) for c in consults["items"]] == [("LUMC-01", True)]
+    [item] = consults["items"]
+    assert item == {
+        **{key: item[key] for key in ("assignment_id", "requested_at")},
+        "case_id": case_id,
+        "accession_number": waiting["accession_number"],
+        "kind": "consult",
+        "status": "open",
+        "question": question,
+        "answer": None,
+        "answered_at": None,
+        "requested_by": {"pathologist_code": "HMC-01", "name": "dr. F. Mulder"},
+        "consultant": {
+            "pathologist_code": "LUMC-01",
+            "name": item["consultant"]["name"],
+            "department_code": "LUMC",
+        },
+    }
     assert body["assignment"]["pathologist_code"] == "LUMC-01"
 
     answered = post(
@@ -93,14 +125,41 @@ def test_a_consult_from_question_to_answer(
     )
     assert answered.status_code == 200, answered.text
     assert answered.json()["case"]["status"] == "in_review"
+    [item] = service.client.get(f"/cases/{case_id}/consults", headers=mulder.headers).json()[
+        "items"
+    ]
+    assert (item["status"], item["question"], item["answer"]) == (
+        "answered",
+        question,
+        "Low-grade dysplasia.",
+    )
+    assert item["answered_at"] is not None
+    assert service.client.get("/worklist/consults", headers=bouali.headers).json()["items"] == []
+    # The question and the answer live on the consult, not twice over in the comments.
     comments = service.client.get(f"/cases/{case_id}/comments", headers=mulder.headers).json()
-    comments = comments["items"]
-    assert [c["author"] for c in comments] == ["hmc-01", "lumc-01"]
-    assert comments[0]["body"] == "Dysplasia?\nSee A1."
+    assert comments["items"] == []
     # The grant outlives the consult: the consultant can look back at the case.
     assert service.client.get(f"/cases/{case_id}", headers=bouali.headers).status_code == 200
+    saved = service.client.put(
+        f"/cases/{case_id}/report",
+        json={"conclusion": "Low-grade dysplasia."},
+        headers=mulder.headers,
+    )
+    assert saved.status_code == 200, saved.text
     assert post(service, f"/cases/{case_id}/sign-out", mulder).status_code == 200
     assert len(audit_events(service, "case.grant.consult")) == 1
+
+
+def test_a_consult_on_a_signed_out_case_says_it_is_signed_out(
+    service: ServiceHarness, mulder: Person, bouali: Person
+) -> None:
+    case_id = assigned(service, mulder)
+    service.client.put(f"/cases/{case_id}/report", json={"conclusion": "x"}, headers=mulder.headers)
+    assert post(service, f"/cases/{case_id}/sign-out", mulder).status_code == 200
+    ask = {"pathologist_code": bouali.pathologist_code, "question": "Agree?"}
+    refused = post(service, f"/cases/{case_id}/consults", mulder, ask)
+    assert refused.status_code == 409
+    assert refused.json()["detail"].endswith("is signed out; add an addendum instead")
 
 
 def test_a_second_opinion_for_a_colleague_without_an_account(

@@ -57,6 +57,8 @@ def test_claim_review_and_sign_out(service: ServiceHarness, mulder: Person) -> N
     )
     assert started.status_code == 200, started.text
     assert started.json()["status"] == "in_review"
+    report = {"conclusion": "Benign naevus."}
+    assert service.client.put(f"/cases/{case_id}/report", json=report, headers=mulder.headers)
     signed = post(service, f"/cases/{case_id}/sign-out", mulder)  # no body: no version check
     assert signed.status_code == 200, signed.text
     assert signed.json()["status"] == "signed_out"
@@ -130,8 +132,15 @@ def test_review_moves_need_the_primary_and_the_right_status(
     case_id = make_case(service, "HMC")
     assert post(service, f"/cases/{case_id}/start-review", mulder).status_code == 409
     post(service, f"/cases/{case_id}/claim", mulder)
-    assert post(service, f"/cases/{case_id}/sign-out", mulder).status_code == 409  # not reviewed
-    assert post(service, f"/cases/{case_id}/start-review", bruijn).status_code == 409
+    no_report = post(service, f"/cases/{case_id}/sign-out", mulder)
+    assert no_report.status_code == 409
+    assert "the report needs a conclusion before sign-out" in no_report.json()["detail"]
+    not_theirs = post(service, f"/cases/{case_id}/start-review", bruijn)
+    assert not_theirs.status_code == 409
+    detail = not_theirs.json()["detail"]
+    assert "(HMC-03) is not the primary pathologist" in detail, detail
+    assert detail.endswith("it is held by dr. F. Mulder (HMC-01)")
+    assert "pathologist " + str(bruijn.pathologist_id) not in detail
     assert post(service, f"/cases/{case_id}/start-review", mulder).status_code == 200
     assert post(service, f"/cases/{case_id}/sign-out", bruijn).status_code == 409
     refused = audit_events(service, "case.sign_out")
@@ -260,8 +269,8 @@ def test_department_worklist(service: ServiceHarness, boss: Person, mulder: Pers
     make_case(service, "LUMC")
     post(service, f"/cases/{held}/claim", mulder)
     post(service, f"/cases/{done}/claim", mulder)
-    post(service, f"/cases/{done}/start-review", mulder)
-    post(service, f"/cases/{done}/sign-out", mulder)
+    service.client.put(f"/cases/{done}/report", json={"conclusion": "x"}, headers=mulder.headers)
+    assert post(service, f"/cases/{done}/sign-out", mulder).status_code == 200
 
     def ids(who: Person, query: str = "") -> list[int]:
         answer = service.client.get(f"/worklist/department{query}", headers=who.headers)
@@ -316,17 +325,35 @@ def test_claim_next_takes_the_most_urgent_case_of_my_subspecialties(
     assert first.json()["assignment"]["case"]["case_id"] == urgent
     second = post(service, "/worklist/claim-next", mulder, {"own_subspecialties_only": True})
     assert second.json()["assignment"]["case"]["case_id"] == routine
+    assert second.json()["reason"] is None
     none_left = post(service, "/worklist/claim-next", mulder)
     assert none_left.status_code == 200
-    assert none_left.json() == {"assignment": None}
+    assert none_left.json() == {
+        "assignment": None,
+        "reason": "nothing is waiting in the subspecialties of dr. F. Mulder (HMC-01) "
+        "(gastro-intestinal, urology); 1 case(s) wait in other tumour groups: claim with "
+        "own_subspecialties_only false to take one",
+    }
     anything = post(service, "/worklist/claim-next", mulder, {"own_subspecialties_only": False})
     assert anything.json()["assignment"] is not None
+    empty = post(service, "/worklist/claim-next", mulder, {"own_subspecialties_only": False})
+    assert empty.json() == {
+        "assignment": None,
+        "reason": "no case is waiting to be claimed in the region",
+    }
     # Claimed cases of other departments are the pathologist's to open now.
     assert service.client.get(f"/cases/{urgent}", headers=mulder.headers).status_code == 200
 
 
 def test_claim_next_needs_a_pathologist(service: ServiceHarness, boss: Person) -> None:
-    assert post(service, "/worklist/claim-next", boss).status_code == 403
+    make_case(service, "HMC")
+    unlinked = post(service, "/worklist/claim-next", boss)
+    assert unlinked.status_code == 200
+    assert unlinked.json() == {
+        "assignment": None,
+        "reason": "manager is linked to no pathologist: only a pathologist's account claims cases",
+    }
+    assert audit_events(service, "case.claim") == []
     bad = post(service, "/worklist/claim-next", pathologist(service, "HMC-02"), {"x": "y"})
     assert bad.status_code == 422  # unknown fields are refused, not ignored
     assert "x" in bad.json()["detail"]
