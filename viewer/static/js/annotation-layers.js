@@ -1,0 +1,154 @@
+// What the annotations look like on the main viewer: Annotorious' layer for regions
+// (rectangles, polygons; reshaped with its handles) and the mark layer for points and lines,
+// both in slide level-0 pixels and both redrawn through the viewer's transform, so they stay
+// on the tissue under pan, zoom and rotation. One `AnnotationLayers` per viewer.
+
+/* global AnnotoriousOSD */
+
+import { boundsOfDisplay } from "/static/js/annotation-geometry.js";
+import { MarkLayer } from "/static/js/annotation-marks.js";
+
+const MIN_VIEW_PX = 200; // "Show" frames at least this much slide round a point
+
+function shapeAnnotation(id, selector) {
+  return { id, bodies: [], target: { annotation: id, selector } };
+}
+
+/**
+ * The annotation layers of `viewer`. `events`: `created(selector, id)` when a region was drawn,
+ * `reshaped(annotation, previous)` when one was reshaped (on deselection), `marked(mark)` when
+ * a point or line was placed, `selected(ids)`; `selectAction(annotation)` says whether a click
+ * may reshape ("EDIT"), only select ("SELECT") or do nothing ("NONE"); `styleOf(id)` gives
+ * the colour.
+ */
+export class AnnotationLayers {
+  constructor(viewer, { events, selectAction, colourOf }) {
+    this.viewer = viewer;
+    this.colourOf = colourOf;
+    this.tool = null;
+    this.annotator = AnnotoriousOSD.createOSDAnnotator(viewer, {
+      drawingEnabled: false,
+      drawingMode: "drag",
+      userSelectAction: selectAction,
+      style: (annotation, state) => this.style(annotation, state),
+    });
+    this.selectAction = selectAction;
+    this.annotator.on("createAnnotation", (drawn) => events.created(drawn.target.selector, drawn.id));
+    this.annotator.on("updateAnnotation", (changed, previous) => events.reshaped(changed, previous));
+    this.annotator.on("selectionChanged", (selected) => events.selected(selected.map((a) => a.id)));
+    this.marks = new MarkLayer(viewer, { onDrawn: (mark) => events.marked(mark) });
+    // A polygon is closed with a click on its first corner; a double click must not zoom.
+    this.noDoubleClickZoom = (event) => {
+      if (this.tool) event.preventDefaultAction = true;
+    };
+    viewer.addHandler("canvas-double-click", this.noDoubleClickZoom);
+  }
+
+  /** Take the layers off the viewer. */
+  destroy() {
+    this.viewer.removeHandler("canvas-double-click", this.noDoubleClickZoom);
+    try {
+      this.annotator.destroy();
+    } catch {
+      // the viewer went first and took Annotorious' layers with it
+    }
+    this.marks.destroy();
+  }
+
+  style(annotation, state) {
+    const colour = this.colourOf(annotation.id);
+    const selected = Boolean(state && state.selected);
+    return {
+      fill: colour,
+      fillOpacity: selected ? 0.3 : 0.12,
+      stroke: colour,
+      strokeOpacity: 1,
+      strokeWidth: selected ? 3 : 2,
+    };
+  }
+
+  /** Draw with `tool` ("rectangle", "polygon", "point", "line") or stop drawing (null). */
+  setTool(tool) {
+    this.tool = tool;
+    const region = tool === "rectangle" || tool === "polygon";
+    if (region) {
+      // A rectangle is dragged; a polygon is clicked corner by corner (in Annotorious' drag
+      // mode its first side would have to be dragged, which nobody guesses).
+      this.annotator.setDrawingMode(tool === "polygon" ? "click" : "drag");
+      this.annotator.setDrawingTool(tool);
+    }
+    this.annotator.setDrawingEnabled(region);
+    this.annotator.setUserSelectAction(this.selectAction); // asked again for the selection
+    this.marks.setTool(tool);
+  }
+
+  /** Show every annotation of `records` (a Map of viewer id -> {annotation, display}). */
+  show(records) {
+    const shapes = [];
+    for (const [id, record] of records) {
+      if (record.display.selector) shapes.push(shapeAnnotation(id, record.display.selector));
+    }
+    this.annotator.setAnnotations(shapes, true); // the viewer's copies, not a user's edit
+    this.showMarks(records);
+  }
+
+  /** Draw the points and lines of `records` again (after a change of class: a new colour). */
+  showMarks(records) {
+    const marks = [...records].map(([id, record]) => ({
+      id,
+      marks: record.display.marks,
+      colour: this.colourOf(id),
+    }));
+    this.marks.setMarks(marks);
+  }
+
+  /** Restyle the regions (their classes changed). */
+  restyle() {
+    this.annotator.setStyle((annotation, state) => this.style(annotation, state));
+  }
+
+  /** Take a drawn region off the viewer (it was not saved, or it was deleted). */
+  removeShape(id) {
+    this.annotator.removeAnnotation(id);
+  }
+
+  /** Put a region back as it was before a refused reshape. */
+  restoreShape(previous) {
+    this.annotator.updateAnnotation(previous);
+  }
+
+  /** Show or hide the annotations. */
+  setVisible(visible) {
+    this.annotator.setVisible(visible);
+    this.marks.setVisible(visible);
+  }
+
+  /** Mark one annotation as selected (`editable`: with Annotorious' reshaping handles). */
+  select(id, record, { editable = false } = {}) {
+    this.marks.highlight(record.display.marks.length ? id : null);
+    if (record.display.selector) this.annotator.setSelected(id, editable);
+  }
+
+  /** End a reshape (Annotorious then reports it) and any selection. */
+  deselect() {
+    this.annotator.cancelSelected();
+    this.marks.highlight(null);
+  }
+
+  /** Pan and zoom to the annotation, with some slide round it. */
+  frame(record) {
+    const image = this.viewer.world.getItemAt(0);
+    const bounds = boundsOfDisplay(record.display);
+    if (!image || !bounds) return;
+    const width = Math.max(bounds.maxX - bounds.minX, MIN_VIEW_PX);
+    const height = Math.max(bounds.maxY - bounds.minY, MIN_VIEW_PX);
+    const x = (bounds.minX + bounds.maxX) / 2 - width;
+    const y = (bounds.minY + bounds.maxY) / 2 - height;
+    this.viewer.viewport.fitBounds(image.imageToViewportRectangle(x, y, width * 2, height * 2));
+  }
+
+  /** The level-0 position at the centre of the viewer. */
+  centre() {
+    return this.marks.centre();
+  }
+}

@@ -1,0 +1,207 @@
+// The list of the slide's annotations in the annotations panel: each item focusable, with its
+// class, label and author, and buttons to find it on the slide, reshape it, change its label
+// and class, and delete it (after a confirmation in place: no browser dialog).
+
+import { el, formatDateTime } from "/static/js/api.js";
+
+const TOOL_WORDS = { rectangle: "Rectangle", polygon: "Polygon", point: "Point", line: "Line" };
+
+/**
+ * `new AnnotationList({classes, mayChange, onShow, onReshape, onEdit, onDelete, onFocus})`;
+ * `element` goes in the panel, `show(records)` draws the items of a Map of
+ * `viewer id -> {annotation, display}`. `onEdit(id, {label, class_name})` resolves true when
+ * the change was saved.
+ */
+export class AnnotationList {
+  constructor(callbacks) {
+    this.callbacks = callbacks;
+    this.editing = null; // the viewer id whose edit form is open
+    this.records = new Map();
+    this.selected = new Set();
+    this.heading = el("h3", { id: "annotation-list-heading" }, "On this slide");
+    this.items = el("ul", { class: "annotation-list", "aria-labelledby": "annotation-list-heading" });
+    this.empty = el("p", { class: "panel-empty" }, "Loading the annotations…");
+    this.element = el("div", { class: "annotation-list-block" }, this.heading, this.empty, this.items);
+  }
+
+  /** Say that the annotations are being read. */
+  loading() {
+    this.editing = null;
+    this.empty.textContent = "Loading the annotations…";
+    this.empty.hidden = false;
+    this.items.replaceChildren();
+  }
+
+  /** Draw the items, oldest first; an open edit form stays open. */
+  show(records) {
+    this.records = records;
+    const active = document.activeElement;
+    const focusedId = this.items.contains(active) ? active.closest("li")?.dataset.id : null;
+    const entries = [...records].sort(([, a], [, b]) => a.annotation.id - b.annotation.id);
+    this.items.replaceChildren(...entries.map(([id, record]) => this.item(id, record)));
+    this.empty.textContent = "No annotations on this slide yet.";
+    this.empty.hidden = entries.length > 0;
+    if (focusedId) {
+      const again = this.items.querySelector(`li[data-id="${CSS.escape(focusedId)}"]`);
+      if (again) again.focus();
+    }
+  }
+
+  /** Mark the items whose shapes are selected in the viewer. */
+  markSelected(ids) {
+    this.selected = new Set(ids);
+    for (const item of this.items.children) {
+      // marked only: scrolling the page here would move the viewer under the pointer
+      item.classList.toggle("is-selected", this.selected.has(item.dataset.id));
+    }
+  }
+
+  item(id, { annotation, display }) {
+    const titleId = `annotation-title-${annotation.id}`;
+    const title = [annotation.class_name || "No class", TOOL_WORDS[display.tool] || "Shape"];
+    const when = annotation.updated_at || annotation.created_at;
+    const item = el(
+      "li",
+      {
+        tabindex: "0",
+        class: `annotation-item${this.selected.has(id) ? " is-selected" : ""}`,
+        "data-id": id,
+        "aria-labelledby": titleId,
+        onfocus: (event) => {
+          if (event.target === item) this.callbacks.onFocus(id);
+        },
+      },
+      el("p", { class: "annotation-title", id: titleId }, title.join(" · ")),
+      el("p", { class: "annotation-label free-text" }, annotation.label || "(no label)"),
+      el(
+        "p",
+        { class: "annotation-meta" },
+        `by ${annotation.author}, `,
+        el("time", { datetime: when }, formatDateTime(when)),
+      ),
+    );
+    if (this.editing === id) {
+      item.append(this.editForm(id, annotation));
+    } else {
+      item.append(this.actions(id, annotation, display, item));
+    }
+    return item;
+  }
+
+  actions(id, annotation, display, item) {
+    const buttons = [
+      el("button", { type: "button", onclick: () => this.callbacks.onShow(id) }, "Show"),
+    ];
+    if (this.callbacks.mayChange(annotation)) {
+      if (display.editableShape) {
+        const reshape = () => this.callbacks.onReshape(id);
+        buttons.push(el("button", { type: "button", onclick: reshape }, "Reshape"));
+      }
+      const edit = () => {
+        this.editing = id;
+        const form = this.editForm(id, annotation);
+        row.replaceWith(form);
+        form.querySelector("input").focus();
+      };
+      buttons.push(
+        el("button", { type: "button", onclick: edit }, "Edit"),
+        el(
+          "button",
+          {
+            type: "button",
+            class: "danger",
+            onclick: () => this.confirmDelete(id, row, item),
+          },
+          "Delete",
+        ),
+      );
+    }
+    const row = el("div", { class: "annotation-actions" }, ...buttons);
+    return row;
+  }
+
+  confirmDelete(id, row, item) {
+    const cancel = () => {
+      question.replaceWith(row);
+      item.focus();
+    };
+    const question = el(
+      "div",
+      { class: "annotation-actions confirm", role: "group", "aria-label": "Confirm deletion" },
+      el("span", {}, "Delete this annotation?"),
+      el(
+        "button",
+        {
+          type: "button",
+          class: "danger",
+          onclick: () => this.callbacks.onDelete(id),
+        },
+        "Confirm delete",
+      ),
+      el("button", { type: "button", onclick: cancel }, "Cancel"),
+    );
+    row.replaceWith(question);
+    question.querySelector("button").focus();
+  }
+
+  editForm(id, annotation) {
+    const labelId = `annotation-edit-label-${annotation.id}`;
+    const classId = `annotation-edit-class-${annotation.id}`;
+    const label = el("input", {
+      id: labelId,
+      type: "text",
+      maxlength: "200",
+      autocomplete: "off",
+    });
+    label.value = annotation.label;
+    const classes = this.callbacks.classes();
+    const choice = el(
+      "select",
+      { id: classId },
+      ...classes.map((name) => el("option", { value: name }, name)),
+      el("option", { value: "" }, "(no class)"),
+    );
+    if (annotation.class_name && !classes.includes(annotation.class_name)) {
+      // a class no longer configured stays what it is unless changed
+      choice.prepend(el("option", { value: annotation.class_name }, annotation.class_name));
+    }
+    choice.value = annotation.class_name;
+    const form = el(
+      "form",
+      {
+        class: "annotation-edit",
+        "aria-label": "Edit annotation",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          this.editing = null; // the list drawn after the save shows the item again
+          const change = { label: label.value.trim(), class_name: choice.value };
+          if (!(await this.callbacks.onEdit(id, change))) {
+            this.editing = id; // refused: the form again, with the values read now
+            this.show(this.records);
+          }
+          this.items.querySelector(`li[data-id="${CSS.escape(id)}"]`)?.focus();
+        },
+      },
+      el("div", { class: "field" }, el("label", { for: labelId }, "Label"), label),
+      el("div", { class: "field" }, el("label", { for: classId }, "Class"), choice),
+      el(
+        "div",
+        { class: "annotation-actions" },
+        el("button", { type: "submit", class: "primary" }, "Save"),
+        el(
+          "button",
+          {
+            type: "button",
+            onclick: () => {
+              this.editing = null;
+              this.show(this.records);
+              this.items.querySelector(`li[data-id="${CSS.escape(id)}"]`)?.focus();
+            },
+          },
+          "Cancel",
+        ),
+      ),
+    );
+    return form;
+  }
+}

@@ -1,0 +1,460 @@
+// The annotations of the slide in the main viewer: drawn with Annotorious (rectangle, polygon)
+// or with annotation-marks.js (point, line), stored through the API as GeoJSON in slide
+// level-0 pixels, listed in the panel with their class, label and author, edited (reshaped in
+// the viewer; label and class in the panel) and deleted with the version read (If-Match), so
+// two editors never overwrite each other unknowingly.
+
+import { api, ApiError, el } from "/static/js/api.js";
+import {
+  caseReady,
+  onPointerModeChange,
+  onSlideOpened,
+  requestPointerMode,
+} from "/static/js/case.js";
+import { displayOfFeature, featureFromDrawing, TOOLS } from "/static/js/annotation-geometry.js";
+import { AnnotationLayers } from "/static/js/annotation-layers.js";
+import { AnnotationList } from "/static/js/annotation-list.js";
+import { allItems, problemOf, say, statusRegion } from "/static/js/panel-kit.js";
+
+const POINTER_OWNER = "annotate";
+const TOOL_NAMES = { rectangle: "Rectangle", polygon: "Polygon", point: "Point", line: "Line" };
+const TOOL_HINTS = {
+  rectangle: "Drag on the slide to draw a rectangle.",
+  polygon: "Click on the slide at each corner; click the first corner again, or double-click, to close it.",
+  point: "Click on the slide to place a point, or use “Place point at centre”.",
+  line: "Drag on the slide from one end of the line to the other.",
+};
+// Colours that stand out on H&E and on brown IHC stains; one per configured class, in order.
+const PALETTE = ["#ffd400", "#00e0ff", "#39ff14", "#ff4fd8", "#ff8c00", "#ffffff", "#b388ff"];
+const NO_CLASS_COLOUR = "#00e0ff";
+
+const panel = document.getElementById("annotations-panel");
+
+const state = {
+  me: null,
+  classes: [],
+  viewer: null,
+  layers: null, // the AnnotationLayers on the main viewer
+  slide: null,
+  generation: 0, // bumped when another slide opens: late answers for the old one are dropped
+  tool: null,
+  pointerOwner: "navigate",
+  visible: true,
+  records: new Map(), // the viewer's id -> {annotation (API), display}
+  pending: new Map(), // the viewer's id of a shape being saved -> its save
+  queues: new Map(), // the viewer's id -> the last write queued for it (writes in order)
+};
+
+function colourOf(className) {
+  const index = state.classes.indexOf(className);
+  return index < 0 ? NO_CLASS_COLOUR : PALETTE[index % PALETTE.length];
+}
+
+function mayChange(annotation) {
+  const { me } = state;
+  return me.username === annotation.author || me.role === "lab_manager" || me.role === "admin";
+}
+
+function viewerId(annotation) {
+  return `coupe-${annotation.id}`;
+}
+
+function slideSize() {
+  const image = state.viewer && state.viewer.world.getItemAt(0);
+  if (!image) throw new RangeError("the slide is not open yet");
+  const size = image.getContentSize();
+  return { width: size.x, height: size.y };
+}
+
+// --- the panel's controls -------------------------------------------------------------
+
+const status = statusRegion("Annotation status");
+const toolButtons = new Map();
+const hint = el("p", { class: "panel-hint", id: "annotation-tool-hint" });
+const centrePoint = el(
+  "button",
+  { type: "button", hidden: true, onclick: () => placePointAtCentre() },
+  "Place point at centre",
+);
+const classSelect = el("select", { id: "new-annotation-class", name: "class_name" });
+const labelInput = el("input", {
+  id: "new-annotation-label",
+  name: "label",
+  type: "text",
+  maxlength: "200",
+  autocomplete: "off",
+});
+const showToggle = el("input", {
+  id: "show-annotations",
+  type: "checkbox",
+  checked: true,
+  onchange: () => setVisible(showToggle.checked),
+});
+const list = new AnnotationList({
+  classes: () => state.classes,
+  mayChange,
+  onShow: (id) => showAnnotation(id),
+  onReshape: (id) => reshape(id),
+  onEdit: (id, change) => edit(id, change),
+  onDelete: (id) => remove(id),
+  onFocus: (id) => highlight(id),
+});
+
+function buildPanel() {
+  const toolbar = el("div", {
+    role: "toolbar",
+    "aria-label": "Drawing tools",
+    "aria-describedby": "annotation-tool-hint",
+    class: "annotation-tools",
+  });
+  for (const tool of TOOLS) {
+    const button = el(
+      "button",
+      {
+        type: "button",
+        class: "tool-button",
+        "aria-pressed": "false",
+        onclick: () => chooseTool(state.tool === tool ? null : tool),
+      },
+      TOOL_NAMES[tool],
+    );
+    toolButtons.set(tool, button);
+    toolbar.append(button);
+  }
+  panel.replaceChildren(
+    el("h2", { id: "annotations-heading" }, "Annotations"),
+    toolbar,
+    hint,
+    centrePoint,
+    el(
+      "div",
+      { class: "field" },
+      el("label", { for: "new-annotation-class" }, "Class of new annotations"),
+      classSelect,
+    ),
+    el(
+      "div",
+      { class: "field" },
+      el("label", { for: "new-annotation-label" }, "Label of new annotations"),
+      labelInput,
+    ),
+    el(
+      "div",
+      { class: "field field-inline" },
+      showToggle,
+      el("label", { for: "show-annotations" }, "Show annotations"),
+    ),
+    status,
+    list.element,
+  );
+  showHint();
+}
+
+function fillClasses() {
+  const options = state.classes.map((name) => el("option", { value: name }, name));
+  classSelect.replaceChildren(...options, el("option", { value: "" }, "(no class)"));
+}
+
+function showHint() {
+  hint.textContent = state.tool
+    ? TOOL_HINTS[state.tool]
+    : "Choose a tool to draw; choose it again to stop drawing.";
+  centrePoint.hidden = state.tool !== "point";
+  for (const [tool, button] of toolButtons) {
+    button.setAttribute("aria-pressed", String(tool === state.tool));
+  }
+}
+
+// --- tools and the pointer ------------------------------------------------------------
+
+function chooseTool(tool) {
+  state.tool = tool;
+  if (tool) {
+    requestPointerMode(POINTER_OWNER);
+    state.pointerOwner = POINTER_OWNER;
+  } else if (state.pointerOwner === POINTER_OWNER) {
+    requestPointerMode("navigate");
+    state.pointerOwner = "navigate";
+  }
+  applyTool();
+}
+
+function applyTool() {
+  if (state.layers) state.layers.setTool(state.tool);
+  showHint();
+}
+
+// Reshaping with Annotorious' handles while navigating or annotating; while another tool
+// (the ruler) has the pointer, a click on an annotation is the tool's, not a selection.
+function selectAction(annotation) {
+  if (state.pointerOwner !== POINTER_OWNER && state.pointerOwner !== "navigate") return "NONE";
+  const record = state.records.get(annotation.id);
+  if (!record) return "SELECT";
+  return record.display.editableShape && mayChange(record.annotation) ? "EDIT" : "SELECT";
+}
+
+onPointerModeChange((owner) => {
+  state.pointerOwner = owner;
+  if (owner !== POINTER_OWNER && state.tool) {
+    state.tool = null;
+    if (state.layers) state.layers.deselect(); // a reshape in progress is saved
+  }
+  applyTool();
+});
+
+function setVisible(visible) {
+  state.visible = visible;
+  if (state.layers) state.layers.setVisible(visible);
+}
+
+// --- the viewer -----------------------------------------------------------------------
+
+/** Put the annotation layers on `viewer`; false if they are on it already. */
+function attach(viewer) {
+  if (state.layers && state.layers.viewer === viewer) return false;
+  if (state.layers) state.layers.destroy();
+  state.viewer = viewer;
+  state.layers = new AnnotationLayers(viewer, {
+    events: {
+      created: (selector, id) => saveNew(selector, id),
+      reshaped: (changed, previous) => reshaped(changed, previous),
+      marked: (mark) => saveNew(mark, null),
+      selected: (ids) => list.markSelected(ids),
+    },
+    selectAction,
+    colourOf: (id) => {
+      const current = state.records.get(id);
+      return colourOf(current ? current.annotation.class_name : classSelect.value);
+    },
+  });
+  setVisible(state.visible);
+  applyTool();
+  return true;
+}
+
+function record(annotation) {
+  return { annotation, display: displayOfFeature(annotation.geojson) };
+}
+
+async function load(slide) {
+  const generation = ++state.generation;
+  state.slide = slide;
+  state.records = new Map();
+  state.pending = new Map();
+  state.queues = new Map();
+  list.loading();
+  showAll();
+  try {
+    const annotations = await allItems(`/slides/${slide.id}/annotations`);
+    if (generation !== state.generation) return;
+    for (const annotation of annotations) state.records.set(viewerId(annotation), record(annotation));
+    showAll();
+    say(status, "");
+  } catch (error) {
+    if (generation !== state.generation) return;
+    list.show(state.records);
+    say(status, problemOf(error), { error: true });
+  }
+}
+
+// --- writes ---------------------------------------------------------------------------
+
+// One write at a time per annotation, in the order asked: a reshape waits for its creation.
+function queued(id, write) {
+  const previous = state.queues.get(id) || Promise.resolve();
+  const next = previous.catch(() => {}).then(write);
+  state.queues.set(id, next);
+  return next;
+}
+
+function newAnnotationBody() {
+  return { label: labelInput.value.trim(), class_name: classSelect.value };
+}
+
+async function saveNew(drawn, shapeId) {
+  const { slide, generation } = state;
+  if (!slide) return;
+  let geojson;
+  try {
+    geojson = featureFromDrawing(drawn, slideSize());
+  } catch (error) {
+    if (shapeId && state.layers) state.layers.removeShape(shapeId);
+    say(status, problemOf(error), { error: true });
+    return;
+  }
+  const saving = api(`/slides/${slide.id}/annotations`, {
+    method: "POST",
+    body: { ...newAnnotationBody(), geojson },
+  });
+  if (shapeId) state.pending.set(shapeId, saving);
+  try {
+    const annotation = await saving;
+    if (generation !== state.generation) return;
+    // A drawn shape keeps the id Annotorious gave it; a mark takes the stored one's.
+    const id = shapeId || viewerId(annotation);
+    state.records.set(id, record(annotation));
+    if (!shapeId && state.layers) state.layers.showMarks(state.records);
+    list.show(state.records);
+    say(status, `Annotation saved (${describe(annotation)}).`);
+  } catch (error) {
+    if (generation !== state.generation) return;
+    if (shapeId && state.layers) state.layers.removeShape(shapeId);
+    say(status, `The annotation was not saved: ${problemOf(error)}`, { error: true });
+  } finally {
+    state.pending.delete(shapeId);
+  }
+}
+
+function describe(annotation) {
+  return [annotation.class_name || "no class", annotation.label].filter(Boolean).join(", ");
+}
+
+function patch(id, body) {
+  const { slide } = state;
+  return queued(id, async () => {
+    const current = state.records.get(id);
+    if (!current) throw new RangeError("the annotation is no longer on this slide");
+    const annotation = await api(`/slides/${slide.id}/annotations/${current.annotation.id}`, {
+      method: "PATCH",
+      body,
+      headers: { "If-Match": `"${current.annotation.version}"` },
+    });
+    state.records.set(id, record(annotation));
+    return annotation;
+  });
+}
+
+async function afterRefusal(error) {
+  const stale = error instanceof ApiError && error.status === 409;
+  const message = stale
+    ? "Someone changed this annotation meanwhile; the list now shows theirs. Try again."
+    : problemOf(error);
+  say(status, message, { error: true });
+  if (stale && state.slide) await load(state.slide);
+}
+
+async function reshaped(changed, previous) {
+  const id = changed.id;
+  if (state.pending.has(id)) await state.pending.get(id).catch(() => {});
+  const current = state.records.get(id);
+  if (!current || !state.slide) return;
+  let geojson;
+  try {
+    geojson = featureFromDrawing(changed.target.selector, slideSize());
+  } catch (error) {
+    if (previous && state.layers) state.layers.restoreShape(previous);
+    say(status, problemOf(error), { error: true });
+    return;
+  }
+  try {
+    const annotation = await patch(id, { geojson });
+    say(status, `Annotation reshaped (${describe(annotation)}).`);
+    list.show(state.records);
+  } catch (error) {
+    if (previous && state.layers) state.layers.restoreShape(previous);
+    await afterRefusal(error);
+  }
+}
+
+async function edit(id, change) {
+  try {
+    const annotation = await patch(id, change);
+    say(status, `Annotation changed (${describe(annotation)}).`);
+    if (state.layers) {
+      state.layers.showMarks(state.records); // a new class is a new colour
+      state.layers.restyle();
+    }
+    list.show(state.records);
+    return true;
+  } catch (error) {
+    await afterRefusal(error);
+    return false;
+  }
+}
+
+async function remove(id) {
+  const { slide } = state;
+  try {
+    await queued(id, async () => {
+      const current = state.records.get(id);
+      if (!current) return;
+      await api(`/slides/${slide.id}/annotations/${current.annotation.id}`, {
+        method: "DELETE",
+        headers: { "If-Match": `"${current.annotation.version}"` },
+      });
+    });
+    const gone = state.records.get(id);
+    state.records.delete(id);
+    if (state.layers) {
+      if (gone && gone.display.selector) state.layers.removeShape(id);
+      state.layers.showMarks(state.records);
+    }
+    list.show(state.records);
+    say(status, `Annotation deleted${gone ? ` (${describe(gone.annotation)})` : ""}.`);
+  } catch (error) {
+    await afterRefusal(error);
+  }
+}
+
+// --- finding an annotation on the slide -----------------------------------------------
+
+function showAll() {
+  if (state.layers) state.layers.show(state.records);
+  list.show(state.records);
+}
+
+function showAnnotation(id) {
+  const current = state.records.get(id);
+  if (!current || !state.layers) return;
+  state.layers.frame(current);
+  state.layers.select(id, current);
+}
+
+function highlight(id) {
+  const current = state.records.get(id);
+  if (current && state.layers) state.layers.select(id, current);
+}
+
+function reshape(id) {
+  const current = state.records.get(id);
+  if (!current || !state.layers) return;
+  if (state.pointerOwner !== POINTER_OWNER && state.pointerOwner !== "navigate") {
+    requestPointerMode("navigate");
+  }
+  state.layers.frame(current);
+  state.layers.select(id, current, { editable: true });
+  say(status, "Drag the shape or its handles; click beside it when done, and it is saved.");
+}
+
+function placePointAtCentre() {
+  const position = state.layers && state.layers.centre();
+  if (position) saveNew({ type: "point", position }, null);
+}
+
+// --- start ----------------------------------------------------------------------------
+
+async function start() {
+  buildPanel();
+  let context;
+  try {
+    context = await caseReady;
+  } catch {
+    panel.hidden = true; // the case page says why the case cannot be shown
+    return;
+  }
+  state.me = context.me;
+  try {
+    const rules = await api("/annotation-classes");
+    state.classes = rules.classes;
+  } catch (error) {
+    say(status, problemOf(error), { error: true });
+  }
+  fillClasses();
+  onSlideOpened(({ viewer, slide }) => {
+    const newViewer = attach(viewer);
+    if (!state.slide || state.slide.id !== slide.id) load(slide);
+    else if (newViewer) showAll(); // the same slide in a new viewer: draw what is loaded
+  });
+}
+
+start();
