@@ -126,7 +126,9 @@ def create_demo_accounts(*, engine: Engine, snapshot: Snapshot) -> list[DemoAcco
     ]
     accounts = [
         DemoAccount("admin", "admin", "-", "every case in the region; manages accounts"),
-        DemoAccount("manager", "lab manager", "HMC", "the regional queue, jobs, labels and macros"),
+        DemoAccount(
+            "manager", "lab manager", "HMC", "the regional queue and tiling jobs; withdraws slides"
+        ),
     ]
     for username, department in _PATHOLOGIST_ACCOUNTS:
         person = chosen[username]
