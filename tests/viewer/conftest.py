@@ -336,7 +336,7 @@ def new_account(api_as: Callable[..., ApiClient]) -> Callable[..., dict[str, Any
 
     def make(role: str, **fields: Any) -> dict[str, Any]:
         if role == "pathologist" and "pathologist_code" not in fields:
-            fields["pathologist_code"] = _pathologist_without_account(admin)
+            fields["pathologist_code"] = pathologist_without_account(admin)["code"]
         username = f"test-{role.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
         body = {
             "username": username,
@@ -352,12 +352,19 @@ def new_account(api_as: Callable[..., ApiClient]) -> Callable[..., dict[str, Any
     return make
 
 
-def _pathologist_without_account(admin: ApiClient) -> str:
+def pathologist_without_account(
+    admin: ApiClient, *, outside_department: str | None = None
+) -> dict[str, Any]:
+    """An active pathologist (``GET /pathologists`` item) no account is linked to yet,
+    optionally of another department than ``outside_department``."""
     taken = {user["pathologist_code"] for user in admin.all_items("/users")}
     for pathologist in admin.all_items("/pathologists"):
-        if pathologist["active"] and pathologist["code"] not in taken:
-            code: str = pathologist["code"]
-            return code
+        if (
+            pathologist["active"]
+            and pathologist["code"] not in taken
+            and pathologist["department_code"] != outside_department
+        ):
+            return dict(pathologist)
     pytest.fail("every active pathologist of the demo has an account already")
 
 

@@ -151,8 +151,7 @@ def test_an_ended_session_goes_to_sign_in_and_back_to_where_you_were(
     expect(page).to_have_url(re.compile(r"/sign-in\?next=%2F$"))
     sign_in_with(page, account["username"], account["password"])
     expect(page).to_have_url(f"{demo_server.base_url}/")
-    # A new account holds no case yet: the worklist says so.
-    expect(page.get_by_text("No cases are assigned to you")).to_be_visible()
+    expect(page.get_by_role("button", name="Claim next case")).to_be_enabled()
 
 
 def test_signing_out_in_another_tab_ends_this_one_too(

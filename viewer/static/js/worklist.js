@@ -1,9 +1,9 @@
 // My worklist: the cases I hold as primary pathologist (GET /worklist/mine?kind=primary, every
-// page), most urgent first, filtered by status and tumour group in the page; the consult and
-// second-opinion requests addressed to me (GET /worklist/consults); "Claim next case".
+// page), most urgent first, filtered by status and tumour group in the page; the open consult
+// and second-opinion requests addressed to me (GET /worklist/consults); "Claim next case".
 // Accounts that are not a pathologist's get a short explanation instead.
 
-import { ApiError, api, el, formatDateTime } from "/static/js/api.js";
+import { api, el, formatDateTime } from "/static/js/api.js";
 import { mountHeader, roleName, userLabel } from "/static/js/header.js";
 
 const PAGE_LIMIT = 200; // the API's largest page: fewest round trips on a remote link
@@ -153,6 +153,12 @@ function renderWorklist() {
   }
 }
 
+function questionMissing(item) {
+  // A second read the assignment round planned: nobody asked, so there is no question.
+  const text = item.requested_by ? "No question given" : "Planned second read (no question)";
+  return el("span", { class: "muted" }, text);
+}
+
 function consultRow(item) {
   const asker = item.requested_by;
   return el(
@@ -160,9 +166,9 @@ function consultRow(item) {
     {},
     el("th", { scope: "row" }, caseLink(item.case)),
     el("td", {}, KIND_NAMES[item.kind] ?? item.kind),
-    el("td", { class: "free-text" }, item.question ?? el("span", { class: "muted" }, "Not given")),
-    el("td", {}, asker ? `${asker.name} (${asker.pathologist_code})` : "—"),
-    el("td", {}, formatDateTime(item.requested_at ?? item.assigned_at)),
+    el("td", { class: "free-text" }, item.question ?? questionMissing(item)),
+    el("td", {}, asker ? `${asker.name} (${asker.pathologist_code})` : "The assignment round"),
+    el("td", {}, formatDateTime(item.requested_at)),
     el("td", {}, PRIORITY_NAMES[item.case.priority] ?? item.case.priority),
   );
 }
@@ -178,25 +184,12 @@ function renderConsults(items) {
   );
 }
 
-/** The consult and second-opinion requests addressed to me, oldest first. */
-async function consultRequests() {
-  try {
-    return await allItems("/worklist/consults");
-  } catch (failure) {
-    if (!(failure instanceof ApiError) || failure.status !== 404) throw failure;
-    // A server without the consult list yet: what I hold as consultant, from my worklist.
-    const held = await allItems("/worklist/mine");
-    return held.filter((item) => item.kind !== "primary");
-  }
-}
-
 async function load() {
   const [primary, consults] = await Promise.all([
-    // The filter is also applied here: a server that predates ?kind= ignores it.
     allItems("/worklist/mine?kind=primary"),
-    consultRequests(),
+    allItems("/worklist/consults"),
   ]);
-  primaryItems = primary.filter((item) => item.kind === "primary").sort(byUrgency);
+  primaryItems = primary.sort(byUrgency);
   const statuses = Object.keys(STATUS_NAMES).filter((status) =>
     primaryItems.some((item) => item.case.status === status),
   );
