@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check test lint types setup clean bench-tiling
+.PHONY: demo check test lint types setup clean bench-tiling browser
 
 NPM_STAMP := viewer/node_modules/.installed
 
@@ -30,8 +30,26 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest
+
+# The browser tests (tests/viewer) drive Debian's Chromium (/usr/bin/chromium, never
+# `playwright install`); `make test`, and so `make check`, sees to it first. As root (CI
+# containers) it is installed when absent (apt-get update only if the package is unknown);
+# otherwise it says how. With CI=true the tests fail without it; elsewhere they skip.
+CHROMIUM := /usr/bin/chromium
+
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's chromium for the browser tests"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends chromium \
+			|| { apt-get update && apt-get install -y --no-install-recommends chromium; }; \
+	else \
+		echo "$(CHROMIUM) is absent and this is not root: the browser tests will skip" \
+			"(sudo apt-get install chromium to run them)"; \
+	fi
 
 check: lint types test
 
