@@ -87,6 +87,11 @@ export function currentPointerMode() {
   return pointerMode;
 }
 
+/** The side-by-side viewer (OpenSeadragon), or null until side by side was first shown. */
+export function secondViewer() {
+  return sideBySide?.viewer ?? null;
+}
+
 const caseListeners = [];
 
 /** Fetch the case again and tell `onCaseChanged` listeners (after sign-out, start-review...). */
@@ -250,6 +255,12 @@ async function openSlide(slide) {
     mppUm: mpp ? mpp.x : null,
   };
   updateRotationControls();
+  const images = details?.associated_images ?? [];
+  for (const name of ["label", "macro"]) {
+    const button = $(`show-${name}`);
+    button.disabled = !images.includes(name);
+    button.title = button.disabled ? `This slide has no ${name} image` : "";
+  }
   for (const callback of slideListeners) callback(opened);
 }
 
@@ -412,6 +423,7 @@ async function setUpNextCase(me) {
     // Said on the button for whoever checks (the tests): what the prefetch fetched.
     button.dataset.prefetch = done.done ? "done" : "failed";
     button.dataset.prefetchedTiles = String(done.tiles);
+    button.dataset.prefetchFailed = String(done.failed);
   };
   if (mainViewer.world.getItemCount() > 0 && mainViewer.world.getItemAt(0).getFullyLoaded()) start();
   else mainViewer.addOnceHandler("fully-loaded-change", start);

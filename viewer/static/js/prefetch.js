@@ -11,7 +11,7 @@ import { api } from "/static/js/api.js";
 
 export const THUMBNAIL_MAX_PX = 160;
 const MIN_PIXEL_RATIO = 0.5; // OpenSeadragon's default, which viewer.js keeps
-const COARSE_LEVELS = 4; // the levels below the sharpest that OpenSeadragon shows first
+const COARSE_LEVELS = 2; // the coarser levels OpenSeadragon loads too (two, measured on its home view)
 const PARALLEL_REQUESTS = 4; // below the browser's 6 per host: the open case's tiles go first
 
 /** The thumbnail URL the slide strip uses (the same URL, so the same cache entry). */

@@ -72,9 +72,9 @@ export function screenPxPerImagePx(viewer) {
   return image.viewportToImageZoom(viewer.viewport.getZoom(true));
 }
 
-/** The rotation in degrees, 0-359. */
-export function rotationDegrees(viewer) {
-  return (((Math.round(viewer.viewport.getRotation(true)) % 360) + 360) % 360);
+/** The rotation in degrees, 0-359: where it is going (or, `current`, where it is now). */
+export function rotationDegrees(viewer, current = false) {
+  return ((Math.round(viewer.viewport.getRotation(current)) % 360) + 360) % 360;
 }
 
 /** Rotate to `degrees` (any number: taken modulo 360). */
