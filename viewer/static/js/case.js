@@ -13,6 +13,7 @@ import { createSideBySide } from "/static/js/side-by-side.js";
 import {
   attachScaleBar,
   createViewer,
+  markTimings,
   rotationDegrees,
   setRotationDegrees,
   zoomToFullResolution,
@@ -205,6 +206,7 @@ function markCurrent(slide) {
 // --- The main viewer -------------------------------------------------------------------------
 
 const mainViewer = createViewer($("slide-viewer"));
+markTimings(mainViewer);
 let sideBySide = null;
 let openToken = 0;
 

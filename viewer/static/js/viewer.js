@@ -159,3 +159,20 @@ export function attachScaleBar(viewer, container, getMppUm) {
   viewer.addHandler("resize", update);
   return { update, element: bar };
 }
+
+/**
+ * User Timing marks (DevTools' Performance panel shows them; the timing tests read them):
+ * `coupe:first-tile` when the first tile of each opened slide is drawn (`detail.tilesUrl`
+ * names the slide), `coupe:field-complete` whenever every tile of the view is drawn.
+ */
+export function markTimings(viewer) {
+  const seen = new WeakSet();
+  viewer.addHandler("tile-drawn", (event) => {
+    if (seen.has(event.tiledImage)) return;
+    seen.add(event.tiledImage);
+    performance.mark("coupe:first-tile", { detail: { tilesUrl: event.tiledImage.source.tilesUrl } });
+  });
+  viewer.addHandler("fully-loaded-change", (event) => {
+    if (event.fullyLoaded) performance.mark("coupe:field-complete");
+  });
+}
