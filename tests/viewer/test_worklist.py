@@ -215,6 +215,14 @@ def test_claim_next_case_adds_it_and_says_why_when_nothing_is_given(
     )
     screenshot(page, "worklist-claim-next-nothing")
 
+    # Outside their subspecialties there is still work: the reason's advice, from the page.
+    page.get_by_label("Only my subspecialties").uncheck()
+    page.get_by_role("button", name="Claim next case").click()
+    result = page.get_by_role("status").filter(has_text="You claimed")
+    expect(result).to_be_visible()
+    other = result.get_by_role("link").inner_text()
+    expect(worklist_table(page).get_by_role("link", name=other)).to_be_visible()
+
 
 def test_the_header_names_me_and_signs_out(
     signed_in_page: Callable[..., Page], demo_server: DemoServer

@@ -206,7 +206,8 @@ async function claimNext(button) {
   result.textContent = "Claiming…";
   errorRegion.textContent = "";
   try {
-    const answer = await api("/worklist/claim-next", { method: "POST", body: {} });
+    const body = { own_subspecialties_only: $("claim-own-subspecialties").checked };
+    const answer = await api("/worklist/claim-next", { method: "POST", body });
     if (answer.assignment) {
       const taken = answer.assignment.case;
       result.replaceChildren(
