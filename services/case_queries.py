@@ -57,6 +57,8 @@ from worklist.models import (
 )
 from worklist.operations import AssignmentReceipt as Receipt
 from worklist.operations.review import REVIEW_KINDS
+from worklist.snapshots import assignment_minutes, case_minutes
+from worklist.workload import WorkloadModel
 
 # Most urgent first: priority, then the earliest due date (the claim order's index).
 URGENCY_ORDER = (Case.priority_rank, Case.due_at, Case.id)
@@ -186,12 +188,16 @@ def case_page(
 def _worklist_item(
     assignment: Assignment, case: Case, code: str, holder: str | None
 ) -> WorklistItem:
+    # The workload model the assignment engine counts with (its defaults: worklist.snapshots).
+    workload = WorkloadModel()
+    case_standard_minutes = case_minutes(workload, case.category, case.priority)
     return WorklistItem(
         case=case_public(case, code, holder),
         assignment_id=assignment.id,
         kind=assignment.kind,
         assigned_at=assignment.assigned_at,
         rule=assignment.rule,
+        workload_minutes=assignment_minutes(workload, assignment.kind, case_standard_minutes),
     )
 
 

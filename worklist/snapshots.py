@@ -46,6 +46,7 @@ from worklist.workload import WorkloadModel
 __all__ = [
     "REGION_TIMEZONE",
     "apply_plan",
+    "assignment_minutes",
     "auto_assign",
     "build_snapshot",
     "case_minutes",
@@ -70,7 +71,9 @@ def _add_on_minutes(workload: WorkloadModel, priority: Priority) -> float:
     return workload.frozen_section_minutes if priority is Priority.FROZEN else 0.0
 
 
-def _assignment_minutes(workload: WorkloadModel, kind: AssignmentKind, minutes: float) -> float:
+def assignment_minutes(workload: WorkloadModel, kind: AssignmentKind, minutes: float) -> float:
+    """What holding a case as ``kind`` costs, from the case's standard ``minutes``: all of
+    them for the primary read, the second-opinion share for a second read or consult."""
     if kind is AssignmentKind.PRIMARY:
         return minutes
     return workload.second_opinion_minutes(minutes)
@@ -145,7 +148,7 @@ def _active_holdings(
     )
     holdings = _Holdings({}, defaultdict(set), defaultdict(float), defaultdict(float))
     for case_id, pathologist_id, kind, assigned_at, category, priority in rows:
-        minutes = _assignment_minutes(workload, kind, case_minutes(workload, category, priority))
+        minutes = assignment_minutes(workload, kind, case_minutes(workload, category, priority))
         holdings.open_minutes[pathologist_id] += minutes
         if assigned_at.astimezone(timezone).date() == today:
             holdings.today_minutes[pathologist_id] += minutes

@@ -70,3 +70,7 @@ class WorklistItem(BaseModel):
     kind: AssignmentKind = Field(description="primary, second_opinion or consult")
     assigned_at: datetime
     rule: str
+    workload_minutes: float = Field(
+        description="NVVP standard minutes this assignment costs its holder (a second read or "
+        "consult: the second-opinion share)"
+    )

@@ -15,6 +15,7 @@ from tests.services.worklist_api_support import (
     post,
 )
 from worklist.enums import Priority
+from worklist.workload import WorkloadModel
 
 
 @pytest.fixture
@@ -357,3 +358,21 @@ def test_claim_next_needs_a_pathologist(service: ServiceHarness, boss: Person) -
     bad = post(service, "/worklist/claim-next", pathologist(service, "HMC-02"), {"x": "y"})
     assert bad.status_code == 422  # unknown fields are refused, not ignored
     assert "x" in bad.json()["detail"]
+
+
+def test_my_worklist_says_what_each_case_costs_in_standard_minutes(
+    service: ServiceHarness, mulder: Person
+) -> None:
+    """The minutes the assignment engine counts: the category's for a routine primary read,
+    plus the frozen section for a frozen one."""
+    workload = WorkloadModel()
+    routine = make_case(service, "HMC")
+    frozen = make_case(service, "HMC", priority=Priority.FROZEN)
+    for case_id in (routine, frozen):
+        claimed = post(service, f"/cases/{case_id}/claim", mulder)
+        assert claimed.status_code == 200, claimed.text
+    mine = service.client.get("/worklist/mine", headers=mulder.headers).json()["items"]
+    minutes = {item["case"]["id"]: item["workload_minutes"] for item in mine}
+    assert minutes[routine] == workload.case_minutes(2)
+    assert minutes[frozen] == workload.case_minutes(2) + workload.frozen_section_minutes
+    assert minutes[frozen] > minutes[routine]
