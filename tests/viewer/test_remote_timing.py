@@ -164,11 +164,19 @@ def _one_run(
             float(page.evaluate(PAN_AND_WAIT, step))
             for step in [(1, 0), (0, 1), (-1, 0), (0, 1)][:PANS_PER_RUN]
         ]
-        tiles = page.evaluate(
+        # Request to answer of each tile that crossed the (emulated) network.
+        durations = page.evaluate(
             """() => performance.getEntriesByType("resource")
-                 .filter((e) => e.name.includes("_files/")).length"""
+                 .filter((e) => e.name.includes("_files/") && e.transferSize > 0)
+                 .map((e) => e.responseEnd - e.requestStart)"""
         )
-        return {"open_ms": open_ms, "change_slide_ms": change_ms, "pan_ms": pans_ms, "tiles": tiles}
+        return {
+            "open_ms": open_ms,
+            "change_slide_ms": change_ms,
+            "pan_ms": pans_ms,
+            "tiles": len(durations),
+            "fastest_tile_ms": round(min(durations), 1) if durations else None,
+        }
     finally:
         context.close()
 
@@ -278,5 +286,5 @@ def test_remote_site_timings(
     }
     for path in _write(report):
         print(f"\n{path}:\n{path.read_text()}")
-    # The emulated link is slower than loopback, or the emulation did not apply.
-    assert conditions["wan"]["median"]["open_ms"] > conditions["loopback"]["median"]["open_ms"]
+    # The emulation applied: no tile answered sooner than one emulated round trip.
+    assert all(run["fastest_tile_ms"] >= WAN["latency"] for run in conditions["wan"]["runs"])

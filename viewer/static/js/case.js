@@ -43,13 +43,20 @@ async function allPages(path) {
 
 const caseId = caseIdFromPath();
 
+// The slides are asked first and on their own: the viewer opens the first one as soon as they
+// are known, without waiting for the rest of the case (one round trip less to the first tile).
+const slidesReady =
+  caseId === null
+    ? Promise.reject(new Error("this address names no case"))
+    : allPages(`/cases/${caseId}/slides`);
+
 /** `{caseId, detail, me, slides}` once the case is loaded (rejects with the ApiError). */
 export const caseReady = (async () => {
   if (caseId === null) throw new Error("this address names no case");
   const [detail, me, slides] = await Promise.all([
     api(`/cases/${caseId}`),
     currentUser(),
-    allPages(`/cases/${caseId}/slides`),
+    slidesReady,
   ]);
   return { caseId, detail, me, slides };
 })();
@@ -488,6 +495,14 @@ async function start() {
     .catch(() => {
       /* the header is another module's: the case view works without it */
     });
+  slidesReady
+    .then((slides) => {
+      const first = slides.find((slide) => !slide.withdrawn_at);
+      if (first && !opened) openSlide(first);
+    })
+    .catch(() => {
+      /* said below, with the case */
+    });
   let loaded;
   try {
     loaded = await caseReady;
@@ -502,8 +517,8 @@ async function start() {
   showStrip(slides);
   setUpTools(slides);
   setUpShortcuts(slides);
-  const first = slides.find((slide) => !slide.withdrawn_at);
-  if (first) openSlide(first);
+  const current = opened?.slide.id ?? slides.find((slide) => !slide.withdrawn_at)?.id;
+  if (current !== undefined) markCurrent(slides.find((slide) => slide.id === current));
   else status.textContent = "No slide of this case can be shown.";
   startReviewIfMine(detail, me);
   setUpNextCase(me).catch(() => {

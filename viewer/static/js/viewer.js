@@ -16,6 +16,9 @@ const MAX_SCALE_BAR_PX = 160;
  * - imageLoaderLimit 6: as many requests as the browser's connections to one host (HTTP/1.1);
  *   more would wait in the browser's queue, where OpenSeadragon can no longer put the newly
  *   visible tiles first after a pan.
+ * - maxTilesPerFrame 6 (default 1): a field's requests leave together instead of one per
+ *   animation frame; with a busy main thread (frames of 50 ms were seen) one per frame made a
+ *   12-tile field wait 12 frames before its last request even left.
  * - immediateRender false (the default, said here on purpose): the coarse levels (a few tiles)
  *   come first and show the whole field at once, then sharpen; with true nothing shows until
  *   the tiles of the final level arrive, which on a 30 ms link is the slower first picture.
@@ -38,6 +41,7 @@ export function viewerOptions(element) {
     minZoomImageRatio: 0.8,
     visibilityRatio: 0.5,
     imageLoaderLimit: 6,
+    maxTilesPerFrame: 6,
     immediateRender: false,
     blendTime: 0,
     preload: false,
