@@ -73,7 +73,7 @@ def viewer_box(page: Page) -> dict[str, float]:
     viewer.evaluate("element => element.scrollIntoView({block: 'start'})")
     box = viewer.bounding_box()
     assert box is not None
-    return dict(box)
+    return {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"]}
 
 
 def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
