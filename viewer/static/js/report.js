@@ -97,7 +97,7 @@ function editor(report) {
     if (error instanceof ApiError && error.status === 409) {
       conflict.replaceChildren(
         el("p", {}, `${error.message} Reload to see the report as it is now (your text here is replaced).`),
-        el("button", { type: "button", onclick: () => reloadReport() }, "Reload the report"),
+        el("button", { type: "button", onclick: () => reloadReport().catch(refused) }, "Reload the report"),
       );
       conflict.hidden = false;
     }
@@ -173,11 +173,13 @@ function editor(report) {
       return;
     }
     say(status, `Case ${page.detail.accession_number} is signed out.`);
-    await reloadReport();
     try {
+      await reloadReport();
       page.detail = await reloadCase();
-    } catch {
-      // the report shows signed; the case header catches up on the next load
+    } catch (error) {
+      // signed, but no longer ours to read (a case of another site ends with its assignment)
+      body.replaceChildren(el("p", { class: "report-version" }, "Signed out."));
+      say(status, `Case ${page.detail.accession_number} is signed out; ${problemOf(error)}`);
     }
   }
 
