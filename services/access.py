@@ -28,7 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from services.errors import AccessDeniedError, ResourceNotFoundError, SlideWithdrawnError
 from services.identity import AuthenticatedUser
-from worklist.accounts import grant_in_force
+from worklist.accounts import assignment_gives_access, grant_in_force
 from worklist.actor import Actor
 from worklist.enums import GrantKind, Role
 from worklist.models import Assignment, Block, Case, CaseGrant, Slide, Specimen
@@ -109,9 +109,7 @@ def access_fact_columns(
         )
 
     assigned = exists().where(
-        Assignment.case_id == case_id,
-        Assignment.pathologist_id == pathologist_id,
-        Assignment.active,
+        Assignment.case_id == case_id, assignment_gives_access(pathologist_id=pathologist_id)
     )
     return [
         assigned.label("assigned"),

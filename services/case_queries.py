@@ -41,7 +41,7 @@ from services.schemas.consults import (
     RequesterPublic,
 )
 from services.schemas.worklist import WorklistItem
-from worklist.accounts import grant_in_force
+from worklist.accounts import assignment_gives_access, grant_in_force
 from worklist.enums import AssignmentKind, CaseStatus, Priority, Role
 from worklist.models import (
     Assignment,
@@ -94,7 +94,7 @@ def visible_to(user: AuthenticatedUser, now: datetime | None = None) -> ColumnEl
         clauses.append(
             Case.id.in_(
                 select(Assignment.case_id).where(
-                    Assignment.pathologist_id == user.pathologist_id, Assignment.active
+                    assignment_gives_access(pathologist_id=user.pathologist_id)
                 )
             )
         )

@@ -17,12 +17,13 @@ from sqlalchemy import ColumnElement, Engine, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from worklist import lifecycle
 from worklist.actor import Actor
 from worklist.audit import record_events
 from worklist.db import run_in_transaction
-from worklist.enums import AuditAction, GrantKind, Role
+from worklist.enums import AssignmentKind, AuditAction, GrantKind, Role
 from worklist.errors import NotFoundError, NotPermittedError, ValidationError, WorklistError
-from worklist.models import Case, CaseGrant, Department, Pathologist, UserAccount
+from worklist.models import Assignment, Case, CaseGrant, Department, Pathologist, UserAccount
 from worklist.models.access import username_key
 from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import utc_now
@@ -377,6 +378,25 @@ def _break_glass(actor: Actor) -> Actor:
         on_behalf_of=actor.on_behalf_of,
         purpose_of_use="emergency",
         break_glass=True,
+    )
+
+
+def assignment_gives_access(
+    *, pathologist_id: int | ColumnElement[int | None] | None
+) -> ColumnElement[bool]:
+    """The WHERE clause of the assignments through which ``pathologist_id`` may open a case:
+    every active one, and the primary read they signed out (its author reads the signed case
+    and adds addenda to it, also when the case is another department's).
+
+    The one definition, for the access check of one case and for the filter of case lists.
+    """
+    return and_(
+        Assignment.pathologist_id == pathologist_id,
+        Assignment.active
+        | (
+            (Assignment.kind == AssignmentKind.PRIMARY)
+            & (Assignment.end_reason == lifecycle.SIGNED_OUT_END_REASON)
+        ),
     )
 
 

@@ -47,6 +47,10 @@ TRANSITIONS: Mapping[CaseStatus, Mapping[CaseStatus, str]] = {
 ASSIGNED_STATUSES = frozenset({S.ASSIGNED, S.IN_REVIEW, S.CONSULT_PENDING})
 OPEN_STATUSES = frozenset(S) - {S.SIGNED_OUT}
 
+SIGNED_OUT_END_REASON = "signed_out"
+"""How the primary assignment ends when its pathologist signs the case out (its author keeps
+access to the signed case through it: ``worklist.accounts.assignment_gives_access``)."""
+
 
 def allowed_targets(current: CaseStatus) -> frozenset[CaseStatus]:
     """The statuses a case in ``current`` may move to."""

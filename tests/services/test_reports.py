@@ -336,3 +336,28 @@ def test_reading_the_report_is_audited_as_opening_the_case(
         assert get(service, f"/cases/{case_id}/report", bruijn).status_code == 200
     opened = [e for e in audit_events(service, "case.open") if e.user_id == "hmc-03"]
     assert [(e.outcome, e.case_id) for e in opened] == [(AuditOutcome.SUCCESS, case_id)]
+
+
+def test_the_signer_from_another_site_keeps_the_signed_case(
+    service: ServiceHarness, mulder: Person, bouali: Person
+) -> None:
+    """A case read regionally: after sign-out its author (LUMC) still opens it and adds an
+    addendum, though it is HMC's case and off their worklist; another LUMC pathologist does
+    not."""
+    case_id = make_case(service, "HMC")
+    boss = manager(service)
+    given = post(service, f"/cases/{case_id}/assign", boss, {"pathologist_code": "LUMC-01"})
+    assert given.status_code == 200, given.text
+    assert put(service, case_id, bouali, REPORT).status_code == 200
+    assert post(service, f"/cases/{case_id}/sign-out", bouali).status_code == 200
+
+    assert get(service, f"/cases/{case_id}", bouali).status_code == 200
+    assert get(service, f"/cases/{case_id}/report", bouali).json()["status"] == "signed"
+    added = post(service, f"/cases/{case_id}/report/addenda", bouali, {"body": "Aanvulling."})
+    assert added.status_code == 201, added.text
+    listed = get(service, "/cases", bouali).json()["items"]
+    assert case_id in [case["id"] for case in listed]
+    mine = get(service, "/worklist/mine", bouali).json()["items"]
+    assert case_id not in [item["case"]["id"] for item in mine]
+    colleague = pathologist(service, "LUMC-02")
+    assert get(service, f"/cases/{case_id}", colleague).status_code == 403

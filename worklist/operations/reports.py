@@ -238,7 +238,7 @@ def sign_out(
                 "the report needs a conclusion before sign-out",
             )
         lifecycle.transition(case, CaseStatus.SIGNED_OUT, now=audit.moment)
-        end_assignment(primary, reason="signed_out", now=audit.moment)
+        end_assignment(primary, reason=lifecycle.SIGNED_OUT_END_REASON, now=audit.moment)
         report.signed_at = audit.moment
         report.signed_by_id = pathologist_id
         audit.record(case=case, detail=_started({"report_version": report.version}, review_started))
