@@ -7,6 +7,7 @@
 import { api, ApiError, el } from "/static/js/api.js";
 import {
   caseReady,
+  firstTileShown,
   onPointerModeChange,
   onSlideOpened,
   requestPointerMode,
@@ -442,6 +443,7 @@ async function start() {
     panel.hidden = true; // the case page says why the case cannot be shown
     return;
   }
+  await firstTileShown; // tissue first: see case.js
   state.me = context.me;
   try {
     const rules = await api("/annotation-classes");
@@ -451,10 +453,65 @@ async function start() {
   }
   fillClasses();
   onSlideOpened(({ viewer, slide }) => {
-    const newViewer = attach(viewer);
-    if (!state.slide || state.slide.id !== slide.id) load(slide);
-    else if (newViewer) showAll(); // the same slide in a new viewer: draw what is loaded
+    if (state.layers && state.layers.viewer !== viewer) {
+      state.layers.destroy(); // its viewer is gone: nothing may draw into it meanwhile
+      state.layers = null;
+    }
+    if (!state.slide || state.slide.id !== slide.id) load(slide); // the list, beside the tiles
+    afterFirstTile(viewer, async () => {
+      try {
+        await annotoriousLoaded();
+      } catch (error) {
+        say(status, problemOf(error), { error: true });
+        return;
+      }
+      if (attach(viewer)) showAll();
+    });
   });
+}
+
+let annotorious = null;
+
+/**
+ * Annotorious' bundle (700 kB of script), loaded once, when the first slide is on screen:
+ * parsed before it, it would hold up the first tile. Its global is `AnnotoriousOSD`.
+ */
+function annotoriousLoaded() {
+  annotorious ??= new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "/static/vendor/annotorious/annotorious-openseadragon.js";
+    script.addEventListener("load", () => resolve());
+    script.addEventListener("error", () => {
+      annotorious = null; // the next slide tries again
+      reject(new Error("The annotation tools could not be loaded; reload the page to try again."));
+    });
+    document.head.append(script);
+  });
+  return annotorious;
+}
+
+/**
+ * `work()` once the viewer has drawn a tile of what it opened (or after `fallbackMs`). The
+ * annotation layer's WebGL renderer takes the main thread for a moment as it starts; started
+ * after the first tile, the pathologist sees tissue first and the annotations a moment later.
+ */
+function afterFirstTile(viewer, work, fallbackMs = 1500) {
+  let done = false;
+  let timer = null;
+  const run = () => {
+    if (done) return;
+    done = true;
+    viewer.removeHandler("tile-drawn", run);
+    clearTimeout(timer);
+    requestAnimationFrame(() => work()); // after the frame with the tile is on screen
+  };
+  const image = viewer.world.getItemAt(0);
+  if (image && image.getFullyLoaded()) {
+    run();
+    return;
+  }
+  viewer.addHandler("tile-drawn", run);
+  timer = setTimeout(run, fallbackMs);
 }
 
 start();

@@ -214,6 +214,21 @@ function markCurrent(slide) {
 
 const mainViewer = createViewer($("slide-viewer"));
 markTimings(mainViewer);
+
+/**
+ * Resolves once the first slide's first tile is on screen (after 3 s at the latest, at once
+ * when there is no slide to show). What the pathologist does not need to see tissue (the
+ * panels' lists, the annotation layer, the next case) waits for it: over a remote site's link
+ * every request before the first tile delays it.
+ */
+export const firstTileShown = new Promise((resolve) => {
+  mainViewer.addOnceHandler("tile-drawn", () => requestAnimationFrame(() => resolve()));
+  setTimeout(resolve, 3000);
+  slidesReady.then(
+    (slides) => slides.length || resolve(),
+    () => resolve(),
+  );
+});
 let sideBySide = null;
 let openToken = 0;
 
@@ -408,6 +423,7 @@ async function setUpNextCase(me) {
     button.hidden = true;
     return;
   }
+  await firstTileShown;
   const items = (await allPages("/worklist/mine?kind=primary")).filter(
     (item) => item.kind === "primary",
   );

@@ -2,7 +2,7 @@
 // shown as typed, as text: never as HTML.
 
 import { api, el } from "/static/js/api.js";
-import { caseReady } from "/static/js/case.js";
+import { caseReady, firstTileShown } from "/static/js/case.js";
 import { allItems, freeText, problemOf, say, statusRegion, timeElement } from "/static/js/panel-kit.js";
 
 const MAX_COMMENT_CHARS = 10_000; // the API's limit
@@ -70,6 +70,7 @@ async function start() {
     panel.hidden = true; // the case page says why the case cannot be shown
     return;
   }
+  await firstTileShown; // tissue first: see case.js
   const { caseId } = context;
   const form = el(
     "form",

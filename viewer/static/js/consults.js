@@ -3,7 +3,7 @@
 // answers here, and the answer shows in the case. Questions and answers are shown as text.
 
 import { api, el } from "/static/js/api.js";
-import { caseReady, onCaseChanged, reloadCase } from "/static/js/case.js";
+import { caseReady, firstTileShown, onCaseChanged, reloadCase } from "/static/js/case.js";
 import {
   allItems,
   freeText,
@@ -244,6 +244,7 @@ async function start() {
     panel.hidden = true; // the case page says why the case cannot be shown
     return;
   }
+  await firstTileShown; // tissue first: see case.js
   Object.assign(page, { caseId: context.caseId, detail: context.detail, me: context.me });
   panel.replaceChildren(
     el("h2", { id: "consults-heading" }, "Consults"),

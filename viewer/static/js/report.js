@@ -5,7 +5,7 @@
 // addenda can be added, each signed by its author. Every text is shown as text.
 
 import { api, ApiError, el } from "/static/js/api.js";
-import { caseReady, onCaseChanged, reloadCase } from "/static/js/case.js";
+import { caseReady, firstTileShown, onCaseChanged, reloadCase } from "/static/js/case.js";
 import { DiagnosisCodes } from "/static/js/diagnosis-codes.js";
 import {
   freeText,
@@ -306,6 +306,7 @@ async function start() {
     panel.hidden = true; // the case page says why the case cannot be shown
     return;
   }
+  await firstTileShown; // tissue first: see case.js
   Object.assign(page, { caseId: context.caseId, detail: context.detail, me: context.me });
   panel.replaceChildren(el("h2", { id: "report-heading" }, "Report"), body, status);
   onCaseChanged((detail) => {
