@@ -3,7 +3,15 @@
 
 import { api, el } from "/static/js/api.js";
 import { caseReady, firstTileShown } from "/static/js/case.js";
-import { allItems, freeText, problemOf, say, statusRegion, timeElement } from "/static/js/panel-kit.js";
+import {
+  allItems,
+  freeText,
+  problemOf,
+  say,
+  statusRegion,
+  textForm,
+  timeElement,
+} from "/static/js/panel-kit.js";
 
 const MAX_COMMENT_CHARS = 10_000; // the API's limit
 
@@ -11,14 +19,6 @@ const panel = document.getElementById("comments-panel");
 const list = el("ol", { class: "comment-list", "aria-labelledby": "comments-heading" });
 const empty = el("p", { class: "panel-empty" }, "Loading the comments…");
 const status = statusRegion("Comment status");
-const field = el("textarea", {
-  id: "new-comment",
-  name: "body",
-  rows: "3",
-  maxlength: String(MAX_COMMENT_CHARS),
-  required: true,
-});
-const submit = el("button", { type: "submit", class: "primary" }, "Add comment");
 
 function commentItem(comment) {
   return el(
@@ -41,24 +41,16 @@ function show(comments) {
   empty.hidden = comments.length > 0;
 }
 
-async function add(caseId) {
-  const body = field.value;
-  if (!body.trim()) {
-    say(status, "Write the comment first.", { error: true });
-    field.focus();
-    return;
-  }
-  submit.disabled = true;
+async function add(caseId, body) {
   try {
     const comment = await api(`/cases/${caseId}/comments`, { method: "POST", body: { body } });
     list.append(commentItem(comment));
     empty.hidden = true;
-    field.value = "";
     say(status, "Comment added.");
+    return true;
   } catch (error) {
     say(status, `The comment was not added: ${problemOf(error)}`, { error: true });
-  } finally {
-    submit.disabled = false;
+    return false;
   }
 }
 
@@ -72,21 +64,18 @@ async function start() {
   }
   await firstTileShown; // tissue first: see case.js
   const { caseId } = context;
-  const form = el(
-    "form",
-    {
-      class: "panel-form",
-      "aria-labelledby": "add-comment-heading",
-      onsubmit: (event) => {
-        event.preventDefault();
-        add(caseId);
-      },
-    },
-    el("h3", { id: "add-comment-heading" }, "Add comment"),
-    el("div", { class: "field" }, el("label", { for: "new-comment" }, "Comment"), field),
-    submit,
+  const form = textForm({
+    fieldId: "new-comment",
+    headingId: "add-comment-heading",
+    heading: "Add comment",
+    label: "Comment",
+    submitLabel: "Add comment",
+    emptyMessage: "Write the comment first.",
     status,
-  );
+    maxChars: MAX_COMMENT_CHARS,
+    send: (body) => add(caseId, body),
+  });
+  form.append(status);
   panel.replaceChildren(el("h2", { id: "comments-heading" }, "Comments"), empty, list, form);
   try {
     show(await allItems(`/cases/${caseId}/comments`));

@@ -12,6 +12,7 @@ import {
   problemOf,
   say,
   statusRegion,
+  textForm,
   timeElement,
 } from "/static/js/panel-kit.js";
 
@@ -169,52 +170,37 @@ function showAnswerForm() {
     return;
   }
   if (answerBlock.childElementCount) return;
-  const answer = el("textarea", {
-    id: "consult-answer",
-    name: "answer",
-    rows: "4",
-    maxlength: String(MAX_TEXT_CHARS),
-    required: true,
-  });
-  const submit = el("button", { type: "submit", class: "primary" }, "Send answer");
-  const form = el(
-    "form",
-    {
-      class: "panel-form",
-      "aria-labelledby": "answer-consult-heading",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        if (!answer.value.trim()) {
-          say(status, "Write the answer first.", { error: true });
-          return;
-        }
-        submit.disabled = true;
-        try {
-          await api(`/cases/${page.caseId}/consults/answer`, {
-            method: "POST",
-            body: { answer: answer.value },
-          });
-          answer.value = "";
-          say(status, "Your answer was sent.");
-          await refresh();
-        } catch (error) {
-          say(status, `The answer was not sent: ${problemOf(error)}`, { error: true });
-        } finally {
-          submit.disabled = false;
-        }
-      },
+  const form = textForm({
+    fieldId: "consult-answer",
+    headingId: "answer-consult-heading",
+    heading: "Answer the consult",
+    label: "Answer",
+    submitLabel: "Send answer",
+    emptyMessage: "Write the answer first.",
+    status,
+    maxChars: MAX_TEXT_CHARS,
+    rows: 4,
+    intro: [
+      el(
+        "p",
+        { class: "panel-hint" },
+        `${personName(open.requested_by) || "A colleague"} asks you for a ${
+          (KIND_WORDS[open.kind] || open.kind).toLowerCase()
+        }.`,
+      ),
+    ],
+    send: async (answer) => {
+      try {
+        await api(`/cases/${page.caseId}/consults/answer`, { method: "POST", body: { answer } });
+      } catch (error) {
+        say(status, `The answer was not sent: ${problemOf(error)}`, { error: true });
+        return false;
+      }
+      say(status, "Your answer was sent.");
+      await refresh();
+      return true;
     },
-    el("h3", { id: "answer-consult-heading" }, "Answer the consult"),
-    el(
-      "p",
-      { class: "panel-hint" },
-      `${personName(open.requested_by) || "A colleague"} asks you for a ${
-        (KIND_WORDS[open.kind] || open.kind).toLowerCase()
-      }.`,
-    ),
-    el("div", { class: "field" }, el("label", { for: "consult-answer" }, "Answer"), answer),
-    submit,
-  );
+  });
   answerBlock.replaceChildren(form);
 }
 

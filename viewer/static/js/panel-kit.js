@@ -60,3 +60,42 @@ export function freeText(text, attributes = {}) {
 export function isPrimary(me, detail) {
   return Boolean(me.pathologist_code) && me.pathologist_code === detail.primary_pathologist_code;
 }
+
+/**
+ * A form of one free-text field: its heading, the labelled textarea and the submit button.
+ * An empty text is refused on the page (`emptyMessage` in `status`); otherwise `send(text)`
+ * runs with the button disabled and says itself what happened; the text is cleared when it
+ * answers true. `intro`: elements shown between the heading and the field.
+ */
+export function textForm({ fieldId, headingId, heading, label, submitLabel, emptyMessage, status, send, maxChars, rows = 3, intro = [] }) {
+  const text = el("textarea", {
+    id: fieldId,
+    name: "text",
+    rows: String(rows),
+    maxlength: String(maxChars),
+    required: true,
+  });
+  const submit = el("button", { type: "submit", class: "primary" }, submitLabel);
+  const onsubmit = async (event) => {
+    event.preventDefault();
+    if (!text.value.trim()) {
+      say(status, emptyMessage, { error: true });
+      text.focus();
+      return;
+    }
+    submit.disabled = true;
+    try {
+      if (await send(text.value)) text.value = "";
+    } finally {
+      submit.disabled = false;
+    }
+  };
+  return el(
+    "form",
+    { class: "panel-form", "aria-labelledby": headingId, onsubmit },
+    el("h3", { id: headingId }, heading),
+    ...intro,
+    el("div", { class: "field" }, el("label", { for: fieldId }, label), text),
+    submit,
+  );
+}

@@ -14,6 +14,7 @@ import {
   problemOf,
   say,
   statusRegion,
+  textForm,
   timeElement,
 } from "/static/js/panel-kit.js";
 
@@ -251,40 +252,27 @@ function addenda(report) {
 }
 
 function addendumForm() {
-  const text = el("textarea", {
-    id: "new-addendum",
-    name: "body",
-    rows: "3",
-    maxlength: String(MAX_TEXT_CHARS),
-    required: true,
-  });
-  const submit = el("button", { type: "submit", class: "primary" }, "Add addendum");
-  return el(
-    "form",
-    {
-      class: "panel-form",
-      "aria-labelledby": "add-addendum-heading",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        if (!text.value.trim()) {
-          say(status, "Write the addendum first.", { error: true });
-          return;
-        }
-        submit.disabled = true;
-        try {
-          await api(`/cases/${page.caseId}/report/addenda`, { method: "POST", body: { body: text.value } });
-          await reloadReport();
-          say(status, "Addendum added and signed.");
-        } catch (error) {
-          say(status, `The addendum was not added: ${problemOf(error)}`, { error: true });
-          submit.disabled = false;
-        }
-      },
+  return textForm({
+    fieldId: "new-addendum",
+    headingId: "add-addendum-heading",
+    heading: "Add addendum",
+    label: "Addendum",
+    submitLabel: "Add addendum",
+    emptyMessage: "Write the addendum first.",
+    status,
+    maxChars: MAX_TEXT_CHARS,
+    send: async (body) => {
+      try {
+        await api(`/cases/${page.caseId}/report/addenda`, { method: "POST", body: { body } });
+      } catch (error) {
+        say(status, `The addendum was not added: ${problemOf(error)}`, { error: true });
+        return false;
+      }
+      await reloadReport(); // shows the report with the new addendum, and a fresh form
+      say(status, "Addendum added and signed.");
+      return true;
     },
-    el("h3", { id: "add-addendum-heading" }, "Add addendum"),
-    el("div", { class: "field" }, el("label", { for: "new-addendum" }, "Addendum"), text),
-    submit,
-  );
+  });
 }
 
 // --- start ------------------------------------------------------------------------------
