@@ -8,6 +8,7 @@ orders below.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -185,11 +186,17 @@ def case_page(
     )
 
 
+@functools.cache
+def _workload() -> WorkloadModel:
+    """The workload model the assignment engine counts with (its defaults: worklist.snapshots),
+    made once rather than for every worklist item."""
+    return WorkloadModel()
+
+
 def _worklist_item(
     assignment: Assignment, case: Case, code: str, holder: str | None
 ) -> WorklistItem:
-    # The workload model the assignment engine counts with (its defaults: worklist.snapshots).
-    workload = WorkloadModel()
+    workload = _workload()
     case_standard_minutes = case_minutes(workload, case.category, case.priority)
     return WorklistItem(
         case=case_public(case, code, holder),
