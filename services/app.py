@@ -17,23 +17,28 @@ from services.errors import install_error_handlers
 from services.importer import FolderImporter
 from services.jobs import JobRunner
 from services.middleware import RequestBodyMiddleware, SecurityHeadersMiddleware
-from services.routers import annotations as slide_annotations
 from services.routers import (
+    absences,
     audit,
     auth,
     cases,
     comments,
     consults,
     departments,
+    desk,
+    history,
+    imports,
     jobs,
     pathologists,
     reports,
+    rounds,
     slides,
     uploads,
     users,
     withdrawals,
     worklist,
 )
+from services.routers import annotations as slide_annotations
 from services.sessions import SessionService
 from services.settings import Settings
 from services.slide_gate import SlideGate
@@ -172,6 +177,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(resolved.trusted_hosts))
     app.add_middleware(SecurityHeadersMiddleware, behind_tls=resolved.behind_tls)
     for router in (
+        # Before `pathologists` and `cases`: their literal paths (/pathologists/load) must win
+        # over those routers' /{code} and /{case_id} patterns.
+        desk.router,
+        absences.router,
+        history.router,
+        rounds.router,
+        imports.router,
         auth.router,
         users.router,
         slides.router,

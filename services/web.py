@@ -11,6 +11,8 @@ revalidated on each load (``no-cache`` with an ETag): a new release is picked up
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +22,7 @@ from starlette.types import Scope
 from services.middleware import content_security_policy
 from viewer.assets import ViewerAssets
 
-__all__ = ["CASE_PAGE_CSP", "PAGE_CACHE_CONTROL", "STATIC_URL", "install_web_app"]
+__all__ = ["CASE_PAGE_CSP", "DESK_PAGES", "PAGE_CACHE_CONTROL", "STATIC_URL", "install_web_app"]
 
 STATIC_URL = "/static"
 PAGE_CACHE_CONTROL = "no-cache"
@@ -35,6 +37,29 @@ annotorious/annotorious#514; pixi's ``@pixi/unsafe-eval`` cannot reach a bundled
 script stays forbidden, and no page passes text from the API to ``eval`` or ``Function``; every
 other page keeps the base policy.
 """
+
+
+DESK_PAGES: dict[str, tuple[str, str]] = {
+    "/desk/queue": ("desk-queue", "The regional queue: open cases and who has them."),
+    "/desk/backlog": ("desk-backlog", "Backlog per department and tumour group, by age."),
+    "/desk/load": ("desk-load", "Load today per pathologist and department."),
+    "/desk/round": ("desk-round", "The assignment round: preview, approve, apply."),
+    "/desk/rosters": ("desk-rosters", "Rosters and absences of the pathologists."),
+    "/desk/imports": ("desk-imports", "The import queue: scanner files that need a decision."),
+    "/admin/accounts": ("admin-accounts", "Accounts: create, disable, reset, end sessions."),
+}
+"""The lab manager's and the administrator's pages: URL -> (page file, what it is for).
+
+The pages themselves check nothing: their scripts ask the API, which refuses what the signed-in
+role may not see, and the page says so.
+"""
+
+
+def _page_route(page: Callable[[str], FileResponse], name: str) -> Callable[[], FileResponse]:
+    def serve_page() -> FileResponse:
+        return page(name)
+
+    return serve_page
 
 
 class _RevalidatedFiles(StaticFiles):
@@ -77,6 +102,20 @@ def install_web_app(app: FastAPI, assets: ViewerAssets) -> None:
     def case_page(case_id: int) -> FileResponse:
         """The case view: slides, viewer, annotations, comments, consults, the report."""
         return page("case", CASE_PAGE_CSP)
+
+    for path, (name, summary) in DESK_PAGES.items():
+        app.add_api_route(
+            path,
+            _page_route(page, name),
+            methods=["GET"],
+            include_in_schema=False,
+            summary=summary,
+        )
+
+    @app.get("/desk", include_in_schema=False)
+    def desk() -> RedirectResponse:
+        """The lab manager's desk opens on the regional queue."""
+        return RedirectResponse("/desk/queue", status_code=307)
 
     @app.get("/index.html", include_in_schema=False)
     def index() -> RedirectResponse:

@@ -8,7 +8,18 @@ import typer
 def register_all(app: typer.Typer) -> None:
     """Register every command group on ``app``."""
     # Imported here so that `coupe --help` stays fast and no module does work at import.
-    from services.commands import assign, audit, db, demo, serve, slides
+    from services.commands import (
+        admin,
+        assign,
+        audit,
+        db,
+        demo,
+        imports,
+        jobs,
+        region,
+        serve,
+        slides,
+    )
 
     slides.register(app)
     db.register(app)
@@ -16,3 +27,7 @@ def register_all(app: typer.Typer) -> None:
     serve.register(app)
     audit.register(app)
     demo.register(app)
+    admin.register(app)
+    region.register(app)
+    imports.register(app)
+    jobs.register(app)

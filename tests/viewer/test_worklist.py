@@ -238,22 +238,19 @@ def test_the_header_names_me_and_signs_out(
     expect(page).to_have_url(re.compile(r"/sign-in\?next=%2F$"))
 
 
-def test_accounts_that_are_not_a_pathologists_get_an_explanation(
+def test_managers_land_on_their_desk_and_other_accounts_get_an_explanation(
     signed_in_page: Callable[..., Page],
     new_account: Callable[..., dict[str, Any]],
     assert_accessible: Callable[[Page, str], None],
 ) -> None:
+    for username in ("manager", "admin"):
+        desk = signed_in_page(username)
+        expect(desk).to_have_url(re.compile(r"/desk/queue$"))
     officer = new_account("privacy_officer")
     for username, password, says in (
-        ("manager", None, "lab manager's desk"),
-        ("admin", None, "administrator's desk"),
         (officer["username"], officer["password"], "privacy officers see no clinical content"),
     ):
-        page = (
-            signed_in_page(username)
-            if password is None
-            else signed_in_page(username, password=password)
-        )
+        page = signed_in_page(username, password=password)
         heading = page.get_by_role("heading", name="This page is the pathologists' worklist")
         expect(heading).to_be_visible()
         expect(page.get_by_text(says)).to_be_visible()

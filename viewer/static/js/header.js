@@ -1,5 +1,6 @@
 // The header every signed-in page shares: a skip link, the app's name (to the worklist), the
-// signed-in user's name and role, "Sign out", and on the case page a link to its list of
+// pages of the user's role (my worklist; the lab manager's desk; the administrator's accounts),
+// the signed-in user's name and role, "Sign out", and on the case page a link to its list of
 // keyboard shortcuts (the element with id "keyboard-shortcuts").
 
 import { api, currentUser, el } from "/static/js/api.js";
@@ -34,9 +35,33 @@ async function signOut(button) {
   location.assign("/sign-in");
 }
 
-function navigation(currentPage) {
-  const current = currentPage === "worklist" ? "page" : null;
-  const links = [el("li", {}, el("a", { href: "/", "aria-current": current }, "My worklist"))];
+const DESK_LINKS = [
+  ["desk-queue", "/desk/queue", "Regional queue"],
+  ["desk-backlog", "/desk/backlog", "Backlog"],
+  ["desk-load", "/desk/load", "Load today"],
+  ["desk-round", "/desk/round", "Assignment round"],
+  ["desk-rosters", "/desk/rosters", "Rosters"],
+  ["desk-imports", "/desk/imports", "Import queue"],
+];
+const ADMIN_LINKS = [["admin-accounts", "/admin/accounts", "Accounts"]];
+
+/** The pages `user` works on, as [page, URL, name]: what the main navigation offers them. */
+export function pagesFor(user) {
+  const pages = [];
+  if (user.pathologist_code) pages.push(["worklist", "/", "My worklist"]);
+  if (user.role === "lab_manager" || user.role === "admin") pages.push(...DESK_LINKS);
+  if (user.role === "admin") pages.push(...ADMIN_LINKS);
+  return pages;
+}
+
+function navigation(currentPage, user) {
+  const links = pagesFor(user).map(([page, href, name]) =>
+    el(
+      "li",
+      {},
+      el("a", { href, "aria-current": page === currentPage ? "page" : null }, name),
+    ),
+  );
   if (currentPage === "case") {
     links.push(el("li", {}, el("a", { href: "#keyboard-shortcuts" }, "Keyboard shortcuts")));
   }
@@ -45,7 +70,7 @@ function navigation(currentPage) {
 
 /**
  * Fill the page's `<header class="app-header">` (made at the top of the body if absent) for
- * `currentPage` ("worklist", "case"). Returns the signed-in user (`GET /auth/me`); without a
+ * `currentPage` ("worklist", "case", "desk-queue", ...: the first item of `pagesFor`). Returns the signed-in user (`GET /auth/me`); without a
  * session the API client goes to the sign-in page.
  */
 export async function mountHeader(currentPage) {
@@ -60,8 +85,9 @@ export async function mountHeader(currentPage) {
     ? el("a", { class: "skip-link", href: `#${main.id}` }, "Skip to main content")
     : null;
   const home = el("a", { class: "app-name", href: "/" }, "Coupe");
-  header.replaceChildren(...[skip, home, navigation(currentPage)].filter(Boolean));
+  header.replaceChildren(...[skip, home].filter(Boolean));
   const user = await currentUser();
+  header.append(navigation(currentPage, user));
   const button = el("button", { type: "button", onclick: () => signOut(button) }, "Sign out");
   header.append(
     el(

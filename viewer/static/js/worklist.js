@@ -27,13 +27,13 @@ const STATUS_NAMES = {
 const KIND_NAMES = { primary: "Primary", consult: "Consult", second_opinion: "Second opinion" };
 
 const DESK_LATER = {
-  lab_manager:
-    "The lab manager's desk (the region's queue, assigning cases, capacity) comes later.",
-  admin: "The administrator's desk (accounts, sessions, the audit) comes later.",
   privacy_officer:
     "The privacy officer's desk (the audit log) comes later; privacy officers see no clinical " +
     "content, so no cases are listed here.",
 };
+
+/** Roles whose landing page is the lab manager's desk rather than a worklist of their own. */
+const DESK_ROLES = new Set(["lab_manager", "admin"]);
 
 const $ = (id) => document.getElementById(id);
 const statusFilter = $("status-filter");
@@ -249,6 +249,10 @@ async function start() {
     status.textContent = "";
     if (failure.status !== 401) errorRegion.textContent = failure.message;
     return; // 401: the API client is on its way to the sign-in page
+  }
+  if (DESK_ROLES.has(user.role)) {
+    location.replace("/desk/queue");
+    return;
   }
   if (user.role !== "pathologist" || !user.pathologist_code) {
     status.textContent = "";
