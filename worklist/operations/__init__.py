@@ -10,13 +10,7 @@ writes an audit record (one event name for its success and its refusal,
 
 from __future__ import annotations
 
-from worklist.operations.assign import (
-    Proposal,
-    ProposalOutcome,
-    apply_proposals,
-    assign_case,
-    reassign_case,
-)
+from worklist.operations.assign import assign_case, reassign_case
 from worklist.operations.claim import claim_case, claim_next, release_case, why_nothing_to_claim
 from worklist.operations.intake import (
     BlockIntake,
@@ -28,6 +22,7 @@ from worklist.operations.intake import (
 )
 from worklist.operations.jobs import PyramidLocator, PyramidTarget, set_pyramid_status
 from worklist.operations.notes import add_annotation, add_comment, record_access
+from worklist.operations.proposals import Proposal, ProposalOutcome, apply_proposals
 from worklist.operations.receipts import AssignmentReceipt, CaseState
 from worklist.operations.reports import (
     DiagnosisCode,

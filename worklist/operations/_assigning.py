@@ -83,3 +83,19 @@ def add_reviewer(
     case.updated_at = now  # a new reader changes the case: bump its version
     session.flush()
     return assignment
+
+
+def assign_kind(
+    session: Session,
+    case: Case,
+    pathologist: Pathologist,
+    kind: AssignmentKind,
+    *,
+    actor: Actor,
+    rule: str,
+    now: datetime,
+) -> Assignment:
+    """Give ``case`` to ``pathologist`` as ``kind`` (primary, second opinion or consult)."""
+    if kind is AssignmentKind.PRIMARY:
+        return add_primary(session, case, pathologist, actor=actor, rule=rule, now=now)
+    return add_reviewer(session, case, pathologist, kind=kind, actor=actor, rule=rule, now=now)
