@@ -146,6 +146,18 @@ def _case_rows(*leading: Any) -> Select[Any]:
     )
 
 
+def case_rows_with_holder() -> Select[Any]:
+    """Cases with their department's code and primary pathologist's code (or None); filter
+    on :data:`PRIMARY_ASSIGNMENT` and :data:`PRIMARY_PATHOLOGIST`."""
+    return _case_rows()
+
+
+PRIMARY_ASSIGNMENT = _primary
+"""The active primary assignment joined into :func:`case_rows_with_holder` (or NULL)."""
+PRIMARY_PATHOLOGIST = _primary_pathologist
+"""Its pathologist (or NULL)."""
+
+
 def case_public(case: Case, department_code: str, pathologist_code: str | None) -> CasePublic:
     """A case as lists show it."""
     return CasePublic(

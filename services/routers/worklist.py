@@ -26,6 +26,7 @@ from services.case_queries import (
     receipt_public,
     visible_to,
 )
+from services.case_queue import QueueFilter, UnplacedReasons, queue_page
 from services.deps import AuthenticatedUser, CurrentUser, EngineDep, ManagerUser, SessionDep
 from services.errors import AccessDeniedError
 from services.routers.params import CaseId, Cursor, DepartmentFilter, Limit
@@ -37,6 +38,9 @@ from services.schemas.worklist import (
     AssignRequest,
     ClaimNextRequest,
     ClaimNextResult,
+    ClaimRequest,
+    QueueItem,
+    QueueSort,
     ReassignRequest,
     ReleaseRequest,
     SignOutRequest,
@@ -45,7 +49,6 @@ from services.schemas.worklist import (
 )
 from worklist.db import read_session
 from worklist.enums import AssignmentKind, CaseStatus, Priority
-from worklist.operations import AssignmentReceipt as Receipt
 from worklist.operations import (
     assign_case,
     claim_case,
@@ -182,6 +185,53 @@ def region_worklist(
     )
 
 
+@router.get("/worklist/queue", response_model=Page[QueueItem])
+def regional_queue(
+    manager: ManagerUser,
+    session: SessionDep,
+    department_code: DepartmentFilter = None,
+    tumour_group: Annotated[str | None, Query(max_length=64)] = None,
+    priority: Priority | None = None,
+    status: CaseStatus | None = None,
+    holder: Annotated[
+        str | None, Query(max_length=32, description="Only the cases this pathologist holds.")
+    ] = None,
+    unassigned_only: bool = False,
+    overdue_only: bool = False,
+    sort: QueueSort = QueueSort.URGENCY,
+    descending: bool = False,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[QueueItem]:
+    """The regional queue (lab managers and admins): the region's open cases (or those with
+    ``status``), filtered and in ``sort`` order, each with its primary pathologist, whether
+    it is overdue, and while unassigned why the latest assignment round left it unplaced."""
+    visible_to(manager)  # a role without clinical content: 403 (ManagerUser admits none)
+    where = QueueFilter(
+        department_code=department_code,
+        tumour_group=tumour_group,
+        priority=priority,
+        status=status,
+        holder_code=holder,
+        unassigned_only=unassigned_only,
+        overdue_only=overdue_only,
+    )
+    return queue_page(
+        session,
+        where=where,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        cursor=cursor,
+        unplaced=_unplaced_reasons(),
+    )
+
+
+def _unplaced_reasons() -> UnplacedReasons | None:
+    """The assignment rounds' reasons for cases left unplaced (:mod:`worklist.rounds`)."""
+    return None
+
+
 @router.post("/worklist/claim-next", response_model=ClaimNextResult)
 def claim_next_case(
     user: CurrentUser, engine: EngineDep, body: Annotated[ClaimNextRequest | None, Body()] = None
@@ -221,11 +271,22 @@ def claim(
     user: CurrentUser,
     session: SessionDep,
     engine: EngineDep,
-    body: OptionalVersion = None,
+    body: Annotated[ClaimRequest | None, Body()] = None,
 ) -> AssignmentReceipt:
-    """Take an unassigned case you may see as its primary pathologist."""
-    receipt = _own_case_move(claim_case, case_id, user, session, engine, body)
-    assert isinstance(receipt, Receipt)
+    """Take an unassigned case you may see as its primary pathologist. Outside your
+    subspecialties only with ``confirm_outside_subspecialty`` (409 without it)."""
+    pathologist_id = own_pathologist_id(user)
+    access = open_case(session, user, case_id)
+    access.require_ordinary("claim")  # break-the-glass lets a pathologist read, not take
+    request = body or ClaimRequest()
+    receipt = claim_case(
+        engine=engine,
+        actor=access.actor,
+        case_id=case_id,
+        pathologist_id=pathologist_id,
+        confirm_outside_subspecialty=request.confirm_outside_subspecialty,
+        expected_version=request.expected_version,
+    )
     return receipt_public(session, receipt)
 
 
@@ -265,8 +326,6 @@ def _own_case_move(
     ordinary access: break-the-glass lets a pathologist read a case, not take it."""
     pathologist_id = own_pathologist_id(user)
     access = open_case(session, user, case_id)
-    if move is claim_case:
-        access.require_ordinary("claim")
     return move(
         engine=engine,
         actor=access.actor,
@@ -324,13 +383,17 @@ def assign(
     session: SessionDep,
     engine: EngineDep,
 ) -> AssignmentReceipt:
-    """Assign a case to a pathologist (by code) by hand (lab managers)."""
+    """Assign a case to a pathologist (by code) by hand (lab managers), with a reason the
+    case history shows; a primary read outside their subspecialties only with
+    ``confirm_outside_subspecialty`` (409 without it)."""
     receipt = assign_case(
         engine=engine,
         actor=manager.actor,
         case_id=case_id,
         pathologist_id=pathologist_id_of(session, body.pathologist_code),
         kind=body.kind,
+        reason=body.reason,
+        confirm_outside_subspecialty=body.confirm_outside_subspecialty,
         expected_version=body.expected_version,
     )
     return receipt_public(session, receipt)
@@ -346,13 +409,17 @@ def reassign(
     session: SessionDep,
     engine: EngineDep,
 ) -> AssignmentReceipt:
-    """Move a case's primary assignment to another pathologist (by code; lab managers)."""
+    """Move a case's primary assignment to another pathologist (by code; lab managers) with
+    a reason (required; the case history shows it). Outside the new pathologist's
+    subspecialties only with ``confirm_outside_subspecialty`` (409 without it); such a move
+    is marked in the audit and the history."""
     receipt = reassign_case(
         engine=engine,
         actor=manager.actor,
         case_id=case_id,
         to_pathologist_id=pathologist_id_of(session, body.pathologist_code),
         reason=body.reason,
+        confirm_outside_subspecialty=body.confirm_outside_subspecialty,
         expected_version=body.expected_version,
     )
     return receipt_public(session, receipt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -24,18 +25,38 @@ class ReleaseRequest(VersionedRequest):
     reason: Annotated[str, text(0, 500)] = ""
 
 
+_CONFIRM_OUTSIDE = Field(
+    default=False,
+    description="Go ahead although the case's tumour group is none of the pathologist's "
+    "subspecialties (without it such a move is refused with 409); marked in the audit.",
+)
+
+
+class ClaimRequest(VersionedRequest):
+    """Take an unassigned case."""
+
+    confirm_outside_subspecialty: bool = _CONFIRM_OUTSIDE
+
+
 class AssignRequest(VersionedRequest):
     """Assign a case by hand (lab managers)."""
 
     pathologist_code: PathologistCode = Field(description="Whom to assign it to, e.g. HMC-01.")
     kind: AssignmentKind = AssignmentKind.PRIMARY
+    reason: Annotated[str, text(0, 500)] = Field(
+        default="", description="Why (a primary read: shown in the case history)."
+    )
+    confirm_outside_subspecialty: bool = _CONFIRM_OUTSIDE
 
 
 class ReassignRequest(VersionedRequest):
     """Move a case's primary assignment to another pathologist (lab managers)."""
 
     pathologist_code: PathologistCode = Field(description="The new primary pathologist.")
-    reason: Annotated[str, text(1, 500)]
+    reason: Annotated[str, text(1, 500)] = Field(
+        description="Why it moves (required; shown in the case history)."
+    )
+    confirm_outside_subspecialty: bool = _CONFIRM_OUTSIDE
 
 
 class ClaimNextRequest(RequestBody):
@@ -73,4 +94,30 @@ class WorklistItem(BaseModel):
     workload_minutes: float = Field(
         description="NVVP standard minutes this assignment costs its holder (a second read or "
         "consult: the second-opinion share)"
+    )
+
+
+class QueueSort(StrEnum):
+    """The orders of the regional queue (each ends on the case id, so it is total)."""
+
+    URGENCY = "urgency"
+    DUE = "due"
+    RECEIVED = "received"
+    ACCESSION = "accession"
+    DEPARTMENT = "department"
+    TUMOUR_GROUP = "tumour_group"
+    STATUS = "status"
+    HOLDER = "holder"
+
+
+class QueueItem(BaseModel):
+    """An open case in the regional queue: who has it, whether it is overdue, and, while
+    unassigned, why the last assignment round left it unplaced."""
+
+    case: CasePublic
+    overdue: bool = Field(description="Past its due date and not signed out.")
+    days_open: int = Field(description="Whole days since the case was received.")
+    unplaced_reason: str | None = Field(
+        description="Why the latest assignment round left this unassigned case unplaced; "
+        "null when it has a pathologist or no round left it unplaced."
     )

@@ -7,6 +7,7 @@ from worklist.models.assignment import Assignment
 from worklist.models.audit import AuditChainHead, AuditEvent
 from worklist.models.base import Base
 from worklist.models.case import AccessionCounter, Block, Case, Slide, Specimen
+from worklist.models.case_move import CaseMove
 from worklist.models.imports import ImportedFile, ImportOutcome
 from worklist.models.jobs import TilingJob
 from worklist.models.notes import Annotation, Comment
@@ -31,6 +32,7 @@ __all__ = [
     "Block",
     "Case",
     "CaseGrant",
+    "CaseMove",
     "Comment",
     "Department",
     "ImportOutcome",

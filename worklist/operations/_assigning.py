@@ -9,9 +9,66 @@ from sqlalchemy.orm import Session
 from worklist import lifecycle
 from worklist.actor import Actor
 from worklist.enums import AssignmentKind, CaseStatus
-from worklist.errors import AlreadyAssignedError, ConflictOfInterestError, NotAssignedError
-from worklist.models import Assignment, Case, Pathologist
+from worklist.errors import (
+    AlreadyAssignedError,
+    ConflictOfInterestError,
+    NotAssignedError,
+    WorklistError,
+)
+from worklist.models import Assignment, Case, CaseMove, Pathologist
 from worklist.operations._common import active_assignments, active_primary, flush_new_assignment
+
+
+class OutsideSubspecialtyError(WorklistError):
+    """A case would go to a pathologist whose subspecialties do not include its tumour group,
+    and nobody confirmed that this is meant (409: send the confirmation to go ahead)."""
+
+
+def outside_subspecialty(
+    case: Case, pathologist: Pathologist, *, confirmed: bool, what: str
+) -> bool:
+    """Whether ``case`` lies outside ``pathologist``'s subspecialties; refuses an unconfirmed
+    move there (``what``: "claim", "reassign", ...) with :class:`OutsideSubspecialtyError`.
+
+    The operations confirm by default: a script or the demo calling the library means what
+    it does. The API passes the request's ``confirm_outside_subspecialty`` (false unless
+    sent), so a person at the page or the API confirms explicitly."""
+    names = pathologist.subspecialty_names
+    if case.tumour_group in names:
+        return False
+    if not confirmed:
+        raise OutsideSubspecialtyError(
+            f"case {case.accession_number!r} is {case.tumour_group}, outside the "
+            f"subspecialties of {pathologist.code} ({', '.join(sorted(names)) or 'none'}); "
+            f"{what} it with confirm_outside_subspecialty true if that is meant"
+        )
+    return True
+
+
+def record_move(
+    session: Session,
+    assignment: Assignment,
+    *,
+    from_pathologist_id: int | None,
+    reason: str,
+    outside: bool,
+    actor: Actor,
+    now: datetime,
+) -> CaseMove:
+    """Keep a lab manager's hand move of ``assignment`` and its reason for the case history."""
+    move = CaseMove(
+        case_id=assignment.case_id,
+        assignment_id=assignment.id,
+        from_pathologist_id=from_pathologist_id,
+        to_pathologist_id=assignment.pathologist_id,
+        reason=reason,
+        outside_subspecialty=outside,
+        moved_at=now,
+        moved_by=actor.user_id,
+    )
+    session.add(move)
+    session.flush()
+    return move
 
 
 def add_primary(

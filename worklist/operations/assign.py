@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from worklist import lifecycle
 from worklist.actor import Actor
 from worklist.enums import AssignmentKind, CaseStatus
-from worklist.errors import AlreadyAssignedError, NotAssignedError
+from worklist.errors import AlreadyAssignedError, NotAssignedError, ValidationError
 from worklist.models import Assignment
-from worklist.operations._assigning import assign_kind
+from worklist.operations._assigning import assign_kind, outside_subspecialty, record_move
 from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import (
     active_primary,
@@ -32,18 +32,42 @@ def assign_case(
     pathologist_id: int,
     kind: AssignmentKind = AssignmentKind.PRIMARY,
     rule: str = "manual",
+    reason: str = "",
+    confirm_outside_subspecialty: bool = True,
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> AssignmentReceipt:
-    """Assign a case to a pathologist by hand (lab managers) in one transaction."""
+    """Assign a case to a pathologist by hand (lab managers) in one transaction.
+
+    A primary read outside the pathologist's subspecialties needs
+    ``confirm_outside_subspecialty`` (:class:`OutsideSubspecialtyError` without it); it is
+    kept, with ``reason``, as a move in the case history and marked in the audit.
+    """
 
     def work(session: Session, audit: Recorder) -> AssignmentReceipt:
         case = lock_case(session, case_id, expected_version=expected_version)
         pathologist = get_pathologist(session, pathologist_id)
+        primary = kind is AssignmentKind.PRIMARY
         assignment = assign_kind(
             session, case, pathologist, kind, actor=actor, rule=rule, now=audit.moment
         )
-        audit.record(case=case, detail={"pathologist": pathologist.code, "rule": rule})
+        # After the assignment, so a taken case says so first; a refusal rolls it all back.
+        outside = primary and outside_subspecialty(
+            case, pathologist, confirmed=confirm_outside_subspecialty, what="assign"
+        )
+        detail: dict[str, object] = {"pathologist": pathologist.code, "rule": rule}
+        if primary:
+            record_move(
+                session,
+                assignment,
+                from_pathologist_id=None,
+                reason=reason,
+                outside=outside,
+                actor=actor,
+                now=audit.moment,
+            )
+            detail |= {"reason": reason, "outside_subspecialty": outside}
+        audit.record(case=case, detail=detail)
         return AssignmentReceipt.of(assignment, case)
 
     return run_audited(
@@ -64,13 +88,19 @@ def reassign_case(
     case_id: int,
     to_pathologist_id: int,
     reason: str,
+    confirm_outside_subspecialty: bool = True,
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> AssignmentReceipt:
-    """Move a case's primary assignment to another pathologist (lab managers only).
+    """Move a case's primary assignment to another pathologist (lab managers only), with a
+    reason (required: the case history shows it).
 
     A case that was in review goes back to "assigned": its new pathologist has not begun.
+    Outside the new pathologist's subspecialties the move needs
+    ``confirm_outside_subspecialty`` and is marked so in the history and the audit.
     """
+    if not reason.strip():
+        raise ValidationError("a reassignment needs a reason: the case history shows it")
 
     def work(session: Session, audit: Recorder) -> AssignmentReceipt:
         moment = audit.moment
@@ -86,6 +116,9 @@ def reassign_case(
             raise AlreadyAssignedError(
                 f"case {case.accession_number!r} is already assigned to {target.code}"
             )
+        outside = outside_subspecialty(
+            case, target, confirmed=confirm_outside_subspecialty, what="reassign"
+        )
         previous_code = current.pathologist.code
         end_assignment(current, reason="reassigned", now=moment)
         session.flush()  # the old primary must be inactive before the new one is inserted
@@ -104,7 +137,24 @@ def reassign_case(
         )
         session.add(assignment)
         session.flush()
-        audit.record(case=case, detail={"from": previous_code, "to": target.code, "reason": reason})
+        record_move(
+            session,
+            assignment,
+            from_pathologist_id=current.pathologist_id,
+            reason=reason,
+            outside=outside,
+            actor=actor,
+            now=moment,
+        )
+        audit.record(
+            case=case,
+            detail={
+                "from": previous_code,
+                "to": target.code,
+                "reason": reason,
+                "outside_subspecialty": outside,
+            },
+        )
         return AssignmentReceipt.of(assignment, case)
 
     return run_audited(

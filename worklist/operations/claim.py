@@ -13,7 +13,7 @@ from worklist.db import read_session
 from worklist.enums import AssignmentKind, CaseStatus
 from worklist.errors import NotAssignedError
 from worklist.models import Case, Pathologist, PathologistSubspecialty
-from worklist.operations._assigning import add_primary
+from worklist.operations._assigning import add_primary, outside_subspecialty
 from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import (
     active_assignments,
@@ -31,10 +31,12 @@ def claim_case(
     actor: Actor,
     case_id: int,
     pathologist_id: int,
+    confirm_outside_subspecialty: bool = True,
     expected_version: int | None = None,
     now: datetime | None = None,
 ) -> AssignmentReceipt:
-    """Take an unassigned case as its primary pathologist.
+    """Take an unassigned case as its primary pathologist; outside one's subspecialties only
+    with ``confirm_outside_subspecialty`` (marked in the audit).
 
     Of many pathologists racing for one case exactly one wins; the others get
     :class:`~worklist.errors.AlreadyAssignedError`.
@@ -46,7 +48,13 @@ def claim_case(
         assignment = add_primary(
             session, case, pathologist, actor=actor, rule="claim", now=audit.moment
         )
-        audit.record(case=case, detail={"pathologist": pathologist.code})
+        # After add_primary, so a taken case says so first; a refusal rolls all of it back.
+        outside = outside_subspecialty(
+            case, pathologist, confirmed=confirm_outside_subspecialty, what="claim"
+        )
+        audit.record(
+            case=case, detail={"pathologist": pathologist.code, "outside_subspecialty": outside}
+        )
         return AssignmentReceipt.of(assignment, case)
 
     return run_audited(engine, actor, "case.claim", work, case_id=case_id, now=now)
@@ -94,7 +102,11 @@ def claim_next(
         assignment = add_primary(
             session, case, pathologist, actor=actor, rule="claim-next", now=audit.moment
         )
-        audit.record(case=case, detail={"pathologist": pathologist.code, "next": True})
+        outside = case.tumour_group not in pathologist.subspecialty_names
+        audit.record(
+            case=case,
+            detail={"pathologist": pathologist.code, "next": True, "outside_subspecialty": outside},
+        )
         return AssignmentReceipt.of(assignment, case)
 
     return run_audited(engine, actor, "case.claim", work, now=now)
