@@ -28,7 +28,7 @@ def boss(service: ServiceHarness) -> Person:
     return manager(service)
 
 
-def queue(service: ServiceHarness, who: Person, **params: object) -> dict[str, object]:
+def queue(service: ServiceHarness, who: Person, **params: str | int | bool) -> dict[str, object]:
     answer = service.client.get("/worklist/queue", params=params, headers=who.headers)
     assert answer.status_code == 200, answer.text
     body: dict[str, object] = answer.json()
@@ -69,7 +69,7 @@ def test_queue_filters_sorts_and_pages(service: ServiceHarness, boss: Person) ->
 
     first = queue(service, boss, sort="tumour_group", limit=2)
     assert first["total"] == 3 and len(ids(first)) == 2 and first["next"]
-    rest = queue(service, boss, sort="tumour_group", limit=2, cursor=first["next"])
+    rest = queue(service, boss, sort="tumour_group", limit=2, cursor=str(first["next"]))
     assert len(ids(rest)) == 1 and not set(ids(rest)) & set(ids(first))
     groups = [
         i["case"]["tumour_group"]
