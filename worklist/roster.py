@@ -1,7 +1,8 @@
 """Rosters as pure values: part-time working days and absences.
 
 A roster answers one question, "does this pathologist take diagnostic work on this day?",
-for the assignment engine and the capacity reports alike.
+for the assignment engine and the capacity reports alike (one rule, one place): a working
+weekday of their part-time pattern, not a Dutch public holiday, not in an absence.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from worklist.calendar import public_holiday
 from worklist.errors import ValidationError
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# What an absence is; stored in ``absence.reason``. Region files may use others (kept as given).
+ABSENCE_KINDS: tuple[str, ...] = ("leave", "sickness", "course", "other")
 
 
 def parse_working_days(days: str | Iterable[str]) -> frozenset[int]:
@@ -58,6 +62,8 @@ class Roster:
 
     working_weekdays: frozenset[int]
     absences: tuple[Absence, ...] = ()
+    # False only for a pathologist who works on public holidays (none in the packaged region).
+    observes_public_holidays: bool = True
 
     @classmethod
     def from_strings(
@@ -71,9 +77,22 @@ class Roster:
 
     def is_working(self, day: date) -> bool:
         """Whether the pathologist takes diagnostic work on ``day``."""
+        return self.why_absent(day) is None
+
+    def why_absent(self, day: date) -> str | None:
+        """None on a working day; else why not: ``"not a working day"`` (weekend or part-time
+        day), ``"public holiday: King's Day"``, or the absence's kind (``"leave"``,
+        ``"sickness"``, ...)."""
         if day.weekday() not in self.working_weekdays:
-            return False
-        return not any(a.covers(day) for a in self.absences)
+            return "not a working day"
+        if self.observes_public_holidays:
+            holiday = public_holiday(day)
+            if holiday is not None:
+                return f"public holiday: {holiday}"
+        for absence in self.absences:
+            if absence.covers(day):
+                return absence.reason
+        return None
 
     def working_days_between(self, first: date, last: date) -> int:
         """Number of working days in the inclusive range ``first..last``."""

@@ -1,4 +1,8 @@
-"""Rosters and absences.
+"""Rosters and absences: no schema change.
+
+The part-time pattern is ``pathologist.working_days`` and an absence's kind (leave, sickness,
+course, other) is ``absence.reason``, both since 0001; public holidays come from the
+``holidays`` library at run time, not from a table. The revision stays so the chain is whole.
 
 Revision ID: 0015
 Revises: 0014
@@ -13,7 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Nothing yet: this revision is reserved for its issue's schema change."""
+    """Nothing to change (see the module docstring)."""
 
 
 def downgrade() -> None:
