@@ -6,16 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from services.deps import CurrentUser, SessionDep
+from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep
 from services.errors import ResourceNotFoundError
 from services.paging import Ordering, SortKey, read_page
 from services.routers.params import Cursor, DepartmentFilter, Limit, PathologistCodePath
+from services.schemas.absences import RosterUpdate
 from services.schemas.auth import ErrorBody
 from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.schemas.pathologists import PathologistPublic
+from worklist.audit import record_event
+from worklist.db import run_in_transaction
+from worklist.enums import AuditAction
 from worklist.models import Department, Pathologist, PathologistSubspecialty
+from worklist.roster import format_working_days, parse_working_days
 
 router = APIRouter(
     prefix="/pathologists",
@@ -92,3 +97,35 @@ def get_pathologist(
     if pathologist is None:
         raise ResourceNotFoundError(f"pathologist {code!r} does not exist")
     return _public(pathologist)
+
+
+@router.patch(
+    "/{code}",
+    response_model=PathologistPublic,
+    responses={404: {"model": ErrorBody, "description": "No pathologist with this code."}},
+)
+def update_roster(
+    code: PathologistCodePath, body: RosterUpdate, user: ManagerUser, engine: EngineDep
+) -> PathologistPublic:
+    """Set the part-time pattern (``working_days``; lab managers and admins). The capacity and
+    the engine use it at once. Audited as ``pathologist.roster`` with the old and new days."""
+
+    def work(session: Session) -> PathologistPublic:
+        pathologist = session.scalar(
+            select(Pathologist).where(Pathologist.code == code).options(*_LOADED)
+        )
+        if pathologist is None:
+            raise ResourceNotFoundError(f"pathologist {code!r} does not exist")
+        before = pathologist.working_days
+        pathologist.working_days = format_working_days(parse_working_days(body.working_days))
+        record_event(
+            session,
+            actor=user.actor,
+            event_type="pathologist.roster",
+            action=AuditAction.UPDATE,
+            detail={"pathologist": code, "before": before, "after": pathologist.working_days},
+        )
+        session.flush()
+        return _public(pathologist)
+
+    return run_in_transaction(engine, work)
