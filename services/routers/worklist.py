@@ -206,7 +206,6 @@ def regional_queue(
     """The regional queue (lab managers and admins): the region's open cases (or those with
     ``status``), filtered and in ``sort`` order, each with its primary pathologist, whether
     it is overdue, and while unassigned why the latest assignment round left it unplaced."""
-    visible_to(manager)  # a role without clinical content: 403 (ManagerUser admits none)
     where = QueueFilter(
         department_code=department_code,
         tumour_group=tumour_group,
