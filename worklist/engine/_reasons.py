@@ -98,12 +98,15 @@ def escalation(
     load_ratio: float,
     left: timedelta,
     horizon: timedelta,
+    *,
+    overloaded: bool = False,
 ) -> str:
     """Why a case near its deadline went to the wider group."""
     return (
         f"{_what(case, minutes)} {_deadline(case, left)} (escalation horizon "
         f"{duration(horizon)}) and {case.department} cannot place it: escalated to "
-        f"{person.name} at {person.department} ({load_ratio:.0%} relative load)."
+        f"{person.name} at {person.department} ({load_ratio:.0%} relative load)"
+        + (", past today's capacity as nobody in the wider group has room." if overloaded else ".")
     )
 
 

@@ -12,8 +12,9 @@ The rules, in the order they bind:
 5. Mandatory second reads from the rule set's trigger table: never by the author, preferably at
    another site, by an experienced pathologist where the trigger says so.
 6. Escalation: a case due within the escalation horizon that its department cannot place goes to
-   the wider group (the whole region, the general pool where allowed), past today's capacity if
-   need be but never past anyone's maximum.
+   the wider group (the whole region, the general pool where allowed): first to someone with
+   room today, and only when nobody has, past today's capacity (never past anyone's maximum);
+   such a proposal is flagged ``overloaded``.
 
 Loads grow as the round places cases, so later cases see the earlier ones. Ties are broken by
 ids, never by input order: the same snapshot in any order gives the same proposals.
@@ -145,9 +146,12 @@ class _Round:
     def _propose(
         self, case: CaseSnapshot, i: int, kind: AssignmentKind, rule: Rule, reason: str, m: float
     ) -> None:
+        overloaded = not self.staff.fits(i, m, need_room=True)
         self.staff.take(i, m)
         person = self.staff.people[i]
-        self.proposals.append(Proposal(case.case_id, person.pathologist_id, kind, rule, reason, m))
+        self.proposals.append(
+            Proposal(case.case_id, person.pathologist_id, kind, rule, reason, m, overloaded)
+        )
 
     def _general_allowed(self, subspecialty: str) -> bool:
         """Whether the rule set lets this subspecialty fall back to the general pool."""
@@ -173,13 +177,15 @@ class _Round:
             reason = reasons.local_capacity(case, m, staff.people[i], staff.room(i))
             return self._primary(case, i, Rule.LOCAL_CAPACITY, reason, m)
 
-        for pool, rule in self._wider(s, site, near=near, on_site_only=on_site_only):
-            if pool is None or (i := pool.best(m, need_room=not near)) is None:
+        for pool, rule, need_room in self._wider(s, site, near=near, on_site_only=on_site_only):
+            if pool is None or (i := pool.best(m, need_room=need_room)) is None:
                 continue
             person, load_ratio = staff.people[i], staff.load(i)
             if rule is Rule.ESCALATION:
                 horizon = self.rules.escalation_horizon
-                reason = reasons.escalation(case, m, person, load_ratio, left, horizon)
+                reason = reasons.escalation(
+                    case, m, person, load_ratio, left, horizon, overloaded=not need_room
+                )
             elif rule is Rule.REGIONAL_LEAST_LOAD:
                 reason = reasons.regional_least_load(case, m, person, load_ratio)
             else:
@@ -203,11 +209,13 @@ class _Round:
 
     def _wider(
         self, s: str, site: str, *, near: bool, on_site_only: bool
-    ) -> list[tuple[Pool | None, Rule]]:
-        """Where a case goes when its own department's specialists have no room, in order.
+    ) -> list[tuple[Pool | None, Rule, bool]]:
+        """Where a case goes when its own department's specialists have no room, in order,
+        with whether today's capacity binds there.
 
-        Specialists before the general pool (and that only where the rules allow it); a case
-        near its deadline escalates, and then today's capacity no longer binds.
+        Specialists before the general pool (and that only where the rules allow it). A case
+        near its deadline escalates: within today's capacity first, and only when nobody in
+        the wider group has room, past it (the proposal is then flagged overloaded).
         """
         general = self._general_allowed(s)
         if near:
@@ -216,14 +224,15 @@ class _Round:
                 stages.append(
                     self.site.get((GENERAL, site)) if on_site_only else self.region.get(GENERAL)
                 )
-            return [(pool, Rule.ESCALATION) for pool in stages]
-        wider: list[tuple[Pool | None, Rule]] = []
+            within = [(pool, Rule.ESCALATION, True) for pool in stages]
+            return within + [(pool, Rule.ESCALATION, False) for pool in stages]
+        wider: list[tuple[Pool | None, Rule, bool]] = []
         if not on_site_only:
-            wider.append((self.region.get(s), Rule.REGIONAL_LEAST_LOAD))
+            wider.append((self.region.get(s), Rule.REGIONAL_LEAST_LOAD, True))
         if general:
-            wider.append((self.site.get((GENERAL, site)), Rule.GENERAL_POOL))
+            wider.append((self.site.get((GENERAL, site)), Rule.GENERAL_POOL, True))
             if not on_site_only:
-                wider.append((self.region.get(GENERAL), Rule.GENERAL_POOL))
+                wider.append((self.region.get(GENERAL), Rule.GENERAL_POOL, True))
         return wider
 
     def _continuity_fits(

@@ -32,6 +32,8 @@ class Proposal:
     reason: str
     """One sentence a lab manager can read."""
     minutes: float
+    overloaded: bool = False
+    """The pathologist goes past today's capacity with it (only ever by escalation)."""
 
 
 @dataclass(frozen=True, slots=True)

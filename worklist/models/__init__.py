@@ -19,6 +19,7 @@ from worklist.models.report import (
     ReportVersion,
     report_status,
 )
+from worklist.models.round import AssignmentRound, RoundProposal, RoundUnplaced
 from worklist.models.sessions import SignInFailure, UserSession
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "AccessionCounter",
     "Annotation",
     "Assignment",
+    "AssignmentRound",
     "AuditChainHead",
     "AuditEvent",
     "Base",
@@ -43,6 +45,8 @@ __all__ = [
     "ReportAddendum",
     "ReportStatus",
     "ReportVersion",
+    "RoundProposal",
+    "RoundUnplaced",
     "SignInFailure",
     "Slide",
     "Specimen",

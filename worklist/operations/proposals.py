@@ -31,6 +31,42 @@ class ProposalOutcome:
     skipped: tuple[tuple[Proposal, str], ...]
 
 
+def apply_in_session(
+    session: Session, audit: Recorder, actor: Actor, proposals: Iterable[Proposal]
+) -> ProposalOutcome:
+    """Apply ``proposals`` inside the caller's transaction (see :func:`apply_proposals`), each in
+    a savepoint, and write one "case.assign.<kind>" record per assignment made."""
+    moment = audit.moment
+    applied: list[AssignmentReceipt] = []
+    skipped: list[tuple[Proposal, str]] = []
+    for proposal in proposals:
+        case_id, pathologist_id, kind_value, rule = proposal
+        kind = AssignmentKind(kind_value)
+        try:
+            with session.begin_nested():
+                case = lock_case(session, case_id)
+                pathologist = get_pathologist(session, pathologist_id)
+                assignment = assign_kind(
+                    session, case, pathologist, kind, actor=actor, rule=rule, now=moment
+                )
+                receipt = AssignmentReceipt.of(assignment, case)
+        except WorklistError as exc:
+            skipped.append((proposal, str(exc)))
+            continue
+        applied.append(receipt)
+    entries = [
+        AuditEntry(
+            f"case.assign.{receipt.kind.value}",
+            AuditAction.UPDATE,
+            case=session.get_one(Case, receipt.case.case_id),  # locked above
+            detail={"pathologist_id": receipt.pathologist_id, "rule": receipt.rule},
+        )
+        for receipt in applied
+    ]
+    audit.write(*entries)
+    return ProposalOutcome(tuple(applied), tuple(skipped))
+
+
 def apply_proposals(
     *,
     engine: Engine,
@@ -49,35 +85,7 @@ def apply_proposals(
     proposal_list = list(proposals)
 
     def work(session: Session, audit: Recorder) -> ProposalOutcome:
-        moment = audit.moment
-        applied: list[AssignmentReceipt] = []
-        skipped: list[tuple[Proposal, str]] = []
-        for proposal in proposal_list:
-            case_id, pathologist_id, kind_value, rule = proposal
-            kind = AssignmentKind(kind_value)
-            try:
-                with session.begin_nested():
-                    case = lock_case(session, case_id)
-                    pathologist = get_pathologist(session, pathologist_id)
-                    assignment = assign_kind(
-                        session, case, pathologist, kind, actor=actor, rule=rule, now=moment
-                    )
-                    receipt = AssignmentReceipt.of(assignment, case)
-            except WorklistError as exc:
-                skipped.append((proposal, str(exc)))
-                continue
-            applied.append(receipt)
-        entries = [
-            AuditEntry(
-                f"case.assign.{receipt.kind.value}",
-                AuditAction.UPDATE,
-                case=session.get_one(Case, receipt.case.case_id),  # locked above
-                detail={"pathologist_id": receipt.pathologist_id, "rule": receipt.rule},
-            )
-            for receipt in applied
-        ]
-        audit.write(*entries)
-        return ProposalOutcome(tuple(applied), tuple(skipped))
+        return apply_in_session(session, audit, actor, proposal_list)
 
     return run_audited(
         engine,
