@@ -15,10 +15,16 @@ left alone for ``settle_s`` seconds (a scanner may still be writing it; by defau
 4. the case's department must be under its pyramid disk quota (:mod:`services.quota`);
 5. the file is moved to ``settings.slide_dir``, attached to its slide and a tiling job queued.
 
-A file that fails any step stays where it is, with the reason in the ``imported_file`` table
-and in a ``<name>.coupe-import-error.txt`` file beside it; it is tried again only once it
-changes. Every outcome is an ``imported_file`` row; a partial unique index on the content hash
-of registered files keeps two importers from registering the same slide twice.
+A file that fails any step stays where it is, with the reason (and its kind,
+:class:`~worklist.models.imports.ImportProblem`) in the ``imported_file`` table, in the import
+queue (``queue_status`` "open": a lab manager links it to a case or discards it, see
+:mod:`services.importer_queue`) and in a ``<name>.coupe-import-error.txt`` file beside it; it
+is tried again only once it changes. Refused too: a file in another department's folder than
+its case's, a block the case does not have (no specimen or block is made up from a file name),
+and every file in a folder no department has. A slide of a case already signed out is
+registered but flagged (``queue_status`` "flagged"), so it reaches the pathologist as a
+post-sign-out slide. Every outcome is an ``imported_file`` row; a partial unique index on
+the content hash of registered files keeps two importers from registering the same slide twice.
 """
 
 from __future__ import annotations
@@ -48,8 +54,10 @@ from services.storage import PRIVATE_DIR_MODE, slide_storage_path, store_slide_f
 from tiling.errors import SlideTooLargeError, TilingError
 from worklist.actor import Actor
 from worklist.db import read_session, run_in_transaction
+from worklist.enums import CaseStatus
 from worklist.errors import WorklistError
 from worklist.models import Case, Department, ImportedFile, ImportOutcome, Slide
+from worklist.models.imports import ImportProblem, QueueStatus
 from worklist.scan_names import ScanName, parse_scan_name
 
 __all__ = [
@@ -74,10 +82,15 @@ class ImportResult:
     reason: str
     slide_id: int | None = None
     job_id: int | None = None
+    problem: ImportProblem | None = None
 
 
 class _Refused(Exception):
     """A file cannot be imported; the message says why (for the operator at the scanner)."""
+
+    def __init__(self, problem: ImportProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,13 +136,26 @@ class FolderImporter:
         with read_session(self.engine) as session:
             return list(session.scalars(select(Department.code).order_by(Department.code)))
 
+    def _folders(self) -> list[tuple[str, Path]]:
+        """Each department's drop folder, and every other folder in the import folder (its
+        files are reported, not imported: no department has that code)."""
+        codes = self._department_codes()
+        folders = []
+        for code in codes:
+            folder = self.settings.import_dir / code
+            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+            folders.append((code, folder))
+        for other in sorted(self.settings.import_dir.iterdir()):
+            if other.is_dir() and not other.is_symlink() and other.name not in codes:
+                if not other.name.startswith("."):
+                    folders.append((other.name, other))
+        return folders
+
     def _new_files(self) -> list[_Seen]:
         """Settled files not seen before in this version, oldest first."""
         now_ns = time.time_ns()
         found: list[_Seen] = []
-        for code in self._department_codes():
-            folder = self.settings.import_dir / code
-            folder.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        for code, folder in self._folders():
             for path in sorted(folder.iterdir()):
                 if not _is_candidate(path):
                     continue
@@ -168,13 +194,22 @@ class FolderImporter:
             duplicate = self._registered_with(digest)
             if duplicate is not None:
                 return self._record(seen, digest, ImportOutcome.DUPLICATE, duplicate, None)
+            if seen.department not in self._department_codes():
+                raise _Refused(
+                    ImportProblem.UNKNOWN_DEPARTMENT_FOLDER,
+                    f"the folder {seen.department!r} belongs to no department (drop slides "
+                    f"in a department's folder: {', '.join(self._department_codes())})",
+                )
             name = self._identify(seen.path)
             case_id = self._case_id(name.accession_number)
+            signed_out = self._check_case(case_id, name, seen.department)
             self._check_quota(case_id)
-            return self._register(seen, digest, name, case_id)
+            return self._register(seen, digest, name, case_id, signed_out=signed_out)
         except _Refused as exc:
             accession = name.accession_number if name else None
-            return self._record(seen, digest, ImportOutcome.REJECTED, str(exc), accession)
+            return self._record(
+                seen, digest, ImportOutcome.REJECTED, str(exc), accession, problem=exc.problem
+            )
         except (OSError, WorkersUnavailableError) as exc:
             # Gone mid-import (the scanner took it back) or no worker to check it: not the
             # file's fault, so nothing is recorded and the next scan tries again.
@@ -185,23 +220,31 @@ class FolderImporter:
         """Check the file (magic number here, opening in a worker) and find its case key."""
         if path.suffix.lower() not in SLIDE_SUFFIXES:
             raise _Refused(
+                ImportProblem.NOT_A_SLIDE,
                 f"{path.name!r} is not a slide file Coupe imports "
-                f"(expected one of {', '.join(sorted(SLIDE_SUFFIXES))})"
+                f"(expected one of {', '.join(sorted(SLIDE_SUFFIXES))})",
             )
         with path.open("rb") as f:
             kind = sniff_slide_kind(f.read(SNIFF_BYTES))
         if kind is None:
-            raise _Refused(f"{path.name!r} does not start like a TIFF, DICOM, JPEG or PNG file")
+            raise _Refused(
+                ImportProblem.NOT_A_SLIDE,
+                f"{path.name!r} does not start like a TIFF, DICOM, JPEG or PNG file",
+            )
         try:
             from_name = parse_scan_name(path.name)
         except WorklistError as exc:
-            raise _Refused(f"the file name {path.name!r} is not usable: {exc}") from exc
+            raise _Refused(
+                ImportProblem.BAD_NAME, f"the file name {path.name!r} is not usable: {exc}"
+            ) from exc
         try:
             probe = self.runner.probe(path)
         except SlideTooLargeError as exc:
-            raise _Refused(f"the slide is larger than this service tiles: {exc}") from exc
+            raise _Refused(
+                ImportProblem.TOO_LARGE, f"the slide is larger than this service tiles: {exc}"
+            ) from exc
         except TilingError as exc:
-            raise _Refused(f"the slide cannot be read: {exc}") from exc
+            raise _Refused(ImportProblem.UNREADABLE, f"the slide cannot be read: {exc}") from exc
         if from_name is not None:
             return from_name
         try:
@@ -211,8 +254,9 @@ class FolderImporter:
         if from_barcode is None:
             barcode = f"its barcode {probe.barcode!r}" if probe.barcode else "it has no barcode"
             raise _Refused(
+                ImportProblem.BAD_NAME,
                 f"the file name {path.name!r} holds no accession number (expected e.g. "
-                f"ALR-T26-00123_A1_HE.svs) and {barcode} holds none either"
+                f"ALR-T26-00123_A1_HE.svs) and {barcode} holds none either",
             )
         return from_barcode
 
@@ -222,8 +266,36 @@ class FolderImporter:
                 select(Case.id).where(Case.accession_number == accession_number)
             )
         if case_id is None:
-            raise _Refused(f"no case has the accession number {accession_number!r}")
+            raise _Refused(
+                ImportProblem.NO_CASE, f"no case has the accession number {accession_number!r}"
+            )
         return case_id
+
+    def _check_case(self, case_id: int, name: ScanName, folder: str) -> bool:
+        """Refuse a file from another department's folder or naming a block the case does not
+        have; True when the case is signed out already (the slide is flagged)."""
+        with read_session(self.engine) as session:
+            case = session.get(Case, case_id)
+            assert case is not None
+            department = session.get(Department, case.department_id)
+            code = department.code if department is not None else "?"
+            blocks = {b.label for s in case.specimens for b in s.blocks}
+            signed_out = case.status is CaseStatus.SIGNED_OUT
+        if code != folder:
+            raise _Refused(
+                ImportProblem.WRONG_DEPARTMENT,
+                f"case {name.accession_number} belongs to department {code}, but the file was "
+                f"dropped in {folder}'s folder; it is not accepted from another department",
+            )
+        block = name.labels.block
+        if block is not None and block not in blocks:
+            known = ", ".join(sorted(blocks)) or "none"
+            raise _Refused(
+                ImportProblem.UNKNOWN_BLOCK,
+                f"case {name.accession_number} has no block {block} (its blocks: {known}); "
+                "link the file to the right block or discard it",
+            )
+        return signed_out
 
     def _check_quota(self, case_id: int) -> None:
         """Refuse the file while the case's department's pyramids take their disk quota."""
@@ -236,7 +308,7 @@ class FolderImporter:
                 engine=self.engine, settings=self.settings, department_id=department_id
             )
         except PyramidQuotaExceededError as exc:
-            raise _Refused(str(exc)) from exc
+            raise _Refused(ImportProblem.QUOTA, str(exc)) from exc
 
     def _registered_with(self, digest: str) -> str | None:
         """Why a file with this content is a duplicate, or None if it is new."""
@@ -255,17 +327,27 @@ class FolderImporter:
             f"{earlier.accession_number}; it is not registered twice"
         )
 
-    def _register(self, seen: _Seen, digest: str, name: ScanName, case_id: int) -> ImportResult:
+    def _register(
+        self, seen: _Seen, digest: str, name: ScanName, case_id: int, *, signed_out: bool
+    ) -> ImportResult:
         target = slide_storage_path(self.settings, name.accession_number, seen.path.name)
         store_slide_file(seen.path, target)
+        flag = (
+            f"case {name.accession_number} was signed out before this slide arrived: a "
+            "post-sign-out slide (an addendum may be needed)"
+            if signed_out
+            else ""
+        )
 
         def record(session: Session, slide: Slide) -> None:
-            session.add(
-                self._row(
-                    seen, digest, ImportOutcome.REGISTERED, "", name.accession_number,
-                    slide_id=slide.id, stored_path=str(target),
-                )
+            row = self._row(
+                seen, digest, ImportOutcome.REGISTERED, flag, name.accession_number,
+                slide_id=slide.id, stored_path=str(target),
             )  # fmt: skip
+            if signed_out:
+                row.problem = ImportProblem.POST_SIGN_OUT.value
+                row.queue_status = QueueStatus.FLAGGED.value
+            session.add(row)
             session.flush()
 
         try:
@@ -276,7 +358,7 @@ class FolderImporter:
                 case_id=case_id,
                 labels=name.labels,
                 file_path=target,
-                origin="import",
+                origin="import after sign-out" if signed_out else "import",
                 also=record,
             )
         except BaseException as exc:
@@ -285,16 +367,22 @@ class FolderImporter:
                 reason = self._registered_with(digest) or f"registered concurrently: {exc}"
                 return self._record(seen, digest, ImportOutcome.DUPLICATE, reason, None)
             if isinstance(exc, WorklistError):
-                raise _Refused(f"registering the slide failed: {exc}") from exc
+                raise _Refused(
+                    ImportProblem.REGISTRATION_FAILED, f"registering the slide failed: {exc}"
+                ) from exc
             raise
         _sidecar(seen.path).unlink(missing_ok=True)
         log.info("imported %s as slide %d", seen.path, registration.slide_id)
+        done = (
+            f"registered as slide {registration.slide_id} of case {registration.accession_number}"
+        )
         return ImportResult(
             seen.path,
             ImportOutcome.REGISTERED,
-            f"registered as slide {registration.slide_id} of case {registration.accession_number}",
+            f"{done}; {flag}" if flag else done,
             registration.slide_id,
             registration.job_id,
+            ImportProblem.POST_SIGN_OUT if signed_out else None,
         )
 
     def _row(
@@ -329,9 +417,14 @@ class FolderImporter:
         outcome: ImportOutcome,
         reason: str,
         accession: str | None,
+        *,
+        problem: ImportProblem | None = None,
     ) -> ImportResult:
-        """Leave the file in place and write down why (table and sidecar file)."""
+        """Leave the file in place and write down why (table, queue and sidecar file)."""
         row = self._row(seen, digest, outcome, reason, accession)
+        if outcome is ImportOutcome.REJECTED:
+            row.problem = (problem or ImportProblem.UNKNOWN).value
+            row.queue_status = QueueStatus.OPEN.value
         run_in_transaction(self.engine, lambda session: session.add(row))
         try:
             _sidecar(seen.path).write_text(
@@ -341,7 +434,7 @@ class FolderImporter:
         except OSError as exc:
             log.warning("cannot write the import note beside %s: %s", seen.path, exc)
         log.warning("not imported: %s: %s", seen.path, reason)
-        return ImportResult(seen.path, outcome, reason)
+        return ImportResult(seen.path, outcome, reason, problem=problem)
 
     # -- background thread
 

@@ -11,6 +11,35 @@ from sqlalchemy.orm import Mapped, mapped_column
 from worklist.models.base import Base, UTCDateTime, str_enum
 
 
+class ImportProblem(StrEnum):
+    """Why a file is in the import queue (or was registered with a flag)."""
+
+    NO_CASE = "no_case"
+    BAD_NAME = "bad_name"
+    NOT_A_SLIDE = "not_a_slide"
+    UNREADABLE = "unreadable"
+    TOO_LARGE = "too_large"
+    QUOTA = "quota"
+    WRONG_DEPARTMENT = "wrong_department"
+    UNKNOWN_BLOCK = "unknown_block"
+    UNKNOWN_DEPARTMENT_FOLDER = "unknown_department_folder"
+    INCOMPLETE_SERIES = "incomplete_series"
+    POST_SIGN_OUT = "post_sign_out"
+    REGISTRATION_FAILED = "registration_failed"
+    UNKNOWN = "unknown"
+
+
+class QueueStatus(StrEnum):
+    """Where a file stands in the import queue."""
+
+    OPEN = "open"
+    """Waits for a lab manager: link it to a case or discard it."""
+    LINKED = "linked"
+    DISCARDED = "discarded"
+    FLAGGED = "flagged"
+    """Registered, with something the pathologist should know (a slide after sign-out)."""
+
+
 class ImportOutcome(StrEnum):
     """What the folder import did with a file."""
 
@@ -53,3 +82,9 @@ class ImportedFile(Base):
     slide_id: Mapped[int | None] = mapped_column(ForeignKey("slide.id", ondelete="SET NULL"))
     stored_path: Mapped[str | None] = mapped_column(String(1024))
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The queue (0013): plain strings, read through ImportProblem / QueueStatus.
+    problem: Mapped[str | None] = mapped_column(String(32))
+    queue_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
