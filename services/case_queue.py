@@ -7,7 +7,6 @@ on the case id so that it is total. Lab managers and admins see the whole region
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,9 +25,7 @@ from services.schemas.common import Page
 from services.schemas.worklist import QueueItem, QueueSort
 from worklist.enums import CaseStatus, Priority
 from worklist.models import Case, Department
-
-UnplacedReasons = Callable[[Session, Collection[int]], Mapping[int, str]]
-"""Why the latest round left each of some cases unplaced (``worklist.rounds``)."""
+from worklist.rounds import unplaced_reasons
 
 _SECONDS_PER_DAY = 86_400
 
@@ -93,7 +90,6 @@ def queue_page(
     descending: bool,
     limit: int,
     cursor: str | None,
-    unplaced: UnplacedReasons | None = None,
     now: datetime | None = None,
 ) -> Page[QueueItem]:
     """One page of the region's open cases matching ``where``, in ``sort`` order."""
@@ -107,7 +103,7 @@ def queue_page(
         item=lambda case, department, holder: _item(case, department, holder, moment),
     )
     waiting = [item.case.id for item in page.items if item.case.primary_pathologist_code is None]
-    reasons = unplaced(session, waiting) if unplaced is not None and waiting else {}
+    reasons = unplaced_reasons(session, waiting) if waiting else {}
     for item in page.items:
         item.unplaced_reason = reasons.get(item.case.id)
     return page

@@ -26,7 +26,7 @@ from services.case_queries import (
     receipt_public,
     visible_to,
 )
-from services.case_queue import QueueFilter, UnplacedReasons, queue_page
+from services.case_queue import QueueFilter, queue_page
 from services.deps import AuthenticatedUser, CurrentUser, EngineDep, ManagerUser, SessionDep
 from services.errors import AccessDeniedError
 from services.routers.params import CaseId, Cursor, DepartmentFilter, Limit
@@ -222,13 +222,7 @@ def regional_queue(
         descending=descending,
         limit=limit,
         cursor=cursor,
-        unplaced=_unplaced_reasons(),
     )
-
-
-def _unplaced_reasons() -> UnplacedReasons | None:
-    """The assignment rounds' reasons for cases left unplaced (:mod:`worklist.rounds`)."""
-    return None
 
 
 @router.post("/worklist/claim-next", response_model=ClaimNextResult)

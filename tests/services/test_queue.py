@@ -178,3 +178,27 @@ def test_assign_and_claim_outside_subspecialty(service: ServiceHarness, boss: Pe
     assert yes.status_code == 200, yes.text
     detail = json.loads(audit_events(service, "case.claim")[-1].detail)
     assert detail["outside_subspecialty"] is True
+
+
+def test_an_unplaced_case_says_why(service: ServiceHarness, boss: Person) -> None:
+    """A case no pathologist's subspecialties cover, left unplaced by an assignment round:
+    the queue gives the round's reason."""
+    from datetime import UTC, datetime
+
+    from worklist.actor import Actor
+    from worklist.enums import Role
+    from worklist.rounds import plan_round, unplaced_reasons
+
+    nobody = make_case(service, "HMC", tumour_group="ophthalmic-pathology")
+    placed = make_case(service, "HMC", tumour_group="gastro-intestinal")
+    before = queue(service, boss, unassigned_only=True)["items"]
+    assert all(i["unplaced_reason"] is None for i in before)  # type: ignore[attr-defined]
+    actor = Actor(user_id="manager", role=Role.LAB_MANAGER, purpose_of_use="operations")
+    plan_round(engine=service.engine, actor=actor, now=datetime.now(UTC))
+    with read_session(service.engine) as session:
+        reasons = unplaced_reasons(session, [nobody, placed])
+    assert reasons.get(nobody), reasons
+    page = queue(service, boss, unassigned_only=True)
+    shown = {i["case"]["id"]: i["unplaced_reason"] for i in page["items"]}  # type: ignore[attr-defined]
+    assert shown[nobody] == reasons[nobody]
+    assert shown[placed] == reasons.get(placed)  # proposed, not applied: no reason
