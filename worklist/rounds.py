@@ -32,12 +32,14 @@ from worklist.operations.proposals import apply_in_session
 from worklist.snapshots import build_snapshot
 
 __all__ = [
+    "ResultingLoad",
     "RoundView",
     "StaleRoundError",
     "apply_round",
     "get_round",
     "placement",
     "plan_round",
+    "resulting_load",
     "snapshot_state",
     "unplaced_reasons",
 ]
@@ -88,11 +90,72 @@ def snapshot_state(snapshot: Snapshot) -> dict[str, Any]:
             str(p.pathologist_id): [p.name, p.present, round(p.capacity_today_minutes, 3)]
             for p in snapshot.pathologists
         },
+        # Shown, not compared: open minutes move with every assignment anywhere.
+        "load": {
+            str(p.pathologist_id): [p.department, p.open_minutes, p.today_minutes]
+            for p in snapshot.pathologists
+        },
     }
 
 
 def _digest(state: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+    compared = {"cases": state["cases"], "pathologists": state["pathologists"]}
+    return hashlib.sha256(json.dumps(compared, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ResultingLoad:
+    """One pathologist's load before the round and after its proposals (all of them for a
+    preview, those applied for an applied round)."""
+
+    pathologist_id: int
+    name: str
+    department: str
+    present: bool
+    capacity_today_minutes: float
+    open_minutes_before: float
+    proposed_minutes: float
+    proposals: int
+
+    @property
+    def relative_load_after(self) -> float | None:
+        """``(open + today + proposed) / capacity``; ``None`` without capacity today."""
+        return (
+            None if self.capacity_today_minutes <= 0 else self._after / self.capacity_today_minutes
+        )
+
+    @property
+    def _after(self) -> float:
+        return self.open_minutes_before + self.proposed_minutes
+
+
+def resulting_load(view: RoundView) -> list[ResultingLoad]:
+    """Per pathologist of the round's snapshot, in id order: load before and after."""
+    state = view.round.snapshot_state
+    counted = [p for p in view.proposals if view.round.status == PREVIEWED or p.applied]
+    minutes: dict[int, float] = {}
+    count: dict[int, int] = {}
+    for p in counted:
+        minutes[p.pathologist_id] = minutes.get(p.pathologist_id, 0.0) + p.minutes
+        count[p.pathologist_id] = count.get(p.pathologist_id, 0) + 1
+    rows = []
+    for key in sorted(state["pathologists"], key=int):
+        name, present, capacity = state["pathologists"][key]
+        department, open_minutes, _today = state.get("load", {}).get(key, ["", 0.0, 0.0])
+        who = int(key)
+        rows.append(
+            ResultingLoad(
+                who,
+                name,
+                department,
+                present,
+                capacity,
+                open_minutes,
+                minutes.get(who, 0.0),
+                count.get(who, 0),
+            )
+        )
+    return rows
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
