@@ -62,7 +62,8 @@ def wait_queued(manager: ApiClient, name: str, timeout_s: float = 60) -> dict[st
         assert code == 200, items
         found = [i for i in items if i["file_name"] == name]
         if found:
-            return found[0]
+            entry: dict[str, Any] = found[0]
+            return entry
         time.sleep(0.5)
     raise AssertionError(f"{name} never reached the import queue")
 
