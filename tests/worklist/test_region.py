@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from tests.worklist.conftest import SMALL_REGION
 from worklist.actor import Actor
 from worklist.errors import RegionFileError, ValidationError
-from worklist.models import Pathologist
+from worklist.models import Absence, AuditEvent, Pathologist
 from worklist.region import default_region, load_region, parse_region
-from worklist.seeding import import_region
+from worklist.seeding import import_region, region_changes
 
 
 def test_the_default_region_has_the_six_departments() -> None:
@@ -104,3 +105,47 @@ def test_import_is_repeatable_and_deactivates_the_departed(engine: Engine) -> No
         assert not people["LUMC-01"].active and people["HMC-01"].active
         assert people["HMC-01"].experienced_in == {"gastro-intestinal"}
         assert people["HMC-02"].roster().working_weekdays == {0, 1, 3, 4}
+
+
+def test_region_changes_are_listed_before_and_none_remain_after_an_import(engine: Engine) -> None:
+    region = parse_region(SMALL_REGION)
+    with Session(engine) as session:
+        before = region_changes(session, region)
+    assert "add department HMC (Haaglanden Medisch Centrum, Den Haag)" in before
+    assert any(line.startswith("add pathologist LUMC-01") for line in before)
+    applied = import_region(engine=engine, actor=Actor.system(), region=region)
+    assert list(applied.changes) == before
+    with Session(engine) as session:
+        assert region_changes(session, region) == []
+        events = session.scalar(select(func.count()).select_from(AuditEvent))
+    again = import_region(engine=engine, actor=Actor.system(), region=region)
+    assert again.changes == () and again.pathologist_ids == applied.pathologist_ids
+    with Session(engine) as session:  # an import with nothing to do records nothing
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+
+def test_an_edit_shows_as_its_change_and_page_absences_survive_a_reimport(engine: Engine) -> None:
+    import_region(engine=engine, actor=Actor.system(), region=parse_region(SMALL_REGION))
+    with Session(engine) as session:
+        person = session.scalars(select(Pathologist).where(Pathologist.code == "HMC-02")).one()
+        person.absences.append(Absence(starts_on=date(2026, 3, 9), ends_on=date(2026, 3, 9)))
+        session.commit()
+    edited = parse_region(
+        SMALL_REGION.replace(
+            'subspecialties = ["dermatopathology"]\nfte = 0.8',
+            'subspecialties = ["dermatopathology", "cytology"]\nfte = 0.6',
+        )
+    )
+    with Session(engine) as session:
+        changes = region_changes(session, edited)
+    assert changes == [
+        "change pathologist HMC-02: FTE 0.8 -> 0.6",
+        "change pathologist HMC-02: subspecialties ['dermatopathology'] -> "
+        "['cytology', 'dermatopathology']",
+    ]
+    import_region(engine=engine, actor=Actor.system(), region=edited)
+    with Session(engine) as session:
+        person = session.scalars(select(Pathologist).where(Pathologist.code == "HMC-02")).one()
+        assert person.fte == 0.6 and person.subspecialty_names == {"dermatopathology", "cytology"}
+        assert [a.starts_on for a in person.absences] == [date(2026, 3, 9)]
+        assert region_changes(session, edited) == []
