@@ -1,12 +1,15 @@
-"""``coupe assign``: one automatic assignment round, printed with the reason for every proposal."""
+"""``coupe assign``: preview an assignment round (stored), or apply one; text, JSON or CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,7 +27,19 @@ from worklist.engine import (
 )
 from worklist.enums import AssignmentKind
 
-__all__ = ["PlanSummary", "placement", "print_plan", "register", "summarise_plan"]
+if TYPE_CHECKING:
+    from services.schemas.rounds import RoundPublic
+
+__all__ = [
+    "OutputFormat",
+    "PlanSummary",
+    "placement",
+    "print_plan",
+    "print_round",
+    "register",
+    "round_csv",
+    "summarise_plan",
+]
 
 PLACEMENTS = ("local", "regional", "escalation", "second read")
 """How a proposal places a case: close by, further away, escalated, or a mandatory second read."""
@@ -89,9 +104,34 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+class OutputFormat(StrEnum):
+    """How ``coupe assign`` prints a round."""
+
+    TEXT = "text"
+    JSON = "json"
+    CSV = "csv"
+
+
 def assign(
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply",
+            help="Apply the round (all its proposals); without it the round is only previewed.",
+        ),
+    ] = False,
+    round_id: Annotated[
+        int | None,
+        typer.Option("--round", help="With --apply: apply this stored (previewed) round."),
+    ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Show the proposals; change nothing.")
+        bool, typer.Option("--dry-run", help="Preview only (the default); kept for scripts.")
+    ] = False,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="text (a summary), json or csv.")
+    ] = OutputFormat.TEXT,
+    details: Annotated[
+        bool, typer.Option("--details", help="Text: every proposal with its rule and reason.")
     ] = False,
     now: Annotated[
         str | None,
@@ -102,16 +142,25 @@ def assign(
         typer.Option(help="Region file whose rules apply (default: the packaged region)."),
     ] = None,
 ) -> None:
-    """Run one automatic assignment round: every proposal with its rule and reason."""
+    """Preview an assignment round (stored; nothing assigned), or --apply one.
+
+    By default prints a summary per pathologist; --details lists every proposal with its rule
+    and reason, --format json|csv the whole round for a script.
+    """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError
 
+    from services.schemas.rounds import RoundPublic
     from worklist.db import make_engine
     from worklist.errors import WorklistError
     from worklist.migrate import is_up_to_date
     from worklist.region import default_region, load_region
-    from worklist.snapshots import auto_assign, load_snapshot
+    from worklist.rounds import apply_round, get_round, plan_round
 
+    if dry_run and apply:
+        raise _fail("--dry-run and --apply contradict each other")
+    if round_id is not None and not apply:
+        raise _fail("--round needs --apply (GET the preview with `coupe assign` again)")
     moment = _parse_now(now)
     url = database_url_from_environment()
     shown = make_url(url).render_as_string()
@@ -120,24 +169,123 @@ def assign(
     except WorklistError as exc:
         raise _fail(str(exc)) from exc
     engine = make_engine(url, pool_size=2)
+    actor = command_actor("coupe-assign")
     try:
         if not is_up_to_date(engine):
             raise _fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
-        snapshot = load_snapshot(engine=engine, now=moment, rules=rules)
-        plan = auto_assign(
-            engine=engine,
-            actor=command_actor("coupe-assign"),
-            now=moment,
-            dry_run=dry_run,
-            snapshot=snapshot,
-        )
+        if round_id is None:
+            round_id, _, _ = plan_round(engine=engine, actor=actor, now=moment, rules=rules)
+        if apply:
+            view = apply_round(
+                engine=engine, actor=actor, round_id=round_id, now=moment, rules=rules
+            )
+        else:
+            view = get_round(engine=engine, actor=actor, round_id=round_id)
     except OperationalError as exc:
         raise _fail(f"cannot use the database {shown}: {exc.orig}") from exc
     except WorklistError as exc:
         raise _fail(str(exc)) from exc
     finally:
         engine.dispose()
-    print_plan(Console(), plan, snapshot, dry_run=dry_run)
+    public = RoundPublic.of(view)
+    if output is OutputFormat.JSON:
+        typer.echo(public.model_dump_json(indent=2))
+    elif output is OutputFormat.CSV:
+        typer.echo(round_csv(public), nl=False)
+    else:
+        print_round(Console(), public, details=details)
+
+
+def round_csv(public: RoundPublic) -> str:
+    """One line per proposal (applied or not), with a header."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in public.proposals:
+        writer.writerow(
+            [
+                public.id,
+                p.id,
+                p.accession,
+                p.kind,
+                p.pathologist,
+                p.department,
+                p.rule,
+                p.placement,
+                f"{p.minutes:.1f}",
+                p.overloaded,
+                p.applied,
+                p.reason,
+            ]
+        )
+    return buffer.getvalue()
+
+
+CSV_COLUMNS = (
+    "round",
+    "proposal",
+    "case",
+    "kind",
+    "pathologist",
+    "department",
+    "rule",
+    "placement",
+    "minutes",
+    "overloaded",
+    "applied",
+    "reason",
+)
+
+
+def print_round(console: Console, public: RoundPublic, *, details: bool) -> None:
+    """A summary per pathologist who gets work (or details), the unplaced count, what next."""
+    applied = public.status == "applied"
+    counted = [p for p in public.proposals if p.applied or not applied]
+    if details:
+        table = Table(title=f"Round {public.id}: {'made' if applied else 'proposed'} assignments")
+        for column in ("case", "pathologist", "dept", "placement", "rule", "reason"):
+            table.add_column(column, overflow="fold")
+        for p in counted:
+            kind = "" if p.kind == "primary" else f" ({p.kind})"
+            place = p.placement + (" (overloaded)" if p.overloaded else "")
+            table.add_row(p.accession + kind, p.pathologist, p.department, place, p.rule, p.reason)
+        console.print(table)
+        if public.unplaced:
+            left = Table(title="Unplaced")
+            for column in ("case", "kind", "why"):
+                left.add_column(column, overflow="fold")
+            for u in public.unplaced:
+                left.add_row(u.accession, u.kind, u.reason)
+            console.print(left)
+    else:
+        table = Table(title=f"Round {public.id}: load per pathologist who gets work")
+        for column in ("pathologist", "dept", "proposals", "minutes", "overloaded", "load after"):
+            table.add_column(column)
+        overloaded = Counter(p.pathologist_id for p in counted if p.overloaded)
+        for row in public.load:
+            if row.proposals == 0:
+                continue
+            after = row.relative_load_after
+            table.add_row(
+                row.name,
+                row.department,
+                str(row.proposals),
+                f"{row.proposed_minutes:,.0f}",
+                str(overloaded.get(row.pathologist_id, 0)),
+                "-" if after is None else f"{after:.0%}",
+            )
+        if table.row_count:
+            console.print(table)
+    places = Counter(p.placement for p in counted)
+    parts = ", ".join(f"{places.get(p, 0)} {p}" for p in PLACEMENTS)
+    line = f"{len(counted)} proposals ({parts}), {len(public.unplaced)} unplaced"
+    if applied:
+        console.print(f"{line}; round {public.id} applied.")
+    else:
+        console.print(
+            f"{line}; preview only, nothing was changed: apply it with "
+            f"`coupe assign --apply --round {public.id}`."
+        )
 
 
 def _due(moment: datetime) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from services.schemas.common import RequestBody
+from worklist.rounds import RoundView, resulting_load
 
 
 class RoundCreate(RequestBody):
@@ -80,3 +81,59 @@ class RoundPublic(BaseModel):
     proposals: list[RoundProposalPublic]
     unplaced: list[RoundUnplacedPublic]
     load: list[RoundLoadPublic]
+
+    @classmethod
+    def of(cls, view: RoundView) -> RoundPublic:
+        """The API's view of a stored round (names and accessions from its snapshot)."""
+        state = view.round.snapshot_state
+        cases, people, load = state["cases"], state["pathologists"], state.get("load", {})
+        proposals = [
+            RoundProposalPublic(
+                id=p.id,
+                case_id=p.case_id,
+                accession=cases[str(p.case_id)][0],
+                pathologist_id=p.pathologist_id,
+                pathologist=people[str(p.pathologist_id)][0],
+                department=load.get(str(p.pathologist_id), [""])[0],
+                kind=p.kind,
+                rule=p.rule,
+                placement=p.placement,
+                reason=p.reason,
+                minutes=p.minutes,
+                overloaded=p.overloaded,
+                applied=p.applied,
+            )
+            for p in view.proposals
+        ]
+        unplaced = [
+            RoundUnplacedPublic(
+                case_id=u.case_id, accession=cases[str(u.case_id)][0], kind=u.kind, reason=u.reason
+            )
+            for u in view.unplaced
+        ]
+        loads = [
+            RoundLoadPublic(
+                pathologist_id=row.pathologist_id,
+                name=row.name,
+                department=row.department,
+                present=row.present,
+                capacity_today_minutes=row.capacity_today_minutes,
+                open_minutes_before=row.open_minutes_before,
+                proposed_minutes=row.proposed_minutes,
+                proposals=row.proposals,
+                relative_load_after=row.relative_load_after,
+            )
+            for row in resulting_load(view)
+        ]
+        stored = view.round
+        return cls(
+            id=stored.id,
+            status=stored.status,
+            planned_at=stored.planned_at,
+            planned_by=stored.planned_by,
+            applied_at=stored.applied_at,
+            applied_by=stored.applied_by,
+            proposals=proposals,
+            unplaced=unplaced,
+            load=loads,
+        )

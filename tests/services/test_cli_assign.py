@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -82,29 +85,55 @@ def _assignments(url: str) -> int:
         engine.dispose()
 
 
-def test_dry_run_then_apply_then_nothing_left(environment: str) -> None:
+def test_preview_then_apply_the_stored_round_then_nothing_left(environment: str) -> None:
     accessions = _seed(environment)
     now = ["--now", NOW.isoformat()]
 
-    dry = runner.invoke(build_cli(), ["assign", "--dry-run", *now])
-    assert dry.exit_code == 0, dry.output
-    for accession in accessions[:2]:
-        assert accession in dry.output
-    assert "local-capacity" in dry.output and "stays at ALR" in dry.output
-    assert "Unplaced" in dry.output and accessions[2] in dry.output
-    assert "dry run: nothing was changed" in dry.output
+    preview = runner.invoke(build_cli(), ["assign", *now])
+    assert preview.exit_code == 0, preview.output
+    assert "load per pathologist" in preview.output and "ALR" in preview.output
+    assert "2 proposals (2 local, 0 regional" in preview.output and "1 unplaced" in preview.output
+    assert "coupe assign --apply --round 1" in preview.output
     assert _assignments(environment) == 0
 
-    applied = runner.invoke(build_cli(), ["assign", *now])
+    details = runner.invoke(build_cli(), ["assign", "--dry-run", "--details", *now])
+    assert details.exit_code == 0, details.output
+    for accession in accessions:
+        assert accession in details.output
+    assert "local-capacity" in details.output and "stays at ALR" in details.output
+    assert "Unplaced" in details.output
+    assert _assignments(environment) == 0
+
+    applied = runner.invoke(build_cli(), ["assign", "--apply", "--round", "1", *now])
     assert applied.exit_code == 0, applied.output
-    assert "2 proposals (2 local, 0 regional" in applied.output
-    assert "applied." in applied.output
+    assert "round 1 applied." in applied.output
     assert _assignments(environment) == 2
 
-    again = runner.invoke(build_cli(), ["assign", *now])
+    stale = runner.invoke(build_cli(), ["assign", "--apply", "--round", "2", *now])
+    assert stale.exit_code == 1 and "stale" in stale.output
+    assert _assignments(environment) == 2
+
+    again = runner.invoke(build_cli(), ["assign", "--apply", *now])
     assert again.exit_code == 0, again.output
     assert "0 proposals" in again.output and "1 unplaced" in again.output
     assert _assignments(environment) == 2
+
+
+def test_json_and_csv_formats(environment: str) -> None:
+    accessions = _seed(environment)
+    now = ["--now", NOW.isoformat()]
+    as_json = runner.invoke(build_cli(), ["assign", "--format", "json", *now])
+    assert as_json.exit_code == 0, as_json.output
+    body = json.loads(as_json.output)
+    assert body["status"] == "previewed" and len(body["proposals"]) == 2
+    assert {u["accession"] for u in body["unplaced"]} == {accessions[2]}
+    as_csv = runner.invoke(build_cli(), ["assign", "--format", "csv", *now])
+    assert as_csv.exit_code == 0, as_csv.output
+    rows = list(csv.reader(io.StringIO(as_csv.output)))
+    assert rows[0][:3] == ["round", "proposal", "case"] and len(rows) == 3
+    assert _assignments(environment) == 0
+    bad = runner.invoke(build_cli(), ["assign", "--round", "1", *now])
+    assert bad.exit_code == 1 and "--round needs --apply" in bad.output
 
 
 def test_an_unmigrated_database_says_what_to_do(
