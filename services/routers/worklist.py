@@ -377,8 +377,8 @@ def assign(
     engine: EngineDep,
 ) -> AssignmentReceipt:
     """Assign a case to a pathologist (by code) by hand (lab managers), with a reason the
-    case history shows; a primary read outside their subspecialties only with
-    ``confirm_outside_subspecialty`` (409 without it)."""
+    case history shows; a primary read outside their subspecialties is marked so in the
+    audit and the history."""
     receipt = assign_case(
         engine=engine,
         actor=manager.actor,
@@ -386,7 +386,6 @@ def assign(
         pathologist_id=pathologist_id_of(session, body.pathologist_code),
         kind=body.kind,
         reason=body.reason,
-        confirm_outside_subspecialty=body.confirm_outside_subspecialty,
         expected_version=body.expected_version,
     )
     return receipt_public(session, receipt)

@@ -46,7 +46,6 @@ class AssignRequest(VersionedRequest):
     reason: Annotated[str, text(0, 500)] = Field(
         default="", description="Why (a primary read: shown in the case history)."
     )
-    confirm_outside_subspecialty: bool = _CONFIRM_OUTSIDE
 
 
 class ReassignRequest(VersionedRequest):

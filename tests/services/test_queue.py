@@ -1,6 +1,7 @@
 """The regional queue (GET /worklist/queue) and the moves a lab manager makes from it:
-reassign with a required reason, the out-of-subspecialty confirmation on reassign, assign
-and claim (409 without it, marked in the audit with it)."""
+reassign with a required reason, the out-of-subspecialty confirmation on reassign and claim
+(409 without it, marked in the audit with it); a hand assignment outside is marked; why a
+case was left unplaced."""
 
 from __future__ import annotations
 
@@ -155,23 +156,20 @@ def test_reassign_outside_subspecialty_needs_confirmation(
 
 def test_assign_and_claim_outside_subspecialty(service: ServiceHarness, boss: Person) -> None:
     skin = make_case(service, "HMC", tumour_group="dermatopathology")
-    refused = post(service, f"/cases/{skin}/assign", boss, {"pathologist_code": "HMC-01"})
-    assert refused.status_code == 409
-    assigned = post(
-        service,
-        f"/cases/{skin}/assign",
-        boss,
-        {
-            "pathologist_code": "HMC-01",
-            "reason": "backlog in dermatopathology",
-            "confirm_outside_subspecialty": True,
-        },
-    )
+    body = {"pathologist_code": "HMC-01", "reason": "backlog in dermatopathology"}
+    assigned = post(service, f"/cases/{skin}/assign", boss, body)  # urology, gastro-intestinal
     assert assigned.status_code == 200, assigned.text
+    detail = json.loads(audit_events(service, "case.assign.primary")[-1].detail)
+    assert detail == {
+        "pathologist": "HMC-01",
+        "rule": "manual",
+        "reason": "backlog in dermatopathology",
+        "outside_subspecialty": True,
+    }
     assert moves(service) == 1
 
     other = make_case(service, "HMC", tumour_group="dermatopathology")
-    mulder = pathologist(service, "HMC-01")  # urology, gastro-intestinal
+    mulder = pathologist(service, "HMC-01")
     no = post(service, f"/cases/{other}/claim", mulder, {})
     assert no.status_code == 409 and "subspecialties" in no.json()["detail"]
     yes = post(service, f"/cases/{other}/claim", mulder, {"confirm_outside_subspecialty": True})

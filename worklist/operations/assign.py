@@ -39,9 +39,12 @@ def assign_case(
 ) -> AssignmentReceipt:
     """Assign a case to a pathologist by hand (lab managers) in one transaction.
 
-    A primary read outside the pathologist's subspecialties needs
-    ``confirm_outside_subspecialty`` (:class:`OutsideSubspecialtyError` without it); it is
-    kept, with ``reason``, as a move in the case history and marked in the audit.
+    A primary read is kept, with ``reason``, as a move in the case history; one outside the
+    pathologist's subspecialties is marked so there and in the audit (and refused with
+    :class:`OutsideSubspecialtyError` when ``confirm_outside_subspecialty`` is false). The
+    API's hand assignment does not ask for the confirmation: the issue asks it of reassigning
+    and claiming, and a lab manager choosing a pathologist for an unassigned case is the
+    assignment round's own job done by hand (the page still asks before it sends).
     """
 
     def work(session: Session, audit: Recorder) -> AssignmentReceipt:

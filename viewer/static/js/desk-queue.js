@@ -269,9 +269,10 @@ async function submitMove(event) {
   const body = {
     pathologist_code: $("move-pathologist").value,
     reason,
-    confirm_outside_subspecialty: $("move-confirm").checked,
     expected_version: moving.case.version,
   };
+  // The API asks the confirmation of a reassignment; a hand assignment is confirmed here.
+  if (held) body.confirm_outside_subspecialty = $("move-confirm").checked;
   const submit = $("move-submit");
   submit.disabled = true;
   try {
