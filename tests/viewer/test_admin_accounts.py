@@ -57,6 +57,7 @@ def test_an_admin_creates_resets_ends_sessions_disables_and_enables_an_account(
     expect(row).to_contain_text("Active")
     assert can_sign_in(demo_server, username, FIRST)
     assert_accessible(page, "admin-accounts")
+    expect(page.get_by_role("button", name="Disable admin", exact=True)).to_have_count(0)
 
     session = api_as(username, FIRST)
     assert session.get("/auth/me")[0] == 200

@@ -2,7 +2,7 @@
 // (POST /users), disable / re-enable and reset a password (PATCH /users/{id}), end sessions
 // (DELETE /users/{id}/sessions). The API's refusals (a weak password, a taken name) are shown.
 
-import { api, el } from "/static/js/api.js";
+import { api, currentUser, el } from "/static/js/api.js";
 import { mountHeader, roleName } from "/static/js/header.js";
 
 const PAGE_LIMIT = 200;
@@ -13,6 +13,7 @@ const result = $("accounts-result");
 const showDisabled = $("show-disabled");
 const dialog = $("reset-dialog");
 let resetting = null;
+let myId = null; // the signed-in admin: no Disable button on their own row (no lock-out)
 
 function say(message) {
   errorRegion.textContent = "";
@@ -82,7 +83,8 @@ function actions(account) {
       `The sessions of ${who} are ended; they must sign in again.`,
     ),
   );
-  return el("div", { class: "account-actions" }, toggle, reset, end);
+  const own = account.id === myId;
+  return el("div", { class: "account-actions" }, own ? null : toggle, reset, end);
 }
 
 function render(accounts) {
@@ -174,6 +176,7 @@ showDisabled.addEventListener("change", load);
 async function start() {
   await mountHeader("admin-accounts");
   try {
+    myId = (await currentUser()).id;
     const departments = await api(`/departments?limit=${PAGE_LIMIT}`);
     $("new-department").append(
       ...departments.items.map((d) => el("option", { value: d.code }, `${d.name} (${d.code})`)),
