@@ -41,6 +41,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.importer_series import folder_digest, folder_version, series_main_file, store_folder
 from services.jobs import JobRunner, WorkersUnavailableError
 from services.quota import PyramidQuotaExceededError, check_pyramid_quota
 from services.registration import (
@@ -157,6 +158,14 @@ class FolderImporter:
         found: list[_Seen] = []
         for code, folder in self._folders():
             for path in sorted(folder.iterdir()):
+                if _is_series(path):
+                    try:
+                        size, mtime = folder_version(path)
+                    except OSError:
+                        continue
+                    if now_ns - mtime >= self.settle_s * 1e9:
+                        found.append(_Seen(path, code, size, mtime))
+                    continue
                 if not _is_candidate(path):
                     continue
                 try:
@@ -190,7 +199,7 @@ class FolderImporter:
         digest: str | None = None
         name: ScanName | None = None
         try:
-            digest = _sha256(seen.path)
+            digest = folder_digest(seen.path) if seen.path.is_dir() else _sha256(seen.path)
             duplicate = self._registered_with(digest)
             if duplicate is not None:
                 return self._record(seen, digest, ImportOutcome.DUPLICATE, duplicate, None)
@@ -216,8 +225,12 @@ class FolderImporter:
             log.warning("import of %s postponed: %s", seen.path, exc)
             return ImportResult(seen.path, ImportOutcome.REJECTED, f"postponed: {exc}")
 
-    def _identify(self, path: Path) -> ScanName:
-        """Check the file (magic number here, opening in a worker) and find its case key."""
+    def _identify(self, folder_or_file: Path) -> ScanName:
+        """Check the file (magic number here, opening in a worker) and find its case key; a
+        DICOM series folder is checked through its first file and named by the folder."""
+        path = series_main_file(folder_or_file) if folder_or_file.is_dir() else folder_or_file
+        if path is None:
+            raise _Refused(ImportProblem.NOT_A_SLIDE, f"{folder_or_file.name!r} is no series")
         if path.suffix.lower() not in SLIDE_SUFFIXES:
             raise _Refused(
                 ImportProblem.NOT_A_SLIDE,
@@ -232,7 +245,7 @@ class FolderImporter:
                 f"{path.name!r} does not start like a TIFF, DICOM, JPEG or PNG file",
             )
         try:
-            from_name = parse_scan_name(path.name)
+            from_name = parse_scan_name(folder_or_file.name)
         except WorklistError as exc:
             raise _Refused(
                 ImportProblem.BAD_NAME, f"the file name {path.name!r} is not usable: {exc}"
@@ -331,7 +344,10 @@ class FolderImporter:
         self, seen: _Seen, digest: str, name: ScanName, case_id: int, *, signed_out: bool
     ) -> ImportResult:
         target = slide_storage_path(self.settings, name.accession_number, seen.path.name)
-        store_slide_file(seen.path, target)
+        main = series_main_file(seen.path) if seen.path.is_dir() else None
+        store = store_folder if main is not None else store_slide_file
+        store(seen.path, target)
+        slide_file = target / main.name if main is not None else target
         flag = (
             f"case {name.accession_number} was signed out before this slide arrived: a "
             "post-sign-out slide (an addendum may be needed)"
@@ -357,12 +373,12 @@ class FolderImporter:
                 actor=Actor.system("coupe-import"),
                 case_id=case_id,
                 labels=name.labels,
-                file_path=target,
+                file_path=slide_file,
                 origin="import after sign-out" if signed_out else "import",
                 also=record,
             )
         except BaseException as exc:
-            store_slide_file(target, seen.path)  # put it back where the scanner left it
+            store(target, seen.path)  # put it back where the scanner left it
             if isinstance(exc, IntegrityError):  # another importer registered it just now
                 reason = self._registered_with(digest) or f"registered concurrently: {exc}"
                 return self._record(seen, digest, ImportOutcome.DUPLICATE, reason, None)
@@ -458,6 +474,16 @@ class FolderImporter:
         if self._thread is not None:
             self._thread.join(timeout=60)
             self._thread = None
+
+
+def _is_series(path: Path) -> bool:
+    """A folder of DICOM files (one slide's series), not hidden and no link."""
+    return (
+        not path.name.startswith(".")
+        and path.is_dir()
+        and not path.is_symlink()
+        and series_main_file(path) is not None
+    )
 
 
 def _is_candidate(path: Path) -> bool:

@@ -11,6 +11,7 @@ it and why. Both are audited ("import.link" through the slide's "slide.scanned",
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from services.errors import ConflictError, ResourceNotFoundError
 from services.importer import ERROR_SIDECAR_SUFFIX
+from services.importer_series import folder_version, series_main_file, store_folder
 from services.jobs import JobRunner
 from services.quota import check_pyramid_quota
 from services.registration import register_slide_file
@@ -57,6 +59,9 @@ def _open_row(engine: Engine, file_id: int) -> ImportedFile:
 
 def _present(row: ImportedFile) -> Path:
     path = Path(row.source_path)
+    if path.is_dir() and series_main_file(path) is not None:
+        if folder_version(path)[0] == row.size_bytes:
+            return path
     if not path.is_file() or path.stat().st_size != row.size_bytes:
         raise ConflictError(
             f"the file {path.name!r} is no longer in the drop folder as it was; it is looked "
@@ -86,10 +91,12 @@ def link_queued_file(
     if labels is None:
         from_name = parse_scan_name(path.name)
         labels = from_name.labels if from_name else SlideLabels("A", None, "H&E")
-    runner.probe(path)  # a TilingError answers 422 with the reader's message
+    main = series_main_file(path) if path.is_dir() else None  # a DICOM series folder
+    runner.probe(main or path)  # a TilingError answers 422 with the reader's message
     check_pyramid_quota(engine=engine, settings=settings, department_id=department_id)
     target = slide_storage_path(settings, accession, path.name)
-    store_slide_file(path, target)
+    store = store_folder if main is not None else store_slide_file
+    store(path, target)
 
     def record(session: Session, slide: Slide) -> None:
         stored = session.get(ImportedFile, file_id)
@@ -113,12 +120,12 @@ def link_queued_file(
             actor=actor,
             case_id=case_id,
             labels=labels,
-            file_path=target,
+            file_path=target / main.name if main is not None else target,
             origin="import queue",
             also=record,
         )
     except BaseException as exc:
-        store_slide_file(target, path)  # back where the scanner left it
+        store(target, path)  # back where the scanner left it
         if isinstance(exc, IntegrityError):
             raise ConflictError(
                 f"a file with the same content as {path.name!r} is registered already; "
@@ -158,6 +165,9 @@ def discard_queued_file(*, engine: Engine, actor: Actor, file_id: int, note: str
 
     row = run_in_transaction(engine, work)
     path = Path(row.source_path)
-    path.unlink(missing_ok=True)
+    if path.is_dir() and series_main_file(path) is not None:
+        shutil.rmtree(path)  # a DICOM series folder, nothing but its .dcm files
+    else:
+        path.unlink(missing_ok=True)
     path.with_name(path.name + ERROR_SIDECAR_SUFFIX).unlink(missing_ok=True)
     return row

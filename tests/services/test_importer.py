@@ -256,3 +256,30 @@ def test_with_background_workers_a_dropped_slide_is_imported_and_tiled_unattende
         while slides_of(service, case.case_id)[0].pyramid_status is not PyramidStatus.READY:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_dicom_series_dropped_as_a_folder_becomes_one_slide_and_is_tiled(
+    service: ServiceHarness,
+) -> None:
+    case = new_case(service, "ALR")
+    [intake_slide] = slides_of(service, case.case_id)
+    series = inbox(service, "ALR") / f"{case.accession_number}_A1_HE"
+    for level in ("boxes_0.dcm", "boxes_1.dcm"):
+        sample_copy(level, series)
+
+    state = app_state(service)
+    [result] = state.importer.scan_once()
+    assert result.outcome is ImportOutcome.REGISTERED, result.reason
+    assert result.slide_id == intake_slide.id
+    assert not series.exists()
+    with read_session(service.engine) as session:
+        slide = session.get(Slide, intake_slide.id)
+        assert slide is not None and slide.file_path is not None
+        stored = Path(slide.file_path)
+    assert stored.name == "boxes_0.dcm"
+    assert sorted(p.name for p in stored.parent.iterdir()) == ["boxes_0.dcm", "boxes_1.dcm"]
+    assert stored.parent.is_relative_to(service.settings.slide_dir)
+    state.jobs.run_pending()
+    assert job_row(service, result.job_id or 0).status is JobStatus.DONE
+    assert state.importer.scan_once() == []  # one slide, registered once

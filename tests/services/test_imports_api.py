@@ -179,3 +179,26 @@ def test_a_slide_for_a_signed_out_case_is_registered_and_flagged(service: Servic
     assert flagged[late.name]["problem"] == "post_sign_out"
     assert flagged[late.name]["slide_id"] == result.slide_id
     assert late.name not in queue(service)
+
+
+@pytest.mark.slow
+def test_a_dicom_series_folder_without_a_case_is_queued_and_linked_as_one_slide(
+    service: ServiceHarness,
+) -> None:
+    case = new_case(service, "ALR")
+    series = service.settings.import_dir / "ALR" / "ALR-T26-000123_A1_HE"
+    for level in ("boxes_0.dcm", "boxes_1.dcm"):
+        sample_copy(level, series)
+    [result] = app_state(service).importer.scan_once()
+    assert result.problem is not None and result.problem.value == "no_case"
+    entry = queue(service)[series.name]
+    linked = service.client.post(
+        f"/imports/{entry['id']}/link",
+        json={"case_id": case.case_id},
+        headers=service.headers("manager"),
+    )
+    assert linked.status_code == 200, linked.text
+    assert not series.exists()
+    [slide] = slides_of(service, case.case_id)
+    assert slide.file_path is not None and Path(slide.file_path).name == "boxes_0.dcm"
+    assert (Path(slide.file_path).parent / "boxes_1.dcm").is_file()

@@ -1,0 +1,64 @@
+"""Multi-file slides in a drop folder: a DICOM WSI series is a folder of ``.dcm`` files (one
+per pyramid level), dropped as one folder named like a slide file
+(``ALR-T26-00123_A1_HE/``) and imported as one slide.
+
+OpenSlide opens a series from any of its files and finds the others in the same folder, so the
+slide's file is the folder's first ``.dcm`` and the folder moves to the slide store whole. A
+folder counts as settled only when none of its files changed for the settle time (a scanner
+still copying the series is left alone).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from services.storage import PRIVATE_DIR_MODE, make_private_dir, make_private_file
+
+__all__ = ["SERIES_SUFFIX", "folder_digest", "folder_version", "series_main_file", "store_folder"]
+
+SERIES_SUFFIX = ".dcm"
+_CHUNK = 1 << 20
+
+
+def _members(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def series_main_file(folder: Path) -> Path | None:
+    """The file OpenSlide opens the series from: the first ``.dcm``, when the folder holds
+    plain ``.dcm`` files only; None for any other folder."""
+    members = _members(folder)
+    if not members or any(
+        not p.is_file() or p.is_symlink() or p.suffix.lower() != SERIES_SUFFIX for p in members
+    ):
+        return None
+    return members[0]
+
+
+def folder_version(folder: Path) -> tuple[int, int]:
+    """The folder's total size in bytes and its newest modification time (ns)."""
+    stats = [p.stat() for p in _members(folder)]
+    return sum(s.st_size for s in stats), max(s.st_mtime_ns for s in stats)
+
+
+def folder_digest(folder: Path) -> str:
+    """One sha256 over the member files' names and contents, in name order."""
+    digest = hashlib.sha256()
+    for path in _members(folder):
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def store_folder(source: Path, target: Path) -> None:
+    """Move the folder ``source`` to ``target``: the service user's only (0700, files 0600)."""
+    make_private_dir(target.parent)
+    shutil.move(source, target)
+    os.chmod(target, PRIVATE_DIR_MODE)
+    for path in _members(target):
+        make_private_file(path)
