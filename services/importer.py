@@ -41,7 +41,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.importer_series import folder_digest, folder_version, series_main_file, store_folder
+from services.importer_series import (
+    SERIES_SUFFIX,
+    folder_digest,
+    folder_version,
+    series_main_file,
+    store_folder,
+)
 from services.jobs import JobRunner, WorkersUnavailableError
 from services.quota import PyramidQuotaExceededError, check_pyramid_quota
 from services.registration import (
@@ -231,6 +237,15 @@ class FolderImporter:
         path = series_main_file(folder_or_file) if folder_or_file.is_dir() else folder_or_file
         if path is None:
             raise _Refused(ImportProblem.NOT_A_SLIDE, f"{folder_or_file.name!r} is no series")
+        if folder_or_file.is_file() and path.suffix.lower() == SERIES_SUFFIX:
+            # A DICOM WSI is one file per pyramid level; OpenSlide would open one alone and
+            # show part of the slide, so a loose file waits for its series as a folder.
+            raise _Refused(
+                ImportProblem.INCOMPLETE_SERIES,
+                f"{path.name!r} is one file of a DICOM series; it waits for the rest: drop the "
+                "series as one folder named like the slide (e.g. ALR-T26-00123_A1_HE/ holding "
+                "every .dcm of it)",
+            )
         if path.suffix.lower() not in SLIDE_SUFFIXES:
             raise _Refused(
                 ImportProblem.NOT_A_SLIDE,

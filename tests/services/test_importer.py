@@ -267,9 +267,14 @@ def test_a_dicom_series_dropped_as_a_folder_becomes_one_slide_and_is_tiled(
     series = inbox(service, "ALR") / f"{case.accession_number}_A1_HE"
     for level in ("boxes_0.dcm", "boxes_1.dcm"):
         sample_copy(level, series)
+    lone = sample_copy("boxes_0.dcm", inbox(service, "ALR"), f"{case.accession_number}_A1_HE.dcm")
 
     state = app_state(service)
-    [result] = state.importer.scan_once()
+    results = {r.path.name: r for r in state.importer.scan_once()}
+    waiting = results.pop(lone.name)
+    assert waiting.problem is not None and waiting.problem.value == "incomplete_series"
+    assert "waits for the rest" in waiting.reason and lone.exists()
+    [result] = results.values()
     assert result.outcome is ImportOutcome.REGISTERED, result.reason
     assert result.slide_id == intake_slide.id
     assert not series.exists()

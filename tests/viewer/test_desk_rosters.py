@@ -1,5 +1,6 @@
 """Rosters and absences in Chromium: an absence entered today on the page takes that pathologist
-out of today's proposals (the engine's preview on the demo's database), the working days saved
+out of today's proposals (the engine on the demo's database, and the manager's round preview
+``POST /assignment-rounds``), the working days saved
 from the page, the absence removed again; axe-core and a screenshot."""
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ def test_an_absence_entered_today_removes_the_pathologist_from_todays_proposals(
         api = api_as(account["username"], account["password"])
         status, listed = api.get(f"/pathologists/{code}/absences?on={today}")
         assert status == 200 and listed["why_absent"] == "sickness"
+        # The same through the manager's preview of a round (POST /assignment-rounds).
+        _, person = api.get(f"/pathologists/{code}")
+        status, round_ = api.post("/assignment-rounds", {})
+        assert status == 201, round_
+        [load] = [row for row in round_["load"] if row["name"] == person["name"]]
+        assert load["present"] is False and load["proposals"] == 0
+        assert all(p["pathologist"] != person["name"] for p in round_["proposals"])
     finally:
         page.get_by_role("button", name=f"Remove absence {today} to {today}").click()
         expect(page.get_by_text("works today")).to_be_visible()
