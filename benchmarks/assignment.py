@@ -1,6 +1,7 @@
 """Benchmark: one assignment-engine round over a synthetic region of the six departments.
 
     python -m benchmarks.assignment [--cases 10000] [--pathologists 200] [--repeats 5]
+    python -m benchmarks.assignment --sections rounds   # only the stored rounds (issue 10)
 
 Builds a seeded synthetic snapshot (10,000 open cases, 200 pathologists), times full proposal
 rounds (median of ``--repeats``) and writes ``benchmarks/results/assignment.json`` and
@@ -9,6 +10,11 @@ rounds (median of ``--repeats``) and writes ``benchmarks/results/assignment.json
 Two scenarios: ``steady`` (55% of the open cases already have a primary pathologist, the usual
 state of the worklist) and ``backlog`` (none has: the worst case, every case is placed or refused
 with a reason).
+
+The rounds section (issue 10): a stored preview (``worklist.rounds.plan_round``: snapshot read
+from a seeded SQLite database of ``--cases`` scanned cases and ``--pathologists``, the round,
+its proposals stored), reading it back and applying it; then the engine's round at
+``--large-cases`` (100,000) and ``--large-pathologists`` (1,000). Targets: 1 s and 5 s.
 
 The claim section: ``--claim-clients`` (32) threads, each its own connection, drain a pool of
 ``--claim-cases`` (2,000) unassigned cases with ``claim_next`` on PostgreSQL (``--postgres``,
@@ -440,20 +446,210 @@ def claims(args: argparse.Namespace) -> Section:
     return claims_section(args.postgres, args.claim_clients, args.claim_cases, args.processes)
 
 
-SECTIONS: list[Callable[[argparse.Namespace], Section]] = [engine, claims]
-"""Each builds one section of the results from the parsed command line."""
+ROUND_TARGETS_S = {"preview": 1.0, "large_round": 5.0}
+"""Issue #10: a stored preview of 10,000 open cases / 200 pathologists in under a second, an
+engine round at 100,000 / 1,000 in under five."""
+_TUMOUR_GROUPS = (
+    "gastro-intestinal",
+    "dermatopathology",
+    "gynaecopathology",
+    "lung",
+    "breast",
+    "urology",
+)
+
+
+def round_database(url: str, cases: int, pathologists: int) -> None:
+    """Migrate; six departments, ``pathologists`` pathologists (two tumour groups each, FTE
+    0.8-1.0) and ``cases`` scanned, unassigned cases received this week."""
+    upgrade_database(url)
+    engine = make_engine(url, pool_size=2)
+    try:
+        with Session(engine) as session, session.begin():
+            departments = [
+                Department(code=f"D{d}", name=f"Department {d}", city="-") for d in range(6)
+            ]
+            session.add_all(
+                Pathologist(
+                    code=f"P-{i:04d}",
+                    name=f"dr. P{i:04d}",
+                    department=departments[i % 6],
+                    fte=1.0 if i % 3 else 0.8,
+                    max_open_minutes=2_000,
+                    subspecialties=[
+                        PathologistSubspecialty(subspecialty=_TUMOUR_GROUPS[(i + k) % 6])
+                        for k in (0, 1)
+                    ],
+                )
+                for i in range(pathologists)
+            )
+        priorities = (Priority.URGENT, Priority.CANCER_PATHWAY, Priority.ROUTINE, Priority.ROUTINE)
+        material = (SpecimenIntake("A", blocks=(BlockIntake("A1", (SlideIntake("H&E", "a"),)),)),)
+        received = datetime(2025, 3, 10, 8, 0, tzinfo=UTC)
+        requests = [
+            CaseIntake(
+                department=f"D{i % 6}",
+                patient_pseudonym=f"PSN-{i:06d}",
+                tumour_group=_TUMOUR_GROUPS[(i // 6) % 6],
+                category=1 + i % 6,
+                priority=priorities[i % len(priorities)],
+                received_at=received,
+                specimens=material,
+            )
+            for i in range(cases)
+        ]
+        for start in range(0, cases, 1_000):
+            intake_cases(
+                engine=engine,
+                actor=Actor.system(),
+                cases=requests[start : start + 1_000],
+                now=received,
+            )
+    finally:
+        engine.dispose()
+
+
+def time_stored_round(url: str) -> dict[str, Any]:
+    """Time a stored preview (snapshot from the database, engine, proposals stored), reading
+    it back, and applying all of it (one transaction, an audit record per assignment)."""
+    from worklist.rounds import apply_round, get_round, plan_round
+
+    manager = Actor(user_id="bench-manager", role=Role.LAB_MANAGER)
+    now = datetime(2025, 3, 12, 8, 0, tzinfo=UTC)  # a Wednesday morning
+    engine = make_engine(url, pool_size=2)
+    try:
+        started = time.perf_counter()
+        round_id, plan, snapshot = plan_round(engine=engine, actor=manager, now=now)
+        preview_s = time.perf_counter() - started
+        started = time.perf_counter()
+        get_round(engine=engine, actor=manager, round_id=round_id)
+        read_s = time.perf_counter() - started
+        started = time.perf_counter()
+        view = apply_round(engine=engine, actor=manager, round_id=round_id, now=now)
+        apply_s = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    return {
+        "cases_in_snapshot": len(snapshot.cases),
+        "pathologists": len(snapshot.pathologists),
+        "proposals": len(plan.proposals),
+        "unplaced": len(plan.unplaced),
+        "applied": sum(1 for p in view.proposals if p.applied),
+        "preview_s": round(preview_s, 3),
+        "read_back_s": round(read_s, 3),
+        "apply_s": round(apply_s, 3),
+    }
+
+
+def rounds_section(cases: int, pathologists: int, large: tuple[int, int], workdir: Path) -> Section:
+    """A stored preview + apply on a real (SQLite) database, and the engine at ``large``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"rounds-{uuid.uuid4().hex[:8]}.sqlite3"
+    url = f"sqlite:///{path}"
+    try:
+        started = time.perf_counter()
+        round_database(url, cases, pathologists)
+        seed_s = time.perf_counter() - started
+        stored = {**time_stored_round(url), "seed_s": round(seed_s, 1)}
+    finally:
+        for leftover in workdir.glob(path.name + "*"):
+            leftover.unlink()
+    large_cases, large_people = large
+    big = {
+        name: time_round(
+            SyntheticRegion(cases=large_cases, pathologists=large_people, assigned_share=share), 1
+        )
+        for name, share in (("steady", 0.55), ("backlog", 0.0))
+    }
+    preview_met = stored["preview_s"] < ROUND_TARGETS_S["preview"]
+    large_worst = max(d["round_median_s"] for d in big.values())
+    large_met = large_worst < ROUND_TARGETS_S["large_round"]
+    lines = [
+        "## Assignment rounds: stored preview, apply, and a round at 100,000 cases",
+        "",
+        f"A SQLite database with {cases:,} scanned, unassigned cases in six departments and "
+        f"{pathologists} pathologists (seeded in {stored['seed_s']} s, not timed). "
+        f"Preview (`worklist.rounds.plan_round`: the snapshot read from the database, the "
+        "engine's round, the round and its proposals and unplaced cases stored, one audit "
+        f"record) target < {ROUND_TARGETS_S['preview']:.0f} s: "
+        f"**{'met' if preview_met else 'NOT met'}**.",
+        "",
+        "| cases in snapshot | pathologists | proposals | unplaced | preview (s) "
+        "| read back (s) | apply all (s) | applied |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {stored['cases_in_snapshot']:,} | {stored['pathologists']} | "
+        f"{stored['proposals']:,} | {stored['unplaced']:,} | {stored['preview_s']:.3f} | "
+        f"{stored['read_back_s']:.3f} | {stored['apply_s']:.3f} | {stored['applied']:,} |",
+        "",
+        f"The engine's round on a synthetic region of {large_cases:,} open cases and "
+        f"{large_people:,} pathologists (one round each; the snapshot's construction not "
+        f"included) target < {ROUND_TARGETS_S['large_round']:.0f} s: "
+        f"**{'met' if large_met else 'NOT met'}**.",
+        "",
+        "| scenario | cases needing a primary | round (s) | snapshot built in (s) "
+        "| proposals | unplaced |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, d in big.items():
+        lines.append(
+            f"| {name} | {d['cases_needing_a_primary']:,} | {d['round_median_s']:.3f} "
+            f"| {d['snapshot_build_s']:.3f} | {d['proposals']:,} | {d['unplaced']:,} |"
+        )
+    data = {
+        "targets_s": ROUND_TARGETS_S,
+        "preview_met": preview_met,
+        "large_round_met": large_met,
+        "stored": stored,
+        "large": big,
+    }
+    return Section("rounds", data, lines)
+
+
+def rounds(args: argparse.Namespace) -> Section:
+    """The rounds section with the command line's sizes."""
+    return rounds_section(
+        args.cases, args.pathologists, (args.large_cases, args.large_pathologists), args.workdir
+    )
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], Section]] = {
+    "engine": engine,
+    "claims": claims,
+    "rounds": rounds,
+}
+"""Each builds one section of the results from the parsed command line (``--sections``)."""
+
+
+def _kept_markdown(path: Path, rerun: set[str]) -> list[str]:
+    """The previous results' markdown sections (``## ...``) whose heading no section rerun
+    writes: running one section keeps the others' figures."""
+    if not path.exists():
+        return []
+    blocks: list[list[str]] = []
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            blocks.append([line])
+        elif blocks:
+            blocks[-1].append(line)
+    kept = [b for b in blocks if b[0] not in rerun]
+    return [line for block in kept for line in block]
 
 
 def write(sections: list[Section], out: Path) -> tuple[Path, Path]:
     """Write the JSON and markdown results (atomically: temporary file, then rename)."""
     out.mkdir(parents=True, exist_ok=True)
     about = machine()
+    previous_json = out / "assignment.json"
+    previous = json.loads(previous_json.read_text()) if previous_json.exists() else {}
     report = {
+        **previous,
         "benchmark": "assignment",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": about,
         **{s.name: s.data for s in sections},
     }
+    headings = {s.markdown[0] for s in sections if s.markdown}
+    kept = _kept_markdown(out / "assignment.md", headings)
     lines = [
         "# Assignment benchmark",
         "",
@@ -462,6 +658,8 @@ def write(sections: list[Section], out: Path) -> tuple[Path, Path]:
     ]
     for section in sections:
         lines += [*section.markdown, ""]
+    if kept:
+        lines += [*kept]
     paths = out / "assignment.json", out / "assignment.md"
     texts = json.dumps(report, indent=2) + "\n", "\n".join(lines)
     for path, content in zip(paths, texts, strict=True):
@@ -487,9 +685,23 @@ def main(argv: list[str] | None = None) -> None:
         help="client processes to spread the claim clients over, one run each (1,2)",
     )
     parser.add_argument("--postgres", default=default_postgres_url(), help="PostgreSQL URL")
+    parser.add_argument("--large-cases", type=int, default=100_000)
+    parser.add_argument("--large-pathologists", type=int, default=1_000)
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("/tmp"), help="where the rounds' database lives"
+    )
+    parser.add_argument(
+        "--sections",
+        type=lambda text: text.split(","),
+        default=list(SECTIONS),
+        help=f"which sections to run ({','.join(SECTIONS)}); the others' results are kept",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    sections = [run(args) for run in SECTIONS]
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {unknown}; known: {', '.join(SECTIONS)}")
+    sections = [SECTIONS[name](args) for name in args.sections]
     for path in write(sections, args.out):
         print(path)
     for section in sections:

@@ -1,7 +1,8 @@
 """The engine's working state: pathologists' loads during a round, and pools ranked by load.
 
 Loads only grow during a round, which is what makes the lazy heaps below correct: an entry whose
-recorded load is stale is too low, never too high, so it surfaces early, is re-keyed, and sinks.
+recorded load is stale is too low, never too high, so it surfaces early, is re-keyed, and sinks;
+and room only shrinks, so a member dropped from a heap for lack of room never needs to return.
 """
 
 from __future__ import annotations
@@ -71,51 +72,47 @@ class Staff:
 class Pool:
     """A group of interchangeable pathologists, cheapest (lowest relative load) first.
 
-    ``best`` pops the heap until it meets someone who fits, and puts back what it passed over.
-    Two upper bounds (the most room and the most headroom anyone in the pool has left) let a full
-    pool answer "nobody" without looking, which is most of the work once the day is booked.
+    One heap per kind of question (the task's minutes, and whether today's capacity binds):
+    a task's minutes take only a few values in a round (one per category, plus the frozen
+    section and second-opinion shares). Room and headroom only shrink during a round, so a
+    member who cannot take ``minutes`` now never will: ``best`` drops them from that heap for
+    good, and each member leaves each heap at most once (no rescans of the full ones).
     """
 
-    __slots__ = ("_headroom_bound", "_heap", "_room_bound", "_staff", "_useless_below")
+    __slots__ = ("_heaps", "_members", "_staff")
 
     def __init__(self, staff: Staff, members: Sequence[int], useless_below: float) -> None:
         self._staff = staff
-        self._useless_below = useless_below
-        self._heap: list[tuple[float, int]] = [
-            (staff.load(i), i) for i in members if staff.available[i]
+        # Someone without headroom for the round's smallest task can never take anything.
+        self._members = [
+            i for i in members if staff.available[i] and staff.headroom(i) >= useless_below
         ]
-        heapq.heapify(self._heap)
-        self._room_bound = max((staff.room(i) for _, i in self._heap), default=0.0)
-        self._headroom_bound = max((staff.headroom(i) for _, i in self._heap), default=0.0)
+        self._heaps: dict[tuple[float, bool], list[tuple[float, int]]] = {}
+
+    def _heap(self, minutes: float, need_room: bool) -> list[tuple[float, int]]:
+        key = (minutes, need_room)
+        heap = self._heaps.get(key)
+        if heap is None:
+            staff = self._staff
+            heap = [
+                (staff.load(i), i)
+                for i in self._members
+                if staff.fits(i, minutes, need_room=need_room)
+            ]
+            heapq.heapify(heap)
+            self._heaps[key] = heap
+        return heap
 
     def best(self, minutes: float, *, need_room: bool) -> int | None:
         """The least-loaded member who can take ``minutes`` (ties: lowest id), or ``None``."""
-        if minutes > self._headroom_bound or (need_room and minutes > self._room_bound):
-            return None
-        staff, heap = self._staff, self._heap
-        passed: list[tuple[float, int]] = []
-        most_room = most_headroom = 0.0
-        found: int | None = None
+        staff, heap = self._staff, self._heap(minutes, need_room)
         while heap:
             recorded, i = heap[0]
             current = staff.load(i)
             if current != recorded:
-                heapq.heapreplace(heap, (current, i))
-                continue
-            headroom = staff.headroom(i)
-            if headroom < self._useless_below:
-                heapq.heappop(heap)  # can never take another task this round
+                heapq.heapreplace(heap, (current, i))  # loads only grow: re-key, let it sink
                 continue
             if staff.fits(i, minutes, need_room=need_room):
-                found = i
-                break
-            most_room = max(most_room, staff.room(i))
-            most_headroom = max(most_headroom, headroom)
-            passed.append(heapq.heappop(heap))
-        for entry in passed:
-            heapq.heappush(heap, entry)
-        if found is None:
-            # The whole pool was seen, so these are the exact maxima now; they only shrink.
-            self._room_bound = most_room
-            self._headroom_bound = most_headroom
-        return found
+                return i
+            heapq.heappop(heap)  # full for this question, and stays so this round
+        return None
