@@ -368,6 +368,32 @@ def test_overdue_case_escalates_but_never_past_a_personal_maximum() -> None:
     assert "is overdue by 5 h" in proposal.reason
 
 
+def test_escalation_goes_to_someone_with_room_before_overloading_anyone() -> None:
+    # Alrijne is full; LUMC's least loaded has no room today, Haga's has some: Haga, in time.
+    full_alrijne = pathologist(1, "Alrijne", today=DAY_MINUTES)
+    idle_but_full_today = pathologist(2, "LUMC", today=DAY_MINUTES - 5)
+    busy_with_room = pathologist(3, "Haga", open_minutes=600)
+    due_soon = [case(10 + k, due_in=timedelta(hours=3)) for k in range(3)]
+
+    plan = plan_assignments(snapshot(due_soon, [full_alrijne, idle_but_full_today, busy_with_room]))
+
+    assert [(p.pathologist_id, p.rule, p.overloaded) for p in plan.proposals] == [
+        (3, Rule.ESCALATION, False)
+    ] * 3
+    assert all("past today's capacity" not in p.reason for p in plan.proposals)
+
+
+def test_escalation_past_capacity_is_flagged_overloaded() -> None:
+    full = pathologist(1, "Alrijne", today=DAY_MINUTES)
+    also_full = pathologist(2, "LUMC", today=DAY_MINUTES, open_minutes=100)
+    due_soon = case(10, due_in=timedelta(hours=3))
+
+    proposal = only(propose_assignments(snapshot([due_soon], [full, also_full])))
+
+    assert (proposal.pathologist_id, proposal.overloaded) == (1, True)
+    assert "past today's capacity as nobody in the wider group has room" in proposal.reason
+
+
 def test_escalation_horizon_is_configurable() -> None:
     full = pathologist(1, today=DAY_MINUTES)
     due_in_two_days = case(10, due_in=timedelta(days=2))
