@@ -82,6 +82,11 @@ class ConflictOfInterestError(WorklistError):
     """A second reader or consultant would review their own case."""
 
 
+class OutsideSubspecialtyError(WorklistError):
+    """A case would go to a pathologist whose subspecialties do not include its tumour group,
+    and nobody confirmed that this is meant (409: send the confirmation to go ahead)."""
+
+
 class ConcurrentUpdateError(WorklistError):
     """The record changed since it was read; reload and retry."""
 

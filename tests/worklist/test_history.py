@@ -12,12 +12,11 @@ from sqlalchemy import Engine, func, select
 
 from tests.worklist.conftest import MANAGER, NOW, PATHOLOGIST, Factory
 from worklist.db import read_session
-from worklist.enums import AssignmentKind, CaseStatus
-from worklist.errors import NotFoundError, ValidationError
+from worklist.enums import AssignmentKind, AuditOutcome, CaseStatus
+from worklist.errors import NotFoundError, OutsideSubspecialtyError, ValidationError
 from worklist.history import HistoryKind, case_history
 from worklist.models import Assignment, AuditEvent, Case, CaseMove
 from worklist.operations import assign_case, claim_case, reassign_case, release_case
-from worklist.operations._assigning import OutsideSubspecialtyError
 from worklist.seeding import ImportSummary
 
 
@@ -130,9 +129,13 @@ def test_outside_subspecialty_is_refused_unless_confirmed(
     with read_session(engine) as session:
         move = session.scalars(select(CaseMove)).one()
         assert move.outside_subspecialty is True
-        [event] = session.scalars(
-            select(AuditEvent).where(AuditEvent.event_type == "case.reassign")
+        refused, event = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.event_type == "case.reassign")
+            .order_by(AuditEvent.id)
         ).all()
+        assert refused.outcome is AuditOutcome.MINOR_FAILURE  # the unconfirmed attempt, kept
+        assert event.outcome is AuditOutcome.SUCCESS
         assert json.loads(event.detail)["outside_subspecialty"] is True
         assert case_history(session, case_id)[-1].outside_subspecialty is True
 

@@ -13,15 +13,10 @@ from worklist.errors import (
     AlreadyAssignedError,
     ConflictOfInterestError,
     NotAssignedError,
-    WorklistError,
+    OutsideSubspecialtyError,
 )
 from worklist.models import Assignment, Case, CaseMove, Pathologist
 from worklist.operations._common import active_assignments, active_primary, flush_new_assignment
-
-
-class OutsideSubspecialtyError(WorklistError):
-    """A case would go to a pathologist whose subspecialties do not include its tumour group,
-    and nobody confirmed that this is meant (409: send the confirmation to go ahead)."""
 
 
 def outside_subspecialty(

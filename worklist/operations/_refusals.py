@@ -29,6 +29,7 @@ from worklist.errors import (
     InvalidTransitionError,
     NotAssignedError,
     NotPermittedError,
+    OutsideSubspecialtyError,
 )
 from worklist.models import Case
 from worklist.operations._common import utc_now
@@ -38,6 +39,7 @@ REFUSALS: tuple[type[Exception], ...] = (
     NotPermittedError,
     AlreadyAssignedError,
     ConflictOfInterestError,
+    OutsideSubspecialtyError,
     NotAssignedError,
     ConcurrentUpdateError,
     DuplicateAccessionError,
