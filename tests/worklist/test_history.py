@@ -132,7 +132,7 @@ def test_outside_subspecialty_is_refused_unless_confirmed(
         refused, event = session.scalars(
             select(AuditEvent)
             .where(AuditEvent.event_type == "case.reassign")
-            .order_by(AuditEvent.id)
+            .order_by(AuditEvent.seq)
         ).all()
         assert refused.outcome is AuditOutcome.MINOR_FAILURE  # the unconfirmed attempt, kept
         assert event.outcome is AuditOutcome.SUCCESS
