@@ -15,9 +15,9 @@ import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from worklist.actor import Actor
@@ -233,13 +233,15 @@ def plan_round(
         session.flush()
         rows = _plan_rows(stored.id, plan, snapshot)
         if rows:
-            session.execute(insert(RoundProposal), rows)
+            session.execute(
+                insert(cast(Table, RoundProposal.__table__)), rows
+            )  # Core executemany: fastest
         unplaced = [
             {"round_id": stored.id, "case_id": u.case_id, "kind": u.kind.value, "reason": u.reason}
             for u in plan.unplaced
         ]
         if unplaced:
-            session.execute(insert(RoundUnplaced), unplaced)
+            session.execute(insert(cast(Table, RoundUnplaced.__table__)), unplaced)
         audit.record(
             detail={
                 "round_id": stored.id,
