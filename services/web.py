@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from services.middleware import content_security_policy
-from viewer.assets import ViewerAssets
+from viewer.assets import ViewerAssets, import_map_hashes
 
 __all__ = ["CASE_PAGE_CSP", "DESK_PAGES", "PAGE_CACHE_CONTROL", "STATIC_URL", "install_web_app"]
 
@@ -55,11 +55,30 @@ role may not see, and the page says so.
 """
 
 
-def _page_route(page: Callable[[str], FileResponse], name: str) -> Callable[[], FileResponse]:
+def _page_route(
+    page: Callable[[str, str | None], FileResponse], name: str, policy: str | None = None
+) -> Callable[[], FileResponse]:
     def serve_page() -> FileResponse:
-        return page(name)
+        return page(name, policy)
 
     return serve_page
+
+
+CHART_PAGES = frozenset({"desk-backlog", "desk-load"})
+"""Desk pages that draw Vega-Lite charts (``js/charts.js``)."""
+
+
+def chart_page_csp(assets: ViewerAssets, name: str) -> str | None:
+    """A chart page's policy: the base one, plus its own import map admitted by hash.
+
+    Vega draws with ``vega-interpreter`` (``ast: true``), so no chart needs ``'unsafe-eval'``;
+    the interpreter imports the bare name ``vega-util``, which only an import map resolves, and
+    an import map is always inline. Other pages: None (the base policy).
+    """
+    if name not in CHART_PAGES:
+        return None
+    hashes = " ".join(import_map_hashes(assets.page(name)))
+    return content_security_policy(script_src=f"'self' {hashes}".strip())
 
 
 class _RevalidatedFiles(StaticFiles):
@@ -106,7 +125,7 @@ def install_web_app(app: FastAPI, assets: ViewerAssets) -> None:
     for path, (name, summary) in DESK_PAGES.items():
         app.add_api_route(
             path,
-            _page_route(page, name),
+            _page_route(page, name, chart_page_csp(assets, name)),
             methods=["GET"],
             include_in_schema=False,
             summary=summary,

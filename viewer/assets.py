@@ -8,18 +8,50 @@ work on a hospital network without internet.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["VENDOR_PACKAGES", "ViewerAssets", "ViewerAssetsMissingError", "viewer_assets"]
+__all__ = [
+    "VENDOR_PACKAGES",
+    "ViewerAssets",
+    "ViewerAssetsMissingError",
+    "import_map_hashes",
+    "viewer_assets",
+]
 
 _VIEWER_DIR = Path(__file__).resolve().parent
 
 VENDOR_PACKAGES: dict[str, Path] = {
     "openseadragon": Path("openseadragon/build/openseadragon"),
     "annotorious": Path("@annotorious/openseadragon/dist"),
+    # The desk's charts: Vega-Lite compiled to Vega, drawn with the expression interpreter
+    # (no eval); vega-util is the interpreter's one import, resolved by the page's import map.
+    "vega": Path("vega/build"),
+    "vega-lite": Path("vega-lite/build"),
+    "vega-embed": Path("vega-embed/build"),
+    "vega-interpreter": Path("vega-interpreter/build"),
+    "vega-util": Path("vega-util/build"),
 }
 """URL name under ``/static/vendor/`` -> the folder of the npm package's built files."""
+
+
+_IMPORT_MAP = re.compile(r'<script type="importmap">(.*?)</script>', re.DOTALL)
+
+
+def import_map_hashes(page: Path) -> tuple[str, ...]:
+    """The CSP hash sources (``'sha256-...'``) of the inline import maps in ``page``.
+
+    An import map cannot be a file of its own, and a page's policy forbids inline script: the
+    policy admits exactly these maps by hash, and nothing else inline.
+    """
+    html = page.read_text(encoding="utf-8")
+    return tuple(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in _IMPORT_MAP.findall(html)
+    )
 
 
 class ViewerAssetsMissingError(RuntimeError):

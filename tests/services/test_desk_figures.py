@@ -6,8 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import update
 
+from services.middleware import content_security_policy
 from tests.services.conftest import ServiceHarness
 from tests.services.worklist_api_support import admin, make_case, manager, pathologist, post
+from viewer.assets import import_map_hashes, viewer_assets
 from worklist.db import run_in_transaction
 from worklist.enums import Priority
 from worklist.models import Absence, Case, Pathologist
@@ -139,3 +141,24 @@ def test_load_says_who_is_present_and_why_not(service: ServiceHarness) -> None:
         "/pathologists/load", params={"date": "30-11-2026"}, headers=boss.headers
     )
     assert bad.status_code == 422
+
+
+def test_chart_pages_admit_only_their_import_map(service: ServiceHarness) -> None:
+    """The chart pages' policy: no 'unsafe-eval', no 'unsafe-inline', their one import map
+    (vega-util for vega-interpreter) admitted by hash; the other desk pages keep the base."""
+    assets = viewer_assets()
+    for path, name in (("/desk/backlog", "desk-backlog"), ("/desk/load", "desk-load")):
+        answer = service.client.get(path)
+        assert answer.status_code == 200
+        policy = answer.headers["content-security-policy"]
+        (digest,) = import_map_hashes(assets.page(name))
+        assert f"script-src 'self' {digest}" in policy
+        assert "unsafe" not in policy
+    assert (
+        service.client.get("/desk/queue").headers["content-security-policy"]
+        == content_security_policy()
+    )
+    for package in ("vega", "vega-lite", "vega-embed", "vega-interpreter", "vega-util"):
+        assert package in assets.vendor_dirs
+    vendored = service.client.get("/static/vendor/vega-interpreter/vega-interpreter.js")
+    assert vendored.status_code == 200 and "expressionInterpreter" in vendored.text
