@@ -15,8 +15,14 @@ const minutes = (value) => value.toLocaleString("en-GB", { maximumFractionDigits
 const percent = (ratio) => (ratio === null ? "—" : `${Math.round(ratio * 100)}%`);
 
 function loadCell(ratio) {
-  return el("td", { class: ratio !== null && ratio > 1 ? "number over-capacity" : "number" },
-    percent(ratio), ratio !== null && ratio > 1 ? " (over capacity)" : null);
+  // Past capacity says so in words too, not by colour alone.
+  const over = ratio !== null && ratio > 1;
+  return el(
+    "td",
+    { class: over ? "number over-capacity" : "number" },
+    percent(ratio),
+    over ? " (over capacity)" : null,
+  );
 }
 
 function figureCells(row) {
