@@ -509,18 +509,22 @@ def round_database(url: str, cases: int, pathologists: int) -> None:
         engine.dispose()
 
 
-def time_stored_round(url: str) -> dict[str, Any]:
-    """Time a stored preview (snapshot from the database, engine, proposals stored), reading
-    it back, and applying all of it (one transaction, an audit record per assignment)."""
+def time_stored_round(url: str, repeats: int) -> dict[str, Any]:
+    """Time a stored preview (snapshot from the database, engine, proposals stored; median of
+    ``repeats``, a preview changes no assignment), reading it back, and applying the last one
+    (one transaction, an audit record per assignment)."""
     from worklist.rounds import apply_round, get_round, plan_round
 
     manager = Actor(user_id="bench-manager", role=Role.LAB_MANAGER)
     now = datetime(2025, 3, 12, 8, 0, tzinfo=UTC)  # a Wednesday morning
     engine = make_engine(url, pool_size=2)
     try:
-        started = time.perf_counter()
-        round_id, plan, snapshot = plan_round(engine=engine, actor=manager, now=now)
-        preview_s = time.perf_counter() - started
+        previews_s = []
+        for _ in range(max(1, repeats)):
+            started = time.perf_counter()
+            round_id, plan, snapshot = plan_round(engine=engine, actor=manager, now=now)
+            previews_s.append(time.perf_counter() - started)
+        preview_s = statistics.median(previews_s)
         started = time.perf_counter()
         get_round(engine=engine, actor=manager, round_id=round_id)
         read_s = time.perf_counter() - started
@@ -536,12 +540,17 @@ def time_stored_round(url: str) -> dict[str, Any]:
         "unplaced": len(plan.unplaced),
         "applied": sum(1 for p in view.proposals if p.applied),
         "preview_s": round(preview_s, 3),
+        "preview_min_s": round(min(previews_s), 3),
+        "preview_max_s": round(max(previews_s), 3),
+        "preview_repeats": len(previews_s),
         "read_back_s": round(read_s, 3),
         "apply_s": round(apply_s, 3),
     }
 
 
-def rounds_section(cases: int, pathologists: int, large: tuple[int, int], workdir: Path) -> Section:
+def rounds_section(
+    cases: int, pathologists: int, large: tuple[int, int], workdir: Path, repeats: int = 5
+) -> Section:
     """A stored preview + apply on a real (SQLite) database, and the engine at ``large``."""
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"rounds-{uuid.uuid4().hex[:8]}.sqlite3"
@@ -550,7 +559,7 @@ def rounds_section(cases: int, pathologists: int, large: tuple[int, int], workdi
         started = time.perf_counter()
         round_database(url, cases, pathologists)
         seed_s = time.perf_counter() - started
-        stored = {**time_stored_round(url), "seed_s": round(seed_s, 1)}
+        stored = {**time_stored_round(url, repeats), "seed_s": round(seed_s, 1)}
     finally:
         for leftover in workdir.glob(path.name + "*"):
             leftover.unlink()
@@ -571,11 +580,12 @@ def rounds_section(cases: int, pathologists: int, large: tuple[int, int], workdi
         f"{pathologists} pathologists (seeded in {stored['seed_s']} s, not timed). "
         f"Preview (`worklist.rounds.plan_round`: the snapshot read from the database, the "
         "engine's round, the round and its proposals and unplaced cases stored, one audit "
-        f"record) target < {ROUND_TARGETS_S['preview']:.0f} s: "
+        f"record; median of {stored['preview_repeats']}, min {stored['preview_min_s']:.3f} s, "
+        f"max {stored['preview_max_s']:.3f} s) target < {ROUND_TARGETS_S['preview']:.0f} s: "
         f"**{'met' if preview_met else 'NOT met'}**.",
         "",
         "| cases in snapshot | pathologists | proposals | unplaced | preview (s) "
-        "| read back (s) | apply all (s) | applied |",
+        "| read back (s) | apply all of the last (s) | applied |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {stored['cases_in_snapshot']:,} | {stored['pathologists']} | "
         f"{stored['proposals']:,} | {stored['unplaced']:,} | {stored['preview_s']:.3f} | "
@@ -608,7 +618,11 @@ def rounds_section(cases: int, pathologists: int, large: tuple[int, int], workdi
 def rounds(args: argparse.Namespace) -> Section:
     """The rounds section with the command line's sizes."""
     return rounds_section(
-        args.cases, args.pathologists, (args.large_cases, args.large_pathologists), args.workdir
+        args.cases,
+        args.pathologists,
+        (args.large_cases, args.large_pathologists),
+        args.workdir,
+        args.repeats,
     )
 
 
