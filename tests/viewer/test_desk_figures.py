@@ -31,6 +31,15 @@ def _open_cases_in_database(demo_server: DemoServer) -> Counter[str]:
         engine.dispose()
 
 
+def _open_as_manager(signed_in_page: Callable[..., Any], path: str) -> Any:
+    """A manager's page on ``path``, once ``/`` has sent them on to the desk (a navigation
+    started before that would be interrupted by it)."""
+    page = signed_in_page("manager")
+    page.wait_for_url("**/desk/queue")
+    page.goto(path)
+    return page
+
+
 def _cell_numbers(page: Any, table: str) -> dict[str, int]:
     """Department -> its "Open cases" figure in the table's body and foot."""
     rows = page.get_by_role("table", name=table, exact=True).locator("tbody tr, tfoot tr")
@@ -47,10 +56,10 @@ def test_backlog_page_equals_api_and_database(
     api_as: Callable[[str], ApiClient],
     assert_accessible: Callable[[Any, str], None],
 ) -> None:
-    page = signed_in_page("manager")
     errors: list[str] = []
+    page = _open_as_manager(signed_in_page, "/desk/backlog")
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto("/desk/backlog")
+    page.reload()  # the console listener from the first load on
     page.get_by_role("heading", name="Backlog", level=1).wait_for()
     chart = page.get_by_role("img", name="Bar chart: open cases per department")
     chart.locator("canvas").wait_for(timeout=20_000)
@@ -79,8 +88,7 @@ def test_load_page_shows_every_pathologist(
     api_as: Callable[[str], ApiClient],
     assert_accessible: Callable[[Any, str], None],
 ) -> None:
-    page = signed_in_page("manager")
-    page.goto("/desk/load")
+    page = _open_as_manager(signed_in_page, "/desk/load")
     page.get_by_role("heading", name="Load today", level=1).wait_for()
     page.get_by_role("img", name="Bar chart: relative load per pathologist").locator(
         "canvas"
