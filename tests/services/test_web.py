@@ -4,6 +4,8 @@ pages' own scripts and npm's, no way out of the static folders, and a clear erro
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -15,7 +17,7 @@ from fastapi.testclient import TestClient
 from services.app import create_app
 from services.middleware import content_security_policy
 from services.settings import Settings
-from services.web import CASE_PAGE_CSP
+from services.web import CASE_PAGE_CSP, chart_page_csp
 from viewer.assets import ViewerAssetsMissingError, viewer_assets
 
 STATIC_DIR = Path(__file__).resolve().parents[2] / "viewer" / "static"
@@ -140,10 +142,12 @@ class _InlineCode(HTMLParser):
     """Collects what the policy would block: inline script, style attributes and elements,
     event-handler attributes, ``javascript:`` links, anything loaded from another origin."""
 
-    def __init__(self) -> None:
+    def __init__(self, policy: str) -> None:
         super().__init__()
+        self.policy = policy
         self.problems: list[str] = []
         self._in_script = False
+        self._import_map = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
@@ -151,7 +155,9 @@ class _InlineCode(HTMLParser):
             self.problems.append("<style> element")
         if tag == "script":
             self._in_script = True
-            if not values.get("src"):
+            # An import map is always inline: allowed only where the policy admits its hash.
+            self._import_map = values.get("type") == "importmap"
+            if not values.get("src") and not self._import_map:
                 self.problems.append("<script> without src")
         for name, value in attrs:
             if name == "style":
@@ -169,12 +175,31 @@ class _InlineCode(HTMLParser):
             self._in_script = False
 
     def handle_data(self, data: str) -> None:
-        if self._in_script and data.strip():
+        if not (self._in_script and data.strip()):
+            return
+        if self._import_map:
+            digest = base64.b64encode(hashlib.sha256(data.encode()).digest()).decode()
+            if f"'sha256-{digest}'" not in self.policy:
+                self.problems.append("an import map the policy does not admit by hash")
+        else:
             self.problems.append("inline script text")
+
+
+def _policy_of(page: str) -> str:
+    name = page.removesuffix(".html")
+    if name == "case":
+        return CASE_PAGE_CSP
+    return chart_page_csp(viewer_assets(), name) or content_security_policy()
 
 
 @pytest.mark.parametrize("page", sorted(path.name for path in STATIC_DIR.glob("*.html")))
 def test_no_page_holds_code_the_policy_blocks(page: str) -> None:
-    parser = _InlineCode()
+    parser = _InlineCode(_policy_of(page))
     parser.feed((STATIC_DIR / page).read_text(encoding="utf-8"))
     assert parser.problems == [], page
+
+
+def test_an_import_map_the_policy_does_not_admit_is_found() -> None:
+    parser = _InlineCode(content_security_policy())
+    parser.feed('<script type="importmap">{"imports": {"x": "/static/x.js"}}</script>')
+    assert parser.problems == ["an import map the policy does not admit by hash"]
