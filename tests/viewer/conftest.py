@@ -220,10 +220,15 @@ def sign_in_context(
     return context
 
 
+DESK_ROLES = frozenset({"lab_manager", "admin"})
+"""Roles whose landing page (``/``) sends them on to the lab manager's desk."""
+
+
 @pytest.fixture
 def signed_in_page(browser: Any, demo_server: DemoServer) -> Iterator[Callable[..., Any]]:
     """``signed_in_page("alrijne")``: a page in a new context signed in as that user, on ``/``
-    (``password=`` for an account made with ``new_account``).
+    (lab managers and admins: on ``/desk/queue``, where ``/`` sends them; ``password=`` for
+    an account made with ``new_account``).
 
     Uncaught script errors of the page are printed at the end (shown when a test fails).
     """
@@ -236,6 +241,11 @@ def signed_in_page(browser: Any, demo_server: DemoServer) -> Iterator[Callable[.
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(f"{username}: {error}"))
         page.goto("/")
+        role = context.request.get("/auth/me").json().get("role")
+        if role in DESK_ROLES:
+            # Their landing page sends them on to the desk; a test's own goto issued before
+            # that redirect would be cut short by it.
+            page.wait_for_url("**/desk/queue")
         return page
 
     yield open_page
