@@ -25,7 +25,7 @@ from worklist.db import read_session
 from worklist.engine import AssignmentPlan, Proposal, Rule, RuleSet, Snapshot, plan_assignments
 from worklist.enums import AssignmentKind, AuditAction
 from worklist.errors import ConcurrentUpdateError, NotFoundError, ValidationError
-from worklist.models import AssignmentRound, RoundProposal, RoundUnplaced
+from worklist.models import AssignmentRound, Pathologist, RoundProposal, RoundUnplaced
 from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import require_manager, utc_now
 from worklist.operations.proposals import apply_in_session
@@ -66,6 +66,8 @@ class RoundView:
     round: AssignmentRound
     proposals: tuple[RoundProposal, ...]
     unplaced: tuple[RoundUnplaced, ...]
+    pathologist_codes: dict[int, str]
+    """Pathologist id -> code (the API names pathologists by code)."""
 
 
 def placement(proposal: Proposal, case_department: str, person_department: str) -> str:
@@ -272,7 +274,9 @@ def _load(session: Session, round_id: int) -> RoundView:
     unplaced = session.execute(
         select(RoundUnplaced).where(RoundUnplaced.round_id == round_id).order_by(RoundUnplaced.id)
     ).scalars()
-    return RoundView(stored, tuple(proposals), tuple(unplaced))
+    rows = session.execute(select(Pathologist.id, Pathologist.code))
+    codes: dict[int, str] = {row.id: row.code for row in rows}
+    return RoundView(stored, tuple(proposals), tuple(unplaced), codes)
 
 
 def get_round(*, engine: Engine, actor: Actor, round_id: int) -> RoundView:

@@ -208,8 +208,8 @@ def round_csv(public: RoundPublic) -> str:
                 p.id,
                 p.accession,
                 p.kind,
-                p.pathologist,
-                p.department,
+                p.assignee_name,
+                p.department_code,
                 p.rule,
                 p.placement,
                 f"{p.minutes:.1f}",
@@ -248,7 +248,9 @@ def print_round(console: Console, public: RoundPublic, *, details: bool) -> None
         for p in counted:
             kind = "" if p.kind == "primary" else f" ({p.kind})"
             place = p.placement + (" (overloaded)" if p.overloaded else "")
-            table.add_row(p.accession + kind, p.pathologist, p.department, place, p.rule, p.reason)
+            table.add_row(
+                p.accession + kind, p.assignee_name, p.department_code, place, p.rule, p.reason
+            )
         console.print(table)
         if public.unplaced:
             left = Table(title="Unplaced")
@@ -261,17 +263,17 @@ def print_round(console: Console, public: RoundPublic, *, details: bool) -> None
         table = Table(title=f"Round {public.id}: load per pathologist who gets work")
         for column in ("pathologist", "dept", "proposals", "minutes", "overloaded", "load after"):
             table.add_column(column)
-        overloaded = Counter(p.pathologist_id for p in counted if p.overloaded)
+        overloaded = Counter(p.pathologist_code for p in counted if p.overloaded)
         for row in public.load:
             if row.proposals == 0:
                 continue
             after = row.relative_load_after
             table.add_row(
                 row.name,
-                row.department,
+                row.department_code,
                 str(row.proposals),
                 f"{row.proposed_minutes:,.0f}",
-                str(overloaded.get(row.pathologist_id, 0)),
+                str(overloaded.get(row.pathologist_code, 0)),
                 "-" if after is None else f"{after:.0%}",
             )
         if table.row_count:

@@ -32,9 +32,9 @@ class RoundProposalPublic(BaseModel):
     id: int
     case_id: int
     accession: str
-    pathologist_id: int
-    pathologist: str = Field(description="The pathologist's name.")
-    department: str = Field(description="The pathologist's department.")
+    pathologist_code: str
+    assignee_name: str = Field(description="The pathologist's name.")
+    department_code: str = Field(description="The pathologist's department.")
     kind: str = Field(description="primary, second_opinion ...")
     rule: str
     placement: str = Field(description="local, regional, escalation or second read.")
@@ -56,9 +56,9 @@ class RoundUnplacedPublic(BaseModel):
 class RoundLoadPublic(BaseModel):
     """A pathologist's load before and after the round's proposals (applied ones, once applied)."""
 
-    pathologist_id: int
+    pathologist_code: str
     name: str
-    department: str
+    department_code: str
     present: bool
     capacity_today_minutes: float
     open_minutes_before: float
@@ -92,9 +92,9 @@ class RoundPublic(BaseModel):
                 id=p.id,
                 case_id=p.case_id,
                 accession=cases[str(p.case_id)][0],
-                pathologist_id=p.pathologist_id,
-                pathologist=people[str(p.pathologist_id)][0],
-                department=load.get(str(p.pathologist_id), [""])[0],
+                pathologist_code=view.pathologist_codes.get(p.pathologist_id, ""),
+                assignee_name=people[str(p.pathologist_id)][0],
+                department_code=load.get(str(p.pathologist_id), [""])[0],
                 kind=p.kind,
                 rule=p.rule,
                 placement=p.placement,
@@ -113,9 +113,9 @@ class RoundPublic(BaseModel):
         ]
         loads = [
             RoundLoadPublic(
-                pathologist_id=row.pathologist_id,
+                pathologist_code=view.pathologist_codes.get(row.pathologist_id, ""),
                 name=row.name,
-                department=row.department,
+                department_code=row.department,
                 present=row.present,
                 capacity_today_minutes=row.capacity_today_minutes,
                 open_minutes_before=row.open_minutes_before,

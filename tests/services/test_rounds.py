@@ -10,7 +10,7 @@ from tests.services.conftest import ServiceHarness
 from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.enums import Role
-from worklist.models import Assignment, AuditEvent
+from worklist.models import Assignment, AuditEvent, Pathologist
 from worklist.operations import (
     BlockIntake,
     CaseIntake,
@@ -41,10 +41,12 @@ def _cases(service: ServiceHarness, count: int) -> list[int]:
     return [s.case_id for s in states]
 
 
-def _active(service: ServiceHarness) -> set[tuple[int, int]]:
+def _active(service: ServiceHarness) -> set[tuple[int, str]]:
     with read_session(service.engine) as session:
         rows = session.execute(
-            select(Assignment.case_id, Assignment.pathologist_id).where(Assignment.active)
+            select(Assignment.case_id, Pathologist.code)
+            .join(Pathologist, Pathologist.id == Assignment.pathologist_id)
+            .where(Assignment.active)
         )
         return {(c, p) for c, p in rows}
 
@@ -73,7 +75,7 @@ def test_a_manager_previews_approves_part_and_applies(service: ServiceHarness) -
     )
     assert applied.status_code == 200, applied.text
     assert [p["applied"] for p in applied.json()["proposals"]] == [True, False, True]
-    assert _active(service) == {(p["case_id"], p["pathologist_id"]) for p in chosen}
+    assert _active(service) == {(p["case_id"], p["pathologist_code"]) for p in chosen}
     again = service.client.get(f"/assignment-rounds/{body['id']}", headers=headers)
     assert again.json()["status"] == "applied"
     twice = service.client.post(f"/assignment-rounds/{body['id']}/apply", json={}, headers=headers)
@@ -90,7 +92,12 @@ def test_a_stale_round_is_refused_with_what_changed(service: ServiceHarness) -> 
     body = service.client.post(
         "/assignment-rounds", json={"now": NOW.isoformat()}, headers=headers
     ).json()
-    taker = body["proposals"][0]["pathologist_id"]
+    with read_session(service.engine) as session:
+        taker = session.execute(
+            select(Pathologist.id).where(
+                Pathologist.code == body["proposals"][0]["pathologist_code"]
+            )
+        ).scalar_one()
     claim_case(engine=service.engine, actor=MANAGER, case_id=case_id, pathologist_id=taker)
     refused = service.client.post(
         f"/assignment-rounds/{body['id']}/apply", json={}, headers=headers

@@ -75,5 +75,5 @@ def test_a_manager_previews_approves_part_and_applies_a_round(
             assert holder is None, f"{proposal['accession']} was not approved"
     held = _worklists(api_as)
     for proposal in applied:
-        if proposal["pathologist"] in held:
-            assert proposal["case_id"] in held[proposal["pathologist"]]
+        if proposal["assignee_name"] in held:
+            assert proposal["case_id"] in held[proposal["assignee_name"]]

@@ -26,7 +26,7 @@ function proposalRow(p) {
     checked: round.status === "previewed" ? true : p.applied, // once applied: what was assigned
     disabled: round.status !== "previewed",
     "data-proposal-id": p.id,
-    "aria-label": `${round.status === "previewed" ? "Approve" : "Applied:"} ${p.accession} to ${p.pathologist}`,
+    "aria-label": `${round.status === "previewed" ? "Approve" : "Applied:"} ${p.accession} to ${p.assignee_name}`,
   });
   const placement = p.overloaded ? `${p.placement} (overloaded)` : p.placement;
   return el(
@@ -34,7 +34,7 @@ function proposalRow(p) {
     {},
     el("td", {}, box),
     el("td", {}, p.kind === "primary" ? p.accession : `${p.accession} (${p.kind.replace("_", " ")})`),
-    el("td", {}, `${p.pathologist} (${p.department})`),
+    el("td", {}, `${p.assignee_name} (${p.department_code})`),
     el("td", { class: p.overloaded ? "overloaded" : null }, placement),
     el("td", {}, p.rule),
     el("td", {}, String(Math.round(p.minutes))),
@@ -48,7 +48,7 @@ function loadRow(row) {
     "tr",
     {},
     el("td", {}, row.name),
-    el("td", {}, row.department),
+    el("td", {}, row.department_code),
     el("td", {}, row.present ? "present" : "absent"),
     el("td", {}, String(Math.round(row.capacity_today_minutes))),
     el("td", {}, String(Math.round(row.open_minutes_before))),
