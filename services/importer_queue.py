@@ -15,7 +15,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,12 +39,13 @@ from worklist.scan_names import parse_scan_name
 __all__ = ["discard_queued_file", "link_queued_file", "queued_files"]
 
 
-def queued_files(session: Session, status: QueueStatus | None) -> list[ImportedFile]:
-    """The queue's files in ``status`` (None: every file that was ever in it), newest first."""
+def queued_files(status: QueueStatus | None) -> Select[ImportedFile]:
+    """The query of the queue's files in ``status`` (None: every file that was ever in it);
+    unordered, for the API's pages (newest first)."""
     query = select(ImportedFile).where(ImportedFile.queue_status.is_not(None))
     if status is not None:
         query = query.where(ImportedFile.queue_status == status.value)
-    return list(session.scalars(query.order_by(ImportedFile.id.desc())))
+    return query
 
 
 def _open_row(engine: Engine, file_id: int) -> ImportedFile:

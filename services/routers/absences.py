@@ -69,7 +69,7 @@ def absence_list(pathologist: Pathologist, on: date) -> AbsenceList:
         on=on,
         present=why is None,
         why_absent=why,
-        items=[_public(pathologist.code, a) for a in pathologist.absences],
+        absences=[_public(pathologist.code, a) for a in pathologist.absences],
     )
 
 

@@ -15,8 +15,10 @@ from fastapi import Path as PathParam
 
 from services.deps import ManagerUser, SessionDep, StateDep
 from services.importer_queue import discard_queued_file, link_queued_file, queued_files
+from services.paging import Ordering, SortKey, read_page
+from services.routers.params import Cursor, Limit
 from services.schemas.auth import ErrorBody
-from services.schemas.common import MAX_ID
+from services.schemas.common import DEFAULT_PAGE_LIMIT, MAX_ID, Page
 from services.schemas.imports import (
     ImportDiscardRequest,
     ImportedFilePublic,
@@ -24,6 +26,7 @@ from services.schemas.imports import (
     imported_file_public,
 )
 from worklist.labels import SlideLabels
+from worklist.models import ImportedFile
 from worklist.models.imports import QueueStatus
 
 router = APIRouter(
@@ -35,6 +38,7 @@ router = APIRouter(
     },
 )
 
+IMPORTS_NEWEST_FIRST = Ordering("imports", (SortKey(ImportedFile.id, "int", descending=True),))
 ImportId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="The queue entry's id.")]
 _RESOLVE_RESPONSES: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "No such queue entry (or case)."},
@@ -42,7 +46,7 @@ _RESOLVE_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.get("", response_model=list[ImportedFilePublic])
+@router.get("", response_model=Page[ImportedFilePublic])
 def list_imports(
     manager: ManagerUser,
     session: SessionDep,
@@ -53,11 +57,20 @@ def list_imports(
             "discarded, or all."
         ),
     ] = QueueStatus.OPEN,
-) -> list[ImportedFilePublic]:
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ImportedFilePublic]:
     """Files in the import queue with their reason, newest first."""
     del manager
     wanted = None if status == "all" else QueueStatus(status)
-    return [imported_file_public(row) for row in queued_files(session, wanted)]
+    return read_page(
+        session,
+        queued_files(wanted),
+        order=IMPORTS_NEWEST_FIRST,
+        limit=limit,
+        cursor=cursor,
+        item=imported_file_public,
+    )
 
 
 @router.post("/{import_id}/link", response_model=ImportedFilePublic, responses=_RESOLVE_RESPONSES)

@@ -19,6 +19,7 @@ from services.schemas.common import (
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID, description="The case's id.")]
 SlideId = Annotated[int, Path(ge=1, le=MAX_ID, description="The slide's id.")]
 AnnotationId = Annotated[int, Path(ge=1, le=MAX_ID, description="The annotation's id.")]
+RoundId = Annotated[int, Path(ge=1, le=MAX_ID, description="The assignment round's id.")]
 DepartmentCodePath = Annotated[
     str,
     Path(max_length=16, pattern=r"^[A-Z][A-Z0-9-]{1,15}$", description="e.g. HMC, LUMC"),

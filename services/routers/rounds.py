@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, status
 
 from services.deps import CurrentUser, EngineDep
+from services.routers.params import RoundId
 from services.schemas.auth import ErrorBody
 from services.schemas.rounds import RoundApply, RoundCreate, RoundPublic
 from worklist.region import default_region
@@ -44,7 +45,7 @@ def preview(body: RoundCreate, user: CurrentUser, engine: EngineDep) -> RoundPub
     response_model=RoundPublic,
     responses={404: {"model": ErrorBody, "description": "No such round."}},
 )
-def read(round_id: int, user: CurrentUser, engine: EngineDep) -> RoundPublic:
+def read(round_id: RoundId, user: CurrentUser, engine: EngineDep) -> RoundPublic:
     """A stored round, previewed or applied (then ``applied`` marks what was assigned)."""
     return RoundPublic.of(get_round(engine=engine, actor=user.actor, round_id=round_id))
 
@@ -58,7 +59,7 @@ def read(round_id: int, user: CurrentUser, engine: EngineDep) -> RoundPublic:
         422: {"model": ErrorBody, "description": "A proposal id not in the round."},
     },
 )
-def apply(round_id: int, body: RoundApply, user: CurrentUser, engine: EngineDep) -> RoundPublic:
+def apply(round_id: RoundId, body: RoundApply, user: CurrentUser, engine: EngineDep) -> RoundPublic:
     """Apply the approved proposals (all when ``proposal_ids`` is omitted) in one audited
     transaction; a round whose snapshot changed is refused with what changed."""
     view = apply_round(

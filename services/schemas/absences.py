@@ -42,7 +42,7 @@ class AbsenceList(BaseModel):
         description="Why not present on ``on``: not a working day, public holiday: NAME, or "
         "the absence's kind."
     )
-    items: list[AbsencePublic]
+    absences: list[AbsencePublic]
 
 
 class RosterUpdate(RequestBody):

@@ -56,7 +56,7 @@ class DepartmentLoadPublic(BaseModel):
     """A department's (or the region's) pathologists summed."""
 
     department_code: str
-    pathologists: int
+    headcount: int
     present: int
     capacity_minutes: float
     open_minutes: float

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from services.schemas.common import MAX_ID, RequestBody
 from worklist.models import ImportedFile, ImportOutcome
 from worklist.models.imports import ImportProblem, QueueStatus
 
@@ -50,16 +51,16 @@ def imported_file_public(row: ImportedFile) -> ImportedFilePublic:
     )
 
 
-class ImportLinkRequest(BaseModel):
+class ImportLinkRequest(RequestBody):
     """Register a queued file as a slide of this case (labels default to the file name's)."""
 
-    case_id: int = Field(ge=1, le=2**63 - 1)
+    case_id: int = Field(ge=1, le=MAX_ID)
     specimen_label: str | None = Field(default=None, min_length=1, max_length=8)
     block_label: str | None = Field(default=None, min_length=1, max_length=8)
     stain: str | None = Field(default=None, min_length=1, max_length=32)
 
 
-class ImportDiscardRequest(BaseModel):
+class ImportDiscardRequest(RequestBody):
     """Discard a queued file: it is deleted from the drop folder; the note says why."""
 
     note: str = Field(min_length=1, max_length=500)

@@ -51,7 +51,7 @@ def test_an_absence_added_is_listed_used_by_the_roster_and_removed(
 
     listed = service.client.get(url, params={"on": day.isoformat()}, headers=manager).json()
     assert listed["present"] is False and listed["why_absent"] == "sickness"
-    assert [a["id"] for a in listed["items"]] == [added.json()["id"]]
+    assert [a["id"] for a in listed["absences"]] == [added.json()["id"]]
 
     overlap = service.client.post(url, json=body, headers=manager)
     assert overlap.status_code == 409 and "already absent" in overlap.json()["detail"]
@@ -78,7 +78,7 @@ def test_bad_absences_are_refused_and_change_nothing(
     fine = {"starts_on": "2026-03-10", "ends_on": "2026-03-10"}
     assert service.client.post(nobody, json=fine, headers=manager).status_code == 404
     assert service.client.delete(f"{url}/999999", headers=manager).status_code == 404
-    before = service.client.get(url, headers=manager).json()["items"]
+    before = service.client.get(url, headers=manager).json()["absences"]
     assert all(a["starts_on"] != "2026-03-10" for a in before)
 
 

@@ -116,9 +116,9 @@ def test_load_says_who_is_present_and_why_not(service: ServiceHarness) -> None:
         assert abs(held["load_ratio"] - expected) < 1e-9
     hmc = next(d for d in body["departments"] if d["department_code"] == "HMC")
     in_hmc = [p for p in body["pathologists"] if p["department_code"] == "HMC"]
-    assert hmc["pathologists"] == len(in_hmc)
+    assert hmc["headcount"] == len(in_hmc)
     assert hmc["capacity_minutes"] == sum(p["capacity_minutes"] for p in in_hmc)
-    assert body["region"]["pathologists"] == len(body["pathologists"])
+    assert body["region"]["headcount"] == len(body["pathologists"])
 
     sunday = service.client.get(
         "/pathologists/load", params={"date": "2026-11-29"}, headers=boss.headers

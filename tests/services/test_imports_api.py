@@ -49,7 +49,7 @@ def queue(service: ServiceHarness, status: str = "open") -> dict[str, dict[str, 
         "/imports", params={"status": status}, headers=service.headers("manager")
     )
     assert answer.status_code == 200, answer.text
-    return {item["file_name"]: item for item in answer.json()}
+    return {item["file_name"]: item for item in answer.json()["items"]}
 
 
 def blocks_of(service: ServiceHarness, case_id: int) -> set[str]:

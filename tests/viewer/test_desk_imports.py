@@ -58,8 +58,7 @@ def drop(demo_server: DemoServer, department: str, name: str) -> Path:
 def wait_queued(manager: ApiClient, name: str, timeout_s: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        code, items = manager.get("/imports?status=open")
-        assert code == 200, items
+        items = manager.all_items("/imports?status=open")
         found = [i for i in items if i["file_name"] == name]
         if found:
             entry: dict[str, Any] = found[0]
@@ -100,8 +99,7 @@ def test_a_manager_links_an_unmatched_scan_to_its_case_and_discards_another(
     link_form.get_by_role("button", name="Link").click()
     expect(page.get_by_role("status").filter(has_text=f"linked to {target}")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text=unmatched.name)).to_have_count(0)
-    code, linked = manager.get("/imports?status=linked")
-    assert code == 200
+    linked = manager.all_items("/imports?status=linked")
     [entry] = [i for i in linked if i["file_name"] == unmatched.name]
     assert entry["accession_number"] == target and entry["slide_id"] is not None
     assert not unmatched.exists()

@@ -86,7 +86,7 @@ def test_an_absence_entered_today_removes_the_pathologist_from_todays_proposals(
         assert status == 201, round_
         [load] = [row for row in round_["load"] if row["name"] == person["name"]]
         assert load["present"] is False and load["proposals"] == 0
-        assert all(p["pathologist"] != person["name"] for p in round_["proposals"])
+        assert all(p["assignee_name"] != person["name"] for p in round_["proposals"])
     finally:
         page.get_by_role("button", name=f"Remove absence {today} to {today}").click()
         expect(page.get_by_text("works today")).to_be_visible()

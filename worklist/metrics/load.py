@@ -46,7 +46,7 @@ class DepartmentLoad:
     """A department's pathologists summed."""
 
     department_code: str
-    pathologists: int
+    headcount: int
     present: int
     capacity_minutes: float
     open_minutes: float
@@ -120,7 +120,7 @@ def _summed(code: str, loads: list[PathologistLoad]) -> DepartmentLoad:
     today = sum(p.assigned_today_minutes for p in loads)
     return DepartmentLoad(
         department_code=code,
-        pathologists=len(loads),
+        headcount=len(loads),
         present=sum(p.present for p in loads),
         capacity_minutes=capacity,
         open_minutes=open_minutes,

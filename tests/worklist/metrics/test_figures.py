@@ -49,6 +49,6 @@ def test_load_follows_the_roster_and_the_holdings(engine: Engine, factory: Facto
     assert people["HMC-01"].assigned_today_minutes == 15.0
     assert people["HMC-01"].load_ratio == 30.0 / people["HMC-01"].capacity_minutes
     hmc = next(d for d in day.departments if d.department_code == "HMC")
-    assert (hmc.pathologists, hmc.present) == (2, 1)
-    assert day.region.pathologists == 3
+    assert (hmc.headcount, hmc.present) == (2, 1)
+    assert day.region.headcount == 3
     assert [p.absent_because for p in leave.pathologists] == ["leave"]

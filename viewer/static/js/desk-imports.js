@@ -4,6 +4,7 @@
 
 import { api, el, formatDateTime } from "/static/js/api.js";
 import { mountHeader } from "/static/js/header.js";
+import { allItems } from "/static/js/panel-kit.js";
 
 const PROBLEMS = {
   no_case: "No matching case",
@@ -132,7 +133,7 @@ function row(item) {
 
 async function load() {
   const wanted = picker.value;
-  const items = await api(`/imports?status=${encodeURIComponent(wanted)}`);
+  const items = await allItems(`/imports?status=${encodeURIComponent(wanted)}`);
   body.replaceChildren(...items.map(row));
   table.hidden = items.length === 0;
   empty.hidden = items.length !== 0;

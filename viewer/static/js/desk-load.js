@@ -39,7 +39,7 @@ function departmentRow(row, name) {
     "tr",
     {},
     el("th", { scope: "row" }, name),
-    el("td", { class: "number" }, String(row.pathologists)),
+    el("td", { class: "number" }, String(row.headcount)),
     el("td", { class: "number" }, String(row.present)),
     ...figureCells(row),
   );
@@ -115,7 +115,7 @@ function show(body) {
     year: "numeric",
   });
   statusRegion.textContent =
-    `${day}: ${body.region.present} of ${body.region.pathologists} pathologists present, ` +
+    `${day}: ${body.region.present} of ${body.region.headcount} pathologists present, ` +
     `relative load ${percent(body.region.load_ratio)}`;
 }
 

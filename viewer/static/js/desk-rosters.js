@@ -63,7 +63,7 @@ function renderAbsences(list) {
   $("today").textContent = list.present
     ? `${name} works today.`
     : `${name} is not working today: ${list.why_absent}.`;
-  const rows = list.items.map((absence) => {
+  const rows = list.absences.map((absence) => {
     const label = `${absence.starts_on} to ${absence.ends_on}`;
     const remove = el(
       "button",
