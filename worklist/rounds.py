@@ -121,7 +121,7 @@ class ResultingLoad:
 
     @property
     def relative_load_after(self) -> float | None:
-        """``(open + today + proposed) / capacity``; ``None`` without capacity today."""
+        """``(open, today's included, + proposed) / capacity``; ``None`` without capacity today."""
         return (
             None if self.capacity_today_minutes <= 0 else self._after / self.capacity_today_minutes
         )

@@ -47,8 +47,8 @@ class PathologistLoadPublic(BaseModel):
     open_minutes: float = Field(description="Standard minutes of the open cases held now.")
     assigned_today_minutes: float = Field(description="Of those, assigned on the day.")
     load_ratio: float | None = Field(
-        description="Relative load (open + assigned that day) / capacity, as the assignment "
-        "engine ranks; None without capacity that day."
+        description="Relative load: open minutes (those assigned that day included) / capacity, "
+        "as the assignment engine ranks; None without capacity that day."
     )
 
 

@@ -46,8 +46,8 @@ class Staff:
         ]
 
     def load(self, i: int) -> float:
-        """Relative load ``(open + today) / today's capacity``."""
-        return (self.open[i] + self.today[i]) / self.capacity[i]
+        """Relative load: open minutes (today's included) / today's capacity."""
+        return self.open[i] / self.capacity[i]
 
     def room(self, i: int) -> float:
         """Minutes left in today's capacity."""

@@ -6,7 +6,7 @@ The rules, in the order they bind:
    where the rule set allows it for that subspecialty), is on the roster with diagnostic time
    today, and stays under their personal maximum of open minutes.
 2. Locality: the originating department while one of its eligible pathologists has room today;
-   then the region, by lowest relative load ``(open + today's minutes) / today's capacity``.
+   then the region, by lowest relative load ``open minutes (today's included) / today's capacity``.
 3. Order: frozen > urgent > cancer pathway > routine, then earliest due, then case id.
 4. Continuity: a patient's open cases stay with the pathologist who already holds them.
 5. Mandatory second reads from the rule set's trigger table: never by the author, preferably at

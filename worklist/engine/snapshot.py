@@ -82,10 +82,11 @@ class PathologistSnapshot:
 
     @property
     def load_ratio(self) -> float:
-        """Relative load ``(open + today) / today's capacity``; infinite without capacity."""
+        """Relative load: open minutes (today's included) / today's capacity; infinite without
+        capacity."""
         if self.capacity_today_minutes <= 0:
             return float("inf")
-        return (self.open_minutes + self.today_minutes) / self.capacity_today_minutes
+        return self.open_minutes / self.capacity_today_minutes
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ class PathologistLoad:
     """Standard minutes of the open cases held now (primary, second reads, consults)."""
     assigned_today_minutes: float
     load_ratio: float | None
-    """``(open + assigned today) / capacity``, as the engine ranks; None without capacity."""
+    """Open minutes (today's included) / capacity, as the engine ranks; None without capacity."""
 
 
 @dataclass(frozen=True)
@@ -125,5 +125,5 @@ def _summed(code: str, loads: list[PathologistLoad]) -> DepartmentLoad:
         capacity_minutes=capacity,
         open_minutes=open_minutes,
         assigned_today_minutes=today,
-        load_ratio=(open_minutes + today) / capacity if capacity > 0 else None,
+        load_ratio=open_minutes / capacity if capacity > 0 else None,
     )

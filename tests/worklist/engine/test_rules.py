@@ -131,13 +131,14 @@ def test_gi_biopsy_leaves_alrijne_once_its_gi_pathologists_are_full() -> None:
 
 def test_goes_to_least_loaded_department_when_local_is_full() -> None:
     full_alrijne = pathologist(1, "Alrijne", today=DAY_MINUTES)
-    busy_lumc = pathologist(2, "LUMC", open_minutes=300, today=100)  # relative load 1.46
-    quiet_hmc = pathologist(3, "HMC", open_minutes=60, today=20)  # relative load 0.29
+    # Open minutes include those assigned today: relative load = open / today's capacity.
+    busy_lumc = pathologist(2, "LUMC", open_minutes=300, today=100)  # relative load 1.09
+    quiet_hmc = pathologist(3, "HMC", open_minutes=60, today=20)  # relative load 0.22
 
     proposal = only(propose_assignments(snapshot([case(10)], [full_alrijne, busy_lumc, quiet_hmc])))
 
     assert (proposal.pathologist_id, proposal.rule) == (3, Rule.REGIONAL_LEAST_LOAD)
-    assert "Dr. 3 at HMC, the least loaded in the region (29% relative load)" in proposal.reason
+    assert "Dr. 3 at HMC, the least loaded in the region (22% relative load)" in proposal.reason
 
 
 def test_within_a_department_the_least_loaded_colleague_first() -> None:

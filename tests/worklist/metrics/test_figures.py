@@ -47,7 +47,8 @@ def test_load_follows_the_roster_and_the_holdings(engine: Engine, factory: Facto
     assert people["HMC-02"].capacity_minutes == 0 and people["HMC-02"].load_ratio is None
     assert people["HMC-01"].present and people["HMC-01"].open_minutes == 15.0
     assert people["HMC-01"].assigned_today_minutes == 15.0
-    assert people["HMC-01"].load_ratio == 30.0 / people["HMC-01"].capacity_minutes
+    # The 15 minutes assigned today are part of the open 15, counted once.
+    assert people["HMC-01"].load_ratio == 15.0 / people["HMC-01"].capacity_minutes
     hmc = next(d for d in day.departments if d.department_code == "HMC")
     assert (hmc.headcount, hmc.present) == (2, 1)
     assert day.region.headcount == 3
