@@ -324,7 +324,9 @@ def assignment_public(assignment: Assignment, pathologist_code: str) -> Assignme
     )
 
 
-def _slide_listing(slide: Slide, specimen_label: str, block_label: str) -> SlideListing:
+def _slide_listing(
+    slide: Slide, specimen_label: str, block_label: str, signed_out_at: datetime | None
+) -> SlideListing:
     return SlideListing(
         id=slide.id,
         specimen_label=specimen_label,
@@ -335,7 +337,13 @@ def _slide_listing(slide: Slide, specimen_label: str, block_label: str) -> Slide
         dzi_url=dzi_url(slide.id),
         withdrawn_at=slide.withdrawn_at,
         withdrawal_reason=slide.withdrawal_reason,
+        after_sign_out=scanned_after(slide.scanned_at, signed_out_at),
     )
+
+
+def scanned_after(scanned_at: datetime | None, signed_out_at: datetime | None) -> bool:
+    """Whether a slide scanned at ``scanned_at`` came after its case's sign-out."""
+    return scanned_at is not None and signed_out_at is not None and scanned_at > signed_out_at
 
 
 def case_slides(
@@ -343,9 +351,10 @@ def case_slides(
 ) -> Page[SlideListing]:
     """One page of a case's slides, in specimen, block and slide order."""
     rows = (
-        select(Slide, Specimen.label, Block.label)
+        select(Slide, Specimen.label, Block.label, Case.signed_out_at)
         .join(Block, Slide.block_id == Block.id)
         .join(Specimen, Block.specimen_id == Specimen.id)
+        .join(Case, Case.id == Specimen.case_id)
         .where(Specimen.case_id == case_id)
     )
     return read_page(

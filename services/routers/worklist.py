@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from services.access import case_for_viewing, open_case
+from services.after_sign_out import slides_after_sign_out
 from services.case_queries import (
     OPEN_STATUSES,
     CaseFilter,
@@ -35,6 +36,7 @@ from services.schemas.cases import AssignmentReceipt, CasePublic, CaseState
 from services.schemas.common import DEFAULT_PAGE_LIMIT, Page
 from services.schemas.consults import ConsultRequestItem
 from services.schemas.worklist import (
+    AfterSignOutItem,
     AssignRequest,
     ClaimNextRequest,
     ClaimNextResult,
@@ -131,6 +133,20 @@ def consults_asked_of_me(
     """The consults and second opinions asked of you and not answered yet, oldest first,
     each with its question and its case."""
     return consults_asked_of(session, own_pathologist_id(user), limit=limit, cursor=cursor)
+
+
+@router.get("/worklist/after-sign-out", response_model=Page[AfterSignOutItem])
+def slides_after_my_sign_out(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Limit = DEFAULT_PAGE_LIMIT,
+    cursor: Cursor = None,
+) -> Page[AfterSignOutItem]:
+    """Slides scanned after you signed their case out, oldest first, until an addendum is
+    written after them (or the slide is withdrawn): one item per slide, with its case."""
+    return slides_after_sign_out(
+        session, user, own_pathologist_id(user), limit=limit, cursor=cursor
+    )
 
 
 @router.get("/worklist/department", response_model=Page[CasePublic])

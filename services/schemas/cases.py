@@ -218,3 +218,8 @@ class SlideListing(BaseModel):
         default=None, description="When a lab manager withdrew it; its images then answer 410."
     )
     withdrawal_reason: str | None = None
+    after_sign_out: bool = Field(
+        default=False,
+        description="Scanned after the case was signed out: the pathologist may need to "
+        "write an addendum (GET /worklist/after-sign-out lists them).",
+    )

@@ -120,3 +120,17 @@ class QueueItem(BaseModel):
         description="Why the latest assignment round left this unassigned case unplaced; "
         "null when it has a pathologist or no round left it unplaced."
     )
+
+
+class AfterSignOutItem(BaseModel):
+    """A slide scanned after its case was signed out, on the worklist of the pathologist who
+    signed it out until an addendum is written after it."""
+
+    case_id: int
+    accession_number: str
+    slide_id: int
+    specimen_label: str
+    block_label: str
+    stain: str
+    scanned_at: datetime
+    signed_out_at: datetime
