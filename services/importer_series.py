@@ -17,7 +17,16 @@ from pathlib import Path
 
 from services.storage import PRIVATE_DIR_MODE, make_private_dir, make_private_file
 
-__all__ = ["SERIES_SUFFIX", "folder_digest", "folder_version", "series_main_file", "store_folder"]
+__all__ = [
+    "MIRAX_SUFFIX",
+    "SERIES_SUFFIX",
+    "folder_digest",
+    "folder_version",
+    "mirax_main_file",
+    "series_main_file",
+    "store_folder",
+    "store_tree",
+]
 
 SERIES_SUFFIX = ".dcm"
 _CHUNK = 1 << 20
@@ -62,3 +71,40 @@ def store_folder(source: Path, target: Path) -> None:
     os.chmod(target, PRIVATE_DIR_MODE)
     for path in _members(target):
         make_private_file(path)
+
+
+MIRAX_SUFFIX = ".mrxs"
+
+
+def mirax_main_file(folder: Path) -> Path | None:
+    """The ``.mrxs`` of the one MIRAX slide ``folder`` holds: the ``.mrxs`` and, next to it,
+    the folder of the same name with its (plain) data files, and nothing else; else None."""
+    members = _members(folder)
+    slides = [p for p in members if p.suffix.lower() == MIRAX_SUFFIX]
+    if len(slides) != 1 or len(members) != 2:
+        return None
+    main = slides[0]
+    [data] = [p for p in members if p != main]
+    if main.is_symlink() or not main.is_file() or data.name != main.stem:
+        return None
+    if data.is_symlink() or not data.is_dir():
+        return None
+    files = _members(data)
+    if not files or any(not p.is_file() or p.is_symlink() for p in files):
+        return None
+    return main
+
+
+def store_tree(source: Path, target: Path) -> None:
+    """Move the folder ``source`` to ``target`` like :func:`store_folder`, one level of
+    folders included (a MIRAX slide's data folder stays 0700, its files 0600)."""
+    make_private_dir(target.parent)
+    shutil.move(source, target)
+    os.chmod(target, PRIVATE_DIR_MODE)
+    for path in _members(target):
+        if path.is_dir() and not path.is_symlink():
+            os.chmod(path, PRIVATE_DIR_MODE)
+            for inner in _members(path):
+                make_private_file(inner)
+        else:
+            make_private_file(path)

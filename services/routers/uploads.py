@@ -7,12 +7,18 @@ slide is registered it is opened in a worker process (:meth:`JobRunner.probe`: t
 checks for cut-short and hostile TIFFs, the caps on pixels and tiles), so a slide that would
 fail its tiling job is refused with the reader's message (422), and none is registered while
 no worker can look at it (503).
+
+A multi-file slide (a DICOM series, a MIRAX slide) comes as one ``.zip``, ``.tar`` or
+``.tar.gz``: it is unpacked safely (:mod:`services.upload_archive`), checked the same way
+through the file OpenSlide opens it from, and its folder stored whole, as the scanner-folder
+import stores a dropped series.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -31,6 +37,7 @@ from services.errors import (
     UnsupportedUploadError,
     UploadTooLargeError,
 )
+from services.importer_series import store_tree
 from services.quota import check_pyramid_quota
 from services.registration import (
     SLIDE_SUFFIXES,
@@ -48,6 +55,12 @@ from services.storage import (
     safe_file_name,
     slide_storage_path,
     store_slide_file,
+)
+from services.upload_archive import (
+    ARCHIVE_SUFFIXES,
+    archive_stem,
+    looks_like_archive,
+    unpack_slide_archive,
 )
 from worklist.db import read_session
 from worklist.enums import Role
@@ -225,14 +238,20 @@ def _checked_file(reader: _UploadReader) -> str:
     if reader.file_name is None:
         raise InvalidUploadError("the upload has no 'file' part")
     name = safe_file_name(reader.file_name)
-    if Path(name).suffix.lower() not in SLIDE_SUFFIXES:
+    is_archive = archive_stem(name) is not None
+    if Path(name).suffix.lower() not in SLIDE_SUFFIXES and not is_archive:
         raise UnsupportedUploadError(
             f"{reader.file_name[:80]!r} is not a slide file this service accepts "
-            f"(one of {', '.join(sorted(SLIDE_SUFFIXES))})"
+            f"(one of {', '.join(sorted(SLIDE_SUFFIXES))}; a multi-file slide as one of "
+            f"{', '.join(ARCHIVE_SUFFIXES)})"
         )
     if reader.file_size == 0:
         raise InvalidUploadError("the uploaded file is empty")
     with reader.incoming.open("rb") as f:
+        if is_archive:
+            if not looks_like_archive(name, f.read(512)):
+                raise UnsupportedUploadError(f"{name!r} does not start like its kind of archive")
+            return name
         if sniff_slide_kind(f.read(SNIFF_BYTES)) is None:
             raise UnsupportedUploadError(
                 f"{name!r} does not start like a TIFF, DICOM, JPEG or PNG file"
@@ -248,6 +267,31 @@ def _named_for_probe(incoming: Path, file_name: str) -> Path:
     named = folder / file_name
     os.replace(incoming, named)
     return named
+
+
+def _stored_archive(
+    state: AppState, incoming: Path, file_name: str, accession_number: str
+) -> tuple[Path, Path]:
+    """Unpack the uploaded archive, check its slide in a worker and store its folder; the
+    stored folder and the slide's main file in it. Nothing is left behind when it fails."""
+    root = incoming.with_suffix("")
+    stored: Path | None = None
+    try:
+        unpacked = unpack_slide_archive(incoming, file_name, root, state.settings.max_upload_bytes)
+        incoming.unlink()  # the archive is no longer needed; the disk may be tight
+        state.jobs.probe(unpacked.main_file)
+        stem = archive_stem(file_name)
+        assert stem is not None
+        stored = slide_storage_path(state.settings, accession_number, stem)
+        main_in_folder = unpacked.main_file.relative_to(unpacked.folder)
+        store_tree(unpacked.folder, stored)
+        return stored, stored / main_in_folder
+    except BaseException:
+        if stored is not None:
+            shutil.rmtree(stored, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _discard_named(named: Path) -> None:
@@ -271,7 +315,10 @@ _UPLOAD_BODY: dict[str, Any] = {
                             "format": "binary",
                             "description": "The slide: "
                             + ", ".join(sorted(SLIDE_SUFFIXES))
-                            + " (one file).",
+                            + " (one file); or a multi-file slide (a DICOM series' .dcm "
+                            "files, or a MIRAX .mrxs with its folder) as one "
+                            + ", ".join(ARCHIVE_SUFFIXES)
+                            + ".",
                         },
                         "stain": {"type": "string", "default": "H&E", "maxLength": 64},
                         "specimen_label": {
@@ -310,7 +357,8 @@ _UPLOAD_BODY: dict[str, Any] = {
             "model": ErrorBody,
             "description": "A malformed body or impossible labels; or the slide cannot be read "
             "(the reader's message), is a damaged or crafted TIFF, or has more pixels or tiles "
-            "than this service tiles.",
+            "than this service tiles; or an archive is damaged, has an unsafe member (an "
+            "absolute path, '..', a link), too many members, or holds no one multi-file slide.",
         },
         503: {"model": ErrorBody, "description": "No worker process to check the slide."},
         507: {
@@ -340,6 +388,7 @@ async def upload_slide(
     incoming = state.settings.slide_dir / ".incoming" / f"{uuid.uuid4().hex}.part"
     reader = _UploadReader(boundary, incoming, max_bytes)
     stored: Path | None = None
+    stored_folder: Path | None = None
     checked: Path | None = None
     try:
         async for chunk in request.stream():
@@ -353,10 +402,17 @@ async def upload_slide(
             block=reader.text("block_label", None),
             stain=reader.text("stain", "H&E") or "H&E",
         )
-        checked = await anyio.to_thread.run_sync(_named_for_probe, incoming, file_name)
-        await anyio.to_thread.run_sync(state.jobs.probe, checked)
-        stored = slide_storage_path(state.settings, case.accession_number, file_name)
-        await anyio.to_thread.run_sync(store_slide_file, checked, stored)
+        if archive_stem(file_name) is not None:
+            stored_folder, stored = await anyio.to_thread.run_sync(
+                _stored_archive, state, incoming, file_name, case.accession_number
+            )
+        else:
+            checked = await anyio.to_thread.run_sync(_named_for_probe, incoming, file_name)
+            await anyio.to_thread.run_sync(state.jobs.probe, checked)
+            stored = slide_storage_path(state.settings, case.accession_number, file_name)
+            await anyio.to_thread.run_sync(store_slide_file, checked, stored)
+        slide_file = stored
+        assert slide_file is not None
         registration = await anyio.to_thread.run_sync(
             lambda: register_slide_file(
                 engine=state.engine,
@@ -364,7 +420,7 @@ async def upload_slide(
                 actor=user.actor,
                 case_id=case.id,
                 labels=labels,
-                file_path=stored,
+                file_path=slide_file,
                 origin="upload",
             )
         )
@@ -372,7 +428,9 @@ async def upload_slide(
         reader.discard()
         if checked is not None:
             _discard_named(checked)
-        if stored is not None:
+        if stored_folder is not None:
+            shutil.rmtree(stored_folder, ignore_errors=True)
+        elif stored is not None:
             stored.unlink(missing_ok=True)
         raise
     if checked is not None:
