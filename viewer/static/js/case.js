@@ -193,6 +193,11 @@ function showStrip(slides) {
                   ? el("span", { class: "thumb-missing" }, "withdrawn")
                   : el("img", { src: thumbnailUrl(slide.id), alt: "", loading: "lazy" }),
                 el("span", { class: "thumb-name" }, slideName(slide)),
+                // Scanned after the case was signed out: the pathologist may owe an addendum.
+                // (The overdue flag's look: the app's one "needs you" badge.)
+                slide.after_sign_out
+                  ? el("span", { class: "overdue-flag late-slide-flag" }, "Added after sign-out")
+                  : null,
               ),
             ),
           ),

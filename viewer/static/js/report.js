@@ -28,7 +28,7 @@ const FIELDS = [
 const panel = document.getElementById("report-panel");
 const status = statusRegion("Report status");
 const body = el("div", { class: "report-body" });
-const page = { caseId: null, detail: null, me: null, report: null };
+const page = { caseId: null, detail: null, me: null, report: null, slides: [] };
 
 function editable() {
   const { me, detail, report } = page;
@@ -247,8 +247,28 @@ function addenda(report) {
       ),
     );
   }
+  const late = slidesAfterSignOut(report);
+  if (late.length > 0) parts.push(lateSlidesNotice(late));
   if (page.me.pathologist_code) parts.push(addendumForm());
   return parts;
+}
+
+/** The slides scanned after sign-out that no addendum was signed after (yet). */
+function slidesAfterSignOut(report) {
+  if (page.detail.status !== "signed_out") return [];
+  const lastAddendum = Math.max(-Infinity, ...report.addenda.map((a) => Date.parse(a.signed_at)));
+  return page.slides.filter(
+    (s) => s.after_sign_out && !s.withdrawn_at && Date.parse(s.scanned_at) > lastAddendum,
+  );
+}
+
+function lateSlidesNotice(slides) {
+  const names = slides.map((s) => `${s.block_label} ${s.stain}`).join(", ");
+  return el(
+    "p",
+    { class: "notice late-slides-notice", id: "late-slides-notice" },
+    `A slide was added after sign-out: consider an addendum (${names}).`,
+  );
 }
 
 function addendumForm() {
@@ -295,7 +315,12 @@ async function start() {
     return;
   }
   await firstTileShown; // tissue first: see case.js
-  Object.assign(page, { caseId: context.caseId, detail: context.detail, me: context.me });
+  Object.assign(page, {
+    caseId: context.caseId,
+    detail: context.detail,
+    me: context.me,
+    slides: context.slides,
+  });
   panel.replaceChildren(el("h2", { id: "report-heading" }, "Report"), body, status);
   onCaseChanged((detail) => {
     const wasEditable = page.report && editable();

@@ -1,6 +1,7 @@
 // My worklist: the cases I hold as primary pathologist (GET /worklist/mine?kind=primary, every
 // page), most urgent first, filtered by status and tumour group in the page; the open consult
-// and second-opinion requests addressed to me (GET /worklist/consults); "Claim next case".
+// and second-opinion requests addressed to me (GET /worklist/consults); the slides scanned
+// after I signed their case out (GET /worklist/after-sign-out); "Claim next case".
 // Accounts that are not a pathologist's get a short explanation instead.
 
 import { api, el, formatDateTime } from "/static/js/api.js";
@@ -184,10 +185,39 @@ function renderConsults(items) {
   );
 }
 
+// A slide scanned after I signed its case out (GET /worklist/after-sign-out): one row each.
+function lateSlideRow(item) {
+  return el(
+    "tr",
+    {},
+    el("th", { scope: "row" }, el("a", { href: `/case/${item.case_id}` }, item.accession_number)),
+    el("td", {}, `${item.block_label} ${item.stain}`),
+    el("td", {}, el("time", { datetime: item.scanned_at }, formatDateTime(item.scanned_at))),
+    el("td", {}, el("time", { datetime: item.signed_out_at }, formatDateTime(item.signed_out_at))),
+  );
+}
+
+function renderLateSlides(items) {
+  const table = $("late-slides-table");
+  table.tBodies[0].replaceChildren(...items.map(lateSlideRow));
+  table.hidden = items.length === 0;
+  const empty = $("late-slides-empty");
+  empty.hidden = items.length > 0;
+  empty.replaceChildren(
+    el(
+      "p",
+      {},
+      "No slide came in after you signed a case out. When the lab scans one for a case you " +
+        "signed out, it shows here, so you can add an addendum.",
+    ),
+  );
+}
+
 async function load() {
-  const [primary, consults] = await Promise.all([
+  const [primary, consults, lateSlides] = await Promise.all([
     allItems("/worklist/mine?kind=primary"),
     allItems("/worklist/consults"),
+    allItems("/worklist/after-sign-out"),
   ]);
   primaryItems = primary.sort(byUrgency);
   const statuses = Object.keys(STATUS_NAMES).filter((status) =>
@@ -198,6 +228,7 @@ async function load() {
   fillOptions(tumourFilter, groups);
   renderWorklist();
   renderConsults(consults);
+  renderLateSlides(lateSlides);
 }
 
 async function claimNext(button) {
