@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services import upload_archive
+from services.importer_series import mirax_main_file, store_tree
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import (
     app_state,
@@ -259,3 +260,36 @@ def test_the_upload_route_names_the_archive_kinds(service: ServiceHarness) -> No
     body = schema["paths"]["/cases/{case_id}/slides"]["post"]["requestBody"]
     described = body["content"]["multipart/form-data"]["schema"]["properties"]["file"]
     assert "DICOM series" in described["description"]
+
+
+def test_a_mirax_layout_reaches_the_reader_and_a_refusal_leaves_nothing(
+    service: ServiceHarness,
+) -> None:
+    # No real MIRAX slide is available to test with: this checks only that a .mrxs with its
+    # folder is taken for one slide and handed to the reader, whose refusal cleans up.
+    case = new_case(service, "ALR")
+    members = {"s/slide.mrxs": b"[GENERAL]\n", "s/slide/Slidedat.ini": b"[GENERAL]\n"}
+    answer = upload(service, case.case_id, "mirax.zip", zip_of(members))
+    assert answer.status_code == 422, answer.text
+    assert "'slide.mrxs'" in answer.json()["detail"]
+    assert left_behind(service) == [] and nothing_registered(service, case.case_id)
+
+
+def test_a_mirax_folder_is_found_and_stored_private(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    (source / "slide").mkdir(parents=True)
+    (source / "slide.mrxs").write_text("[GENERAL]\n")
+    (source / "slide" / "Index.dat").write_bytes(b"x")
+    assert mirax_main_file(source) == source / "slide.mrxs"
+    (source / "other.txt").write_text("x")
+    assert mirax_main_file(source) is None  # more than the one slide
+    (source / "other.txt").unlink()
+    (source / "slide" / "inner").mkdir()
+    assert mirax_main_file(source) is None  # its data folder is flat
+    (source / "slide" / "inner").rmdir()
+
+    target = tmp_path / "store" / "abc-slide"
+    store_tree(source, target)
+    assert stat.S_IMODE((target / "slide").stat().st_mode) == 0o700
+    assert stat.S_IMODE((target / "slide" / "Index.dat").stat().st_mode) == 0o600
+    assert stat.S_IMODE((target / "slide.mrxs").stat().st_mode) == 0o600
