@@ -67,10 +67,9 @@ def test_a_wrong_password_is_said_on_the_page_and_the_right_one_then_works(
     screenshot(page, "sign-in-wrong-password")
 
     sign_in_with(page, account["username"], account["password"])
-    expect(page).to_have_url(f"{demo_server.base_url}/")
-    # Not a pathologist: the page says what it is for, and no error.
-    explanation = page.get_by_role("heading", name="This page is the pathologists' worklist")
-    expect(explanation).to_be_visible()
+    # A lab manager's landing page is the desk: "/" sends them on to the regional queue.
+    expect(page).to_have_url(f"{demo_server.base_url}/desk/queue")
+    expect(page.get_by_role("heading", name="Regional queue")).to_be_visible()
     expect(page.get_by_role("alert")).to_have_text("")
 
 
