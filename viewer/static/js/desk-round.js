@@ -71,7 +71,11 @@ function show(shown) {
     el("tr", {}, el("td", {}, u.accession), el("td", {}, u.kind.replace("_", " ")), el("td", {}, u.reason)),
   );
   $("unplaced-table").querySelector("tbody").replaceChildren(...unplaced);
-  $("unplaced-table").hidden = unplaced.length === 0;
+  // Folded: on a busy day hundreds of cases wait for tomorrow's capacity, and the proposals
+  // are what the manager decides on. The regional queue shows each case's reason too.
+  $("unplaced-details").hidden = unplaced.length === 0;
+  $("unplaced-summary").textContent =
+    `Show the ${unplaced.length} case${unplaced.length === 1 ? "" : "s"} left unplaced, with why`;
   $("unplaced-empty").hidden = unplaced.length > 0;
   for (const id of ["round-proposals", "round-load", "round-unplaced"]) $(id).hidden = false;
   for (const id of ["round-apply", "round-select-all", "round-select-none"]) {
