@@ -6,9 +6,7 @@ worklist. axe-core and screenshots."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +15,7 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.viewer.conftest import ApiClient, DemoServer
-from tiling.samples import fetch_sample
+from tests.viewer.scans import drop_scan
 
 REPORT = {
     "macroscopy": "Biopt van 3 mm.",
@@ -39,18 +37,6 @@ def signed_out_case(api: ApiClient) -> dict[str, Any]:
     status, detail = api.get(f"/cases/{case_id}")
     assert status == 200, detail
     return dict(detail)
-
-
-def drop_scan(demo_server: DemoServer, department: str, name: str) -> None:
-    """A slide file of its own content dropped, settled, into the department's import folder."""
-    folder = demo_server.data_dir / "import" / department
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = demo_server.data_dir / f".staging-{name}"
-    shutil.copyfile(fetch_sample("small.svs"), staging)
-    with staging.open("ab") as f:
-        f.write(uuid.uuid4().bytes)  # not a duplicate of any other test's drop
-    os.utime(staging, (1_600_000_000, 1_600_000_000))  # long left alone: settled
-    os.replace(staging, folder / name)
 
 
 def wait_for_late_slide(api: ApiClient, case_id: int, timeout_s: float = 90) -> dict[str, Any]:

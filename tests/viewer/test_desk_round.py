@@ -10,7 +10,8 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.viewer.conftest import ApiClient
+from tests.viewer.conftest import ApiClient, DemoServer
+from tests.viewer.scans import urgent_scanned_cases
 
 DEMO_PATHOLOGISTS = ("hmc", "lumc", "alrijne", "alrijne2", "ghz", "haga", "rdgg")
 
@@ -27,6 +28,7 @@ def _worklists(api_as: Callable[[str], ApiClient]) -> dict[str, set[int]]:
 
 
 def test_a_manager_previews_approves_part_and_applies_a_round(
+    demo_server: DemoServer,
     signed_in_page: Callable[..., Page],
     api_as: Callable[[str], ApiClient],
     new_account: Callable[..., dict[str, Any]],
@@ -34,6 +36,14 @@ def test_a_manager_previews_approves_part_and_applies_a_round(
     screenshot: Callable[[Page, str], Path],
 ) -> None:
     manager = new_account("lab_manager", department_code="ALR")
+    # Cases of the test's own, scanned and due within hours: the round escalates them to the
+    # region whatever the demo's pathologists already hold (they are at capacity by design).
+    admin = api_as("admin")
+    alr = [p for p in admin.all_items("/pathologists") if p["department_code"] == "ALR"]
+    tumour_group = next(p["subspecialties"][0] for p in alr if p["active"] and p["subspecialties"])
+    mine = urgent_scanned_cases(
+        demo_server, admin, department_code="ALR", tumour_group=tumour_group, count=3
+    )
     page = signed_in_page(manager["username"], manager["password"])
     page.goto("/desk/round")
     expect(page.get_by_role("heading", name="Assignment round", level=1)).to_be_visible()
@@ -43,27 +53,30 @@ def test_a_manager_previews_approves_part_and_applies_a_round(
     page.get_by_role("button", name="Preview a round").click()
     table = page.get_by_role("table", name="Proposals")
     expect(page.get_by_text("Preview ready")).to_be_visible()
-    boxes = table.get_by_role("checkbox")
-    count = boxes.count()
-    assert count >= 2, "the demo leaves scanned cases for the round"
+    for case in mine:  # each of the test's cases is proposed (primary), whoever gets it
+        expect(
+            table.get_by_role("checkbox", name=f"Approve {case['accession_number']} to")
+        ).to_have_count(1)
     assert_accessible(page, "assignment round, a preview")
     screenshot(page, "desk-round-preview")
 
     page.get_by_role("button", name="Approve none").click()
-    boxes.nth(0).check()
-    boxes.nth(1).check()
+    approved, left_out = mine[:2], mine[2]
+    for case in approved:
+        table.get_by_role("checkbox", name=f"Approve {case['accession_number']} to").check()
     page.get_by_role("button", name="Apply the approved proposals").click()
     expect(page.get_by_text("Applied: 2 of")).to_be_visible()
     screenshot(page, "desk-round-applied")
 
     # The stored round says which two were applied; the case records agree, and the others
     # are still unassigned.
-    admin = api_as("admin")
     summary = page.locator("#round-summary").inner_text()
     round_id = int(re.match(r"Round (\d+)", summary).group(1))  # type: ignore[union-attr]
     _, rounds_view = admin.get(f"/assignment-rounds/{round_id}")
     applied = [p for p in rounds_view["proposals"] if p["applied"]]
-    assert len(applied) == 2
+    assert {p["case_id"] for p in applied} == {case["id"] for case in approved}
+    _, left = admin.get(f"/cases/{left_out['id']}")
+    assert left["primary_pathologist_code"] is None, "the proposal left unapproved was applied"
     for proposal in rounds_view["proposals"][:10]:
         if proposal["kind"] != "primary":
             continue
