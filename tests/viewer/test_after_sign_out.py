@@ -97,8 +97,10 @@ def test_a_slide_added_after_sign_out_reaches_the_pathologist_who_signed_it_out(
     expect(late_button.locator(".late-slide-flag")).to_have_text("Added after sign-out")
     expect(page.locator(".late-slide-flag")).to_have_count(1)  # only the new slide
     notice = page.locator("#late-slides-notice")
+    # The report panel waits for the first tile (tissue first), which on a loaded machine can
+    # take longer than expect's default 5 s while the new slide's pyramid is still building.
     expect(notice).to_have_text(
-        f"A slide was added after sign-out: consider an addendum ({block} PAS)."
+        f"A slide was added after sign-out: consider an addendum ({block} PAS).", timeout=45_000
     )
     expect(page.get_by_role("heading", name="Add addendum")).to_be_visible()
     # The new slide opens (its pyramid built by the server's worker): the scale bar is labelled
