@@ -1,0 +1,1 @@
+"""Capacity planning: realisation, norm and forecast, as pure functions over the database's facts."""
