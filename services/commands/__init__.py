@@ -17,9 +17,7 @@ def register_all(app: typer.Typer) -> None:
         imports,
         jobs,
         region,
-        report,
         serve,
-        simulate,
         slides,
     )
 
@@ -33,5 +31,3 @@ def register_all(app: typer.Typer) -> None:
     region.register(app)
     imports.register(app)
     jobs.register(app)
-    report.register(app)
-    simulate.register(app)

@@ -1,1 +1,0 @@
-"""What sharing buys: a discrete-event simulation (SimPy) of the region under routing policies."""
