@@ -263,8 +263,14 @@ async function openSlide(slide) {
   mainViewer.open(slide.dzi_url);
   try {
     await openedImage;
-  } catch (error) {
-    if (token === openToken) status.textContent = `The slide ${slideName(slide)} cannot be opened: ${error.message}`;
+  } catch {
+    // OpenSeadragon's own message names its source object ("Unable to open [object Object]");
+    // the server says why in words (pyramid still building, file vanished, no access).
+    const why = await api(slide.dzi_url).then(
+      () => "the viewer could not read its descriptor",
+      (error) => error.message,
+    );
+    if (token === openToken) status.textContent = `The slide ${slideName(slide)} cannot be opened: ${why}`;
     return;
   }
   const details = await metadata;

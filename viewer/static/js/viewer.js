@@ -132,6 +132,9 @@ export function attachScaleBar(viewer, container, getMppUm) {
   const bar = document.createElement("div");
   bar.className = "scale-bar";
   bar.setAttribute("role", "img");
+  // Named and hidden until a slide with an mpp is open: an image without a name is an axe fault.
+  bar.setAttribute("aria-label", "Scale bar");
+  bar.hidden = true;
   const line = document.createElement("div");
   line.className = "scale-bar-line";
   const text = document.createElement("span");
