@@ -9,6 +9,7 @@ import shutil
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from tests.viewer.conftest import ApiClient, DemoServer
@@ -17,8 +18,9 @@ from tiling.samples import fetch_sample
 SCAN_REGISTER_TIMEOUT_S = 90
 
 
-def drop_scan(demo_server: DemoServer, department: str, name: str) -> None:
-    """A slide file of its own content dropped, settled, into the department's import folder."""
+def drop_scan(demo_server: DemoServer, department: str, name: str) -> Path:
+    """A slide file of its own content (bytes past the TIFF's end) dropped, settled, into the
+    department's import folder; its path there."""
     folder = demo_server.data_dir / "import" / department
     folder.mkdir(parents=True, exist_ok=True)
     staging = demo_server.data_dir / f".staging-{name}"
@@ -26,7 +28,9 @@ def drop_scan(demo_server: DemoServer, department: str, name: str) -> None:
     with staging.open("ab") as f:
         f.write(uuid.uuid4().bytes)  # not a duplicate of any other test's drop
     os.utime(staging, (1_600_000_000, 1_600_000_000))  # long left alone: settled
-    os.replace(staging, folder / name)
+    target = folder / name
+    os.replace(staging, target)
+    return target
 
 
 def urgent_scanned_cases(

@@ -5,8 +5,6 @@ screenshot."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -17,7 +15,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine, select
 
 from tests.viewer.conftest import ApiClient, DemoServer
-from tiling.samples import fetch_sample
+from tests.viewer.scans import drop_scan
 from worklist.enums import CaseStatus
 from worklist.models import Case, Department
 
@@ -41,20 +39,6 @@ def an_open_case(demo_server: DemoServer, department: str) -> str:
     return str(accession)
 
 
-def drop(demo_server: DemoServer, department: str, name: str) -> Path:
-    """A slide of its own content (bytes past the TIFF's end) dropped, settled, in the folder."""
-    folder = demo_server.data_dir / "import" / department
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = demo_server.data_dir / f".staging-{name}"
-    shutil.copyfile(fetch_sample("small.svs"), staging)
-    with staging.open("ab") as f:
-        f.write(uuid.uuid4().bytes)
-    os.utime(staging, (1_600_000_000, 1_600_000_000))  # long left alone: settled
-    target = folder / name
-    os.replace(staging, target)
-    return target
-
-
 def wait_queued(manager: ApiClient, name: str, timeout_s: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -76,8 +60,10 @@ def test_a_manager_links_an_unmatched_scan_to_its_case_and_discards_another(
     screenshot: Callable[[Page, str], Path],
 ) -> None:
     tag = uuid.uuid4().hex[:6].upper()
-    unmatched = drop(demo_server, "ALR", f"ALR-T26-9{int(tag, 16) % 99999:05d}_A1_HE_{tag}.svs")
-    junk = drop(demo_server, "ALR", f"scan-{tag}.svs")
+    unmatched = drop_scan(
+        demo_server, "ALR", f"ALR-T26-9{int(tag, 16) % 99999:05d}_A1_HE_{tag}.svs"
+    )
+    junk = drop_scan(demo_server, "ALR", f"scan-{tag}.svs")
     account = new_account("lab_manager")
     manager = api_as(account["username"], account["password"])
     queued = wait_queued(manager, unmatched.name)
