@@ -21,6 +21,7 @@ from services.routers import (
     absences,
     audit,
     auth,
+    capacity,
     cases,
     comments,
     consults,
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Before `pathologists` and `cases`: their literal paths (/pathologists/load) must win
         # over those routers' /{code} and /{case_id} patterns.
         desk.router,
+        capacity.router,
         absences.router,
         history.router,
         rounds.router,

@@ -46,6 +46,7 @@ DESK_PAGES: dict[str, tuple[str, str]] = {
     "/desk/round": ("desk-round", "The assignment round: preview, approve, apply."),
     "/desk/rosters": ("desk-rosters", "Rosters and absences of the pathologists."),
     "/desk/imports": ("desk-imports", "The import queue: scanner files that need a decision."),
+    "/desk/reports": ("desk-reports", "Capacity reports: realisation, norm and forecast."),
     "/admin/accounts": ("admin-accounts", "Accounts: create, disable, reset, end sessions."),
 }
 """The lab manager's and the administrator's pages: URL -> (page file, what it is for).

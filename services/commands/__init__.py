@@ -17,7 +17,9 @@ def register_all(app: typer.Typer) -> None:
         imports,
         jobs,
         region,
+        report,
         serve,
+        simulate,
         slides,
     )
 
@@ -31,3 +33,5 @@ def register_all(app: typer.Typer) -> None:
     region.register(app)
     imports.register(app)
     jobs.register(app)
+    report.register(app)
+    simulate.register(app)

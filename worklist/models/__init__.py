@@ -8,6 +8,7 @@ from worklist.models.audit import AuditChainHead, AuditEvent
 from worklist.models.base import Base
 from worklist.models.case import AccessionCounter, Block, Case, Slide, Specimen
 from worklist.models.case_move import CaseMove
+from worklist.models.case_wait import CaseWait, WaitReason
 from worklist.models.imports import ImportedFile, ImportOutcome
 from worklist.models.jobs import TilingJob
 from worklist.models.notes import Annotation, Comment
@@ -35,6 +36,7 @@ __all__ = [
     "Case",
     "CaseGrant",
     "CaseMove",
+    "CaseWait",
     "Comment",
     "Department",
     "ImportOutcome",
@@ -53,5 +55,6 @@ __all__ = [
     "TilingJob",
     "UserAccount",
     "UserSession",
+    "WaitReason",
     "report_status",
 ]

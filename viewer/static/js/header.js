@@ -42,6 +42,7 @@ const DESK_LINKS = [
   ["desk-round", "/desk/round", "Assignment round"],
   ["desk-rosters", "/desk/rosters", "Rosters"],
   ["desk-imports", "/desk/imports", "Import queue"],
+  ["desk-reports", "/desk/reports", "Capacity reports"],
 ];
 const ADMIN_LINKS = [["admin-accounts", "/admin/accounts", "Accounts"]];
 

@@ -1,0 +1,1 @@
+"""Capacity planning: realisation, norm and forecast, pure functions over the facts."""
