@@ -37,7 +37,7 @@ from services.errors import (
     UnsupportedUploadError,
     UploadTooLargeError,
 )
-from services.importer_series import store_tree
+from services.importer_series import SERIES_SUFFIX, store_tree
 from services.quota import check_pyramid_quota
 from services.registration import (
     SLIDE_SUFFIXES,
@@ -242,8 +242,16 @@ def _checked_file(reader: _UploadReader) -> str:
     if Path(name).suffix.lower() not in SLIDE_SUFFIXES and not is_archive:
         raise UnsupportedUploadError(
             f"{reader.file_name[:80]!r} is not a slide file this service accepts "
-            f"(one of {', '.join(sorted(SLIDE_SUFFIXES))}; a multi-file slide as one of "
+            f"(one of {', '.join(sorted(SLIDE_SUFFIXES - {SERIES_SUFFIX}))}; a multi-file slide "
+            "as one of "
             f"{', '.join(ARCHIVE_SUFFIXES)})"
+        )
+    if Path(name).suffix.lower() == SERIES_SUFFIX and not is_archive:
+        # A DICOM WSI is one file per pyramid level; OpenSlide would open one alone and show
+        # part of the slide (the drop folder refuses a loose .dcm for the same reason).
+        raise UnsupportedUploadError(
+            f"{name!r} is one file of a DICOM series; upload the whole series (every .dcm of "
+            f"the slide) as one archive ({', '.join(ARCHIVE_SUFFIXES)})"
         )
     if reader.file_size == 0:
         raise InvalidUploadError("the uploaded file is empty")
@@ -314,7 +322,7 @@ _UPLOAD_BODY: dict[str, Any] = {
                             "type": "string",
                             "format": "binary",
                             "description": "The slide: "
-                            + ", ".join(sorted(SLIDE_SUFFIXES))
+                            + ", ".join(sorted(SLIDE_SUFFIXES - {SERIES_SUFFIX}))
                             + " (one file); or a multi-file slide (a DICOM series' .dcm "
                             "files, or a MIRAX .mrxs with its folder) as one "
                             + ", ".join(ARCHIVE_SUFFIXES)

@@ -293,3 +293,16 @@ def test_a_mirax_folder_is_found_and_stored_private(tmp_path: Path) -> None:
     assert stat.S_IMODE((target / "slide").stat().st_mode) == 0o700
     assert stat.S_IMODE((target / "slide" / "Index.dat").stat().st_mode) == 0o600
     assert stat.S_IMODE((target / "slide.mrxs").stat().st_mode) == 0o600
+
+
+def test_a_lone_dicom_file_is_refused_and_asks_for_the_whole_series(
+    service: ServiceHarness,
+) -> None:
+    # One level of a series would open as a partial slide: like the drop folder, the upload
+    # route takes a DICOM WSI only as the whole series in one archive.
+    case = new_case(service, "ALR")
+    answer = upload(service, case.case_id, "boxes_0.dcm", fetch_sample("boxes_0.dcm").read_bytes())
+    assert answer.status_code == 415, answer.text
+    detail = answer.json()["detail"]
+    assert "one file of a DICOM series" in detail and ".zip" in detail
+    assert left_behind(service) == [] and nothing_registered(service, case.case_id)
