@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 from importlib.metadata import version
 from typing import Annotated
@@ -64,8 +65,9 @@ def _options(
     """Coupe: regional digital pathology (tiling, worklist, backoffice)."""
 
 
-def build_cli() -> typer.Typer:
-    """Build the ``coupe`` typer app with every command registered."""
+def build_cli(command: str | None = None) -> typer.Typer:
+    """Build the ``coupe`` typer app with every command registered, or, for ``command`` (the
+    top-level command about to run), only the command group that defines it."""
     app = typer.Typer(
         name="coupe",
         help="Coupe: regional digital pathology (tiling, worklist, backoffice).",
@@ -75,7 +77,7 @@ def build_cli() -> typer.Typer:
         cls=CoupeGroup,
     )
     app.callback()(_options)
-    register_all(app)
+    register_all(app, only=command)
     return app
 
 
@@ -94,4 +96,7 @@ def _quiet_libraries() -> None:
 def main() -> None:
     """Entry point of the ``coupe`` console script."""
     _quiet_libraries()
-    build_cli()()
+    # The first argument that is no option names the command: build only its group, so a
+    # command does not pay for importing every other one (`--help` and mistakes get them all).
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    build_cli(command)()
