@@ -52,6 +52,7 @@ def register_all(app: typer.Typer, *, only: str | None = None) -> None:
     Modules are imported here, not at the top: the web stack, SQLAlchemy and
     dask.distributed take about a second to import, and ``coupe tile`` needs none of them.
     """
-    modules = (COMMAND_MODULES[only],) if only in COMMAND_MODULES else MODULES
+    chosen = COMMAND_MODULES.get(only) if only is not None else None
+    modules = (chosen,) if chosen is not None else MODULES
     for module in modules:
         importlib.import_module(f"services.commands.{module}").register(app)
