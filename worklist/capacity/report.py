@@ -1,0 +1,793 @@
+"""The capacity report of a period: realisation, norm and forecast side by side.
+
+:func:`capacity_report` loads the facts once (:mod:`worklist.capacity.facts`) and assembles the
+JSON-ready dict that ``coupe report``, ``GET /reports/capacity`` and the report files share (the
+shape is documented in ``docs/plans/capacity-planning.md``, "The report JSON").
+
+Who counts where:
+
+- A department's demand, work in progress and turnaround are the cases it received; its supply
+  and signed-out minutes are its own staff's, whatever case they signed out (a department that
+  reports its neighbours' cases is utilised by them).
+- A tumour group's demand, work in progress, turnaround and signed-out minutes are its cases';
+  its supply is a share of each pathologist who has it as a subspecialty (a pathologist's supply
+  split equally over their subspecialties). It has no balance.
+- The region is its departments together (narrowed to one department: that department), so its
+  demand is the sum of its departments' and of its tumour groups'.
+- Work in progress is measured at the end of the period, or at the end of ``today`` if the
+  period has not ended by then (:class:`~worklist.capacity.periods.ReportWindow`).
+- Forecasts: the period's demand forecast is made from the history before the period's first
+  week (a week that overlaps the period in part counts for its share of days); the 12 weeks
+  ahead are forecast from the history before the window's forecast start. Planned supply for
+  future weeks comes from the rosters, recorded absences and public holidays.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worklist.capacity.demand import daily_demand, demand_between
+from worklist.capacity.facts import (
+    CaseFact,
+    PathologistFact,
+    load_case_facts,
+    load_pathologist_facts,
+)
+from worklist.capacity.norm import CapacityNorm, budget_minutes, load_norm, percentile_target_days
+from worklist.capacity.periods import (
+    Period,
+    ReportWindow,
+    local_day,
+    local_midnight,
+    week_label,
+)
+from worklist.capacity.supply import SupplyTable, gini, supply_table, utilisation
+from worklist.capacity.wip import backlog_days, work_in_progress
+from worklist.enums import Priority
+from worklist.errors import ValidationError
+from worklist.models import Case, Department
+from worklist.region import default_region
+from worklist.workload import TatTarget, TatUnit, WorkloadModel
+
+__all__ = ["HISTORY_WEEKS", "HORIZON_WEEKS", "capacity_report", "tumour_group_name"]
+
+HISTORY_WEEKS = 52
+HORIZON_WEEKS = 12
+# Fewer days of history than this before the period: no forecast of the period.
+_MIN_FORECAST_DAYS = 8 * 7
+# A shortfall smaller than this is noise, not a sentence in the summary.
+_NOTED_FTE = 0.1
+_HISTOGRAM_DAYS = 30
+
+
+@dataclass
+class _Entity:
+    """The region, a department or a tumour group, and which facts count for it."""
+
+    code: str
+    name: str
+    kind: str  # "region" | "department" | "tumour_group"
+    cases: list[CaseFact]
+    """Its cases: demand, work in progress, turnaround."""
+    signed_out: list[CaseFact]
+    """The cases whose sign-out is its output."""
+    staff: dict[str, float]
+    """Pathologist code -> the share of their supply that is its supply."""
+    budget_fte: float | None
+
+
+@dataclass(frozen=True)
+class _Outlook:
+    """An entity's history and forecast, week by week."""
+
+    history_minutes: tuple[float, ...]
+    history_cases: tuple[int, ...]
+    history_supply: tuple[float, ...]
+    forecast: Any  # forecast.WeeklyForecast | None
+    forecast_supply: tuple[float, ...]
+    period_forecast_minutes: float | None
+    period_forecast_cases: float | None
+
+
+def tumour_group_name(code: str) -> str:
+    """A tumour group's display name: ``gastro-intestinal`` -> ``Gastro-intestinal``."""
+    name = code.replace("-and-", " and ")
+    return name[:1].upper() + name[1:]
+
+
+def capacity_report(
+    session: Session,
+    period: Period,
+    *,
+    today: date,
+    department: str | None = None,
+    tumour_group: str | None = None,
+    norm: CapacityNorm | None = None,
+    model: WorkloadModel | None = None,
+    region_name: str | None = None,
+) -> dict[str, Any]:
+    """The capacity report of ``period`` as a JSON-ready dict (see the module docstring).
+
+    ``department`` / ``tumour_group`` narrow the report to those cases (and that department's
+    staff); an unknown one is a :class:`ValidationError`. ``region_name`` defaults to the
+    packaged region's name.
+    """
+    model = model if model is not None else WorkloadModel()
+    norm = norm if norm is not None else load_norm()
+    departments_query = select(Department.code, Department.name).order_by(Department.code)
+    names: dict[str, str] = {code: name for code, name in session.execute(departments_query)}  # noqa: C416
+    if department is not None and department not in names:
+        known = ", ".join(names) or "none"
+        raise ValidationError(f"unknown department {department!r} (known: {known})")
+    window = ReportWindow.of(
+        period, today, history_weeks=HISTORY_WEEKS, horizon_weeks=HORIZON_WEEKS
+    )
+    people = load_pathologist_facts(session)
+    groups = _tumour_groups(session, norm, people, tumour_group)
+    facts = load_case_facts(
+        session, model=model, since=local_midnight(window.first_day), tumour_group=tumour_group
+    )
+    table = supply_table(people, first_day=window.first_day, stop_day=window.stop_day, model=model)
+    region, departments, tumour_groups = _entities(
+        facts, people, names, groups, norm, department, region_name
+    )
+    signed_by_person = _signed_out_by_person(facts, period)
+    person_supply = {p.code: table.minutes(p.code, period.start, period.stop) for p in people}
+    sections: list[dict[str, Any]] = []
+    outlooks: dict[str, _Outlook] = {}
+    methods: set[str] = set()
+    for entity in (region, *departments, *tumour_groups):
+        daily_supply = _daily_supply(entity, table)
+        view = _outlook(entity, window, daily_supply, model)
+        if view.forecast is not None:
+            methods.add(view.forecast.method)
+        outlooks[f"{entity.kind}:{entity.code}"] = view
+        sections.append(
+            _section(
+                entity, window, daily_supply, view, signed_by_person, person_supply, norm, model
+            )
+        )
+    report: dict[str, Any] = {
+        "period": {
+            "label": period.label,
+            "start": period.start.isoformat(),
+            "stop": period.stop.isoformat(),
+            "weeks": [week_label(monday) for monday in period.weeks()],
+        },
+        "today": today.isoformat(),
+        "forecast_method": "; ".join(sorted(methods)) or None,
+        "region": sections[0],
+        "departments": sections[1 : 1 + len(departments)],
+        "tumour_groups": sections[1 + len(departments) :],
+        "pathologists": _pathologist_rows(people, region, signed_by_person, person_supply),
+        "weekly": [
+            row
+            for entity in (region, *departments)
+            for row in _weekly_rows(entity, window, outlooks[f"{entity.kind}:{entity.code}"])
+        ],
+        "tat_histogram": _tat_histogram(region.cases, [d.code for d in departments], period),
+    }
+    report["summary"] = _summary(report, outlooks, window, model)
+    result: dict[str, Any] = _json_safe(report)
+    return result
+
+
+# -- until worklist.capacity.turnaround and .forecast land (H1t, H2): their contract's names --
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class _NoStats:
+    cases: int = 0
+    median_days: float | None = None
+    p80_days: float | None = None
+    p90_days: float | None = None
+    pct_within_7_days: float | None = None
+    pct_within_10_days: float | None = None
+
+
+class _Turnaround:
+    @staticmethod
+    def turnaround_days(case: CaseFact) -> float | None:
+        module = _module("worklist.capacity.turnaround")
+        return None if module is None else module.turnaround_days(case)
+
+    @staticmethod
+    def turnaround_stats(days: Sequence[float]) -> Any:
+        module = _module("worklist.capacity.turnaround")
+        return _NoStats(len(days)) if module is None else module.turnaround_stats(days)
+
+    @staticmethod
+    def within_target(case: CaseFact, model: WorkloadModel) -> bool | None:
+        module = _module("worklist.capacity.turnaround")
+        return None if module is None else module.within_target(case, model)
+
+
+class _Forecasting:
+    @staticmethod
+    def forecast_daily_demand(
+        daily: Sequence[float], *, first_day: date, horizon_weeks: int
+    ) -> Any:
+        module = _module("worklist.capacity.forecast")
+        if module is None:
+            return None
+        return module.forecast_daily_demand(daily, first_day=first_day, horizon_weeks=horizon_weeks)
+
+    @staticmethod
+    def shortfall_fte(demand: float, supply: float, minutes_per_fte: float) -> float:
+        return (demand - supply) / minutes_per_fte
+
+
+turnaround = _Turnaround()
+forecasting = _Forecasting()
+
+
+# -- who counts where -----------------------------------------------------------------------
+
+
+def _tumour_groups(
+    session: Session,
+    norm: CapacityNorm,
+    people: Sequence[PathologistFact],
+    wanted: str | None,
+) -> list[str]:
+    """The tumour groups the report shows: those of the cases and of the norm."""
+    known = set(session.scalars(select(Case.tumour_group).distinct())) | set(norm.tumour_group_fte)
+    if wanted is not None:
+        subspecialties = {s for p in people for s in p.subspecialties}
+        if wanted not in known | subspecialties:
+            listed = ", ".join(sorted(known)) or "none"
+            raise ValidationError(f"unknown tumour group {wanted!r} (known: {listed})")
+        return [wanted]
+    return sorted(known)
+
+
+def _entities(
+    facts: Sequence[CaseFact],
+    people: Sequence[PathologistFact],
+    names: Mapping[str, str],
+    groups: Sequence[str],
+    norm: CapacityNorm,
+    department: str | None,
+    region_name: str | None,
+) -> tuple[_Entity, list[_Entity], list[_Entity]]:
+    codes = [department] if department is not None else list(names)
+    staff_of: dict[str, dict[str, float]] = {code: {} for code in names}
+    for person in people:
+        if person.department_code in staff_of:
+            staff_of[person.department_code][person.code] = 1.0
+    holders_of = {person.code: person.department_code for person in people}
+    by_department: dict[str, list[CaseFact]] = {code: [] for code in names}
+    signed_by_department: dict[str, list[CaseFact]] = {code: [] for code in names}
+    for case in facts:
+        by_department.setdefault(case.department_code, []).append(case)
+        if case.signed_out_at is not None and case.pathologist_code in holders_of:
+            signed_by_department[holders_of[case.pathologist_code]].append(case)
+    departments = [
+        _Entity(
+            code=code,
+            name=names[code],
+            kind="department",
+            cases=by_department[code],
+            signed_out=signed_by_department[code],
+            staff=staff_of[code],
+            budget_fte=norm.department_fte.get(code),
+        )
+        for code in codes
+    ]
+    if department is not None:
+        only = departments[0]
+        region_cases, region_signed, region_staff = only.cases, only.signed_out, only.staff
+        region_budget = only.budget_fte
+    else:
+        region_cases = list(facts)
+        region_signed = [c for c in facts if c.signed_out_at is not None]
+        region_staff = {p.code: 1.0 for p in people if p.department_code in names}
+        budgets = [norm.department_fte.get(code) for code in codes]
+        region_budget = None if any(b is None for b in budgets) else sum(b or 0.0 for b in budgets)
+    region = _Entity(
+        code="region",
+        name=region_name if region_name is not None else default_region().name,
+        kind="region",
+        cases=region_cases,
+        signed_out=region_signed,
+        staff=region_staff,
+        budget_fte=region_budget,
+    )
+    tumour_groups = [
+        _Entity(
+            code=group,
+            name=tumour_group_name(group),
+            kind="tumour_group",
+            cases=[c for c in region.cases if c.tumour_group == group],
+            signed_out=[c for c in region.signed_out if c.tumour_group == group],
+            staff={
+                p.code: 1.0 / len(p.subspecialties)
+                for p in people
+                if p.code in region.staff and group in p.subspecialties
+            },
+            budget_fte=norm.tumour_group_fte.get(group),
+        )
+        for group in groups
+    ]
+    return region, departments, tumour_groups
+
+
+def _signed_out_by_person(facts: Iterable[CaseFact], period: Period) -> dict[str, float]:
+    minutes: dict[str, float] = defaultdict(float)
+    for case in facts:
+        if (
+            case.signed_out_at is not None
+            and case.pathologist_code is not None
+            and period.contains(local_day(case.signed_out_at))
+        ):
+            minutes[case.pathologist_code] += case.workload_minutes
+    return dict(minutes)
+
+
+def _daily_supply(entity: _Entity, table: SupplyTable) -> list[float]:
+    """The entity's supply per day of the table."""
+    length = (table.stop_day - table.first_day).days
+    total = [0.0] * length
+    for code, share in entity.staff.items():
+        row = table.daily_minutes.get(code)
+        if row is None or share == 0:
+            continue
+        for i, minutes in enumerate(row):
+            if minutes:
+                total[i] += minutes * share
+    return total
+
+
+def _slice(daily: Sequence[float], first_day: date, start: date, stop: date) -> Sequence[float]:
+    return daily[max((start - first_day).days, 0) : max((stop - first_day).days, 0)]
+
+
+# -- the outlook: weekly history and forecast ------------------------------------------------
+
+
+def _outlook(
+    entity: _Entity, window: ReportWindow, daily_supply: Sequence[float], model: WorkloadModel
+) -> _Outlook:
+    first = window.first_day
+    history = daily_demand(entity.cases, first_day=first, stop_day=window.forecast_start)
+    received = [local_day(c.received_at) for c in entity.cases]
+    learn_first = max(first, min(received)) if received else window.forecast_start
+    forward = _forecast(history.minutes, first, learn_first, window.forecast_start, HORIZON_WEEKS)
+    week_minutes, week_cases, week_supply = [], [], []
+    for monday in window.history_weeks:
+        days = _slice(history.minutes, first, monday, monday + timedelta(days=7))
+        week_minutes.append(sum(days))
+        week_cases.append(
+            int(sum(_slice(history.cases, first, monday, monday + timedelta(days=7))))
+        )
+        week_supply.append(sum(_slice(daily_supply, first, monday, monday + timedelta(days=7))))
+    forecast_supply = tuple(
+        sum(_slice(daily_supply, first, monday, monday + timedelta(days=7)))
+        for monday in window.forecast_weeks
+    )
+    period_minutes = _period_forecast(history.minutes, first, learn_first, window, forward)
+    total_minutes, total_cases = sum(history.minutes), sum(history.cases)
+    period_cases = (
+        period_minutes * total_cases / total_minutes
+        if period_minutes is not None and total_minutes > 0
+        else None
+    )
+    return _Outlook(
+        history_minutes=tuple(week_minutes),
+        history_cases=tuple(week_cases),
+        history_supply=tuple(week_supply),
+        forecast=forward,
+        forecast_supply=forecast_supply,
+        period_forecast_minutes=period_minutes,
+        period_forecast_cases=period_cases,
+    )
+
+
+def _forecast(
+    daily: Sequence[float], first: date, learn_first: date, cut: date, horizon_weeks: int
+) -> Any:
+    """The weekly forecast from the days ``[learn_first, cut)``; None with too little history."""
+    if (cut - learn_first).days < _MIN_FORECAST_DAYS or horizon_weeks <= 0:
+        return None
+    series = list(_slice(daily, first, learn_first, cut))
+    return forecasting.forecast_daily_demand(
+        series, first_day=learn_first, horizon_weeks=horizon_weeks
+    )
+
+
+def _period_forecast(
+    daily: Sequence[float],
+    first: date,
+    learn_first: date,
+    window: ReportWindow,
+    forward: Any,
+) -> float | None:
+    """The forecast demand of the period's days, from the history before its first week."""
+    period = window.period
+    weeks = period.weeks()
+    cut = min(weeks[0], window.forecast_start)
+    horizon = (weeks[-1] - cut).days // 7 + 1
+    if cut == window.forecast_start and horizon <= HORIZON_WEEKS:
+        made = forward
+    else:
+        made = _forecast(daily, first, learn_first, cut, horizon)
+    if made is None:
+        return None
+    total = 0.0
+    for monday, mean in zip(made.weeks, made.mean, strict=True):
+        overlap = (min(monday + timedelta(days=7), period.stop) - max(monday, period.start)).days
+        if overlap > 0:
+            total += float(mean) * overlap / 7
+    return total
+
+
+def _weekly_rows(entity: _Entity, window: ReportWindow, view: _Outlook) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = [
+        {
+            "entity": entity.code,
+            "week": week_label(monday),
+            "week_start": monday.isoformat(),
+            "kind": "history",
+            "demand_minutes": minutes,
+            "demand_cases": cases,
+            "supply_minutes": supply,
+            "lower_80": None,
+            "upper_80": None,
+        }
+        for monday, minutes, cases, supply in zip(
+            window.history_weeks,
+            view.history_minutes,
+            view.history_cases,
+            view.history_supply,
+            strict=True,
+        )
+    ]
+    made = view.forecast
+    for i, monday in enumerate(window.forecast_weeks):
+        rows.append(
+            {
+                "entity": entity.code,
+                "week": week_label(monday),
+                "week_start": monday.isoformat(),
+                "kind": "forecast",
+                "demand_minutes": float(made.mean[i]) if made is not None else None,
+                "demand_cases": None,
+                "supply_minutes": view.forecast_supply[i],
+                "lower_80": float(made.lower_80[i]) if made is not None else None,
+                "upper_80": float(made.upper_80[i]) if made is not None else None,
+            }
+        )
+    return rows
+
+
+# -- one section: the metrics of an entity --------------------------------------------------
+
+
+def _metric(
+    realisation: float | None, norm: float | None = None, forecast: float | None = None
+) -> dict[str, float | None]:
+    return {"realisation": realisation, "norm": norm, "forecast": forecast}
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or denominator is None or denominator <= 0:
+        return None
+    return numerator / denominator
+
+
+def _section(
+    entity: _Entity,
+    window: ReportWindow,
+    daily_supply: Sequence[float],
+    view: _Outlook,
+    signed_by_person: Mapping[str, float],
+    person_supply: Mapping[str, float],
+    norm: CapacityNorm,
+    model: WorkloadModel,
+) -> dict[str, Any]:
+    period = window.period
+    first = window.first_day
+    demand = demand_between(entity.cases, period.start, period.stop)
+    period_supply = _slice(daily_supply, first, period.start, period.stop)
+    supply_minutes = sum(period_supply)
+    working_days = sum(1 for minutes in period_supply if minutes > 0)
+    signed = sum(
+        c.workload_minutes
+        for c in entity.signed_out
+        if c.signed_out_at is not None and period.contains(local_day(c.signed_out_at))
+    )
+    budget = budget_minutes(entity.budget_fte, period.calendar_weeks, model)
+    fte_minutes = model.minutes_per_fte_week * period.calendar_weeks
+    wip = work_in_progress(entity.cases, at=local_midnight(window.end_day))
+    done = [
+        c
+        for c in entity.cases
+        if c.signed_out_at is not None and period.contains(local_day(c.signed_out_at))
+    ]
+    stats = turnaround.turnaround_stats(_turnaround_days(done))
+    forward = view.forecast
+    forward_shortfall = (
+        forecasting.shortfall_fte(
+            float(sum(forward.mean)),
+            sum(view.forecast_supply),
+            model.minutes_per_fte_week * len(window.forecast_weeks),
+        )
+        if forward is not None
+        else None
+    )
+    balance = None
+    if entity.kind != "tumour_group":
+        balance = gini(
+            utilisation(signed_by_person.get(code, 0.0), person_supply.get(code, 0.0))
+            for code in entity.staff
+        )
+    metrics: dict[str, Any] = {
+        "code": entity.code,
+        "name": entity.name,
+        "demand_minutes": _metric(demand.minutes, budget, view.period_forecast_minutes),
+        "demand_cases": _metric(demand.cases, None, view.period_forecast_cases),
+        "supply_minutes": _metric(supply_minutes, budget),
+        "signed_out_minutes": _metric(signed),
+        "utilisation": _metric(
+            utilisation(signed, supply_minutes),
+            norm.target_utilisation,
+            _ratio(view.period_forecast_minutes, supply_minutes),
+        ),
+        "balance_gini": _metric(balance),
+        "wip_cases": _metric(wip.cases),
+        "wip_minutes": _metric(wip.minutes),
+        "backlog_days": _metric(
+            backlog_days(wip.minutes, supply_minutes / working_days if working_days else 0.0),
+            norm.target_backlog_days,
+        ),
+        "overdue_cases": _metric(wip.overdue_cases, 0),
+        "tat_median_days": _metric(stats.median_days),
+        "tat_p80_days": _metric(stats.p80_days, percentile_target_days(model, 0.8)),
+        "tat_p90_days": _metric(stats.p90_days, percentile_target_days(model, 0.9)),
+        "pct_within_7_days": _metric(stats.pct_within_7_days, _share_within(model, 7)),
+        "pct_within_10_days": _metric(stats.pct_within_10_days, _share_within(model, 10)),
+        "pct_within_target": _metric(
+            _pct_within_target(done, model), norm.target_pct_within_target
+        ),
+        "shortfall_fte": _metric(
+            (demand.minutes - supply_minutes) / fte_minutes, 0.0, forward_shortfall
+        ),
+        "ageing": dict(wip.ageing),
+        "overdue_by_bucket": dict(wip.overdue_by_bucket),
+        "tat_by_priority": [
+            _tat_row("priority", p.value, [c for c in done if c.priority is p], model, p)
+            for p in Priority
+        ],
+        "tat_by_category": [
+            _tat_row("category", category, [c for c in done if c.category == category], model)
+            for category in sorted(model.category_minutes)
+        ],
+    }
+    return metrics
+
+
+def _turnaround_days(cases: Iterable[CaseFact]) -> list[float]:
+    days = (turnaround.turnaround_days(case) for case in cases)
+    return [d for d in days if d is not None]
+
+
+def _share_within(model: WorkloadModel, days: float) -> float | None:
+    """The norm of "% within ``days``": the routine target's share for that many days."""
+    for target in model.tat_targets[Priority.ROUTINE]:
+        if target.unit is TatUnit.CALENDAR_DAYS and target.amount == days:
+            return target.share * 100
+    return None
+
+
+def _pct_within_target(cases: Sequence[CaseFact], model: WorkloadModel) -> float | None:
+    judged = [v for v in (turnaround.within_target(c, model) for c in cases) if v is not None]
+    return 100.0 * sum(judged) / len(judged) if judged else None
+
+
+def _target_label(target: TatTarget) -> str:
+    units = {
+        TatUnit.MINUTES: "minutes",
+        TatUnit.WORKING_DAYS: "working days",
+        TatUnit.CALENDAR_DAYS: "calendar days",
+    }
+    share = f"{target.share * 100:g}% within " if target.share < 1 else ""
+    return f"{share}{target.amount:g} {units[target.unit]}"
+
+
+def _tat_row(
+    key: str,
+    value: str | int,
+    cases: Sequence[CaseFact],
+    model: WorkloadModel,
+    priority: Priority | None = None,
+) -> dict[str, Any]:
+    stats = turnaround.turnaround_stats(_turnaround_days(cases))
+    target = (
+        "; ".join(_target_label(t) for t in model.tat_targets[priority])
+        if priority is not None
+        else None
+    )
+    return {
+        key: value,
+        "cases": len(cases),
+        "median_days": stats.median_days,
+        "p80_days": stats.p80_days,
+        "p90_days": stats.p90_days,
+        "pct_within_target": _pct_within_target(cases, model),
+        "target": target,
+    }
+
+
+def _pathologist_rows(
+    people: Sequence[PathologistFact],
+    region: _Entity,
+    signed_by_person: Mapping[str, float],
+    person_supply: Mapping[str, float],
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for person in people:
+        signed = signed_by_person.get(person.code, 0.0)
+        if person.code not in region.staff or (not person.active and signed == 0):
+            continue
+        supply = person_supply.get(person.code, 0.0)
+        rows.append(
+            {
+                "code": person.code,
+                "name": person.name,
+                "department_code": person.department_code,
+                "fte": person.fte,
+                "supply_minutes": supply,
+                "signed_out_minutes": signed,
+                "utilisation": utilisation(signed, supply),
+            }
+        )
+    return rows
+
+
+def _tat_histogram(
+    cases: Iterable[CaseFact], departments: Sequence[str], period: Period
+) -> list[dict[str, Any]]:
+    """Cases signed out in the period per department and whole turnaround day (30: 30 or more)."""
+    counts = {(code, day): 0 for code in departments for day in range(_HISTOGRAM_DAYS + 1)}
+    for case in cases:
+        if case.signed_out_at is None or not period.contains(local_day(case.signed_out_at)):
+            continue
+        days = turnaround.turnaround_days(case)
+        key = (case.department_code, min(int(days), _HISTOGRAM_DAYS)) if days is not None else None
+        if key in counts:
+            counts[key] += 1
+    return [
+        {"department_code": code, "days": day, "cases": count}
+        for (code, day), count in counts.items()
+    ]
+
+
+# -- the summary ------------------------------------------------------------------------------
+
+
+def _summary(
+    report: Mapping[str, Any],
+    outlooks: Mapping[str, _Outlook],
+    window: ReportWindow,
+    model: WorkloadModel,
+) -> list[str]:
+    """Where the shortfall is and why, in plain sentences, the largest first."""
+    sentences: list[tuple[float, str]] = []
+    for section in report["departments"]:
+        view = outlooks[f"department:{section['code']}"]
+        sentence = _shortfall_sentence(section, view, window)
+        if sentence is not None:
+            sentences.append(sentence)
+    for section in report["tumour_groups"]:
+        sentence = _budget_sentence(section, report["period"]["label"])
+        if sentence is not None:
+            sentences.append(sentence)
+    ordered = [text for _, text in sorted(sentences, key=lambda item: -item[0])]
+    region = report["region"]
+    overdue = region["overdue_cases"]["realisation"]
+    if overdue:
+        older = region["overdue_by_bucket"][">10"]
+        ordered.append(
+            f"{overdue} case(s) were overdue at {window.end_day.isoformat()}, "
+            f"{older} of them received more than 10 days before."
+        )
+    within = region["pct_within_7_days"]
+    if within["realisation"] is not None and within["norm"] is not None:
+        if within["realisation"] < within["norm"]:
+            ordered.append(
+                f"The region signed out {within['realisation']:.0f}% of its cases within 7 days "
+                f"in {report['period']['label']} (norm {within['norm']:.0f}%)."
+            )
+    if not any(s["shortfall_fte"]["forecast"] or 0 > _NOTED_FTE for s in report["departments"]):
+        ordered.insert(
+            0,
+            f"No department's forecast demand exceeds its planned supply over the next "
+            f"{HORIZON_WEEKS} weeks by more than {_NOTED_FTE} FTE.",
+        )
+    return ordered
+
+
+def _shortfall_sentence(
+    section: Mapping[str, Any], view: _Outlook, window: ReportWindow
+) -> tuple[float, str] | None:
+    shortfall = section["shortfall_fte"]["forecast"]
+    if shortfall is None or shortfall <= _NOTED_FTE or view.forecast is None:
+        return None
+    recent = min(12, len(view.history_minutes))
+    past_demand = sum(view.history_minutes[-recent:]) / recent if recent else 0.0
+    past_supply = sum(view.history_supply[-recent:]) / recent if recent else 0.0
+    next_demand = float(sum(view.forecast.mean)) / len(view.forecast.mean)
+    next_supply = sum(view.forecast_supply) / len(view.forecast_supply)
+    reasons: list[str] = []
+    if past_demand > 0 and next_demand > past_demand * 1.05:
+        reasons.append(
+            f"demand is forecast {100 * (next_demand / past_demand - 1):.0f}% above "
+            f"the last {recent} weeks"
+        )
+    if past_supply > 0 and next_supply < past_supply * 0.95:
+        reasons.append(
+            f"planned supply is {100 * (1 - next_supply / past_supply):.0f}% below the last "
+            f"{recent} weeks (absences, holidays)"
+        )
+    if not reasons:
+        reasons.append(
+            f"demand ({next_demand:,.0f} minutes a week) already outruns the staff's "
+            f"capacity ({next_supply:,.0f} minutes a week)"
+        )
+    text = (
+        f"{section['code']}: forecast demand exceeds planned supply by {shortfall:.1f} FTE over "
+        f"the next {len(window.forecast_weeks)} weeks, because {' and '.join(reasons)}."
+    )
+    return shortfall, text
+
+
+def _budget_sentence(section: Mapping[str, Any], label: str) -> tuple[float, str] | None:
+    demand = section["demand_minutes"]
+    if demand["norm"] is None or demand["norm"] <= 0 or demand["realisation"] <= demand["norm"]:
+        return None
+    excess = demand["realisation"] / demand["norm"] - 1
+    if excess < 0.1:
+        return None
+    text = (
+        f"{section['name']}: demand in {label} was {100 * excess:.0f}% above the budgeted "
+        f"capacity ({demand['realisation']:,.0f} vs {demand['norm']:,.0f} minutes)."
+    )
+    return excess / 10, text
+
+
+# -- JSON safety ------------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values: no NaN or infinity (None instead), tuples as lists, rounded floats."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return round(value, 4) if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        number = float(value)  # numpy scalars from the forecast
+    except (TypeError, ValueError):
+        raise TypeError(f"not JSON-safe: {value!r}") from None
+    return round(number, 4) if math.isfinite(number) else None
