@@ -34,6 +34,7 @@ from services.schemas.capacity import CapacityReportPublic
 from worklist.capacity.periods import parse_period
 from worklist.capacity.report import capacity_report
 from worklist.enums import Role
+from worklist.errors import ValidationError
 from worklist.snapshots import REGION_TIMEZONE
 
 __all__ = ["ReportScope", "report_scope", "report_today", "router", "scoped"]
@@ -162,26 +163,27 @@ def _report(
 ) -> dict[str, Any]:
     """The caller's report: checked, computed, then narrowed to what they may see."""
     scope = report_scope(user, department_code)
-    report = capacity_report(
-        session,
-        parse_period(period),
-        today=today,
-        department=scope.department_code,
-        tumour_group=tumour_group,
-    )
+    try:
+        report = capacity_report(
+            session,
+            parse_period(period),
+            today=today,
+            department=scope.department_code,
+            tumour_group=tumour_group,
+        )
+    except OverflowError:
+        # A period near year 1 or 9999: its history or forecast weeks fall off the calendar.
+        raise ValidationError(f"period {period!r} is too far from today to report on") from None
     return scoped(report, scope.visible)
 
 
-def export_filename(report: Mapping[str, Any], tumour_group: str | None, fmt: str) -> str:
+def export_filename(
+    period_label: str, department_code: str | None, tumour_group: str | None, extension: str
+) -> str:
     """``capacity-2026-W47[-HMC][-lung].xlsx``: the period and the narrowing, safe as a name."""
-    parts = ["capacity", str(report["period"]["label"])]
-    region = report.get("region", {}).get("code")
-    if region and region != "region":
-        parts.append(str(region))
-    if tumour_group:
-        parts.append(tumour_group)
-    stem = re.sub(r"[^A-Za-z0-9-]+", "-", "-".join(parts)).strip("-")
-    return f"{stem}.{fmt}"
+    parts = ["capacity", period_label, department_code or "", tumour_group or ""]
+    stem = re.sub(r"[^A-Za-z0-9-]+", "-", "-".join(p for p in parts if p)).strip("-")
+    return f"{stem}.{extension}"
 
 
 @router.get("/capacity", response_model=CapacityReportPublic)
