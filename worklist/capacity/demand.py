@@ -1,7 +1,7 @@
 """Demand: the workload minutes and cases that arrive, per ISO week or per day.
 
-A case is demand on the local day it was received, for its workload minutes (fixed when the
-specimen arrives). Weeks are ISO weeks, named by their Monday.
+A case is demand on the local day it was received (``CaseFact.received_day``), for its workload
+minutes (fixed when the specimen arrives). Weeks are ISO weeks, named by their Monday.
 """
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date
 
 from worklist.capacity.facts import CaseFact
-from worklist.capacity.periods import local_day, week_start
-from worklist.snapshots import REGION_TIMEZONE
+from worklist.capacity.periods import week_start
 
 __all__ = [
     "GROUPINGS",
@@ -55,13 +54,11 @@ class DailyDemand:
     cases: tuple[int, ...]
 
 
-def demand_between(
-    cases: Iterable[CaseFact], start: date, stop: date, *, timezone: tzinfo = REGION_TIMEZONE
-) -> Demand:
+def demand_between(cases: Iterable[CaseFact], start: date, stop: date) -> Demand:
     """The demand received on local days ``[start, stop)``."""
     total = Demand()
     for case in cases:
-        if start <= local_day(case.received_at, timezone) < stop:
+        if start <= case.received_day < stop:
             total.add(case)
     return total
 
@@ -70,7 +67,6 @@ def weekly_demand(
     cases: Iterable[CaseFact],
     *,
     by: Iterable[str] = (),
-    timezone: tzinfo = REGION_TIMEZONE,
 ) -> dict[tuple[Hashable, ...], Demand]:
     """Demand per ISO week and group: ``(monday, *group values) -> Demand``.
 
@@ -80,7 +76,7 @@ def weekly_demand(
     keys = [GROUPINGS[name] for name in by]
     weeks: dict[tuple[Hashable, ...], Demand] = defaultdict(Demand)
     for case in cases:
-        monday = week_start(local_day(case.received_at, timezone))
+        monday = week_start(case.received_day)
         weeks[(monday, *(key(case) for key in keys))].add(case)
     return dict(weeks)
 
@@ -90,14 +86,13 @@ def daily_demand(
     *,
     first_day: date,
     stop_day: date,
-    timezone: tzinfo = REGION_TIMEZONE,
 ) -> DailyDemand:
     """Demand per local day over ``[first_day, stop_day)``: the series a forecast is made from."""
     length = max((stop_day - first_day).days, 0)
     minutes = [0.0] * length
     counts = [0] * length
     for case in cases:
-        index = (local_day(case.received_at, timezone) - first_day).days
+        index = (case.received_day - first_day).days
         if 0 <= index < length:
             minutes[index] += case.workload_minutes
             counts[index] += 1

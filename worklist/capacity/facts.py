@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import ColumnElement, or_, select
@@ -25,7 +25,7 @@ from worklist.models import (
     PathologistSubspecialty,
 )
 from worklist.roster import parse_working_days
-from worklist.snapshots import case_minutes
+from worklist.snapshots import REGION_TIMEZONE, case_minutes
 from worklist.workload import WorkloadModel
 
 __all__ = [
@@ -63,6 +63,21 @@ class CaseFact:
     # the case was never assigned.
     pathologist_code: str | None
     waits: tuple[WaitFact, ...] = ()
+    # The local days of receipt and sign-out on the region's wall clock, derived once here:
+    # every metric counts days, and a year of cases is counted many times over.
+    received_day: date = field(init=False, repr=False, compare=False)
+    signed_out_day: date | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "received_day", self.received_at.astimezone(REGION_TIMEZONE).date()
+        )
+        signed = self.signed_out_at
+        object.__setattr__(
+            self,
+            "signed_out_day",
+            None if signed is None else signed.astimezone(REGION_TIMEZONE).date(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +129,8 @@ def load_case_facts(
     waits = _waits(session, clauses)
     minutes_of: dict[tuple[int, Priority], float] = {}
     facts: list[CaseFact] = []
-    for case_id, code, group, category, priority, received, due, signed, status in session.execute(
-        cases
-    ):
+    rows = session.connection().execute(cases)
+    for case_id, code, group, category, priority, received, due, signed, status in rows:
         key = (category, priority)
         if key not in minutes_of:
             minutes_of[key] = case_minutes(model, category, priority)
@@ -174,7 +188,7 @@ def _primary_holders(session: Session, clauses: list[ColumnElement[bool]]) -> di
     )
     # Ordered so that the last row of a case is its holder: inactive before active, then the
     # latest assignment.
-    return {case_id: code for case_id, code, _, _ in session.execute(query)}
+    return {case_id: code for case_id, code, _, _ in session.connection().execute(query)}
 
 
 def _waits(session: Session, clauses: list[ColumnElement[bool]]) -> dict[int, tuple[WaitFact, ...]]:
@@ -186,7 +200,7 @@ def _waits(session: Session, clauses: list[ColumnElement[bool]]) -> dict[int, tu
         .order_by(CaseWait.case_id, CaseWait.started_at, CaseWait.id)
     )
     waits: dict[int, list[WaitFact]] = defaultdict(list)
-    for case_id, started_at, ended_at in session.execute(query):
+    for case_id, started_at, ended_at in session.connection().execute(query):
         waits[case_id].append(WaitFact(started_at, ended_at))
     return {case_id: tuple(found) for case_id, found in waits.items()}
 

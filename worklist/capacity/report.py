@@ -24,9 +24,9 @@ Who counts where:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worklist.capacity import forecast as forecasting
 from worklist.capacity.demand import daily_demand, demand_between
 from worklist.capacity.facts import (
     CaseFact,
@@ -46,11 +47,16 @@ from worklist.capacity.norm import CapacityNorm, budget_minutes, load_norm, perc
 from worklist.capacity.periods import (
     Period,
     ReportWindow,
-    local_day,
     local_midnight,
     week_label,
 )
-from worklist.capacity.supply import SupplyTable, gini, supply_table, utilisation
+from worklist.capacity.supply import (
+    SupplyTable,
+    gini,
+    signed_out_minutes,
+    supply_table,
+    utilisation,
+)
 from worklist.capacity.wip import backlog_days, work_in_progress
 from worklist.enums import Priority
 from worklist.errors import ValidationError
@@ -62,8 +68,6 @@ __all__ = ["HISTORY_WEEKS", "HORIZON_WEEKS", "capacity_report", "tumour_group_na
 
 HISTORY_WEEKS = 52
 HORIZON_WEEKS = 12
-# Fewer days of history than this before the period: no forecast of the period.
-_MIN_FORECAST_DAYS = 8 * 7
 # A shortfall smaller than this is noise, not a sentence in the summary.
 _NOTED_FTE = 0.1
 _HISTOGRAM_DAYS = 30
@@ -92,7 +96,7 @@ class _Outlook:
     history_minutes: tuple[float, ...]
     history_cases: tuple[int, ...]
     history_supply: tuple[float, ...]
-    forecast: Any  # forecast.WeeklyForecast | None
+    forecast: forecasting.WeeklyForecast | None
     forecast_supply: tuple[float, ...]
     period_forecast_minutes: float | None
     period_forecast_cases: float | None
@@ -138,7 +142,7 @@ def capacity_report(
     )
     table = supply_table(people, first_day=window.first_day, stop_day=window.stop_day, model=model)
     region, departments, tumour_groups = _entities(
-        facts, people, names, groups, norm, department, region_name
+        facts, people, names, groups, norm, department, tumour_group, region_name
     )
     signed_by_person = _signed_out_by_person(facts, period)
     person_supply = {p.code: table.minutes(p.code, period.start, period.stop) for p in people}
@@ -181,9 +185,10 @@ def capacity_report(
     return result
 
 
-# -- until worklist.capacity.turnaround and .forecast land (H1t, H2): their contract's names --
+# -- until worklist.capacity.turnaround lands (H1t): the contract's names --
 
 
+@functools.cache
 def _module(name: str) -> Any:
     try:
         return importlib.import_module(name)
@@ -218,23 +223,7 @@ class _Turnaround:
         return None if module is None else module.within_target(case, model)
 
 
-class _Forecasting:
-    @staticmethod
-    def forecast_daily_demand(
-        daily: Sequence[float], *, first_day: date, horizon_weeks: int
-    ) -> Any:
-        module = _module("worklist.capacity.forecast")
-        if module is None:
-            return None
-        return module.forecast_daily_demand(daily, first_day=first_day, horizon_weeks=horizon_weeks)
-
-    @staticmethod
-    def shortfall_fte(demand: float, supply: float, minutes_per_fte: float) -> float:
-        return (demand - supply) / minutes_per_fte
-
-
 turnaround = _Turnaround()
-forecasting = _Forecasting()
 
 
 # -- who counts where -----------------------------------------------------------------------
@@ -264,13 +253,15 @@ def _entities(
     groups: Sequence[str],
     norm: CapacityNorm,
     department: str | None,
+    tumour_group: str | None,
     region_name: str | None,
 ) -> tuple[_Entity, list[_Entity], list[_Entity]]:
     codes = [department] if department is not None else list(names)
     staff_of: dict[str, dict[str, float]] = {code: {} for code in names}
     for person in people:
-        if person.department_code in staff_of:
-            staff_of[person.department_code][person.code] = 1.0
+        share = _share_of(person, tumour_group)
+        if person.department_code in staff_of and share > 0:
+            staff_of[person.department_code][person.code] = share
     holders_of = {person.code: person.department_code for person in people}
     by_department: dict[str, list[CaseFact]] = {code: [] for code in names}
     signed_by_department: dict[str, list[CaseFact]] = {code: [] for code in names}
@@ -297,7 +288,7 @@ def _entities(
     else:
         region_cases = list(facts)
         region_signed = [c for c in facts if c.signed_out_at is not None]
-        region_staff = {p.code: 1.0 for p in people if p.department_code in names}
+        region_staff = {code: share for staff in staff_of.values() for code, share in staff.items()}
         budgets = [norm.department_fte.get(code) for code in codes]
         region_budget = None if any(b is None for b in budgets) else sum(b or 0.0 for b in budgets)
     region = _Entity(
@@ -317,9 +308,9 @@ def _entities(
             cases=[c for c in region.cases if c.tumour_group == group],
             signed_out=[c for c in region.signed_out if c.tumour_group == group],
             staff={
-                p.code: 1.0 / len(p.subspecialties)
+                p.code: _share_of(p, group)
                 for p in people
-                if p.code in region.staff and group in p.subspecialties
+                if p.code in region.staff and _share_of(p, group) > 0
             },
             budget_fte=norm.tumour_group_fte.get(group),
         )
@@ -328,16 +319,23 @@ def _entities(
     return region, departments, tumour_groups
 
 
+def _share_of(person: PathologistFact, tumour_group: str | None) -> float:
+    """The share of a pathologist's supply that serves ``tumour_group`` (None: all of it)."""
+    if tumour_group is None:
+        return 1.0
+    if tumour_group not in person.subspecialties:
+        return 0.0
+    return 1.0 / len(person.subspecialties)
+
+
 def _signed_out_by_person(facts: Iterable[CaseFact], period: Period) -> dict[str, float]:
-    minutes: dict[str, float] = defaultdict(float)
-    for case in facts:
-        if (
-            case.signed_out_at is not None
-            and case.pathologist_code is not None
-            and period.contains(local_day(case.signed_out_at))
-        ):
-            minutes[case.pathologist_code] += case.workload_minutes
-    return dict(minutes)
+    by_code = signed_out_minutes(facts, period.start, period.stop)
+    return {code: minutes for code, minutes in by_code.items() if code is not None}
+
+
+def _signed_out_in(cases: Iterable[CaseFact], period: Period) -> list[CaseFact]:
+    """The cases signed out on the period's days."""
+    return [c for c in cases if c.signed_out_day is not None and period.contains(c.signed_out_day)]
 
 
 def _daily_supply(entity: _Entity, table: SupplyTable) -> list[float]:
@@ -366,8 +364,11 @@ def _outlook(
 ) -> _Outlook:
     first = window.first_day
     history = daily_demand(entity.cases, first_day=first, stop_day=window.forecast_start)
-    received = [local_day(c.received_at) for c in entity.cases]
-    learn_first = max(first, min(received)) if received else window.forecast_start
+    learn_first = (
+        max(first, min(c.received_day for c in entity.cases))
+        if entity.cases
+        else window.forecast_start
+    )
     forward = _forecast(history.minutes, first, learn_first, window.forecast_start, HORIZON_WEEKS)
     week_minutes, week_cases, week_supply = [], [], []
     for monday in window.history_weeks:
@@ -400,10 +401,17 @@ def _outlook(
 
 
 def _forecast(
-    daily: Sequence[float], first: date, learn_first: date, cut: date, horizon_weeks: int
-) -> Any:
-    """The weekly forecast from the days ``[learn_first, cut)``; None with too little history."""
-    if (cut - learn_first).days < _MIN_FORECAST_DAYS or horizon_weeks <= 0:
+    daily: Sequence[float],
+    first: date,
+    learn_first: date,
+    cut: date,
+    horizon_weeks: int,
+    *,
+    min_days: int = 1,
+) -> forecasting.WeeklyForecast | None:
+    """The weekly forecast from the days ``[learn_first, cut)``; None with under ``min_days``
+    of history (the forecast's own fallbacks cover short histories of one day and more)."""
+    if (cut - learn_first).days < min_days or horizon_weeks <= 0:
         return None
     series = list(_slice(daily, first, learn_first, cut))
     return forecasting.forecast_daily_demand(
@@ -416,13 +424,16 @@ def _period_forecast(
     first: date,
     learn_first: date,
     window: ReportWindow,
-    forward: Any,
+    forward: forecasting.WeeklyForecast | None,
 ) -> float | None:
     """The forecast demand of the period's days, from the history before its first week."""
     period = window.period
     weeks = period.weeks()
     cut = min(weeks[0], window.forecast_start)
     horizon = (weeks[-1] - cut).days // 7 + 1
+    # Under eight weeks before the period, no forecast of it (rather than the fallback's guess).
+    if (cut - learn_first).days < forecasting.MIN_HISTORY_DAYS:
+        return None
     if cut == window.forecast_start and horizon <= HORIZON_WEEKS:
         made = forward
     else:
@@ -507,19 +518,11 @@ def _section(
     period_supply = _slice(daily_supply, first, period.start, period.stop)
     supply_minutes = sum(period_supply)
     working_days = sum(1 for minutes in period_supply if minutes > 0)
-    signed = sum(
-        c.workload_minutes
-        for c in entity.signed_out
-        if c.signed_out_at is not None and period.contains(local_day(c.signed_out_at))
-    )
+    signed = sum(signed_out_minutes(entity.signed_out, period.start, period.stop).values())
     budget = budget_minutes(entity.budget_fte, period.calendar_weeks, model)
     fte_minutes = model.minutes_per_fte_week * period.calendar_weeks
     wip = work_in_progress(entity.cases, at=local_midnight(window.end_day))
-    done = [
-        c
-        for c in entity.cases
-        if c.signed_out_at is not None and period.contains(local_day(c.signed_out_at))
-    ]
+    done = _signed_out_in(entity.cases, period)
     stats = turnaround.turnaround_stats(_turnaround_days(done))
     forward = view.forecast
     forward_shortfall = (
@@ -666,7 +669,7 @@ def _tat_histogram(
     """Cases signed out in the period per department and whole turnaround day (30: 30 or more)."""
     counts = {(code, day): 0 for code in departments for day in range(_HISTOGRAM_DAYS + 1)}
     for case in cases:
-        if case.signed_out_at is None or not period.contains(local_day(case.signed_out_at)):
+        if case.signed_out_day is None or not period.contains(case.signed_out_day):
             continue
         days = turnaround.turnaround_days(case)
         key = (case.department_code, min(int(days), _HISTOGRAM_DAYS)) if days is not None else None
@@ -702,9 +705,10 @@ def _summary(
     region = report["region"]
     overdue = region["overdue_cases"]["realisation"]
     if overdue:
+        last_day = window.end_day - timedelta(days=1)
         older = region["overdue_by_bucket"][">10"]
         ordered.append(
-            f"{overdue} case(s) were overdue at {window.end_day.isoformat()}, "
+            f"{overdue} case(s) were overdue at the end of {last_day.isoformat()}, "
             f"{older} of them received more than 10 days before."
         )
     within = region["pct_within_7_days"]
@@ -714,7 +718,7 @@ def _summary(
                 f"The region signed out {within['realisation']:.0f}% of its cases within 7 days "
                 f"in {report['period']['label']} (norm {within['norm']:.0f}%)."
             )
-    if not any(s["shortfall_fte"]["forecast"] or 0 > _NOTED_FTE for s in report["departments"]):
+    if not any((s["shortfall_fte"]["forecast"] or 0) > _NOTED_FTE for s in report["departments"]):
         ordered.insert(
             0,
             f"No department's forecast demand exceeds its planned supply over the next "

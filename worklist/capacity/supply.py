@@ -20,12 +20,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, tzinfo
+from datetime import date
 
 from worklist.capacity.facts import CaseFact, PathologistFact
-from worklist.capacity.periods import day_range, local_day
+from worklist.capacity.periods import day_range
 from worklist.roster import Absence, Roster
-from worklist.snapshots import REGION_TIMEZONE
 from worklist.workload import WorkloadModel
 
 __all__ = [
@@ -101,15 +100,13 @@ def supply_table(
 
 
 def signed_out_minutes(
-    cases: Iterable[CaseFact], start: date, stop: date, *, timezone: tzinfo = REGION_TIMEZONE
+    cases: Iterable[CaseFact], start: date, stop: date
 ) -> dict[str | None, float]:
-    """Workload minutes signed out in ``[start, stop)`` per primary holder's code (None: none)."""
+    """Workload minutes signed out on local days ``[start, stop)`` per primary holder's code
+    (None: a case without one)."""
     minutes: dict[str | None, float] = defaultdict(float)
     for case in cases:
-        if (
-            case.signed_out_at is not None
-            and start <= local_day(case.signed_out_at, timezone) < stop
-        ):
+        if case.signed_out_day is not None and start <= case.signed_out_day < stop:
             minutes[case.pathologist_code] += case.workload_minutes
     return dict(minutes)
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
 from worklist.capacity.facts import CaseFact
 from worklist.capacity.periods import local_day
 from worklist.metrics.backlog import AGE_BUCKETS, age_bucket
-from worklist.snapshots import REGION_TIMEZONE
 
 __all__ = ["WorkInProgress", "backlog_days", "work_in_progress"]
 
@@ -36,16 +35,14 @@ class WorkInProgress:
     overdue_by_bucket: dict[str, int] = field(default_factory=_empty_buckets)
 
 
-def work_in_progress(
-    cases: Iterable[CaseFact], *, at: datetime, timezone: tzinfo = REGION_TIMEZONE
-) -> WorkInProgress:
+def work_in_progress(cases: Iterable[CaseFact], *, at: datetime) -> WorkInProgress:
     """The cases received before ``at`` (aware) and not signed out by then."""
-    today = local_day(at - timedelta(microseconds=1), timezone)
+    today = local_day(at - timedelta(microseconds=1))
     wip = WorkInProgress()
     for case in cases:
         if case.received_at >= at or (case.signed_out_at is not None and case.signed_out_at <= at):
             continue
-        bucket = age_bucket((today - local_day(case.received_at, timezone)).days)
+        bucket = age_bucket((today - case.received_day).days)
         overdue = case.due_at < at
         wip.cases += 1
         wip.minutes += case.workload_minutes

@@ -1,0 +1,87 @@
+"""Demand per ISO week and per day, by department, tumour group, category and priority."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from worklist.capacity.demand import daily_demand, demand_between, weekly_demand
+from worklist.capacity.facts import CaseFact
+from worklist.enums import CaseStatus, Priority
+
+W47 = date(2026, 11, 16)
+W48 = date(2026, 11, 23)
+
+
+def _case(
+    received_at: datetime,
+    minutes: float,
+    *,
+    department: str = "HMC",
+    group: str = "breast",
+    category: int = 2,
+    priority: Priority = Priority.ROUTINE,
+) -> CaseFact:
+    return CaseFact(
+        case_id=1,
+        department_code=department,
+        tumour_group=group,
+        category=category,
+        priority=priority,
+        workload_minutes=minutes,
+        received_at=received_at,
+        due_at=received_at,
+        signed_out_at=None,
+        status=CaseStatus.RECEIVED,
+        pathologist_code=None,
+    )
+
+
+CASES = [
+    _case(datetime(2026, 11, 16, 9, tzinfo=UTC), 15.0),
+    _case(datetime(2026, 11, 18, 9, tzinfo=UTC), 38.0, department="LUMC", category=4),
+    _case(datetime(2026, 11, 20, 9, tzinfo=UTC), 7.7, group="lung", category=1),
+    # 23:30 UTC on Sunday 22 November is 00:30 on Monday 23 November in Amsterdam: week 48.
+    _case(datetime(2026, 11, 22, 23, 30, tzinfo=UTC), 54.0, category=5, priority=Priority.URGENT),
+    # 22:30 UTC on Sunday 15 November is 23:30 the same Sunday in Amsterdam: week 46.
+    _case(datetime(2026, 11, 15, 22, 30, tzinfo=UTC), 20.0, category=3),
+]
+
+
+def test_demand_between_counts_local_days() -> None:
+    week = demand_between(CASES, W47, W48)
+    assert week.cases == 3
+    assert week.minutes == pytest.approx(15 + 38 + 7.7)
+    assert demand_between([], W47, W48).cases == 0
+
+
+def test_weekly_demand_by_department_and_priority() -> None:
+    weeks = weekly_demand(CASES, by=("department", "priority"))
+    assert weeks[(W47, "HMC", "routine")].minutes == pytest.approx(22.7)
+    assert weeks[(W47, "HMC", "routine")].cases == 2
+    assert weeks[(W47, "LUMC", "routine")].minutes == 38
+    assert weeks[(W48, "HMC", "urgent")].minutes == 54
+    assert weeks[(date(2026, 11, 9), "HMC", "routine")].minutes == 20
+    assert len(weeks) == 4
+
+
+def test_weekly_demand_by_tumour_group_and_category() -> None:
+    weeks = weekly_demand(CASES, by=("tumour_group", "category"))
+    assert weeks[(W47, "lung", 1)].minutes == pytest.approx(7.7)
+    assert weeks[(W47, "breast", 4)].cases == 1
+    total = weekly_demand(CASES)
+    assert total[(W47,)].minutes == pytest.approx(60.7)
+    assert sum(d.minutes for d in total.values()) == pytest.approx(134.7)
+
+
+def test_daily_demand_has_a_value_for_every_day() -> None:
+    daily = daily_demand(CASES, first_day=W47, stop_day=W48 + (W48 - W47))
+    assert len(daily.minutes) == 14
+    assert daily.minutes[0] == 15
+    assert daily.minutes[1] == 0  # nothing on Tuesday
+    assert daily.minutes[2] == 38
+    assert daily.minutes[4] == pytest.approx(7.7)
+    assert daily.minutes[7] == 54  # Monday of week 48
+    assert daily.cases == (1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0)
+    assert daily_demand(CASES, first_day=W48, stop_day=W47).minutes == ()
