@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
 from worklist.enums import AssignmentKind, CaseStatus, CaseType, Priority
-from worklist.models import Assignment, Case, CaseWait, WaitReason
+from worklist.models import Absence, Assignment, Case, CaseWait, WaitReason
 from worklist.seeding import ImportSummary
 
 
@@ -102,6 +102,55 @@ class CaseRows:
                     ],
                 )
         return int(case_id)
+
+    def add_many(
+        self,
+        received: Sequence[datetime],
+        *,
+        department: str = "HMC",
+        tumour_group: str = "gastro-intestinal",
+        category: int = 2,
+        signed_after: timedelta | None = None,
+    ) -> None:
+        """Many routine cases in one statement (no holder), signed out ``signed_after`` receipt."""
+        with Session(self.engine) as session, session.begin():
+            values = []
+            for received_at in received:
+                self._next += 1
+                signed = received_at + signed_after if signed_after is not None else None
+                values.append(
+                    {
+                        "accession_number": f"{department}-T26-{self._next:06d}",
+                        "case_type": CaseType.HISTOLOGY,
+                        "department_id": self.ids.department_ids[department],
+                        "patient_pseudonym": f"PSN-{self._next:06d}",
+                        "tumour_group": tumour_group,
+                        "category": category,
+                        "priority": Priority.ROUTINE,
+                        "priority_rank": Priority.ROUTINE.rank,
+                        "received_at": received_at,
+                        "due_at": received_at + timedelta(days=7),
+                        "status": CaseStatus.SIGNED_OUT if signed else CaseStatus.RECEIVED,
+                        "signed_out_at": signed,
+                        "updated_at": received_at,
+                    }
+                )
+            session.execute(insert(Case), values)
+
+    def absence(self, pathologist: str, starts_on: date, ends_on: date) -> None:
+        """An absence on the roster of ``pathologist``."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                insert(Absence),
+                [
+                    {
+                        "pathologist_id": self.ids.pathologist_ids[pathologist],
+                        "starts_on": starts_on,
+                        "ends_on": ends_on,
+                        "reason": "leave",
+                    }
+                ],
+            )
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -138,3 +138,216 @@ def test_an_unknown_department_or_tumour_group_is_refused(
         _report(engine, department="XYZ")
     with pytest.raises(ValidationError, match="unknown tumour group 'astrology'"):
         _report(engine, tumour_group="astrology")
+
+
+# -- 2026-W18 by hand: Monday 27 April is King's Day; LUMC-01 is on leave all week -----------
+#
+# Supply (minutes per FTE week 1369.57, a rostered day 273.91 for HMC-01 and HMC-02 and
+# 0.9 x 1369.57 / 5 = 246.52 for LUMC-01): HMC-01 Tue-Fri 4 days = 1095.65; HMC-02 (not on
+# Wednesdays) Tue, Thu, Fri = 821.74; HMC 1917.39; LUMC-01 on leave: 0.
+DAY = FTE_WEEK / 5
+HMC_SUPPLY = 7 * DAY
+
+
+def _w18(rows: CaseRows) -> dict[str, int]:
+    rows.absence("LUMC-01", date(2026, 4, 27), date(2026, 5, 3))
+    return {
+        "gi": rows.add(
+            category=4,  # 38 minutes
+            received_at=utc(2026, 4, 28),
+            signed_out_at=utc(2026, 4, 30),
+            pathologist="HMC-01",
+        ),
+        "derm": rows.add(
+            tumour_group="dermatopathology",
+            received_at=utc(2026, 4, 28),
+            signed_out_at=utc(2026, 5, 1),
+            pathologist="HMC-02",
+        ),
+        "open": rows.add(
+            tumour_group="dermatopathology",
+            category=1,  # 7.7 minutes; 4 days old at the end, not yet due
+            received_at=utc(2026, 4, 29),
+            pathologist="HMC-02",
+        ),
+        # LUMC's case from week 17, signed out by HMC-01 in week 18 (8 days).
+        "shared": rows.add(
+            department="LUMC",
+            category=6,
+            received_at=utc(2026, 4, 20),
+            due_at=utc(2026, 4, 27),
+            signed_out_at=utc(2026, 4, 28),
+            pathologist="HMC-01",
+        ),
+        # Received on King's Day, due the next day: overdue at the end, 6 days old.
+        "overdue": rows.add(
+            department="LUMC",
+            tumour_group="haematopathology",
+            category=3,
+            received_at=utc(2026, 4, 27),
+            due_at=utc(2026, 4, 28),
+        ),
+    }
+
+
+def _real(section: dict[str, Any], metric: str) -> Any:
+    return section[metric]["realisation"]
+
+
+def test_week_18_by_hand(rows: CaseRows) -> None:
+    _w18(rows)
+    report = _report(
+        rows.engine,
+        "2026-W18",
+    )
+    _check_shape(report)
+    region = report["region"]
+    hmc, lumc = report["departments"]
+    groups = {g["code"]: g for g in report["tumour_groups"]}
+    # Demand: what was received in the week.
+    assert _real(region, "demand_minutes") == pytest.approx(38 + 15 + 7.7 + 20)
+    assert _real(region, "demand_cases") == 4
+    assert _real(hmc, "demand_minutes") == pytest.approx(60.7)
+    assert _real(lumc, "demand_minutes") == 20
+    assert _real(groups["gastro-intestinal"], "demand_minutes") == 38
+    assert _real(groups["dermatopathology"], "demand_minutes") == pytest.approx(22.7)
+    assert _real(groups["haematopathology"], "demand_minutes") == 20
+    # Supply and its norm: budgeted FTE x minutes per FTE week x 1 week.
+    assert _real(hmc, "supply_minutes") == pytest.approx(HMC_SUPPLY, abs=1e-3)
+    assert _real(lumc, "supply_minutes") == 0
+    assert _real(region, "supply_minutes") == pytest.approx(HMC_SUPPLY, abs=1e-3)
+    assert hmc["supply_minutes"]["norm"] == pytest.approx(1.5 * FTE_WEEK, abs=1e-3)
+    assert hmc["demand_minutes"]["norm"] == pytest.approx(1.5 * FTE_WEEK, abs=1e-3)
+    assert region["supply_minutes"]["norm"] == pytest.approx(2.5 * FTE_WEEK, abs=1e-3)
+    # Signed out: HMC's staff signed out 38 + 15 + 86 (LUMC's case) minutes.
+    assert _real(hmc, "signed_out_minutes") == pytest.approx(139)
+    assert _real(lumc, "signed_out_minutes") == 0
+    assert _real(region, "signed_out_minutes") == pytest.approx(139)
+    assert _real(hmc, "utilisation") == pytest.approx(139 / HMC_SUPPLY, abs=1e-4)
+    assert _real(lumc, "utilisation") is None  # no supply: null, not 0 or infinity
+    assert hmc["utilisation"]["norm"] == 0.85
+    # Balance: HMC-01 124 / 1095.65, HMC-02 15 / 821.74; LUMC-01 (no supply) left out.
+    high, low = 124 / (4 * DAY), 15 / (3 * DAY)
+    assert _real(hmc, "balance_gini") == pytest.approx((high - low) / (2 * (high + low)), abs=1e-4)
+    assert _real(region, "balance_gini") == _real(hmc, "balance_gini")
+    assert _real(lumc, "balance_gini") is None
+    assert _real(groups["gastro-intestinal"], "balance_gini") is None
+    people = {p["code"]: p for p in report["pathologists"]}
+    assert people["LUMC-01"]["utilisation"] is None
+    assert people["LUMC-01"]["supply_minutes"] == 0
+    assert people["HMC-01"]["signed_out_minutes"] == 124
+    assert people["HMC-01"]["utilisation"] == pytest.approx(high, abs=1e-4)
+    # Work in progress at the end of the week (Monday 4 May 00:00 in Amsterdam).
+    assert (_real(region, "wip_cases"), _real(region, "wip_minutes")) == (2, pytest.approx(27.7))
+    assert region["ageing"] == {"0-2": 0, "3-5": 1, "6-7": 1, "8-10": 0, ">10": 0}
+    assert _real(region, "overdue_cases") == 1
+    assert _real(lumc, "overdue_cases") == 1
+    assert _real(hmc, "overdue_cases") == 0
+    assert hmc["overdue_cases"]["norm"] == 0
+    # Backlog: work in progress over the supply of an average working day (4 this week).
+    assert _real(hmc, "backlog_days") == pytest.approx(7.7 / (HMC_SUPPLY / 4), abs=1e-4)
+    assert _real(region, "backlog_days") == pytest.approx(27.7 / (HMC_SUPPLY / 4), abs=1e-4)
+    assert _real(lumc, "backlog_days") is None
+    # Shortfall: (demand - supply) / minutes per FTE week.
+    assert _real(hmc, "shortfall_fte") == pytest.approx((60.7 - HMC_SUPPLY) / FTE_WEEK, abs=1e-4)
+    assert hmc["shortfall_fte"]["norm"] == 0
+    # The weekly series shows King's Day and the leave: history week 18 has the same supply.
+    w18 = [r for r in report["weekly"] if r["week"] == "2026-W18"]
+    assert {r["entity"]: r["supply_minutes"] for r in w18} == {
+        "region": pytest.approx(HMC_SUPPLY, abs=1e-3),
+        "HMC": pytest.approx(HMC_SUPPLY, abs=1e-3),
+        "LUMC": 0,
+    }
+    assert {r["entity"]: r["demand_minutes"] for r in w18}["region"] == pytest.approx(80.7)
+
+
+def test_narrowed_to_a_department(rows: CaseRows) -> None:
+    _w18(rows)
+    report = _report(rows.engine, "2026-W18", department="HMC")
+    _check_shape(report)
+    region, (hmc,) = report["region"], report["departments"]
+    for metric in ("demand_minutes", "supply_minutes", "signed_out_minutes", "wip_minutes"):
+        assert _real(region, metric) == pytest.approx(_real(hmc, metric)), metric
+    assert _real(region, "demand_minutes") == pytest.approx(60.7)
+    assert region["demand_minutes"]["norm"] == pytest.approx(1.5 * FTE_WEEK, abs=1e-3)
+    assert {p["code"] for p in report["pathologists"]} == {"HMC-01", "HMC-02"}
+    assert {r["department_code"] for r in report["tat_histogram"]} == {"HMC"}
+    groups = sum(_real(g, "demand_minutes") for g in report["tumour_groups"])
+    assert groups == pytest.approx(60.7)
+
+
+def test_narrowed_to_a_tumour_group(rows: CaseRows) -> None:
+    _w18(rows)
+    report = _report(rows.engine, "2026-W18", tumour_group="dermatopathology")
+    _check_shape(report)
+    region = report["region"]
+    assert [g["code"] for g in report["tumour_groups"]] == ["dermatopathology"]
+    assert report["tumour_groups"][0]["name"] == "Dermatopathology"
+    assert _real(region, "demand_minutes") == pytest.approx(22.7)
+    # HMC-01 gives half their supply to dermatopathology (two subspecialties), HMC-02 all.
+    assert _real(region, "supply_minutes") == pytest.approx(0.5 * 4 * DAY + 3 * DAY, abs=1e-3)
+    assert _real(region, "signed_out_minutes") == 15
+    assert sum(_real(d, "demand_minutes") for d in report["departments"]) == pytest.approx(22.7)
+
+
+def test_every_case_overdue(rows: CaseRows) -> None:
+    for day in (16, 17, 18):
+        rows.add(received_at=utc(2026, 11, day), due_at=utc(2026, 11, day, 12))
+    report = _report(rows.engine)
+    region = report["region"]
+    assert _real(region, "overdue_cases") == _real(region, "wip_cases") == 3
+    assert region["overdue_by_bucket"] == region["ageing"]
+    assert any("3 case(s) were overdue at the end of 2026-11-22" in s for s in report["summary"])
+
+
+def test_a_forecast_and_the_shortfall_it_shows(rows: CaseRows) -> None:
+    # Twelve weeks before 2026-W47 of 20 complex resections (86 minutes) a weekday at HMC:
+    # 8,600 minutes a week against HMC's 2,465: a shortfall of about 4.5 FTE.
+    start = date(2026, 8, 24)
+    weekdays = [
+        start + timedelta(days=i)
+        for i in range(7 * 13)
+        if (start + timedelta(days=i)).weekday() < 5
+    ]
+    received = [
+        datetime.combine(d, time(9), tzinfo=UTC) + timedelta(minutes=m)
+        for d in weekdays
+        for m in range(20)
+    ]
+    rows.add_many(received, category=6, signed_after=timedelta(days=3))
+    report = _report(rows.engine)
+    _check_shape(report)
+    hmc = report["departments"][0]
+    assert report["forecast_method"]
+    forecast = hmc["demand_minutes"]["forecast"]
+    assert forecast == pytest.approx(8600, rel=0.15)
+    assert hmc["demand_cases"]["forecast"] == pytest.approx(100, rel=0.15)
+    assert hmc["utilisation"]["forecast"] == pytest.approx(
+        forecast / hmc["supply_minutes"]["realisation"], abs=1e-4
+    )
+    ahead = [r for r in report["weekly"] if r["entity"] == "HMC" and r["kind"] == "forecast"]
+    assert all(r["lower_80"] <= r["demand_minutes"] <= r["upper_80"] for r in ahead)
+    assert [r["week"] for r in ahead][:2] == ["2026-W48", "2026-W49"]
+    # Christmas (Friday 25 December) takes a day from both HMC pathologists: 9 days -> 7.
+    supply = {r["week"]: r["supply_minutes"] for r in ahead}
+    assert supply["2026-W50"] == pytest.approx(9 * DAY, abs=1e-3)
+    assert supply["2026-W52"] == pytest.approx(7 * DAY, abs=1e-3)
+    assert hmc["shortfall_fte"]["forecast"] > 3
+    assert hmc["shortfall_fte"]["realisation"] == pytest.approx(
+        (8600 - 9 * DAY) / FTE_WEEK, rel=0.01
+    )
+    assert report["summary"][0].startswith("HMC: forecast demand exceeds planned supply by ")
+    assert "because" in report["summary"][0]
+    # No history before the period: no forecast of it.
+    early = _report(rows.engine, "2026-W36")
+    assert early["departments"][0]["demand_minutes"]["forecast"] is None
+
+
+def test_json_safety() -> None:
+    from worklist.capacity.report import _json_safe
+
+    cleaned = _json_safe(
+        {"a": math.nan, "b": [math.inf, -math.inf, 1.23456789], "c": date(2026, 1, 2)}
+    )
+    assert cleaned == {"a": None, "b": [None, None, 1.2346], "c": "2026-01-02"}
+    json.dumps(cleaned, allow_nan=False)
