@@ -71,6 +71,8 @@ HORIZON_WEEKS = 12
 # A shortfall smaller than this is noise, not a sentence in the summary.
 _NOTED_FTE = 0.1
 _HISTOGRAM_DAYS = 30
+# The summary names at most this many tumour groups over their budget.
+_BUDGET_SENTENCES = 3
 
 
 @dataclass
@@ -180,7 +182,7 @@ def capacity_report(
         ],
         "tat_histogram": _tat_histogram(region.cases, [d.code for d in departments], period),
     }
-    report["summary"] = _summary(report, outlooks, window, model)
+    report["summary"] = _summary(report, outlooks, window)
     result: dict[str, Any] = _json_safe(report)
     return result
 
@@ -685,46 +687,75 @@ def _tat_histogram(
 
 
 def _summary(
-    report: Mapping[str, Any],
-    outlooks: Mapping[str, _Outlook],
-    window: ReportWindow,
-    model: WorkloadModel,
+    report: Mapping[str, Any], outlooks: Mapping[str, _Outlook], window: ReportWindow
 ) -> list[str]:
-    """Where the shortfall is and why, in plain sentences, the largest first."""
-    sentences: list[tuple[float, str]] = []
-    for section in report["departments"]:
-        view = outlooks[f"department:{section['code']}"]
-        sentence = _shortfall_sentence(section, view, window)
-        if sentence is not None:
-            sentences.append(sentence)
-    for section in report["tumour_groups"]:
-        sentence = _budget_sentence(section, report["period"]["label"])
-        if sentence is not None:
-            sentences.append(sentence)
-    ordered = [text for _, text in sorted(sentences, key=lambda item: -item[0])]
+    """Where the shortfall is and why, in plain sentences: departments' forecast shortfalls
+    (largest first), whether the region as a whole can cover them, the tumour groups most
+    over their budget, then overdue work and turnaround against the norm."""
+    shortfalls = sorted(
+        (
+            sentence
+            for section in report["departments"]
+            if (
+                sentence := _shortfall_sentence(
+                    section, outlooks[f"department:{section['code']}"], window
+                )
+            )
+            is not None
+        ),
+        key=lambda item: -item[0],
+    )
+    ordered = [text for _, text in shortfalls]
+    if not shortfalls:
+        ordered.append(
+            f"No department's forecast demand exceeds its planned supply over the next "
+            f"{len(window.forecast_weeks)} weeks by more than {_NOTED_FTE} FTE."
+        )
+    region = report["region"]["shortfall_fte"]["forecast"]
+    if shortfalls and region is not None:
+        if region > _NOTED_FTE:
+            ordered.append(
+                f"The region as a whole falls {region:.1f} FTE short: sharing work between "
+                f"departments cannot close the gap."
+            )
+        else:
+            ordered.append(
+                f"The region as a whole has {-region:.1f} FTE to spare: sharing work between "
+                f"departments can cover the shortfall."
+            )
+    over_budget = sorted(
+        (
+            sentence
+            for section in report["tumour_groups"]
+            if (sentence := _budget_sentence(section, report["period"]["label"])) is not None
+        ),
+        key=lambda item: -item[0],
+    )
+    ordered.extend(text for _, text in over_budget[:_BUDGET_SENTENCES])
+    ordered.extend(_work_sentences(report, window))
+    return ordered
+
+
+def _work_sentences(report: Mapping[str, Any], window: ReportWindow) -> list[str]:
+    """Overdue work at the end and turnaround against its norm, for the region."""
+    sentences: list[str] = []
     region = report["region"]
     overdue = region["overdue_cases"]["realisation"]
     if overdue:
         last_day = window.end_day - timedelta(days=1)
         older = region["overdue_by_bucket"][">10"]
-        ordered.append(
+        sentences.append(
             f"{overdue} case(s) were overdue at the end of {last_day.isoformat()}, "
             f"{older} of them received more than 10 days before."
         )
     within = region["pct_within_7_days"]
     if within["realisation"] is not None and within["norm"] is not None:
         if within["realisation"] < within["norm"]:
-            ordered.append(
+            sentences.append(
                 f"The region signed out {within['realisation']:.0f}% of its cases within 7 days "
                 f"in {report['period']['label']} (norm {within['norm']:.0f}%)."
             )
-    if not any((s["shortfall_fte"]["forecast"] or 0) > _NOTED_FTE for s in report["departments"]):
-        ordered.insert(
-            0,
-            f"No department's forecast demand exceeds its planned supply over the next "
-            f"{HORIZON_WEEKS} weeks by more than {_NOTED_FTE} FTE.",
-        )
-    return ordered
+    return sentences
 
 
 def _shortfall_sentence(
