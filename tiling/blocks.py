@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,6 +20,7 @@ from tiling.pixels import RGBArray, paste
 from tiling.plan import BlockId, BuildPlan
 from tiling.render import read_halved
 from tiling.sources import SlideSource, open_slide
+from tiling.tile_files import write_files
 from tiling.tissue import BackgroundDetector
 
 __all__ = [
@@ -92,7 +93,7 @@ class _SourceCache:
         with self._lock:
             source = self._sources.get(key)
             if source is None:
-                source = open_slide(path, backend=backend)
+                source = open_slide(path, backend=backend, decode_threads=1)
                 self._sources[key] = source
                 while len(self._sources) > self._max_open:
                     evicted.append(self._sources.popitem(last=False)[1])
@@ -114,17 +115,6 @@ class _SourceCache:
 # nothing until a block runs, and builds close it when they finish.
 _open_sources = _SourceCache()
 _shared_lock = threading.Lock()
-_pool_lock = threading.Lock()
-_pool: list[ThreadPoolExecutor] = []
-
-
-def _tile_pool() -> ThreadPoolExecutor:
-    """This process's threads for encoding and writing tiles, started on first use."""
-    with _pool_lock:
-        if not _pool:
-            threads = max(4, 2 * (os.cpu_count() or 1))
-            _pool.append(ThreadPoolExecutor(threads, thread_name_prefix="coupe-tile-write"))
-        return _pool[0]
 
 
 def open_cached_source(path: str, backend: str | None) -> SlideSource:
@@ -153,17 +143,21 @@ def _read_source_region(context: BuildContext, block: BlockId) -> tuple[RGBArray
 
 
 class _TileWriter:
-    """Writes one block's tiles, handling background tiles as the build asks.
+    """Encodes one block's tiles and has them written, handling background tiles as asked.
 
-    Encoding and writing go to this process's tile pool: the codecs and file system calls
-    release the GIL, and a slow file creation then no longer stalls the block's pixel work.
+    Tiles are encoded on the block's own thread (the codecs release the GIL, and a build
+    runs one block per core), then written in batches by this process's writer thread
+    (``tiling.tile_files``), so a slow file creation does not stall the pixel work.
     """
+
+    _BATCH_TILES = 32
 
     def __init__(self, context: BuildContext) -> None:
         self.context = context
         self.written = 0
         self.background = 0
         self.bytes = 0
+        self._batch: list[tuple[str, bytes]] = []
         self._pending: list[Future[int]] = []
 
     def write(self, level: int, column: int, row: int, tile: RGBArray) -> None:
@@ -179,14 +173,22 @@ class _TileWriter:
             os.link(shared, path)
             self.written += 1
             return
-        self._pending.append(_tile_pool().submit(_encode_and_write, context.encoder, tile, path))
+        self._batch.append((path, context.encoder.encode(tile)))
         self.written += 1
+        if len(self._batch) >= self._BATCH_TILES:
+            self._flush()
 
     def finish(self) -> None:
         """Wait until every tile is on disk; the first failure is raised."""
+        self._flush()
         pending, self._pending = self._pending, []
         for future in pending:
             self.bytes += future.result()
+
+    def _flush(self) -> None:
+        if self._batch:
+            self._pending.append(write_files(self._batch))
+            self._batch = []
 
     def _shared_background(self, width_px: int, height_px: int) -> str:
         context = self.context
@@ -199,23 +201,6 @@ class _TileWriter:
                 Path(partial).write_bytes(context.encoder.encode(blank))
                 os.replace(partial, shared)
         return shared
-
-
-def _encode_and_write(encoder: TileEncoder, tile: RGBArray, path: str) -> int:
-    data = encoder.encode(tile)
-    _write_file(path, data)
-    return len(data)
-
-
-def _write_file(path: str, data: bytes) -> None:
-    # os-level calls: a tile is written once, and io.open's buffering is pure overhead here.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(descriptor, view) :]
-    finally:
-        os.close(descriptor)
 
 
 def _remove_if_present(path: str) -> None:

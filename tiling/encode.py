@@ -38,10 +38,12 @@ class TileEncoder:
 
     def encode(self, tile: RGBArray) -> bytes:
         """Encode one RGB tile. The codecs release the GIL, so threads encode in parallel."""
-        if self.tile_format == "jpeg":
-            # libjpeg reads strided rows itself: no copy of the tile first.
-            return bytes(imagecodecs.jpeg8_encode(tile, level=self.quality))
+        # A contiguous copy first: imagecodecs encodes a strided view (a tile cut from a block)
+        # far more slowly; measured on 256 px JPEG tiles cut from a 2,048 px block, 0.24 ms
+        # per tile as a view, 0.15 ms copy included.
         contiguous = np.ascontiguousarray(tile)
+        if self.tile_format == "jpeg":
+            return bytes(imagecodecs.jpeg8_encode(contiguous, level=self.quality))
         if self.tile_format == "png":
             # Level 6 is zlib's default trade-off; tiles are served many times, written once.
             return bytes(imagecodecs.png_encode(contiguous, level=6))
