@@ -34,6 +34,7 @@ from worklist.region import default_region
 from worklist.seeding import import_region
 from worklist.snapshots import auto_assign, load_snapshot
 from worklist.synthetic import case_stream
+from worklist.synthetic_history import seed_history
 
 __all__ = ["DEMO_SEED", "WorklistDemo", "demo_rounds", "run_worklist_demo"]
 
@@ -89,6 +90,11 @@ def run_worklist_demo(
     region = default_region()
     system = Actor.system("coupe-demo")
     import_region(engine=engine, actor=system, region=region)
+    week_start = now.date() - timedelta(days=DEMO_DAYS - 1)
+    # The year before the week, all signed out: what the capacity reports look back on.
+    history = seed_history(
+        engine, region, today=now.date(), end=week_start, seed=DEMO_SEED, actor=system
+    )
     arrivals = _arrivals(now, tissues)
     taken = 0
     plan: AssignmentPlan | None = None
@@ -103,11 +109,14 @@ def run_worklist_demo(
     with read_session(engine) as session:
         verification = verify_audit_chain(session)
 
-    week_start = now.date() - timedelta(days=DEMO_DAYS - 1)
     console.print(
         f"{region.name}: {len(arrivals):,} synthetic cases arrived from "
         f"{week_start:%A %d %B} to today, {now:%A %d %B %Y} (seed {DEMO_SEED}); "
         f"the assignment round ran at {now:%H:%M} UTC."
+    )
+    console.print(
+        f"Before that week, a year of history: {history.cases:,} cases signed out "
+        f"({history.waits:,} of them waited on a molecular test or an external consult)."
     )
     if len(demo_rounds(now)) > 1:
         console.print("Nobody is rostered at weekends: Friday morning's round ran first.")

@@ -28,6 +28,7 @@ from services.commands.demo_backoffice import DEMO_PASSWORD, MIN_DEMO_CASES
 from services.settings import Settings
 from services.tiles import PREBUILT_CACHE_CONTROL, RENDERED_CACHE_CONTROL
 from worklist.db import DEFAULT_DATABASE_FILE, make_engine, read_session
+from worklist.enums import CaseStatus
 from worklist.models import Case
 
 ACCOUNTS = ("admin", "manager", "hmc", "lumc", "alrijne", "alrijne2", "ghz", "haga", "rdgg")
@@ -149,14 +150,21 @@ def test_the_week_ends_today_so_nothing_is_long_overdue(demo_dir: tuple[Path, st
     engine = make_engine(f"sqlite:///{demo_dir[0] / DEFAULT_DATABASE_FILE}", pool_size=1)
     try:
         with read_session(engine) as session:
+            open_cases = Case.status != CaseStatus.SIGNED_OUT
             newest = session.scalar(select(func.max(Case.received_at)))
-            earliest_due = session.scalar(select(func.min(Case.due_at)))
+            earliest_due = session.scalar(select(func.min(Case.due_at)).where(open_cases))
+            oldest, last_signed_out = session.execute(
+                select(func.min(Case.received_at), func.max(Case.signed_out_at)).where(~open_cases)
+            ).one()
     finally:
         engine.dispose()
     assert newest is not None and earliest_due is not None
     today = datetime.now(UTC)
     assert newest.date() == today.date()
     assert earliest_due > today - timedelta(days=14)
+    # Before the week, a year of history, all of it signed out before today.
+    assert oldest.date() <= today.date() - timedelta(days=365)
+    assert last_signed_out.date() < today.date()
 
 
 def free_port() -> int:

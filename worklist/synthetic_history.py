@@ -1,0 +1,563 @@
+"""A year of signed-out synthetic history, for the demo's capacity reports and benchmarks.
+
+The arrivals are :func:`worklist.synthetic.case_stream`'s (its weekday and month factors and
+its case mix), thinned to a trend: every department's intake grows a few per cent a year up to
+the stream's rate at the end, except one (``fast_department``) whose intake has grown much
+faster and now exceeds what its staff can report (``fast_end_load`` times their supply), so
+that its forecast demand exceeds its planned supply. Public holidays bring hardly any cases.
+
+Every case is assigned (mostly within its own department; an overloaded department shares
+its excess with the others) and signed out after a turnaround that depends on the priority and
+on the department's load, a few of them past their due time; a small share waits on a
+molecular test or an external consult, which pauses the turnaround clock (``case_wait``).
+Dates are relative to ``today``; the same seed gives the same history.
+
+:func:`insert_history` writes it with bulk inserts (no slides: a signed-out history case is
+never on a worklist) and one audit record, as seeding a region does.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy.orm import Session
+
+from worklist.accession import format_accession
+from worklist.actor import Actor
+from worklist.audit import record_event
+from worklist.calendar import public_holidays
+from worklist.db import run_in_transaction
+from worklist.engine.proposals import Rule
+from worklist.engine.snapshot import GENERAL
+from worklist.enums import AssignmentKind, AuditAction, CaseStatus, CaseType, Priority
+from worklist.errors import ValidationError
+from worklist.lifecycle import SIGNED_OUT_END_REASON
+from worklist.models import Assignment, Case, CaseWait, Department, Pathologist
+from worklist.models.case_wait import WaitReason
+from worklist.models.report import Report, ReportVersion
+from worklist.operations.intake import CaseIntake, _reserve_accessions
+from worklist.region import PathologistSpec, Region
+from worklist.snapshots import case_minutes
+from worklist.synthetic import MONTH_FACTOR, SITES, case_stream
+from worklist.workload import WorkloadModel, add_working_days, due_time, is_working_day
+
+__all__ = [
+    "HistoryCase",
+    "HistoryWait",
+    "InsertedHistory",
+    "generate_history",
+    "insert_history",
+    "seed_history",
+]
+
+HISTORY_EVENT = "history.seed"
+REPORT_TEXT = "Synthetic history case (demo data): no report text."
+# Of the cases that arrive on a public holiday, this share still does (weekend level).
+_HOLIDAY_KEEP = 0.05
+# Load (demand / supply) above which a department's turnaround stretches, and above which it
+# shares most of its excess with the region; a small share is shared whatever the load.
+_STRETCH_FROM_LOAD = 0.8
+_SHARE_FROM_LOAD = 0.9
+_BASE_SHARE = 0.04
+# Median working days from assignment to sign-out, and the spread (log-normal sigma).
+_TAT_WORKING_DAYS = {
+    Priority.URGENT: (0.8, 0.4),
+    Priority.CANCER_PATHWAY: (2.4, 0.33),
+    Priority.ROUTINE: (2.8, 0.45),
+}
+# Summer and Christmas leave thin the staff: turnaround stretches by this factor.
+_LEAVE_STRETCH = {7: 1.12, 8: 1.12, 12: 1.05}
+_MOLECULAR_GROUPS = frozenset(
+    {"lung", "breast", "haematopathology", "gastro-intestinal", "gynaecopathology"}
+)
+_MOLECULAR_SHARE = 0.12
+_CONSULT_SHARE = 0.012
+_WORKDAY_START = time(7, 30)
+_WORKDAY_MINUTES = 9 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWait:
+    """A pause of the case's turnaround clock, inside its life."""
+
+    reason: WaitReason
+    started_at: datetime
+    ended_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryCase:
+    """One signed-out case of the history (all datetimes UTC)."""
+
+    department: str
+    case_type: CaseType
+    patient_pseudonym: str
+    tumour_group: str
+    category: int
+    priority: Priority
+    second_read_trigger: str | None
+    received_at: datetime
+    due_at: datetime
+    assigned_at: datetime
+    signed_out_at: datetime
+    pathologist_code: str
+    rule: str
+    """The engine's rule that placed it: local capacity, or regional least load if shared."""
+    second_reader_code: str | None = None
+    waits: tuple[HistoryWait, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InsertedHistory:
+    """What :func:`insert_history` wrote."""
+
+    cases: int
+    assignments: int
+    waits: int
+
+
+class _Staff:
+    """The region's pathologists, for picking a holder on a given day."""
+
+    def __init__(self, people: Sequence[PathologistSpec]) -> None:
+        self.people = tuple(people)
+        self._found: dict[tuple[date, str | None, str], list[PathologistSpec]] = {}
+
+    def working(self, day: date, department: str | None, group: str) -> list[PathologistSpec]:
+        """Who can take a ``group`` case on ``day`` (of ``department``; None: anywhere): its
+        specialists present, else the general pool present, else anyone present, else anyone
+        of the department."""
+        key = (day, department, group)
+        found = self._found.get(key)
+        if found is None:
+            found = self._found[key] = self._working(day, department, group)
+        return found
+
+    def _working(self, day: date, department: str | None, group: str) -> list[PathologistSpec]:
+        here = [
+            p
+            for p in self.people
+            if (department is None or p.department == department) and p.roster.is_working(day)
+        ]
+        for wanted in (group, GENERAL):
+            found = [p for p in here if wanted in p.subspecialties]
+            if found:
+                return found
+        return here or [p for p in self.people if p.department == department]
+
+
+def generate_history(
+    region: Region,
+    *,
+    today: date,
+    days: int = 365,
+    seed: int = 1,
+    end: date | None = None,
+    cases_per_year: float = 60_000,
+    growth_per_year: float = 0.04,
+    fast_department: str | None = "LUMC",
+    fast_growth_per_year: float = 0.35,
+    fast_end_load: float = 1.2,
+    model: WorkloadModel | None = None,
+) -> list[HistoryCase]:
+    """The cases received on the ``days`` days before ``end`` (default ``today``), all signed
+    out before ``today``, in arrival order.
+
+    ``cases_per_year`` is the region's intake at the end, spread over the departments by size as
+    in :func:`~worklist.synthetic.case_stream`; it grew ``growth_per_year`` a year before. The
+    ``fast_department`` grew ``fast_growth_per_year`` to ``fast_end_load`` times its staff's
+    supply (its excess is shared with the region and its turnaround stretches).
+    """
+    if days < 1:
+        raise ValidationError(f"a history needs at least one day, got {days}")
+    model = model or WorkloadModel()
+    stop = end or today
+    first = stop - timedelta(days=days)
+    limit = datetime.combine(today, time(0), tzinfo=UTC)
+    codes = [d.code for d in region.departments]
+    if fast_department is not None and fast_department not in codes:
+        raise ValidationError(f"no department {fast_department!r} in the region")
+    supply_week = {
+        code: sum(p.fte for p in region.pathologists if p.department == code)
+        * model.minutes_per_fte_week
+        for code in codes
+    }
+    sizes = {code: SITES.get(code, ("", "", 1.0))[2] for code in codes}
+    closed = frozenset(
+        day for year in range(first.year, today.year + 1) for day in public_holidays(year)
+    )
+    rng = random.Random(seed)
+    staff = _Staff(region.pathologists)
+    planned: list[tuple[CaseIntake, datetime, float]] = []
+    end_load: dict[str, float] = {}
+    # The fast department last: its intake is set from the others' mean minutes per case.
+    minutes_seen, cases_seen = 0.0, 0
+    for code in sorted(codes, key=lambda c: c == fast_department):
+        level = cases_per_year * sizes[code] / sum(sizes.values())
+        growth = growth_per_year
+        if code == fast_department:
+            if not cases_seen:
+                pilot = _stream(first, min(days, 28), seed, codes.index(code), code, level)
+                minutes_seen, cases_seen = _minutes(model, pilot), len(pilot)
+            mean_minutes = minutes_seen / cases_seen if cases_seen else 1.0
+            level = fast_end_load * supply_week[code] * 52 / mean_minutes
+            growth = fast_growth_per_year
+        stream = _stream(first, days, seed, codes.index(code), code, level)
+        minutes = _minutes(model, stream)
+        minutes_seen, cases_seen = minutes_seen + minutes, cases_seen + len(stream)
+        # The load at the end of the history: the stream's rate of minutes over the supply.
+        end_load[code] = minutes * 365 / days / 52 / supply_week[code] if supply_week[code] else 0.0
+        for intake in stream:
+            received = intake.received_at
+            assert received is not None
+            years_before = (stop - received.date()).days / 365
+            keep = (1 + growth) ** -years_before
+            if received.date() in closed:
+                keep *= _HOLIDAY_KEEP
+            if rng.random() >= keep:
+                continue
+            load = end_load[code] * (1 + growth) ** -years_before * _month_load(received.date())
+            planned.append((intake, received, load))
+    planned.sort(key=lambda item: (item[1], item[0].department))
+    spare = {code: max(0.05, _SHARE_FROM_LOAD - load) for code, load in end_load.items()}
+    history = []
+    for intake, received, load in planned:
+        made = _life(rng, intake, received, load, end_load, spare, staff, closed, limit)
+        if made is not None:
+            history.append(made)
+    return history
+
+
+def _stream(
+    first: date, days: int, seed: int, index: int, code: str, cases_per_year: float
+) -> list[CaseIntake]:
+    """One department's arrivals at its rate at the end (thinned to the trend afterwards)."""
+    return case_stream(
+        start=first,
+        days=days,
+        seed=seed * 1000 + index,
+        cases_per_year=cases_per_year,
+        departments=(code,),
+        scanned=False,
+    )
+
+
+def _minutes(model: WorkloadModel, stream: Sequence[CaseIntake]) -> float:
+    return sum(case_minutes(model, c.category, c.priority) for c in stream)
+
+
+def _month_load(day: date) -> float:
+    # The month's share of arrivals relative to the year's mean (the stream's month factor).
+    return MONTH_FACTOR[day.month - 1] / (sum(MONTH_FACTOR) / 12)
+
+
+def _life(
+    rng: random.Random,
+    intake: CaseIntake,
+    received: datetime,
+    load: float,
+    end_load: dict[str, float],
+    spare: dict[str, float],
+    staff: _Staff,
+    closed: frozenset[date],
+    limit: datetime,
+) -> HistoryCase | None:
+    """Assignment, waits and sign-out of one arrival; None if it cannot end before ``limit``."""
+    priority = intake.priority
+    assigned = _assigned_at(rng, received, priority, closed)
+    if assigned >= limit - timedelta(hours=1):
+        return None
+    share = _BASE_SHARE + (
+        0.75 * (load - _SHARE_FROM_LOAD) / load if load > _SHARE_FROM_LOAD else 0
+    )
+    shared = priority is not Priority.FROZEN and rng.random() < share
+    department = intake.department
+    if shared:
+        others = [code for code in spare if code != department]
+        department = rng.choices(others, [spare[c] for c in others])[0]
+        load = end_load[department]
+    candidates = staff.working(assigned.date(), department, intake.tumour_group)
+    holder = rng.choices(candidates, [p.fte for p in candidates])[0]
+    waits: list[HistoryWait] = []
+    if priority is Priority.FROZEN:
+        signed = received + timedelta(minutes=min(45.0, max(8.0, rng.gauss(14, 4))))
+    else:
+        median, sigma = _TAT_WORKING_DAYS[priority]
+        stretch = 1 + 2.0 * max(0.0, load - _STRETCH_FROM_LOAD)
+        stretch *= _LEAVE_STRETCH.get(assigned.month, 1.0)
+        work_days = median * stretch * math.exp(rng.gauss(0, sigma))
+        wait = _wait_reason(rng, intake)
+        if wait is None:
+            signed = _working_hours(rng, add_working_days(assigned, work_days, closed))
+        else:
+            before = work_days * rng.uniform(0.2, 0.6)
+            started = _working_hours(rng, add_working_days(assigned, before, closed))
+            started = max(started, assigned + timedelta(minutes=30))
+            length_days = (
+                rng.uniform(5, 12) if wait is WaitReason.MOLECULAR_TEST else rng.uniform(4, 14)
+            )
+            ended = started + timedelta(days=length_days)
+            waits.append(HistoryWait(wait, started, ended))
+            signed = _working_hours(rng, add_working_days(ended, work_days - before, closed))
+            signed = max(signed, ended + timedelta(hours=1))
+        signed = max(signed, assigned + timedelta(minutes=20))
+    if signed >= limit:
+        # Still open today in truth: signed out on the last day before, to stay history.
+        earliest = max(assigned + timedelta(minutes=20), limit - timedelta(hours=16))
+        signed = earliest + (limit - timedelta(minutes=1) - earliest) * rng.random()
+        waits = [w for w in waits if w.ended_at < signed - timedelta(minutes=5)]
+    reader = None
+    if intake.second_read_trigger is not None:
+        readers = [
+            p for p in staff.working(signed.date(), None, intake.tumour_group) if p != holder
+        ]
+        reader = rng.choice(readers).code if readers else None
+    return HistoryCase(
+        department=intake.department,
+        case_type=intake.case_type,
+        patient_pseudonym=intake.patient_pseudonym,
+        tumour_group=intake.tumour_group,
+        category=intake.category,
+        priority=priority,
+        second_read_trigger=intake.second_read_trigger if reader else None,
+        received_at=received,
+        due_at=due_time(received, priority),
+        assigned_at=assigned,
+        signed_out_at=signed,
+        pathologist_code=holder.code,
+        rule=(Rule.REGIONAL_LEAST_LOAD if shared else Rule.LOCAL_CAPACITY).value,
+        second_reader_code=reader,
+        waits=tuple(waits),
+    )
+
+
+def _assigned_at(
+    rng: random.Random, received: datetime, priority: Priority, closed: frozenset[date]
+) -> datetime:
+    """Frozen sections at once; others within hours on a working day, else the next morning."""
+    if priority is Priority.FROZEN:
+        return received + timedelta(minutes=rng.uniform(2, 8))
+    if is_working_day(received.date(), closed) and received.time() < time(15, 0):
+        return received + timedelta(minutes=rng.uniform(20, 150))
+    next_day = datetime.combine(received.date() + timedelta(days=1), time(0), tzinfo=UTC)
+    morning = add_working_days(next_day, 0, closed)
+    return datetime.combine(morning.date(), _WORKDAY_START, tzinfo=UTC) + timedelta(
+        minutes=rng.uniform(0, 120)
+    )
+
+
+def _working_hours(rng: random.Random, moment: datetime) -> datetime:
+    """``moment``'s day at a time within working hours, if it fell outside them."""
+    start = datetime.combine(moment.date(), _WORKDAY_START, tzinfo=UTC)
+    if start <= moment <= start + timedelta(minutes=_WORKDAY_MINUTES):
+        return moment
+    return start + timedelta(minutes=rng.uniform(0, _WORKDAY_MINUTES))
+
+
+def _wait_reason(rng: random.Random, intake: CaseIntake) -> WaitReason | None:
+    draw = rng.random()
+    if draw < _CONSULT_SHARE:
+        return WaitReason.EXTERNAL_CONSULT
+    molecular = (
+        intake.case_type is CaseType.HISTOLOGY
+        and intake.tumour_group in _MOLECULAR_GROUPS
+        and (intake.priority is Priority.CANCER_PATHWAY or intake.category >= 4)
+    )
+    if molecular and draw < _CONSULT_SHARE + _MOLECULAR_SHARE:
+        return WaitReason.MOLECULAR_TEST
+    return None
+
+
+def insert_history(
+    session: Session, cases: Sequence[HistoryCase], *, actor: Actor
+) -> InsertedHistory:
+    """Write ``cases`` (their assignments and waits) with bulk inserts, and one audit record.
+
+    Accession numbers come from the departments' counters, so they never collide with the
+    cases taken in before or after. The region must already be in the database.
+    """
+    departments = dict(session.execute(select(Department.code, Department.id)).all())
+    people = dict(session.execute(select(Pathologist.code, Pathologist.id)).all())
+    unknown = sorted({c.department for c in cases} - departments.keys()) + sorted(
+        {c.pathologist_code for c in cases} - people.keys()
+    )
+    if unknown:
+        raise ValidationError(
+            f"import the region first: {', '.join(unknown[:5])} not in the database"
+        )
+    accessions = _accession_numbers(session, cases)
+    case_table = cast(Table, Case.__table__)
+    case_rows = [
+        {
+            "accession_number": accession,
+            "case_type": case.case_type,
+            "department_id": departments[case.department],
+            "patient_pseudonym": case.patient_pseudonym,
+            "tumour_group": case.tumour_group,
+            "category": case.category,
+            "priority": case.priority,
+            "priority_rank": case.priority.rank,
+            "second_read_trigger": case.second_read_trigger,
+            "received_at": case.received_at,
+            "due_at": case.due_at,
+            "status": CaseStatus.SIGNED_OUT,
+            "signed_out_at": case.signed_out_at,
+            "updated_at": case.signed_out_at,
+            "version": 1,
+        }
+        for case, accession in zip(cases, accessions, strict=True)
+    ]
+    if case_rows:
+        # Plain executemany: with RETURNING, SQLite would insert one row per statement.
+        session.execute(insert(case_table), case_rows)
+    by_accession = _ids_by(session, Case.accession_number, Case.id, accessions)
+    ids = [by_accession[accession] for accession in accessions]
+    assignment_rows = []
+    wait_rows: list[dict[str, object]] = []
+    for case_id, case in zip(ids, cases, strict=True):
+        assignment_rows.append(
+            _assignment_row(case_id, people[case.pathologist_code], case, actor, primary=True)
+        )
+        if case.second_reader_code is not None:
+            assignment_rows.append(
+                _assignment_row(
+                    case_id, people[case.second_reader_code], case, actor, primary=False
+                )
+            )
+        wait_rows.extend(
+            {
+                "case_id": case_id,
+                "reason": wait.reason,
+                "started_at": wait.started_at,
+                "ended_at": wait.ended_at,
+                "recorded_by": actor.user_id,
+            }
+            for wait in case.waits
+        )
+    if assignment_rows:
+        session.execute(insert(cast(Table, Assignment.__table__)), assignment_rows)
+    if wait_rows:
+        session.execute(insert(cast(Table, CaseWait.__table__)), wait_rows)
+    _insert_reports(session, ids, cases, people)
+    inserted = InsertedHistory(len(case_rows), len(assignment_rows), len(wait_rows))
+    record_event(
+        session,
+        actor=actor,
+        event_type=HISTORY_EVENT,
+        action=AuditAction.CREATE,
+        detail={
+            "cases": inserted.cases,
+            "assignments": inserted.assignments,
+            "waits": inserted.waits,
+            "received_from": min(c.received_at for c in cases).date().isoformat()
+            if cases
+            else None,
+            "received_to": max(c.received_at for c in cases).date().isoformat() if cases else None,
+        },
+    )
+    return inserted
+
+
+def _accession_numbers(session: Session, cases: Sequence[HistoryCase]) -> list[str]:
+    """Numbers from the counters, in arrival order per site, type and year of receipt."""
+    keys = [(c.department, c.case_type, c.received_at.year) for c in cases]
+    next_seq = {
+        key: _reserve_accessions(session, *key, count=count)
+        for key, count in sorted(Counter(keys).items())
+    }
+    numbers = []
+    for key in keys:
+        numbers.append(format_accession(*key, next_seq[key]))
+        next_seq[key] += 1
+    return numbers
+
+
+def _insert_reports(
+    session: Session, case_ids: Sequence[int], cases: Sequence[HistoryCase], people: dict[str, int]
+) -> None:
+    """Each case's report, signed at its sign-out by its primary pathologist (one version)."""
+    if not cases:
+        return
+    session.execute(
+        insert(cast(Table, Report.__table__)),
+        [
+            {
+                "case_id": case_id,
+                "version": 1,
+                "signed_at": case.signed_out_at,
+                "signed_by_id": people[case.pathologist_code],
+            }
+            for case_id, case in zip(case_ids, cases, strict=True)
+        ],
+    )
+    report_ids = _ids_by(session, Report.case_id, Report.id, case_ids)
+    session.execute(
+        insert(cast(Table, ReportVersion.__table__)),
+        [
+            {
+                "report_id": report_ids[case_id],
+                "version": 1,
+                "macroscopy": "",
+                "microscopy": "",
+                "conclusion": REPORT_TEXT,
+                "diagnosis_codes": [],
+                "saved_at": case.signed_out_at - timedelta(minutes=5),
+                "saved_by_id": people[case.pathologist_code],
+            }
+            for case_id, case in zip(case_ids, cases, strict=True)
+        ],
+    )
+
+
+def _ids_by(
+    session: Session, key: Any, id_column: Any, keys: Sequence[Any], chunk: int = 5000
+) -> dict[Any, int]:
+    """``key`` -> ``id_column`` of the rows whose ``key`` is one of ``keys``."""
+    found: dict[Any, int] = {}
+    for start in range(0, len(keys), chunk):
+        rows = session.execute(select(key, id_column).where(key.in_(keys[start : start + chunk])))
+        found.update(rows.all())
+    return found
+
+
+def _assignment_row(
+    case_id: int, pathologist_id: int, case: HistoryCase, actor: Actor, *, primary: bool
+) -> dict[str, object]:
+    if primary:
+        kind, rule, assigned_at = AssignmentKind.PRIMARY, case.rule, case.assigned_at
+        ended_at, end_reason = case.signed_out_at, SIGNED_OUT_END_REASON
+    else:
+        # The mandatory second read: asked on the day of sign-out, done before it.
+        kind, rule, end_reason = (
+            AssignmentKind.SECOND_OPINION,
+            Rule.SECOND_READ_TRIGGER,
+            "completed",
+        )
+        ended_at = case.signed_out_at - timedelta(minutes=10)
+        assigned_at = max(case.assigned_at, ended_at - timedelta(hours=6))
+    return {
+        "case_id": case_id,
+        "pathologist_id": pathologist_id,
+        "kind": kind,
+        "active": False,
+        "assigned_at": assigned_at,
+        "assigned_by": actor.user_id,
+        "rule": str(rule),
+        "ended_at": ended_at,
+        "end_reason": end_reason,
+    }
+
+
+def seed_history(
+    engine: Engine, region: Region, *, today: date, end: date, seed: int, actor: Actor
+) -> InsertedHistory:
+    """Generate the year before ``end`` and insert it in one transaction (the demo's step)."""
+    history = generate_history(region, today=today, end=end, seed=seed)
+    return run_in_transaction(engine, lambda session: insert_history(session, history, actor=actor))
