@@ -24,8 +24,6 @@ Who counts where:
 
 from __future__ import annotations
 
-import functools
-import importlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +33,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worklist.calendar import public_holidays
 from worklist.capacity import forecast as forecasting
+from worklist.capacity import turnaround
 from worklist.capacity.demand import daily_demand, demand_between
 from worklist.capacity.facts import (
     CaseFact,
@@ -147,7 +147,18 @@ def capacity_report(
         facts, people, names, groups, norm, department, tumour_group, region_name
     )
     signed_by_person = _signed_out_by_person(facts, period)
-    person_supply = {p.code: table.minutes(p.code, period.start, period.stop) for p in people}
+    context = _Context(
+        window=window,
+        norm=norm,
+        model=model,
+        holidays=frozenset(
+            day
+            for year in range(window.first_day.year, window.stop_day.year + 1)
+            for day in public_holidays(year)
+        ),
+        signed_by_person=signed_by_person,
+        person_supply={p.code: table.minutes(p.code, period.start, period.stop) for p in people},
+    )
     sections: list[dict[str, Any]] = []
     outlooks: dict[str, _Outlook] = {}
     methods: set[str] = set()
@@ -157,11 +168,7 @@ def capacity_report(
         if view.forecast is not None:
             methods.add(view.forecast.method)
         outlooks[f"{entity.kind}:{entity.code}"] = view
-        sections.append(
-            _section(
-                entity, window, daily_supply, view, signed_by_person, person_supply, norm, model
-            )
-        )
+        sections.append(_section(entity, daily_supply, view, context))
     report: dict[str, Any] = {
         "period": {
             "label": period.label,
@@ -174,7 +181,7 @@ def capacity_report(
         "region": sections[0],
         "departments": sections[1 : 1 + len(departments)],
         "tumour_groups": sections[1 + len(departments) :],
-        "pathologists": _pathologist_rows(people, region, signed_by_person, person_supply),
+        "pathologists": _pathologist_rows(people, region, signed_by_person, context.person_supply),
         "weekly": [
             row
             for entity in (region, *departments)
@@ -185,47 +192,6 @@ def capacity_report(
     report["summary"] = _summary(report, outlooks, window)
     result: dict[str, Any] = _json_safe(report)
     return result
-
-
-# -- until worklist.capacity.turnaround lands (H1t): the contract's names --
-
-
-@functools.cache
-def _module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError:
-        return None
-
-
-@dataclass(frozen=True)
-class _NoStats:
-    cases: int = 0
-    median_days: float | None = None
-    p80_days: float | None = None
-    p90_days: float | None = None
-    pct_within_7_days: float | None = None
-    pct_within_10_days: float | None = None
-
-
-class _Turnaround:
-    @staticmethod
-    def turnaround_days(case: CaseFact) -> float | None:
-        module = _module("worklist.capacity.turnaround")
-        return None if module is None else module.turnaround_days(case)
-
-    @staticmethod
-    def turnaround_stats(days: Sequence[float]) -> Any:
-        module = _module("worklist.capacity.turnaround")
-        return _NoStats(len(days)) if module is None else module.turnaround_stats(days)
-
-    @staticmethod
-    def within_target(case: CaseFact, model: WorkloadModel) -> bool | None:
-        module = _module("worklist.capacity.turnaround")
-        return None if module is None else module.within_target(case, model)
-
-
-turnaround = _Turnaround()
 
 
 # -- who counts where -----------------------------------------------------------------------
@@ -504,16 +470,26 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every section of one report is computed with."""
+
+    window: ReportWindow
+    norm: CapacityNorm
+    model: WorkloadModel
+    holidays: frozenset[date]
+    signed_by_person: Mapping[str, float]
+    """Pathologist code -> minutes signed out in the period."""
+    person_supply: Mapping[str, float]
+    """Pathologist code -> supply minutes in the period."""
+
+
 def _section(
-    entity: _Entity,
-    window: ReportWindow,
-    daily_supply: Sequence[float],
-    view: _Outlook,
-    signed_by_person: Mapping[str, float],
-    person_supply: Mapping[str, float],
-    norm: CapacityNorm,
-    model: WorkloadModel,
+    entity: _Entity, daily_supply: Sequence[float], view: _Outlook, context: _Context
 ) -> dict[str, Any]:
+    window, norm, model = context.window, context.norm, context.model
+    signed_by_person, person_supply = context.signed_by_person, context.person_supply
+    holidays = context.holidays
     period = window.period
     first = window.first_day
     demand = demand_between(entity.cases, period.start, period.stop)
@@ -568,7 +544,7 @@ def _section(
         "pct_within_7_days": _metric(stats.pct_within_7_days, _share_within(model, 7)),
         "pct_within_10_days": _metric(stats.pct_within_10_days, _share_within(model, 10)),
         "pct_within_target": _metric(
-            _pct_within_target(done, model), norm.target_pct_within_target
+            turnaround.pct_within_target(done, model, holidays), norm.target_pct_within_target
         ),
         "shortfall_fte": _metric(
             (demand.minutes - supply_minutes) / fte_minutes, 0.0, forward_shortfall
@@ -576,11 +552,11 @@ def _section(
         "ageing": dict(wip.ageing),
         "overdue_by_bucket": dict(wip.overdue_by_bucket),
         "tat_by_priority": [
-            _tat_row("priority", p.value, [c for c in done if c.priority is p], model, p)
+            _tat_row("priority", p.value, [c for c in done if c.priority is p], context, p)
             for p in Priority
         ],
         "tat_by_category": [
-            _tat_row("category", category, [c for c in done if c.category == category], model)
+            _tat_row("category", category, [c for c in done if c.category == category], context)
             for category in sorted(model.category_minutes)
         ],
     }
@@ -600,11 +576,6 @@ def _share_within(model: WorkloadModel, days: float) -> float | None:
     return None
 
 
-def _pct_within_target(cases: Sequence[CaseFact], model: WorkloadModel) -> float | None:
-    judged = [v for v in (turnaround.within_target(c, model) for c in cases) if v is not None]
-    return 100.0 * sum(judged) / len(judged) if judged else None
-
-
 def _target_label(target: TatTarget) -> str:
     units = {
         TatUnit.MINUTES: "minutes",
@@ -619,9 +590,10 @@ def _tat_row(
     key: str,
     value: str | int,
     cases: Sequence[CaseFact],
-    model: WorkloadModel,
+    context: _Context,
     priority: Priority | None = None,
 ) -> dict[str, Any]:
+    model = context.model
     stats = turnaround.turnaround_stats(_turnaround_days(cases))
     target = (
         "; ".join(_target_label(t) for t in model.tat_targets[priority])
@@ -634,7 +606,7 @@ def _tat_row(
         "median_days": stats.median_days,
         "p80_days": stats.p80_days,
         "p90_days": stats.p90_days,
-        "pct_within_target": _pct_within_target(cases, model),
+        "pct_within_target": turnaround.pct_within_target(cases, model, context.holidays),
         "target": target,
     }
 
@@ -669,17 +641,13 @@ def _tat_histogram(
     cases: Iterable[CaseFact], departments: Sequence[str], period: Period
 ) -> list[dict[str, Any]]:
     """Cases signed out in the period per department and whole turnaround day (30: 30 or more)."""
-    counts = {(code, day): 0 for code in departments for day in range(_HISTOGRAM_DAYS + 1)}
-    for case in cases:
-        if case.signed_out_day is None or not period.contains(case.signed_out_day):
-            continue
-        days = turnaround.turnaround_days(case)
-        key = (case.department_code, min(int(days), _HISTOGRAM_DAYS)) if days is not None else None
-        if key in counts:
-            counts[key] += 1
+    done = _signed_out_in(cases, period)
     return [
         {"department_code": code, "days": day, "cases": count}
-        for (code, day), count in counts.items()
+        for code in departments
+        for day, count in turnaround.tat_histogram(
+            [c for c in done if c.department_code == code], max_days=_HISTOGRAM_DAYS
+        )
     ]
 
 

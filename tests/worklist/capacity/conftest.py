@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
+from worklist.capacity.facts import CaseFact
 from worklist.enums import AssignmentKind, CaseStatus, CaseType, Priority
 from worklist.models import Absence, Assignment, Case, CaseWait, WaitReason
 from worklist.seeding import ImportSummary
@@ -22,6 +23,34 @@ from worklist.seeding import ImportSummary
 def utc(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
     """An aware UTC time (09:00 UTC is 10:00 or 11:00 in Amsterdam: the same local day)."""
     return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def case_fact(
+    received_at: datetime,
+    minutes: float = 15.0,
+    *,
+    department: str = "HMC",
+    tumour_group: str = "breast",
+    category: int = 2,
+    priority: Priority = Priority.ROUTINE,
+    due_at: datetime | None = None,
+    signed_out_at: datetime | None = None,
+    pathologist: str | None = None,
+) -> CaseFact:
+    """A case fact written by hand; due 7 days after receipt unless ``due_at`` says."""
+    return CaseFact(
+        case_id=1,
+        department_code=department,
+        tumour_group=tumour_group,
+        category=category,
+        priority=priority,
+        workload_minutes=minutes,
+        received_at=received_at,
+        due_at=due_at or received_at + timedelta(days=7),
+        signed_out_at=signed_out_at,
+        status=CaseStatus.SIGNED_OUT if signed_out_at else CaseStatus.ASSIGNED,
+        pathologist_code=pathologist,
+    )
 
 
 @dataclass
@@ -46,48 +75,18 @@ class CaseRows:
         waits: Sequence[tuple[datetime, datetime | None]] = (),
     ) -> int:
         """One case; ``due_at`` defaults to 7 days after receipt."""
-        self._next += 1
-        status = CaseStatus.SIGNED_OUT if signed_out_at else CaseStatus.RECEIVED
+        row = self._row(department, tumour_group, category, priority, received_at, signed_out_at)
+        if due_at is not None:
+            row["due_at"] = due_at
         if pathologist is not None and signed_out_at is None:
-            status = CaseStatus.ASSIGNED
+            row["status"] = CaseStatus.ASSIGNED
         with Session(self.engine) as session, session.begin():
-            case_id = session.execute(
-                insert(Case).returning(Case.id),
-                [
-                    {
-                        "accession_number": f"{department}-T26-{self._next:06d}",
-                        "case_type": CaseType.HISTOLOGY,
-                        "department_id": self.ids.department_ids[department],
-                        "patient_pseudonym": f"PSN-{self._next:06d}",
-                        "tumour_group": tumour_group,
-                        "category": category,
-                        "priority": priority,
-                        "priority_rank": priority.rank,
-                        "received_at": received_at,
-                        "due_at": due_at or received_at + timedelta(days=7),
-                        "status": status,
-                        "signed_out_at": signed_out_at,
-                        "updated_at": signed_out_at or received_at,
-                    }
-                ],
-            ).scalar_one()
+            case_id = session.execute(insert(Case).returning(Case.id), [row]).scalar_one()
             if pathologist is not None:
-                session.execute(
-                    insert(Assignment),
-                    [
-                        {
-                            "case_id": case_id,
-                            "pathologist_id": self.ids.pathologist_ids[pathologist],
-                            "kind": AssignmentKind.PRIMARY,
-                            "active": signed_out_at is None,
-                            "assigned_at": received_at,
-                            "assigned_by": "test",
-                            "rule": "manual",
-                            "ended_at": signed_out_at,
-                            "end_reason": "signed_out" if signed_out_at else None,
-                        }
-                    ],
+                assignment = self._assignment(
+                    case_id, pathologist, received_at, signed_out_at is None, ended_at=signed_out_at
                 )
+                session.execute(insert(Assignment), [assignment])
             for started_at, ended_at in waits:
                 session.execute(
                     insert(CaseWait),
@@ -113,29 +112,82 @@ class CaseRows:
         signed_after: timedelta | None = None,
     ) -> None:
         """Many routine cases in one statement (no holder), signed out ``signed_after`` receipt."""
+        values = [
+            self._row(
+                department,
+                tumour_group,
+                category,
+                Priority.ROUTINE,
+                received_at,
+                received_at + signed_after if signed_after is not None else None,
+            )
+            for received_at in received
+        ]
         with Session(self.engine) as session, session.begin():
-            values = []
-            for received_at in received:
-                self._next += 1
-                signed = received_at + signed_after if signed_after is not None else None
-                values.append(
-                    {
-                        "accession_number": f"{department}-T26-{self._next:06d}",
-                        "case_type": CaseType.HISTOLOGY,
-                        "department_id": self.ids.department_ids[department],
-                        "patient_pseudonym": f"PSN-{self._next:06d}",
-                        "tumour_group": tumour_group,
-                        "category": category,
-                        "priority": Priority.ROUTINE,
-                        "priority_rank": Priority.ROUTINE.rank,
-                        "received_at": received_at,
-                        "due_at": received_at + timedelta(days=7),
-                        "status": CaseStatus.SIGNED_OUT if signed else CaseStatus.RECEIVED,
-                        "signed_out_at": signed,
-                        "updated_at": received_at,
-                    }
-                )
             session.execute(insert(Case), values)
+
+    def _row(
+        self,
+        department: str,
+        tumour_group: str,
+        category: int,
+        priority: Priority,
+        received_at: datetime,
+        signed_out_at: datetime | None,
+    ) -> dict[str, object]:
+        self._next += 1
+        return {
+            "accession_number": f"{department}-T26-{self._next:06d}",
+            "case_type": CaseType.HISTOLOGY,
+            "department_id": self.ids.department_ids[department],
+            "patient_pseudonym": f"PSN-{self._next:06d}",
+            "tumour_group": tumour_group,
+            "category": category,
+            "priority": priority,
+            "priority_rank": priority.rank,
+            "received_at": received_at,
+            "due_at": received_at + timedelta(days=7),
+            "status": CaseStatus.SIGNED_OUT if signed_out_at else CaseStatus.RECEIVED,
+            "signed_out_at": signed_out_at,
+            "updated_at": signed_out_at or received_at,
+        }
+
+    def primary(
+        self,
+        case_id: int,
+        pathologist: str,
+        assigned_at: datetime,
+        *,
+        active: bool,
+        kind: AssignmentKind = AssignmentKind.PRIMARY,
+    ) -> None:
+        """A primary assignment (or ``kind``) of ``case_id`` to ``pathologist``."""
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                insert(Assignment),
+                [self._assignment(case_id, pathologist, assigned_at, active, kind)],
+            )
+
+    def _assignment(
+        self,
+        case_id: int,
+        pathologist: str,
+        assigned_at: datetime,
+        active: bool,
+        kind: AssignmentKind = AssignmentKind.PRIMARY,
+        ended_at: datetime | None = None,
+    ) -> dict[str, object]:
+        return {
+            "case_id": case_id,
+            "pathologist_id": self.ids.pathologist_ids[pathologist],
+            "kind": kind,
+            "active": active,
+            "assigned_at": assigned_at,
+            "assigned_by": "test",
+            "rule": "manual",
+            "ended_at": ended_at,
+            "end_reason": "signed_out" if ended_at else None,
+        }
 
     def absence(self, pathologist: str, starts_on: date, ends_on: date) -> None:
         """An absence on the roster of ``pathologist``."""

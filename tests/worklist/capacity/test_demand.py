@@ -3,45 +3,27 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
+from tests.worklist.capacity.conftest import case_fact
 from worklist.capacity.demand import daily_demand, demand_between, weekly_demand
 from worklist.capacity.facts import CaseFact
-from worklist.enums import CaseStatus, Priority
+from worklist.enums import Priority
 
 W47 = date(2026, 11, 16)
 W48 = date(2026, 11, 23)
 
 
-def _case(
-    received_at: datetime,
-    minutes: float,
-    *,
-    department: str = "HMC",
-    group: str = "breast",
-    category: int = 2,
-    priority: Priority = Priority.ROUTINE,
-) -> CaseFact:
-    return CaseFact(
-        case_id=1,
-        department_code=department,
-        tumour_group=group,
-        category=category,
-        priority=priority,
-        workload_minutes=minutes,
-        received_at=received_at,
-        due_at=received_at,
-        signed_out_at=None,
-        status=CaseStatus.RECEIVED,
-        pathologist_code=None,
-    )
+def _case(received_at: datetime, minutes: float, **kwargs: Any) -> CaseFact:
+    return case_fact(received_at, minutes, **kwargs)
 
 
 CASES = [
     _case(datetime(2026, 11, 16, 9, tzinfo=UTC), 15.0),
     _case(datetime(2026, 11, 18, 9, tzinfo=UTC), 38.0, department="LUMC", category=4),
-    _case(datetime(2026, 11, 20, 9, tzinfo=UTC), 7.7, group="lung", category=1),
+    _case(datetime(2026, 11, 20, 9, tzinfo=UTC), 7.7, tumour_group="lung", category=1),
     # 23:30 UTC on Sunday 22 November is 00:30 on Monday 23 November in Amsterdam: week 48.
     _case(datetime(2026, 11, 22, 23, 30, tzinfo=UTC), 54.0, category=5, priority=Priority.URGENT),
     # 22:30 UTC on Sunday 15 November is 23:30 the same Sunday in Amsterdam: week 46.

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from tests.worklist.capacity.conftest import CaseRows, utc
 from worklist.capacity.facts import WaitFact, load_case_facts, load_pathologist_facts
 from worklist.enums import AssignmentKind, CaseStatus, Priority
-from worklist.models import Assignment
 from worklist.workload import WorkloadModel
 
 MODEL = WorkloadModel()
@@ -60,42 +59,14 @@ def test_the_holder_is_the_active_primary_else_the_latest(rows: CaseRows) -> Non
     received = utc(2026, 11, 16)
     case_id = rows.add(received_at=received, signed_out_at=utc(2026, 11, 18), pathologist="HMC-01")
     reassigned = rows.add(received_at=received, pathologist="HMC-02")
-    with Session(rows.engine) as session, session.begin():
-        # A later, inactive primary for the signed-out case: the latest one holds it.
-        session.execute(
-            insert(Assignment),
-            [
-                {
-                    "case_id": case_id,
-                    "pathologist_id": rows.ids.pathologist_ids["LUMC-01"],
-                    "kind": AssignmentKind.PRIMARY,
-                    "active": False,
-                    "assigned_at": received + timedelta(days=1),
-                    "assigned_by": "test",
-                    "rule": "manual",
-                },
-                # A consult is no primary.
-                {
-                    "case_id": case_id,
-                    "pathologist_id": rows.ids.pathologist_ids["HMC-02"],
-                    "kind": AssignmentKind.CONSULT,
-                    "active": True,
-                    "assigned_at": received + timedelta(days=2),
-                    "assigned_by": "test",
-                    "rule": "manual",
-                },
-                # An older inactive primary of the reassigned case does not beat the active one.
-                {
-                    "case_id": reassigned,
-                    "pathologist_id": rows.ids.pathologist_ids["LUMC-01"],
-                    "kind": AssignmentKind.PRIMARY,
-                    "active": False,
-                    "assigned_at": received + timedelta(days=3),
-                    "assigned_by": "test",
-                    "rule": "manual",
-                },
-            ],
-        )
+    # A later, inactive primary for the signed-out case: the latest one holds it.
+    rows.primary(case_id, "LUMC-01", received + timedelta(days=1), active=False)
+    # A consult is no primary.
+    rows.primary(
+        case_id, "HMC-02", received + timedelta(days=2), active=True, kind=AssignmentKind.CONSULT
+    )
+    # A later inactive primary of the reassigned case does not beat the active one.
+    rows.primary(reassigned, "LUMC-01", received + timedelta(days=3), active=False)
     with Session(rows.engine) as session:
         facts = {f.case_id: f for f in load_case_facts(session, model=MODEL)}
     assert facts[case_id].pathologist_code == "LUMC-01"

@@ -351,3 +351,53 @@ def test_json_safety() -> None:
     )
     assert cleaned == {"a": None, "b": [None, None, 1.2346], "c": "2026-01-02"}
     json.dumps(cleaned, allow_nan=False)
+
+
+def test_week_18_turnaround_by_hand(rows: CaseRows) -> None:
+    _w18(rows)
+    report = _report(rows.engine, "2026-W18")
+    region = report["region"]
+    hmc, lumc = report["departments"]
+    # Signed out in week 18: HMC's 2.0 and 3.0 days, LUMC's 8.0 days (due 7 days earlier).
+    assert _real(region, "tat_median_days") == 3.0
+    # numpy's linear percentiles of [2, 3, 8]: P80 at 1.6 -> 3 + 0.6 x 5 = 6, P90 -> 7.
+    assert _real(region, "tat_p80_days") == pytest.approx(6.0)
+    assert _real(region, "tat_p90_days") == pytest.approx(7.0)
+    assert _real(region, "pct_within_7_days") == pytest.approx(200 / 3, abs=1e-3)
+    assert _real(region, "pct_within_10_days") == 100
+    assert _real(region, "pct_within_target") == pytest.approx(200 / 3, abs=1e-3)
+    assert region["tat_p80_days"]["norm"] == 7
+    assert region["tat_p90_days"]["norm"] == 10
+    assert region["pct_within_7_days"]["norm"] == 80
+    assert region["pct_within_10_days"]["norm"] == 90
+    assert _real(hmc, "tat_median_days") == 2.5
+    assert _real(hmc, "pct_within_target") == 100
+    assert _real(lumc, "tat_median_days") == 8
+    assert _real(lumc, "pct_within_target") == 0
+    routine = {row["priority"]: row for row in region["tat_by_priority"]}["routine"]
+    assert (routine["cases"], routine["median_days"]) == (3, 3.0)
+    assert routine["target"] == "80% within 7 calendar days; 90% within 10 calendar days"
+    categories = {row["category"]: row for row in region["tat_by_category"]}
+    assert (categories[6]["cases"], categories[6]["median_days"]) == (1, 8.0)
+    assert categories[6]["pct_within_target"] == 0
+    histogram = {
+        (r["department_code"], r["days"]): r["cases"] for r in report["tat_histogram"] if r["cases"]
+    }
+    assert histogram == {("HMC", 2): 1, ("HMC", 3): 1, ("LUMC", 8): 1}
+    assert len(report["tat_histogram"]) == 2 * 31
+
+
+def test_a_paused_clock(rows: CaseRows) -> None:
+    # Ten days from receipt to sign-out, four of them waiting on a molecular test: 6 days,
+    # and the due time (7 days) moves by the four: signed out within target.
+    rows.add(
+        received_at=utc(2026, 11, 16),
+        signed_out_at=utc(2026, 11, 26),
+        pathologist="HMC-01",
+        waits=[(utc(2026, 11, 17), utc(2026, 11, 21))],
+    )
+    report = _report(rows.engine, "2026-W48")
+    hmc = report["departments"][0]
+    assert _real(hmc, "tat_median_days") == pytest.approx(6.0)
+    assert _real(hmc, "pct_within_7_days") == 100
+    assert _real(hmc, "pct_within_target") == 100

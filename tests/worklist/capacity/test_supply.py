@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from tests.worklist.capacity.conftest import case_fact
 from worklist.capacity.facts import CaseFact, PathologistFact
 from worklist.capacity.supply import (
     gini,
@@ -14,7 +15,6 @@ from worklist.capacity.supply import (
     supply_table,
     utilisation,
 )
-from worklist.enums import CaseStatus, Priority
 from worklist.workload import WorkloadModel
 
 MODEL = WorkloadModel()
@@ -27,19 +27,7 @@ W19 = date(2026, 5, 4)
 
 
 def _signed(code: str | None, minutes: float, at: datetime) -> CaseFact:
-    return CaseFact(
-        case_id=1,
-        department_code="HMC",
-        tumour_group="breast",
-        category=2,
-        priority=Priority.ROUTINE,
-        workload_minutes=minutes,
-        received_at=at,
-        due_at=at,
-        signed_out_at=at,
-        status=CaseStatus.SIGNED_OUT,
-        pathologist_code=code,
-    )
+    return case_fact(at, minutes, signed_out_at=at, pathologist=code)
 
 
 def test_a_part_timer_works_fewer_full_days() -> None:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.worklist.capacity.conftest import case_fact
 from worklist.capacity.facts import CaseFact
 from worklist.capacity.periods import local_midnight
 from worklist.capacity.wip import backlog_days, work_in_progress
-from worklist.enums import CaseStatus, Priority
 
 # The end of 2026-W47: midnight at the start of Monday 23 November, Amsterdam time.
 END = local_midnight(datetime(2026, 11, 23).date())
@@ -22,18 +22,8 @@ def _case(
     due_days: float = 7,
     signed: datetime | None = None,
 ) -> CaseFact:
-    return CaseFact(
-        case_id=1,
-        department_code="HMC",
-        tumour_group="breast",
-        category=2,
-        priority=Priority.ROUTINE,
-        workload_minutes=minutes,
-        received_at=received,
-        due_at=received + timedelta(days=due_days),
-        signed_out_at=signed,
-        status=CaseStatus.SIGNED_OUT if signed else CaseStatus.ASSIGNED,
-        pathologist_code=None,
+    return case_fact(
+        received, minutes, due_at=received + timedelta(days=due_days), signed_out_at=signed
     )
 
 
