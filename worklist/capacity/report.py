@@ -674,6 +674,14 @@ def _summary(
         key=lambda item: -item[0],
     )
     ordered = [text for _, text in shortfalls]
+    realised = sorted(
+        (
+            sentence
+            for section in report["departments"]
+            if (sentence := _realised_sentence(section, report["period"]["label"])) is not None
+        ),
+        key=lambda item: -item[0],
+    )
     if not shortfalls:
         ordered.append(
             f"No department's forecast demand exceeds its planned supply over the next "
@@ -691,6 +699,7 @@ def _summary(
                 f"The region as a whole has {-region:.1f} FTE to spare: sharing work between "
                 f"departments can cover the shortfall."
             )
+    ordered.extend(text for _, text in realised)
     over_budget = sorted(
         (
             sentence
@@ -758,6 +767,34 @@ def _shortfall_sentence(
         f"the next {len(window.forecast_weeks)} weeks, because {' and '.join(reasons)}."
     )
     return shortfall, text
+
+
+def _realised_sentence(section: Mapping[str, Any], label: str) -> tuple[float, str] | None:
+    """A department whose demand exceeded its supply in the period, with what it did to it."""
+    shortfall = section["shortfall_fte"]["realisation"]
+    if shortfall is None or shortfall <= _NOTED_FTE:
+        return None
+    demand, supply = section["demand_minutes"], section["supply_minutes"]
+    parts = [
+        f"{section['code']}: in {label} demand exceeded supply by {shortfall:.1f} FTE "
+        f"({demand['realisation']:,.0f} vs {supply['realisation']:,.0f} minutes)"
+    ]
+    used = section["utilisation"]
+    if used["realisation"] is not None and used["norm"] is not None:
+        parts.append(
+            f"utilisation {100 * used['realisation']:.0f}% (norm {100 * used['norm']:.0f}%)"
+        )
+    backlog = section["backlog_days"]
+    if backlog["realisation"] is not None and backlog["norm"] is not None:
+        parts.append(
+            f"backlog {backlog['realisation']:.1f} days of supply (norm {backlog['norm']:.1f})"
+        )
+    within = section["pct_within_target"]
+    if within["realisation"] is not None and within["norm"] is not None:
+        parts.append(
+            f"{within['realisation']:.0f}% signed out within target (norm {within['norm']:.0f}%)"
+        )
+    return shortfall, "; ".join(parts) + "."
 
 
 def _budget_sentence(section: Mapping[str, Any], label: str) -> tuple[float, str] | None:

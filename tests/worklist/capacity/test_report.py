@@ -338,6 +338,10 @@ def test_a_forecast_and_the_shortfall_it_shows(rows: CaseRows) -> None:
     )
     assert report["summary"][0].startswith("HMC: forecast demand exceeds planned supply by ")
     assert "because" in report["summary"][0]
+    assert any(
+        s.startswith("HMC: in 2026-W47 demand exceeded supply by ") and "utilisation" in s
+        for s in report["summary"]
+    )
     # No history before the period: no forecast of it.
     early = _report(rows.engine, "2026-W36")
     assert early["departments"][0]["demand_minutes"]["forecast"] is None
