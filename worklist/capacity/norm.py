@@ -20,7 +20,7 @@ from typing import Any
 
 from worklist.enums import Priority
 from worklist.errors import ValidationError
-from worklist.workload import TatUnit, WorkloadModel
+from worklist.workload import TatTarget, TatUnit, WorkloadModel
 
 __all__ = [
     "CapacityNorm",
@@ -30,6 +30,8 @@ __all__ = [
     "load_norm",
     "parse_norm",
     "percentile_target_days",
+    "share_within_days",
+    "target_label",
 ]
 
 _SECTIONS = frozenset({"targets", "departments", "tumour_groups"})
@@ -77,6 +79,25 @@ def percentile_target_days(model: WorkloadModel, share: float) -> float | None:
         if target.unit is TatUnit.CALENDAR_DAYS and abs(target.share - share) < 1e-9:
             return target.amount
     return None
+
+
+def share_within_days(model: WorkloadModel, days: float) -> float | None:
+    """The norm of "% within ``days``": the routine target's share for that many days."""
+    for target in model.tat_targets[Priority.ROUTINE]:
+        if target.unit is TatUnit.CALENDAR_DAYS and target.amount == days:
+            return target.share * 100
+    return None
+
+
+def target_label(target: TatTarget) -> str:
+    """A target in words: ``80% within 7 calendar days``, ``2 working days``."""
+    units = {
+        TatUnit.MINUTES: "minutes",
+        TatUnit.WORKING_DAYS: "working days",
+        TatUnit.CALENDAR_DAYS: "calendar days",
+    }
+    share = f"{target.share * 100:g}% within " if target.share < 1 else ""
+    return f"{share}{target.amount:g} {units[target.unit]}"
 
 
 def default_norm_path() -> Path:

@@ -9,8 +9,10 @@ the ageing of the backlog count them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import TypeVar
 
 from worklist.errors import ValidationError
 from worklist.snapshots import REGION_TIMEZONE
@@ -24,10 +26,12 @@ __all__ = [
     "next_weeks",
     "parse_period",
     "previous_weeks",
+    "slice_days",
     "week_label",
     "week_start",
 ]
 
+_T = TypeVar("_T")
 _WEEK = re.compile(r"^(?P<year>\d{4})-W(?P<week>\d{2})$")
 _MONTH = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})$")
 _QUARTER = re.compile(r"^(?P<year>\d{4})-Q(?P<quarter>\d)$")
@@ -127,6 +131,12 @@ def next_weeks(after: date, count: int) -> tuple[date, ...]:
 def day_range(start: date, stop: date) -> list[date]:
     """The days ``start`` (inclusive) to ``stop`` (exclusive)."""
     return [start + timedelta(days=i) for i in range((stop - start).days)]
+
+
+def slice_days(values: Sequence[_T], first_day: date, start: date, stop: date) -> Sequence[_T]:
+    """The values of days ``[start, stop)`` from a series with one value a day from
+    ``first_day`` (clipped to the series)."""
+    return values[max((start - first_day).days, 0) : max((stop - first_day).days, 0)]
 
 
 def local_day(moment: datetime, timezone: tzinfo = REGION_TIMEZONE) -> date:

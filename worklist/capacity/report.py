@@ -36,18 +36,26 @@ from sqlalchemy.orm import Session
 from worklist.calendar import public_holidays
 from worklist.capacity import forecast as forecasting
 from worklist.capacity import turnaround
-from worklist.capacity.demand import daily_demand, demand_between
+from worklist.capacity.demand import DemandOutlook, demand_between, demand_outlook
 from worklist.capacity.facts import (
     CaseFact,
     PathologistFact,
     load_case_facts,
     load_pathologist_facts,
 )
-from worklist.capacity.norm import CapacityNorm, budget_minutes, load_norm, percentile_target_days
+from worklist.capacity.norm import (
+    CapacityNorm,
+    budget_minutes,
+    load_norm,
+    percentile_target_days,
+    share_within_days,
+    target_label,
+)
 from worklist.capacity.periods import (
     Period,
     ReportWindow,
     local_midnight,
+    slice_days,
     week_label,
 )
 from worklist.capacity.supply import (
@@ -62,7 +70,7 @@ from worklist.enums import Priority
 from worklist.errors import ValidationError
 from worklist.models import Case, Department
 from worklist.region import default_region
-from worklist.workload import TatTarget, TatUnit, WorkloadModel
+from worklist.workload import WorkloadModel
 
 __all__ = ["HISTORY_WEEKS", "HORIZON_WEEKS", "capacity_report", "tumour_group_name"]
 
@@ -89,19 +97,6 @@ class _Entity:
     staff: dict[str, float]
     """Pathologist code -> the share of their supply that is its supply."""
     budget_fte: float | None
-
-
-@dataclass(frozen=True)
-class _Outlook:
-    """An entity's history and forecast, week by week."""
-
-    history_minutes: tuple[float, ...]
-    history_cases: tuple[int, ...]
-    history_supply: tuple[float, ...]
-    forecast: forecasting.WeeklyForecast | None
-    forecast_supply: tuple[float, ...]
-    period_forecast_minutes: float | None
-    period_forecast_cases: float | None
 
 
 def tumour_group_name(code: str) -> str:
@@ -160,11 +155,11 @@ def capacity_report(
         person_supply={p.code: table.minutes(p.code, period.start, period.stop) for p in people},
     )
     sections: list[dict[str, Any]] = []
-    outlooks: dict[str, _Outlook] = {}
+    outlooks: dict[str, DemandOutlook] = {}
     methods: set[str] = set()
     for entity in (region, *departments, *tumour_groups):
         daily_supply = _daily_supply(entity, table)
-        view = _outlook(entity, window, daily_supply, model)
+        view = demand_outlook(entity.cases, window=window, daily_supply_minutes=daily_supply)
         if view.forecast is not None:
             methods.add(view.forecast.method)
         outlooks[f"{entity.kind}:{entity.code}"] = view
@@ -320,103 +315,9 @@ def _daily_supply(entity: _Entity, table: SupplyTable) -> list[float]:
     return total
 
 
-def _slice(daily: Sequence[float], first_day: date, start: date, stop: date) -> Sequence[float]:
-    return daily[max((start - first_day).days, 0) : max((stop - first_day).days, 0)]
-
-
-# -- the outlook: weekly history and forecast ------------------------------------------------
-
-
-def _outlook(
-    entity: _Entity, window: ReportWindow, daily_supply: Sequence[float], model: WorkloadModel
-) -> _Outlook:
-    first = window.first_day
-    history = daily_demand(entity.cases, first_day=first, stop_day=window.forecast_start)
-    learn_first = (
-        max(first, min(c.received_day for c in entity.cases))
-        if entity.cases
-        else window.forecast_start
-    )
-    forward = _forecast(history.minutes, first, learn_first, window.forecast_start, HORIZON_WEEKS)
-    week_minutes, week_cases, week_supply = [], [], []
-    for monday in window.history_weeks:
-        days = _slice(history.minutes, first, monday, monday + timedelta(days=7))
-        week_minutes.append(sum(days))
-        week_cases.append(
-            int(sum(_slice(history.cases, first, monday, monday + timedelta(days=7))))
-        )
-        week_supply.append(sum(_slice(daily_supply, first, monday, monday + timedelta(days=7))))
-    forecast_supply = tuple(
-        sum(_slice(daily_supply, first, monday, monday + timedelta(days=7)))
-        for monday in window.forecast_weeks
-    )
-    period_minutes = _period_forecast(history.minutes, first, learn_first, window, forward)
-    total_minutes, total_cases = sum(history.minutes), sum(history.cases)
-    period_cases = (
-        period_minutes * total_cases / total_minutes
-        if period_minutes is not None and total_minutes > 0
-        else None
-    )
-    return _Outlook(
-        history_minutes=tuple(week_minutes),
-        history_cases=tuple(week_cases),
-        history_supply=tuple(week_supply),
-        forecast=forward,
-        forecast_supply=forecast_supply,
-        period_forecast_minutes=period_minutes,
-        period_forecast_cases=period_cases,
-    )
-
-
-def _forecast(
-    daily: Sequence[float],
-    first: date,
-    learn_first: date,
-    cut: date,
-    horizon_weeks: int,
-    *,
-    min_days: int = 1,
-) -> forecasting.WeeklyForecast | None:
-    """The weekly forecast from the days ``[learn_first, cut)``; None with under ``min_days``
-    of history (the forecast's own fallbacks cover short histories of one day and more)."""
-    if (cut - learn_first).days < min_days or horizon_weeks <= 0:
-        return None
-    series = list(_slice(daily, first, learn_first, cut))
-    return forecasting.forecast_daily_demand(
-        series, first_day=learn_first, horizon_weeks=horizon_weeks
-    )
-
-
-def _period_forecast(
-    daily: Sequence[float],
-    first: date,
-    learn_first: date,
-    window: ReportWindow,
-    forward: forecasting.WeeklyForecast | None,
-) -> float | None:
-    """The forecast demand of the period's days, from the history before its first week."""
-    period = window.period
-    weeks = period.weeks()
-    cut = min(weeks[0], window.forecast_start)
-    horizon = (weeks[-1] - cut).days // 7 + 1
-    # Under eight weeks before the period, no forecast of it (rather than the fallback's guess).
-    if (cut - learn_first).days < forecasting.MIN_HISTORY_DAYS:
-        return None
-    if cut == window.forecast_start and horizon <= HORIZON_WEEKS:
-        made = forward
-    else:
-        made = _forecast(daily, first, learn_first, cut, horizon)
-    if made is None:
-        return None
-    total = 0.0
-    for monday, mean in zip(made.weeks, made.mean, strict=True):
-        overlap = (min(monday + timedelta(days=7), period.stop) - max(monday, period.start)).days
-        if overlap > 0:
-            total += float(mean) * overlap / 7
-    return total
-
-
-def _weekly_rows(entity: _Entity, window: ReportWindow, view: _Outlook) -> list[dict[str, Any]]:
+def _weekly_rows(
+    entity: _Entity, window: ReportWindow, view: DemandOutlook
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = [
         {
             "entity": entity.code,
@@ -433,7 +334,7 @@ def _weekly_rows(entity: _Entity, window: ReportWindow, view: _Outlook) -> list[
             window.history_weeks,
             view.history_minutes,
             view.history_cases,
-            view.history_supply,
+            view.history_supply_minutes,
             strict=True,
         )
     ]
@@ -447,7 +348,7 @@ def _weekly_rows(entity: _Entity, window: ReportWindow, view: _Outlook) -> list[
                 "kind": "forecast",
                 "demand_minutes": float(made.mean[i]) if made is not None else None,
                 "demand_cases": None,
-                "supply_minutes": view.forecast_supply[i],
+                "supply_minutes": view.forecast_supply_minutes[i],
                 "lower_80": float(made.lower_80[i]) if made is not None else None,
                 "upper_80": float(made.upper_80[i]) if made is not None else None,
             }
@@ -485,7 +386,7 @@ class _Context:
 
 
 def _section(
-    entity: _Entity, daily_supply: Sequence[float], view: _Outlook, context: _Context
+    entity: _Entity, daily_supply: Sequence[float], view: DemandOutlook, context: _Context
 ) -> dict[str, Any]:
     window, norm, model = context.window, context.norm, context.model
     signed_by_person, person_supply = context.signed_by_person, context.person_supply
@@ -493,7 +394,7 @@ def _section(
     period = window.period
     first = window.first_day
     demand = demand_between(entity.cases, period.start, period.stop)
-    period_supply = _slice(daily_supply, first, period.start, period.stop)
+    period_supply = slice_days(daily_supply, first, period.start, period.stop)
     supply_minutes = sum(period_supply)
     working_days = sum(1 for minutes in period_supply if minutes > 0)
     signed = sum(signed_out_minutes(entity.signed_out, period.start, period.stop).values())
@@ -506,7 +407,7 @@ def _section(
     forward_shortfall = (
         forecasting.shortfall_fte(
             float(sum(forward.mean)),
-            sum(view.forecast_supply),
+            sum(view.forecast_supply_minutes),
             model.minutes_per_fte_week * len(window.forecast_weeks),
         )
         if forward is not None
@@ -541,8 +442,8 @@ def _section(
         "tat_median_days": _metric(stats.median_days),
         "tat_p80_days": _metric(stats.p80_days, percentile_target_days(model, 0.8)),
         "tat_p90_days": _metric(stats.p90_days, percentile_target_days(model, 0.9)),
-        "pct_within_7_days": _metric(stats.pct_within_7_days, _share_within(model, 7)),
-        "pct_within_10_days": _metric(stats.pct_within_10_days, _share_within(model, 10)),
+        "pct_within_7_days": _metric(stats.pct_within_7_days, share_within_days(model, 7)),
+        "pct_within_10_days": _metric(stats.pct_within_10_days, share_within_days(model, 10)),
         "pct_within_target": _metric(
             turnaround.pct_within_target(done, model, holidays), norm.target_pct_within_target
         ),
@@ -568,24 +469,6 @@ def _turnaround_days(cases: Iterable[CaseFact]) -> list[float]:
     return [d for d in days if d is not None]
 
 
-def _share_within(model: WorkloadModel, days: float) -> float | None:
-    """The norm of "% within ``days``": the routine target's share for that many days."""
-    for target in model.tat_targets[Priority.ROUTINE]:
-        if target.unit is TatUnit.CALENDAR_DAYS and target.amount == days:
-            return target.share * 100
-    return None
-
-
-def _target_label(target: TatTarget) -> str:
-    units = {
-        TatUnit.MINUTES: "minutes",
-        TatUnit.WORKING_DAYS: "working days",
-        TatUnit.CALENDAR_DAYS: "calendar days",
-    }
-    share = f"{target.share * 100:g}% within " if target.share < 1 else ""
-    return f"{share}{target.amount:g} {units[target.unit]}"
-
-
 def _tat_row(
     key: str,
     value: str | int,
@@ -596,7 +479,7 @@ def _tat_row(
     model = context.model
     stats = turnaround.turnaround_stats(_turnaround_days(cases))
     target = (
-        "; ".join(_target_label(t) for t in model.tat_targets[priority])
+        "; ".join(target_label(t) for t in model.tat_targets[priority])
         if priority is not None
         else None
     )
@@ -655,7 +538,7 @@ def _tat_histogram(
 
 
 def _summary(
-    report: Mapping[str, Any], outlooks: Mapping[str, _Outlook], window: ReportWindow
+    report: Mapping[str, Any], outlooks: Mapping[str, DemandOutlook], window: ReportWindow
 ) -> list[str]:
     """Where the shortfall is and why, in plain sentences: departments' forecast shortfalls
     (largest first), whether the region as a whole can cover them, the tumour groups most
@@ -736,16 +619,16 @@ def _work_sentences(report: Mapping[str, Any], window: ReportWindow) -> list[str
 
 
 def _shortfall_sentence(
-    section: Mapping[str, Any], view: _Outlook, window: ReportWindow
+    section: Mapping[str, Any], view: DemandOutlook, window: ReportWindow
 ) -> tuple[float, str] | None:
     shortfall = section["shortfall_fte"]["forecast"]
     if shortfall is None or shortfall <= _NOTED_FTE or view.forecast is None:
         return None
     recent = min(12, len(view.history_minutes))
     past_demand = sum(view.history_minutes[-recent:]) / recent if recent else 0.0
-    past_supply = sum(view.history_supply[-recent:]) / recent if recent else 0.0
+    past_supply = sum(view.history_supply_minutes[-recent:]) / recent if recent else 0.0
     next_demand = float(sum(view.forecast.mean)) / len(view.forecast.mean)
-    next_supply = sum(view.forecast_supply) / len(view.forecast_supply)
+    next_supply = sum(view.forecast_supply_minutes) / len(view.forecast_supply_minutes)
     reasons: list[str] = []
     if past_demand > 0 and next_demand > past_demand * 1.05:
         reasons.append(

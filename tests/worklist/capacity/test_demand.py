@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
 from tests.worklist.capacity.conftest import case_fact
-from worklist.capacity.demand import daily_demand, demand_between, weekly_demand
+from worklist.capacity.demand import daily_demand, demand_between, demand_outlook, weekly_demand
 from worklist.capacity.facts import CaseFact
+from worklist.capacity.periods import ReportWindow, day_range, parse_period
 from worklist.enums import Priority
 
 W47 = date(2026, 11, 16)
@@ -67,3 +68,39 @@ def test_daily_demand_has_a_value_for_every_day() -> None:
     assert daily.minutes[7] == 54  # Monday of week 48
     assert daily.cases == (1, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0)
     assert daily_demand(CASES, first_day=W48, stop_day=W47).minutes == ()
+
+
+def test_the_outlook_of_ten_weeks_of_steady_demand() -> None:
+    # 100 minutes every weekday for the ten weeks before 2026-W47, supply 600 a weekday.
+    first_monday = W47 - timedelta(weeks=10)
+    days = [first_monday + timedelta(days=i) for i in range(70)]
+    cases = [
+        _case(datetime.combine(d, time(9), tzinfo=UTC), 100.0) for d in days if d.weekday() < 5
+    ]
+    window = ReportWindow.of(parse_period("2026-W47"), date(2026, 12, 2))
+    supply = [
+        600.0 if d.weekday() < 5 else 0.0 for d in day_range(window.first_day, window.stop_day)
+    ]
+    outlook = demand_outlook(cases, window=window, daily_supply_minutes=supply)
+    assert len(outlook.history_minutes) == 52
+    assert outlook.history_minutes[-1] == 0  # nothing arrived in week 47 itself
+    assert outlook.history_minutes[-2] == 500
+    assert outlook.history_cases[-2] == 5
+    assert outlook.history_supply_minutes[-2] == 3000
+    assert outlook.forecast is not None
+    assert outlook.forecast.weeks[0] == W48
+    assert len(outlook.forecast_supply_minutes) == 12
+    assert set(outlook.forecast_supply_minutes) == {3000}
+    # Week 47 forecast from the ten weeks before it: about 500 minutes, 5 cases.
+    assert outlook.period_forecast_minutes == pytest.approx(500, rel=0.1)
+    assert outlook.period_forecast_cases == pytest.approx(5, rel=0.1)
+
+
+def test_no_outlook_without_history() -> None:
+    window = ReportWindow.of(parse_period("2026-W47"), date(2026, 12, 2))
+    supply = [0.0] * (window.stop_day - window.first_day).days
+    outlook = demand_outlook([], window=window, daily_supply_minutes=supply)
+    assert outlook.forecast is None
+    assert outlook.period_forecast_minutes is None
+    assert outlook.period_forecast_cases is None
+    assert sum(outlook.history_minutes) == 0

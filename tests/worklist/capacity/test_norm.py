@@ -14,6 +14,8 @@ from worklist.capacity.norm import (
     load_norm,
     parse_norm,
     percentile_target_days,
+    share_within_days,
+    target_label,
 )
 from worklist.enums import Priority
 from worklist.errors import ValidationError
@@ -95,3 +97,16 @@ def test_bad_norm_files_are_named_errors(text: str, message: str) -> None:
 def test_a_missing_norm_file(tmp_path: Path) -> None:
     with pytest.raises(NormFileError, match="cannot read the norm file"):
         load_norm(tmp_path / "nothing.toml")
+
+
+def test_shares_and_labels_of_the_targets() -> None:
+    model = WorkloadModel()
+    assert share_within_days(model, 7) == 80
+    assert share_within_days(model, 10) == 90
+    assert share_within_days(model, 5) is None
+    assert [target_label(t) for t in model.tat_targets[Priority.ROUTINE]] == [
+        "80% within 7 calendar days",
+        "90% within 10 calendar days",
+    ]
+    assert target_label(model.due_target(Priority.URGENT)) == "2 working days"
+    assert target_label(model.due_target(Priority.FROZEN)) == "20 minutes"
