@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import accumulate
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, insert, select
@@ -129,6 +130,7 @@ class _Staff:
     def __init__(self, people: Sequence[PathologistSpec]) -> None:
         self.people = tuple(people)
         self._found: dict[tuple[date, str | None, str], list[PathologistSpec]] = {}
+        self._weights: dict[tuple[date, str | None, str], list[float]] = {}
 
     def working(self, day: date, department: str | None, group: str) -> list[PathologistSpec]:
         """Who can take a ``group`` case on ``day`` (of ``department``; None: anywhere): its
@@ -139,6 +141,15 @@ class _Staff:
         if found is None:
             found = self._found[key] = self._working(day, department, group)
         return found
+
+    def pick(self, rng: random.Random, day: date, department: str, group: str) -> PathologistSpec:
+        """One of :meth:`working`, drawn by FTE (who works more takes more)."""
+        found = self.working(day, department, group)
+        key = (day, department, group)
+        weights = self._weights.get(key)
+        if weights is None:
+            weights = self._weights[key] = list(accumulate(p.fte for p in found))
+        return rng.choices(found, cum_weights=weights)[0]
 
     def _working(self, day: date, department: str | None, group: str) -> list[PathologistSpec]:
         here = [
@@ -283,8 +294,7 @@ def _life(
         others = [code for code in spare if code != department]
         department = rng.choices(others, [spare[c] for c in others])[0]
         load = end_load[department]
-    candidates = staff.working(assigned.date(), department, intake.tumour_group)
-    holder = rng.choices(candidates, [p.fte for p in candidates])[0]
+    holder = staff.pick(rng, assigned.date(), department, intake.tumour_group)
     waits: list[HistoryWait] = []
     if priority is Priority.FROZEN:
         signed = received + timedelta(minutes=min(45.0, max(8.0, rng.gauss(14, 4))))
@@ -556,8 +566,15 @@ def _assignment_row(
 
 
 def seed_history(
-    engine: Engine, region: Region, *, today: date, end: date, seed: int, actor: Actor
+    engine: Engine,
+    region: Region,
+    *,
+    today: date,
+    end: date,
+    seed: int,
+    actor: Actor,
+    days: int = 365,
 ) -> InsertedHistory:
-    """Generate the year before ``end`` and insert it in one transaction (the demo's step)."""
-    history = generate_history(region, today=today, end=end, seed=seed)
+    """Generate the ``days`` before ``end`` and insert them in one transaction (the demo's)."""
+    history = generate_history(region, today=today, end=end, days=days, seed=seed)
     return run_in_transaction(engine, lambda session: insert_history(session, history, actor=actor))

@@ -43,6 +43,9 @@ DEMO_DAYS = 7
 """The demo's arrivals: the seven days that end today."""
 DEMO_CASES_PER_YEAR = 60_000
 """About half the region's volume: the demo's pathologists are its planned staff, not all of it."""
+DEMO_HISTORY_DAYS = 455
+"""The signed-out history before the week: 65 weeks, as the forecast fits a trend from 60 on
+(:data:`worklist.capacity.forecast.TREND_MIN_DAYS`) and yearly seasonality from 52."""
 MORNING_ROUND_UTC = time(7, 30)
 """A weekday's round (08:30 in the Netherlands), for the one before a weekend's demo."""
 _FRIDAY = 4
@@ -93,7 +96,13 @@ def run_worklist_demo(
     week_start = now.date() - timedelta(days=DEMO_DAYS - 1)
     # The year before the week, all signed out: what the capacity reports look back on.
     history = seed_history(
-        engine, region, today=now.date(), end=week_start, seed=DEMO_SEED, actor=system
+        engine,
+        region,
+        today=now.date(),
+        end=week_start,
+        days=DEMO_HISTORY_DAYS,
+        seed=DEMO_SEED,
+        actor=system,
     )
     arrivals = _arrivals(now, tissues)
     taken = 0
