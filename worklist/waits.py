@@ -176,12 +176,12 @@ def case_waits(session: Session, case_id: int) -> list[CaseWait]:
     """The case's waits, open and ended, in the order they were recorded."""
     if session.get(Case, case_id) is None:
         raise NotFoundError("case", case_id)
-    return list(session.scalars(waits_of_case(case_id)))
+    return list(session.scalars(waits_of_case(case_id).order_by(CaseWait.id)))
 
 
 def waits_of_case(case_id: int) -> Select[Any]:
-    """The query of a case's waits, oldest recorded first (for a caller that pages it)."""
-    return select(CaseWait).where(CaseWait.case_id == case_id).order_by(CaseWait.id)
+    """The query of a case's waits, unordered: for a caller that orders or pages it."""
+    return select(CaseWait).where(CaseWait.case_id == case_id)
 
 
 def _moment(at: datetime | None, now: datetime) -> datetime:
