@@ -36,6 +36,7 @@ from services.routers import (
     slides,
     uploads,
     users,
+    waits,
     withdrawals,
     worklist,
 )
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worklist.router,
         consults.router,
         comments.router,
+        waits.router,
         reports.router,
         slide_annotations.router,
         slide_annotations.rules_router,
