@@ -62,6 +62,7 @@ ROUTES = (
     "/cases/{case}/slides",
     "/cases/{case}/comments",
     "/cases/{case}/consults",
+    "/cases/{case}/waits",
     "/slides/{slide}/annotations",
 )
 
