@@ -161,7 +161,7 @@ class _Staff:
             found = [p for p in here if wanted in p.subspecialties]
             if found:
                 return found
-        return here or [p for p in self.people if p.department == department]
+        return here or [p for p in self.people if p.department == department] or list(self.people)
 
 
 def generate_history(
@@ -238,12 +238,28 @@ def generate_history(
             planned.append((intake, received, load))
     planned.sort(key=lambda item: (item[1], item[0].department))
     spare = {code: max(0.05, _SHARE_FROM_LOAD - load) for code, load in end_load.items()}
+    setting = _Setting(staff, end_load, spare, closed, limit)
     history = []
     for intake, received, load in planned:
-        made = _life(rng, intake, received, load, end_load, spare, staff, closed, limit)
+        made = _life(rng, setting, intake, received, load)
         if made is not None:
             history.append(made)
     return history
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What every case's life is drawn against."""
+
+    staff: _Staff
+    end_load: dict[str, float]
+    """Department -> its demand over its supply at the end of the history."""
+    spare: dict[str, float]
+    """Department -> how much it can take of the others' excess (a weight)."""
+    closed: frozenset[date]
+    """Public holidays: no working time."""
+    limit: datetime
+    """Every case is signed out before this moment (the start of today)."""
 
 
 def _stream(
@@ -270,34 +286,28 @@ def _month_load(day: date) -> float:
 
 
 def _life(
-    rng: random.Random,
-    intake: CaseIntake,
-    received: datetime,
-    load: float,
-    end_load: dict[str, float],
-    spare: dict[str, float],
-    staff: _Staff,
-    closed: frozenset[date],
-    limit: datetime,
+    rng: random.Random, setting: _Setting, intake: CaseIntake, received: datetime, load: float
 ) -> HistoryCase | None:
     """Assignment, waits and sign-out of one arrival; None if it cannot end before ``limit``."""
     priority = intake.priority
-    assigned = _assigned_at(rng, received, priority, closed)
-    if assigned >= limit - timedelta(hours=1):
+    assigned = _assigned_at(rng, received, priority, setting.closed)
+    if assigned >= setting.limit - timedelta(hours=1):
         return None
     share = _BASE_SHARE + (
         0.75 * (load - _SHARE_FROM_LOAD) / load if load > _SHARE_FROM_LOAD else 0
     )
-    shared = priority is not Priority.FROZEN and rng.random() < share
     department = intake.department
+    others = [code for code in setting.spare if code != department]
+    # Frozen sections are read on site; the rest may go where there is room.
+    shared = priority is not Priority.FROZEN and bool(others) and rng.random() < share
     if shared:
-        others = [code for code in spare if code != department]
-        department = rng.choices(others, [spare[c] for c in others])[0]
-        load = end_load[department]
-    holder = staff.pick(rng, assigned.date(), department, intake.tumour_group)
+        department = rng.choices(others, [setting.spare[c] for c in others])[0]
+        load = setting.end_load[department]
+    holder = setting.staff.pick(rng, assigned.date(), department, intake.tumour_group)
     waits: list[HistoryWait] = []
     if priority is Priority.FROZEN:
-        signed = received + timedelta(minutes=min(45.0, max(8.0, rng.gauss(14, 4))))
+        minutes = min(45.0, max(8.0, rng.gauss(14, 4)))
+        signed = max(received + timedelta(minutes=minutes), assigned + timedelta(minutes=5))
     else:
         median, sigma = _TAT_WORKING_DAYS[priority]
         stretch = 1 + 2.0 * max(0.0, load - _STRETCH_FROM_LOAD)
@@ -305,19 +315,22 @@ def _life(
         work_days = median * stretch * math.exp(rng.gauss(0, sigma))
         wait = _wait_reason(rng, intake)
         if wait is None:
-            signed = _working_hours(rng, add_working_days(assigned, work_days, closed))
+            signed = _working_hours(rng, add_working_days(assigned, work_days, setting.closed))
         else:
             before = work_days * rng.uniform(0.2, 0.6)
-            started = _working_hours(rng, add_working_days(assigned, before, closed))
+            started = _working_hours(rng, add_working_days(assigned, before, setting.closed))
             started = max(started, assigned + timedelta(minutes=30))
             length_days = (
                 rng.uniform(5, 12) if wait is WaitReason.MOLECULAR_TEST else rng.uniform(4, 14)
             )
             ended = started + timedelta(days=length_days)
             waits.append(HistoryWait(wait, started, ended))
-            signed = _working_hours(rng, add_working_days(ended, work_days - before, closed))
+            signed = _working_hours(
+                rng, add_working_days(ended, work_days - before, setting.closed)
+            )
             signed = max(signed, ended + timedelta(hours=1))
         signed = max(signed, assigned + timedelta(minutes=20))
+    limit = setting.limit
     if signed >= limit:
         # Still open today in truth: signed out on the last day before, to stay history.
         earliest = max(assigned + timedelta(minutes=20), limit - timedelta(hours=16))
@@ -326,7 +339,9 @@ def _life(
     reader = None
     if intake.second_read_trigger is not None:
         readers = [
-            p for p in staff.working(signed.date(), None, intake.tumour_group) if p != holder
+            p
+            for p in setting.staff.working(signed.date(), None, intake.tumour_group)
+            if p != holder
         ]
         reader = rng.choice(readers).code if readers else None
     return HistoryCase(
