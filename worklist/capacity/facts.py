@@ -179,7 +179,7 @@ def _case_filter(
 def _primary_holders(session: Session, clauses: list[ColumnElement[bool]]) -> dict[int, str]:
     """Case id -> the code of its primary holder: the active primary, else the latest one."""
     query = (
-        select(Assignment.case_id, Pathologist.code, Assignment.active, Assignment.assigned_at)
+        select(Assignment.case_id, Pathologist.code)
         .join(Pathologist, Pathologist.id == Assignment.pathologist_id)
         .join(Case, Case.id == Assignment.case_id)
         .join(Department, Department.id == Case.department_id)
@@ -188,7 +188,8 @@ def _primary_holders(session: Session, clauses: list[ColumnElement[bool]]) -> di
     )
     # Ordered so that the last row of a case is its holder: inactive before active, then the
     # latest assignment.
-    return {case_id: code for case_id, code, _, _ in session.connection().execute(query)}
+    # Only the two columns travel: the times that order the rows are not converted.
+    return dict(session.connection().execute(query).all())
 
 
 def _waits(session: Session, clauses: list[ColumnElement[bool]]) -> dict[int, tuple[WaitFact, ...]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from worklist.capacity.facts import CaseFact
 from worklist.capacity.periods import local_day
@@ -38,6 +38,8 @@ class WorkInProgress:
 def work_in_progress(cases: Iterable[CaseFact], *, at: datetime) -> WorkInProgress:
     """The cases received before ``at`` (aware) and not signed out by then."""
     today = local_day(at - timedelta(microseconds=1))
+    # Facts are UTC: one offset on both sides makes the comparisons of a year of cases cheap.
+    at = at.astimezone(UTC)
     wip = WorkInProgress()
     for case in cases:
         if case.received_at >= at or (case.signed_out_at is not None and case.signed_out_at <= at):
