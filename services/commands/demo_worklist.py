@@ -1,11 +1,12 @@
 """The worklist step of ``coupe demo``: a week of the region's cases up to today, and the round.
 
 Into the data directory's default database (made fresh by the caller) it imports the packaged
-six-department region, takes in a seeded synthetic week of scanned cases whose last day is
-today, each case's slides pointing at the demo's real-tissue slide files
-(:mod:`services.commands.demo_slides`), and runs the automatic assignment round now. On a
-weekend nobody is rostered, so Friday morning's round comes first, as it would have in the
-region. Then it shows what happened: who is present, what arrived, where the cases went and
+six-department region and the 65 weeks before the week as signed-out history (what the
+capacity reports look back on: :mod:`worklist.synthetic_history`), takes in a seeded synthetic
+week of scanned cases whose last day is today, each case's slides pointing at the demo's
+real-tissue slide files (:mod:`services.commands.demo_slides`), and runs the automatic
+assignment round now. On a weekend nobody is rostered, so Friday morning's round comes first,
+as it would have in the region. Then it shows what happened: who is present, what arrived, where the cases went and
 why, and that the audit chain verifies.
 
 Only the date changes the demo: the cases, their slides and the round are the same for a seed.
