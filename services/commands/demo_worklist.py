@@ -6,8 +6,8 @@ capacity reports look back on: :mod:`worklist.synthetic_history`), takes in a se
 week of scanned cases whose last day is today, each case's slides pointing at the demo's
 real-tissue slide files (:mod:`services.commands.demo_slides`), and runs the automatic
 assignment round now. On a weekend nobody is rostered, so Friday morning's round comes first,
-as it would have in the region. Then it shows what happened: who is present, what arrived, where the cases went and
-why, and that the audit chain verifies.
+as it would have in the region. Then it shows what happened: who is present, what arrived,
+where the cases went and why, and that the audit chain verifies.
 
 Only the date changes the demo: the cases, their slides and the round are the same for a seed.
 """
