@@ -13,7 +13,8 @@ Who counts where:
   its supply is a share of each pathologist who has it as a subspecialty (a pathologist's supply
   split equally over their subspecialties). It has no balance.
 - The region is its departments together (narrowed to one department: that department), so its
-  demand is the sum of its departments' and of its tumour groups'.
+  demand is the sum of its departments' and of its tumour groups'. Its signed-out minutes also
+  count a case signed out without a primary holder, which no department's do.
 - Work in progress is measured at the end of the period, or at the end of ``today`` if the
   period has not ended by then (:class:`~worklist.capacity.periods.ReportWindow`).
 - Forecasts: the period's demand forecast is made from the history before the period's first
@@ -125,7 +126,7 @@ def capacity_report(
     model = model if model is not None else WorkloadModel()
     norm = norm if norm is not None else load_norm()
     departments_query = select(Department.code, Department.name).order_by(Department.code)
-    names: dict[str, str] = {code: name for code, name in session.execute(departments_query)}  # noqa: C416
+    names = {row.code: row.name for row in session.execute(departments_query)}
     if department is not None and department not in names:
         known = ", ".join(names) or "none"
         raise ValidationError(f"unknown department {department!r} (known: {known})")
@@ -157,9 +158,16 @@ def capacity_report(
     sections: list[dict[str, Any]] = []
     outlooks: dict[str, DemandOutlook] = {}
     methods: set[str] = set()
+    # Narrowed to one department, the region is that department: forecast it once.
+    made: dict[tuple[int, frozenset[tuple[str, float]]], DemandOutlook] = {}
     for entity in (region, *departments, *tumour_groups):
         daily_supply = _daily_supply(entity, table)
-        view = demand_outlook(entity.cases, window=window, daily_supply_minutes=daily_supply)
+        key = (id(entity.cases), frozenset(entity.staff.items()))
+        if key not in made:
+            made[key] = demand_outlook(
+                entity.cases, window=window, daily_supply_minutes=daily_supply
+            )
+        view = made[key]
         if view.forecast is not None:
             methods.add(view.forecast.method)
         outlooks[f"{entity.kind}:{entity.code}"] = view
