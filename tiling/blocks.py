@@ -20,7 +20,7 @@ from tiling.pixels import RGBArray, paste
 from tiling.plan import BlockId, BuildPlan
 from tiling.render import read_halved
 from tiling.sources import SlideSource, open_slide
-from tiling.tile_files import write_files
+from tiling.tile_files import write_batch, write_files
 from tiling.tissue import BackgroundDetector
 
 __all__ = [
@@ -150,7 +150,7 @@ class _TileWriter:
     (``tiling.tile_files``), so a slow file creation does not stall the pixel work.
     """
 
-    _BATCH_TILES = 32
+    _BATCH_TILES = 16
 
     def __init__(self, context: BuildContext) -> None:
         self.context = context
@@ -158,7 +158,7 @@ class _TileWriter:
         self.background = 0
         self.bytes = 0
         self._batch: list[tuple[str, bytes]] = []
-        self._pending: list[Future[int]] = []
+        self._pending: list[tuple[list[tuple[str, bytes]], Future[int]]] = []
 
     def write(self, level: int, column: int, row: int, tile: RGBArray) -> None:
         context = self.context
@@ -182,12 +182,18 @@ class _TileWriter:
         """Wait until every tile is on disk; the first failure is raised."""
         self._flush()
         pending, self._pending = self._pending, []
-        for future in pending:
-            self.bytes += future.result()
+        # Batches the writer has not started are written here rather than waited for idle;
+        # taken newest first, away from the one the writer is about to pick up.
+        taken = [batch for batch, future in reversed(pending) if future.cancel()]
+        for batch in reversed(taken):
+            self.bytes += write_batch(batch)
+        for _, future in pending:
+            if not future.cancelled():
+                self.bytes += future.result()
 
     def _flush(self) -> None:
         if self._batch:
-            self._pending.append(write_files(self._batch))
+            self._pending.append((self._batch, write_files(self._batch)))
             self._batch = []
 
     def _shared_background(self, width_px: int, height_px: int) -> str:
