@@ -180,7 +180,7 @@ def capacity_report(
             "weeks": [week_label(monday) for monday in period.weeks()],
         },
         "today": today.isoformat(),
-        "forecast_method": "; ".join(sorted(methods)) or None,
+        "forecast_method": "; ".join(sorted(methods)) or "none: no demand history",
         "region": sections[0],
         "departments": sections[1 : 1 + len(departments)],
         "tumour_groups": sections[1 + len(departments) :],

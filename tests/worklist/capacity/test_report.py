@@ -103,6 +103,9 @@ def test_no_cases_at_all_gives_the_full_shape_with_nulls(
         "weeks": ["2026-W47"],
     }
     assert report["today"] == "2026-12-02"
+    assert report["forecast_method"] == "none: no demand history"
+    assert all(r["demand_minutes"] is None for r in report["weekly"] if r["kind"] == "forecast")
+    assert report["summary"][0].startswith("No department's forecast demand exceeds")
 
 
 def test_the_region_is_the_sum_of_its_departments_and_tumour_groups(rows: CaseRows) -> None:
