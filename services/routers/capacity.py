@@ -18,12 +18,14 @@ event loop.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from services.deps import AuthenticatedUser, ManagerUser, SessionDep
@@ -37,7 +39,7 @@ from worklist.enums import Role
 from worklist.errors import ValidationError
 from worklist.snapshots import REGION_TIMEZONE
 
-__all__ = ["ReportScope", "report_scope", "report_today", "router", "scoped"]
+__all__ = ["ReportFlights", "ReportScope", "report_scope", "report_today", "router", "scoped"]
 
 router = APIRouter(
     prefix="/reports",
@@ -79,6 +81,58 @@ def report_today() -> date:
 
 
 TodayDep = Annotated[date, Depends(report_today)]
+
+
+ReportKey = tuple[str, str | None, str | None, date]
+"""(period, department, tumour group, today): what a computed report depends on, its data aside."""
+
+
+class ReportFlights:
+    """Identical report requests in flight at once share one computation; nothing is kept.
+
+    The Reports page asks for the report and its charts together, and a report takes seconds:
+    the second request waits for the first one's answer instead of computing it again. Only
+    requests that arrive while the report is being made share it, so no answer is older than
+    one computation; the next request after it computes afresh.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[ReportKey, Future[dict[str, Any]]] = {}
+
+    def run(self, key: ReportKey, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The report of ``key``: computed by ``compute``, or the one being computed now."""
+        with self._lock:
+            running = self._running.get(key)
+            if running is None:
+                mine: Future[dict[str, Any]] = Future()
+                self._running[key] = mine
+        if running is not None:
+            return running.result()
+        try:
+            report = compute()
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        else:
+            mine.set_result(report)
+            return report
+        finally:
+            with self._lock:
+                del self._running[key]
+
+
+def report_flights(request: Request) -> ReportFlights:
+    """The app's :class:`ReportFlights`, made on first use (two made at once: one is kept,
+    and the other's request simply computes its own report)."""
+    flights = getattr(request.app.state, "capacity_report_flights", None)
+    if flights is None:
+        flights = ReportFlights()
+        request.app.state.capacity_report_flights = flights
+    return flights
+
+
+FlightsDep = Annotated[ReportFlights, Depends(report_flights)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +209,7 @@ def scoped(report: Mapping[str, Any], visible: frozenset[str] | None) -> dict[st
 
 def _report(
     session: Session,
+    flights: ReportFlights,
     user: AuthenticatedUser,
     period: str,
     department_code: str | None,
@@ -163,18 +218,23 @@ def _report(
 ) -> dict[str, Any]:
     """The caller's report: checked, computed, then narrowed to what they may see."""
     scope = report_scope(user, department_code)
-    try:
-        report = capacity_report(
-            session,
-            parse_period(period),
-            today=today,
-            department=scope.department_code,
-            tumour_group=tumour_group,
-        )
-    except OverflowError:
-        # A period near year 1 or 9999: its history or forecast weeks fall off the calendar.
-        raise ValidationError(f"period {period!r} is too far from today to report on") from None
-    return scoped(report, scope.visible)
+    chosen = parse_period(period)
+
+    def compute() -> dict[str, Any]:
+        try:
+            return capacity_report(
+                session,
+                chosen,
+                today=today,
+                department=scope.department_code,
+                tumour_group=tumour_group,
+            )
+        except OverflowError:
+            # A period near year 1 or 9999: its history or forecast weeks leave the calendar.
+            raise ValidationError(f"period {period!r} is too far from today to report on") from None
+
+    key = (chosen.label, scope.department_code, tumour_group, today)
+    return scoped(flights.run(key, compute), scope.visible)
 
 
 def export_filename(
@@ -190,6 +250,7 @@ def export_filename(
 def capacity(
     user: ManagerUser,
     session: SessionDep,
+    flights: FlightsDep,
     today: TodayDep,
     period: PeriodQuery,
     department_code: DepartmentFilter = None,
@@ -199,4 +260,4 @@ def capacity(
     the departments the caller may see and the tumour groups; the weekly series (52 recorded
     weeks and a 12-week forecast), the TAT histogram, utilisation per pathologist and a
     written summary. See docs/capacity.md for the metrics."""
-    return _report(session, user, period, department_code, tumour_group, today)
+    return _report(session, flights, user, period, department_code, tumour_group, today)
