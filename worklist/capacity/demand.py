@@ -183,8 +183,10 @@ def _period_forecast(
     window: ReportWindow,
     ahead: WeeklyForecast | None,
 ) -> float | None:
-    """The forecast demand of the period's days, from the history before its first week (a
-    week that overlaps the period in part counts for its share of days)."""
+    """The forecast demand of the period's days, from the history before its first week. A
+    week that overlaps the period in part counts for the share of a week's demand that its
+    overlapping weekdays had in that history (a month that starts on a Sunday takes little of
+    its first week)."""
     period = window.period
     weeks = period.weeks()
     cut = min(weeks[0], window.forecast_start)
@@ -198,9 +200,18 @@ def _period_forecast(
         made = _forecast(daily, first, learn_first, cut, horizon)
     if made is None:
         return None
+    shares = _weekday_shares(slice_days(daily, first, learn_first, cut), learn_first)
     total = 0.0
     for monday, mean in zip(made.weeks, made.mean, strict=True):
-        overlap = (min(monday + _ONE_WEEK, period.stop) - max(monday, period.start)).days
-        if overlap > 0:
-            total += float(mean) * overlap / 7
+        days = [monday + timedelta(days=i) for i in range(7)]
+        total += float(mean) * sum(shares[d.weekday()] for d in days if period.contains(d))
     return total
+
+
+def _weekday_shares(daily: Sequence[float], first_day: date) -> list[float]:
+    """Each weekday's share (Monday first) of a week's demand in ``daily``; 1/7 each without."""
+    per_weekday = [0.0] * 7
+    for i, minutes in enumerate(daily):
+        per_weekday[(first_day.weekday() + i) % 7] += minutes
+    total = sum(per_weekday)
+    return [m / total for m in per_weekday] if total > 0 else [1 / 7] * 7

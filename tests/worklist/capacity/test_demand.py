@@ -104,3 +104,18 @@ def test_no_outlook_without_history() -> None:
     assert outlook.period_forecast_minutes is None
     assert outlook.period_forecast_cases is None
     assert sum(outlook.history_minutes) == 0
+
+
+def test_a_month_takes_the_weekdays_it_shares_with_its_first_and_last_weeks() -> None:
+    # 100 minutes every weekday for twelve weeks before 26 October 2026. November 2026 starts
+    # on a Sunday and ends on a Monday: 21 weekdays, 2,100 minutes; counting the two partial
+    # weeks by days (1/7 each) would make it 2,143.
+    first_monday = date(2026, 10, 26) - timedelta(weeks=12)
+    days = [first_monday + timedelta(days=i) for i in range(84)]
+    cases = [
+        _case(datetime.combine(d, time(9), tzinfo=UTC), 100.0) for d in days if d.weekday() < 5
+    ]
+    window = ReportWindow.of(parse_period("2026-11"), date(2026, 12, 2))
+    supply = [0.0] * (window.stop_day - window.first_day).days
+    outlook = demand_outlook(cases, window=window, daily_supply_minutes=supply)
+    assert outlook.period_forecast_minutes == pytest.approx(2100, rel=0.01)
