@@ -1,0 +1,62 @@
+"""The case page's "Waiting on" panel in Chromium: a pathologist starts a molecular-test wait
+on a case of theirs (by keyboard), sees it listed with its start, has a second one for the same
+reason refused with the API's reason shown on the page, ends it, and the API has it ended;
+axe-core on the page with the panel. The case is the last of ``lumc``'s own department (no
+other browser test signs it out; a wait changes nothing other tests read)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import Page, expect
+
+from tests.viewer.case_panels import open_case, primary_cases
+from tests.viewer.conftest import ApiClient
+
+PATHOLOGIST = "lumc"
+
+
+def test_a_molecular_test_wait_is_started_refused_twice_and_ended(
+    signed_in_page: Callable[..., Page],
+    api_as: Callable[[str], ApiClient],
+    assert_accessible: Callable[[Page, str], None],
+) -> None:
+    api = api_as(PATHOLOGIST)
+    case = primary_cases(api, own_department=True)[-1]
+    waits_path = f"/cases/{case['id']}/waits"
+    assert not [w for w in api.all_items(waits_path) if w["ended_at"] is None]
+    page = signed_in_page(PATHOLOGIST)
+    open_case(page, case["id"])
+    panel = page.get_by_role("region", name="Waiting on")
+    expect(panel).to_contain_text("turnaround clock is paused")
+    expect(panel).to_contain_text("not waiting on anything")
+
+    reason = panel.get_by_label("Reason", exact=True)
+    reason.select_option(label="Molecular test")
+    start = panel.get_by_role("button", name="Start wait")
+    start.focus()
+    page.keyboard.press("Enter")
+    status = panel.get_by_role("status", name="Wait status")
+    expect(status).to_contain_text("now waits on: molecular test")
+    open_waits = panel.get_by_role("list", name="Open waits")
+    item = open_waits.get_by_role("listitem").filter(has_text="Molecular test")
+    expect(item).to_have_count(1)
+    [started] = [w for w in api.all_items(waits_path) if w["ended_at"] is None]
+    assert started["reason"] == "molecular_test"
+    expect(item.locator("time")).to_have_attribute("datetime", started["started_at"])
+
+    # A second wait for the same reason while one is open: the API's 409, said on the page.
+    start.click()
+    expect(status).to_contain_text("Problem: The molecular test wait was not started")
+    expect(status).to_contain_text("already waits on molecular_test")
+    expect(item).to_have_count(1)
+    assert_accessible(page, "case-waits-open")
+
+    item.get_by_role("button", name="End wait: Molecular test").click()
+    expect(status).to_contain_text("wait ended: the clock runs again")
+    expect(open_waits.get_by_role("listitem")).to_have_count(0)
+    ended = panel.get_by_role("list", name="Ended waits").get_by_role("listitem")
+    expect(ended.filter(has_text="Molecular test")).to_have_count(1)
+    expect(panel).to_contain_text("not waiting on anything")
+    [after] = [w for w in api.all_items(waits_path) if w["id"] == started["id"]]
+    assert after["ended_at"] is not None and after["ended_at"] > after["started_at"]
