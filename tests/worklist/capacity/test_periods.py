@@ -12,6 +12,7 @@ from worklist.capacity.periods import (
     next_weeks,
     parse_period,
     previous_weeks,
+    slice_days,
     week_label,
     week_start,
 )
@@ -83,3 +84,12 @@ def test_the_window_of_a_running_month_ends_today_and_forecasts_the_current_week
     assert window.forecast_start == date(2026, 11, 30)
     assert window.history_weeks[-1] == date(2026, 11, 23)
     assert window.stop_day == max(window.forecast_stop, date(2027, 1, 1))
+
+
+def test_slice_days_clips_to_the_series() -> None:
+    first = date(2026, 11, 16)
+    values = [1, 2, 3, 4, 5, 6, 7]
+    assert slice_days(values, first, date(2026, 11, 17), date(2026, 11, 19)) == [2, 3]
+    assert slice_days(values, first, date(2026, 11, 1), date(2026, 11, 18)) == [1, 2]
+    assert slice_days(values, first, date(2026, 11, 20), date(2026, 12, 1)) == [5, 6, 7]
+    assert slice_days(values, first, date(2026, 11, 1), date(2026, 11, 10)) == []
