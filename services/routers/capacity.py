@@ -26,20 +26,30 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from services.deps import AuthenticatedUser, ManagerUser, SessionDep
 from services.errors import AccessDeniedError
+from services.reporting.charts import capacity_charts
+from services.reporting.files import ReportFormat, render_report
 from services.routers.params import DepartmentFilter
 from services.schemas.auth import ErrorBody
-from services.schemas.capacity import CapacityReportPublic
+from services.schemas.capacity import CapacityChartsPublic, CapacityReportPublic, ChartPublic
 from worklist.capacity.periods import parse_period
 from worklist.capacity.report import capacity_report
 from worklist.enums import Role
 from worklist.errors import ValidationError
 from worklist.snapshots import REGION_TIMEZONE
 
-__all__ = ["ReportFlights", "ReportScope", "report_scope", "report_today", "router", "scoped"]
+__all__ = [
+    "ReportFlights",
+    "ReportScope",
+    "report_scope",
+    "report_today",
+    "router",
+    "scoped",
+]
 
 router = APIRouter(
     prefix="/reports",
@@ -237,15 +247,6 @@ def _report(
     return scoped(flights.run(key, compute), scope.visible)
 
 
-def export_filename(
-    period_label: str, department_code: str | None, tumour_group: str | None, extension: str
-) -> str:
-    """``capacity-2026-W47[-HMC][-lung].xlsx``: the period and the narrowing, safe as a name."""
-    parts = ["capacity", period_label, department_code or "", tumour_group or ""]
-    stem = re.sub(r"[^A-Za-z0-9-]+", "-", "-".join(p for p in parts if p)).strip("-")
-    return f"{stem}.{extension}"
-
-
 @router.get("/capacity", response_model=CapacityReportPublic)
 def capacity(
     user: ManagerUser,
@@ -261,3 +262,67 @@ def capacity(
     weeks and a 12-week forecast), the TAT histogram, utilisation per pathologist and a
     written summary. See docs/capacity.md for the metrics."""
     return _report(session, flights, user, period, department_code, tumour_group, today)
+
+
+@router.get("/capacity/charts", response_model=CapacityChartsPublic)
+def capacity_chart_specs(
+    user: ManagerUser,
+    session: SessionDep,
+    flights: FlightsDep,
+    today: TodayDep,
+    period: PeriodQuery,
+    department_code: DepartmentFilter = None,
+    tumour_group: TumourGroupQuery = None,
+) -> CapacityChartsPublic:
+    """The report's charts as Vega-Lite specifications with their data inline: the same
+    definitions the HTML report draws (demand and supply with the forecast band, backlog
+    ageing, turnaround against the targets, utilisation per pathologist)."""
+    report = _report(session, flights, user, period, department_code, tumour_group, today)
+    return CapacityChartsPublic(
+        charts=[ChartPublic.model_validate(chart.as_dict()) for chart in capacity_charts(report)]
+    )
+
+
+def export_filename(
+    period_label: str, department_code: str | None, tumour_group: str | None, extension: str
+) -> str:
+    """``capacity-2026-W47[-HMC][-lung].xlsx``: the period and the narrowing, safe as a name."""
+    parts = ["capacity", period_label, department_code or "", tumour_group or ""]
+    stem = re.sub(r"[^A-Za-z0-9-]+", "-", "-".join(p for p in parts if p)).strip("-")
+    return f"{stem}.{extension}"
+
+
+@router.get(
+    "/capacity/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The report as a file (Content-Disposition: attachment).",
+            "content": {f.media_type.split(";")[0]: {} for f in ReportFormat},
+        }
+    },
+)
+def capacity_export(
+    user: ManagerUser,
+    session: SessionDep,
+    flights: FlightsDep,
+    today: TodayDep,
+    period: PeriodQuery,
+    file_format: Annotated[
+        ReportFormat,
+        Query(alias="format", description="html (self-contained, opens offline), xlsx, csv, json."),
+    ],
+    department_code: DepartmentFilter = None,
+    tumour_group: TumourGroupQuery = None,
+) -> Response:
+    """The report as a file to download: the self-contained HTML report with its charts, the
+    spreadsheet (one sheet per view, numbers as numbers), its tables as CSV, or the JSON."""
+    report = _report(session, flights, user, period, department_code, tumour_group, today)
+    name = export_filename(
+        report["period"]["label"], department_code, tumour_group, file_format.value
+    )
+    return Response(
+        render_report(report, file_format),
+        media_type=file_format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
