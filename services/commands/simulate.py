@@ -7,13 +7,17 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from services.commands.db import database_url_from_environment
+
+if TYPE_CHECKING:
+    from worklist.region import Region
+    from worklist.simulation.arrivals import Arrival
 
 __all__ = [
     "DEFAULT_CASES_PER_YEAR",
@@ -159,8 +163,8 @@ def _start(value: str | None, source: Source, weeks: int) -> date:
 
 
 def _arrivals(
-    source: Source, first_day: date, weeks: int, seed: int, cases_per_year: float, region: Any
-) -> list[Any]:
+    source: Source, first_day: date, weeks: int, seed: int, cases_per_year: float, region: Region
+) -> list[Arrival]:
     from worklist.simulation.arrivals import recorded_arrivals, synthetic_arrivals
 
     if source is Source.SYNTHETIC:

@@ -52,7 +52,9 @@ class Policy:
             snapshot = replace(snapshot, cases=tuple(_anonymous(c) for c in snapshot.cases))
         if self.shared:
             return [snapshot]
-        departments = sorted({p.department for p in snapshot.pathologists})
+        departments = sorted(
+            {p.department for p in snapshot.pathologists} | {c.department for c in snapshot.cases}
+        )
         return [
             replace(
                 snapshot,
