@@ -166,6 +166,8 @@ class ReportWindow:
     history_weeks: tuple[date, ...]
     forecast_weeks: tuple[date, ...]
     learn_first: date
+    forecast_stop: date
+    """The day after the last forecast week."""
 
     @classmethod
     def of(
@@ -177,22 +179,25 @@ class ReportWindow:
         horizon_weeks: int = 12,
         learn_days: int = 2 * 364,
     ) -> ReportWindow:
-        """The window of ``period`` seen from ``today``."""
-        end_day = min(period.stop, today + _ONE_DAY)
-        forecast_start = week_start(end_day)
-        return cls(
-            period=period,
-            end_day=end_day,
-            forecast_start=forecast_start,
-            history_weeks=previous_weeks(forecast_start - _ONE_DAY, history_weeks),
-            forecast_weeks=tuple(forecast_start + _ONE_WEEK * i for i in range(horizon_weeks)),
-            learn_first=forecast_start - timedelta(days=learn_days),
-        )
-
-    @property
-    def forecast_stop(self) -> date:
-        """The day after the last forecast week."""
-        return self.forecast_weeks[-1] + _ONE_WEEK if self.forecast_weeks else self.forecast_start
+        """The window of ``period`` seen from ``today``; a :class:`ValidationError` for one
+        whose history or forecast weeks would leave the calendar (near year 1 or 9999)."""
+        try:
+            end_day = min(period.stop, today + _ONE_DAY)
+            forecast_start = week_start(end_day)
+            window = cls(
+                period=period,
+                end_day=end_day,
+                forecast_start=forecast_start,
+                history_weeks=previous_weeks(forecast_start - _ONE_DAY, history_weeks),
+                forecast_weeks=tuple(forecast_start + _ONE_WEEK * i for i in range(horizon_weeks)),
+                learn_first=forecast_start - timedelta(days=learn_days),
+                forecast_stop=forecast_start + _ONE_WEEK * horizon_weeks,
+            )
+        except OverflowError:
+            raise ValidationError(
+                f"period {period.label!r} is too far from {today.isoformat()} to report on"
+            ) from None
+        return window
 
     @property
     def first_day(self) -> date:

@@ -80,6 +80,8 @@ HORIZON_WEEKS = 12
 # A shortfall smaller than this is noise, not a sentence in the summary.
 _NOTED_FTE = 0.1
 _HISTOGRAM_DAYS = 30
+# A period that starts later than this after today is refused (its forecast is a guess).
+_MAX_AHEAD_DAYS = 2 * 365
 # The summary names at most this many tumour groups over their budget.
 _BUDGET_SENTENCES = 3
 
@@ -120,8 +122,9 @@ def capacity_report(
     """The capacity report of ``period`` as a JSON-ready dict (see the module docstring).
 
     ``department`` / ``tumour_group`` narrow the report to those cases (and that department's
-    staff); an unknown one is a :class:`ValidationError`. ``region_name`` defaults to the
-    packaged region's name.
+    staff); an unknown one is a :class:`ValidationError`, and so is a period that starts more
+    than two years after ``today`` or lies too near the calendar's ends. ``region_name``
+    defaults to the packaged region's name.
     """
     model = model if model is not None else WorkloadModel()
     norm = norm if norm is not None else load_norm()
@@ -130,6 +133,11 @@ def capacity_report(
     if department is not None and department not in names:
         known = ", ".join(names) or "none"
         raise ValidationError(f"unknown department {department!r} (known: {known})")
+    if period.start > today + timedelta(days=_MAX_AHEAD_DAYS):
+        raise ValidationError(
+            f"period {period.label!r} starts more than two years after {today.isoformat()}: "
+            f"there is nothing to report and too far to forecast"
+        )
     window = ReportWindow.of(
         period, today, history_weeks=HISTORY_WEEKS, horizon_weeks=HORIZON_WEEKS
     )

@@ -408,3 +408,13 @@ def test_a_paused_clock(rows: CaseRows) -> None:
     assert _real(hmc, "tat_median_days") == pytest.approx(6.0)
     assert _real(hmc, "pct_within_7_days") == 100
     assert _real(hmc, "pct_within_target") == 100
+
+
+def test_a_period_too_far_ahead_or_off_the_calendar_is_refused(
+    engine: Engine, region_ids: ImportSummary
+) -> None:
+    with pytest.raises(ValidationError, match="more than two years after 2026-12-02"):
+        _report(engine, "2029-Q1")
+    with pytest.raises(ValidationError, match="too far from 2026-12-02"):
+        _report(engine, "0001-W01")
+    assert _report(engine, "2028-11")["period"]["label"] == "2028-11"
