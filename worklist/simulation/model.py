@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -41,6 +42,7 @@ from worklist.engine import (
     plan_assignments,
 )
 from worklist.enums import AssignmentKind
+from worklist.errors import ValidationError
 from worklist.region import PathologistSpec, Region
 from worklist.simulation.arrivals import Arrival
 from worklist.simulation.policies import Policy
@@ -193,6 +195,8 @@ class _Model:
             _Person(i + 1, spec, minutes_per_working_day(self.workload, fact))
             for i, (spec, fact) in enumerate(zip(region.pathologists, facts, strict=True))
         ]
+        if any(b.received_at < a.received_at for a, b in pairwise(arrivals)):
+            raise ValidationError("the arrivals must be sorted by receipt time")
         self.cases = [self._case(i + 1, a) for i, a in enumerate(arrivals)]
         self.received = 0  # cases[:received] have arrived
         self.waiting: dict[int, SimulatedCase] = {}  # no primary yet
