@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import statistics
 import subprocess
@@ -43,7 +44,7 @@ import numpy as np
 
 from worklist.calendar import public_holiday
 from worklist.capacity.forecast import forecast_daily_demand, mase, seasonal_naive_weekly
-from worklist.enums import Priority
+from worklist.snapshots import case_minutes
 from worklist.synthetic import CYTOLOGY_SHARE, SITES, TUMOUR_GROUPS, case_stream
 from worklist.workload import WorkloadModel
 
@@ -84,9 +85,7 @@ def synthetic_daily_minutes(
             day = case.received_at.date()
             if public_holiday(day) is not None:
                 continue
-            minutes[(day - start).days] += model.case_minutes(
-                case.category, frozen_section=case.priority is Priority.FROZEN
-            )
+            minutes[(day - start).days] += case_minutes(model, case.category, case.priority)
     return minutes
 
 
@@ -206,16 +205,32 @@ def evaluate(
 HISTORIES = (("3 years", 156, True), ("2 years", 104, True), ("64 weeks", 64, False))
 
 
-def accuracy(seeds: Sequence[int], years: int) -> list[dict[str, Any]]:
-    """One row per (history, department, method): medians over the seeds."""
-    series = {
-        (code, seed): synthetic_daily_minutes(code, weeks=52 * years, seed=seed)
-        for code in SITES
-        for seed in seeds
-    }
+def demo_history_daily_minutes(*, weeks: int, seed: int) -> dict[str, list[float]]:
+    """Daily workload minutes per department of ``worklist.synthetic_history`` (H6's demo
+    history: thinned to a trend, LUMC growing fast), ``weeks`` weeks from ``START``."""
+    from worklist.region import default_region
+    from worklist.synthetic_history import generate_history
+
+    end = START + timedelta(weeks=weeks)
+    cases = generate_history(default_region(), today=end, days=weeks * 7, seed=seed)
+    model = WorkloadModel()
+    daily = {code: [0.0] * (weeks * 7) for code in SITES}
+    for case in cases:
+        offset = (case.received_at.date() - START).days
+        if 0 <= offset < weeks * 7:
+            daily[case.department][offset] += case_minutes(model, case.category, case.priority)
+    return daily
+
+
+def accuracy(
+    series: dict[tuple[str, int], list[float]], seeds: Sequence[int], source: str
+) -> list[dict[str, Any]]:
+    """One row per (history, department, method) of ``series`` ((department, seed) -> days
+    from ``START``): medians over the seeds."""
+    total_weeks = min(len(daily) for daily in series.values()) // 7
     rows: list[dict[str, Any]] = []
     for label, weeks, with_mase in HISTORIES:
-        if weeks > 52 * years:
+        if weeks > total_weeks:
             continue
         for code in SITES:
             scores: dict[str, list[dict[str, float]]] = {name: [] for name in METHODS}
@@ -233,6 +248,7 @@ def accuracy(seeds: Sequence[int], years: int) -> list[dict[str, Any]]:
             for name in METHODS:
                 rows.append(
                     {
+                        "source": source,
                         "history": label,
                         "department": code,
                         "method": name,
@@ -247,47 +263,59 @@ def accuracy(seeds: Sequence[int], years: int) -> list[dict[str, Any]]:
     return rows
 
 
-_COLD_RUN = """
+_SPEED_RUN = """
 import json, sys, time
-started = time.perf_counter()
 from datetime import date
+started, cpu_started = time.perf_counter(), time.process_time()
 from worklist.capacity.forecast import forecast_daily_demand
 every = json.load(open(sys.argv[1]))
-for daily in every:
-    forecast_daily_demand(daily, first_day=date.fromisoformat(sys.argv[2]))
-print(time.perf_counter() - started)
+for _ in range(2):
+    for daily in every:
+        forecast_daily_demand(daily, first_day=date.fromisoformat(sys.argv[2]))
+    print(time.perf_counter() - started, time.process_time() - cpu_started)
+    started, cpu_started = time.perf_counter(), time.process_time()
 """
 
 
-def report_speed(weeks: int = 104, repeats: int = 3) -> dict[str, float]:
+def report_speed(weeks: int = 104, repeats: int = 5) -> dict[str, dict[str, float]]:
     """The 19 forecasts of one report (region, 6 departments, 12 tumour groups), timed.
 
-    ``cold_s``: in a fresh process, importing the forecast module and statsmodels included (the
-    first report of a process pays it); ``warm_s``: again in this process. Best of ``repeats``
-    (the machine is shared: the best run is the one least disturbed).
+    In fresh processes: ``cold`` includes importing the forecast module and statsmodels (the
+    first report of a process pays it), ``warm`` is the same forecasts again. Best of
+    ``repeats`` (the machine is shared: the best run is the one least disturbed), wall clock
+    and CPU time, with OpenBLAS's default threads and with one (``OPENBLAS_NUM_THREADS=1``: on
+    these small matrices its threads only wait for each other when the cores are busy).
     """
     departments = [synthetic_daily_minutes(code, weeks=weeks, seed=7) for code in SITES]
     region = [float(sum(day)) for day in zip(*departments, strict=True)]
     shares = [*TUMOUR_GROUPS.values(), CYTOLOGY_SHARE]
     groups = [[v * share for v in region] for share in shares]
     every = [region, *departments, *groups]
-    cold = []
+    results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         series_file = Path(tmp) / "series.json"
         series_file.write_text(json.dumps(every))
-        for _ in range(repeats):
-            done = subprocess.run(
-                [sys.executable, "-c", _COLD_RUN, str(series_file), START.isoformat()],
-                capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            cold.append(float(done.stdout.strip()))
-    warm = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for daily in every:
-            forecast_daily_demand(daily, first_day=START)
-        warm.append(time.perf_counter() - started)
-    return {"series": len(every), "days": weeks * 7, "cold_s": min(cold), "warm_s": min(warm)}
+        for label, threads in (("default BLAS threads", None), ("one BLAS thread", "1")):
+            env = dict(os.environ)
+            if threads:
+                env["OPENBLAS_NUM_THREADS"] = threads
+            runs = []
+            for _ in range(repeats):
+                done = subprocess.run(
+                    [sys.executable, "-c", _SPEED_RUN, str(series_file), START.isoformat()],
+                    capture_output=True, text=True, check=True, env=env,
+                )  # fmt: skip
+                runs.append([float(v) for v in done.stdout.split()])
+            results[label] = {
+                "series": len(every),
+                "days": weeks * 7,
+                "cold_s": min(r[0] for r in runs),
+                "cold_cpu_s": min(r[1] for r in runs),
+                "warm_s": min(r[2] for r in runs),
+                "warm_cpu_s": min(r[3] for r in runs),
+                "load_average_1min": os.getloadavg()[0],
+            }
+    return results
 
 
 def daily_candidates_seconds(weeks: int = 104) -> dict[str, float]:
@@ -331,17 +359,21 @@ def daily_candidates_seconds(weeks: int = 104) -> dict[str, float]:
 
 def _markdown(
     rows: list[dict[str, Any]],
-    speed: dict[str, float],
+    speed: dict[str, dict[str, float]],
     daily_fits: dict[str, float],
     seeds: Sequence[int],
+    history_seeds: Sequence[int],
 ) -> str:
     lines = [
         "# Demand forecast: held-out synthetic weeks against the seasonal-naive baseline",
         "",
-        f"`python -m benchmarks.forecast_accuracy`, seeds {','.join(map(str, seeds))} "
-        f"(medians), {platform.python_implementation()} {platform.python_version()} on "
-        f"{platform.machine()}. Daily workload minutes per department from "
-        "`worklist.synthetic.case_stream` (+1% a quarter, public holidays closed); the last "
+        f"`python -m benchmarks.forecast_accuracy`, medians over seeds "
+        f"{','.join(map(str, seeds))} (case_stream) and {','.join(map(str, history_seeds))} "
+        f"(synthetic_history), {platform.python_implementation()} {platform.python_version()} "
+        f"on {platform.machine()}. Daily workload minutes per department from "
+        "`worklist.synthetic.case_stream` (+1% a quarter, public holidays closed) and from "
+        "`worklist.synthetic_history.generate_history` (the demo's history, 4% a year, LUMC "
+        "35% a year, holidays nearly empty), three years from 2023-01-02; the last "
         f"{HELD_OUT_WEEKS} weeks held out; errors on ISO-week totals. MASE: season 52 weeks, "
         "scaled by the training weeks' seasonal-naive error (< 1 beats it in sample; the "
         "baseline's own held-out MASE is the bar). model = `forecast_daily_demand` "
@@ -349,14 +381,18 @@ def _markdown(
         "weeks with trend, Fourier and holiday regressors. Coverage: share of held-out weeks "
         "inside the 80% interval. Wins: seeds on which the model's error is below the baseline's.",
     ]
-    for label, _, with_mase in HISTORIES:
-        chosen = [r for r in rows if r["history"] == label]
+    for source, label, with_mase in [
+        (source, label, with_mase)
+        for source in dict.fromkeys(r["source"] for r in rows)
+        for label, _, with_mase in HISTORIES
+    ]:
+        chosen = [r for r in rows if r["history"] == label and r["source"] == source]
         if not chosen:
             continue
         metric, unit = ("mase", "MASE") if with_mase else ("mape_pct", "MAPE %")
         lines += [
             "",
-            f"## {label} of history ({unit})",
+            f"## {source}: {label} of history ({unit})",
             "",
             f"| department | model {unit} | seasonal-naive {unit} | ets {unit} | sarimax {unit} "
             "| model MAPE % | naive MAPE % | model 80% coverage % | model ms | ets ms | "
@@ -375,10 +411,11 @@ def _markdown(
                     for m in METHODS
                 }
                 wins = f"{sum(by[d, 'model']['model_beats_baseline_seeds'] for d in departments)}"
-                wins += f"/{len(departments) * len(seeds)}"
+                wins += f"/{sum(by[d, 'model']['seeds'] for d in departments)}"
             else:
                 cell = {m: by[code, m] for m in METHODS}
-                wins = f"{by[code, 'model']['model_beats_baseline_seeds']}/{len(seeds)}"
+                model_row = by[code, "model"]
+                wins = f"{model_row['model_beats_baseline_seeds']}/{model_row['seeds']}"
             lines.append(
                 f"| {code} | {cell['model'][metric]:.3f} | {cell['seasonal-naive'][metric]:.3f} "
                 f"| {cell['ets'][metric]:.3f} | {cell['sarimax'][metric]:.3f} "
@@ -387,14 +424,23 @@ def _markdown(
                 f"| {1000 * cell['model']['seconds']:.1f} | {1000 * cell['ets']['seconds']:.0f} "
                 f"| {1000 * cell['sarimax']['seconds']:.0f} | {wins} |".replace("| nan ", "| n/a ")
             )
+    first = next(iter(speed.values()))
     lines += [
         "",
         "## Speed: the forecasts of one report",
         "",
-        f"{speed['series']:.0f} series (region, 6 departments, 12 tumour groups) of "
-        f"{speed['days']:.0f} days: {speed['cold_s']:.2f} s the first time in a process "
-        f"(a fresh process, importing statsmodels included), {speed['warm_s']:.3f} s after "
-        "(budget: 4 s); best of 3 runs each.",
+        f"{first['series']:.0f} series (region, 6 departments, 12 tumour groups) of "
+        f"{first['days']:.0f} days, in a fresh process: cold = importing statsmodels and the "
+        "forecasts, warm = the same forecasts again; best of 5 runs, wall clock (CPU time). "
+        "Budget: 4 s.",
+        "",
+        "| BLAS threads | cold s | warm s | load average (1 min) |",
+        "|---|---:|---:|---:|",
+        *[
+            f"| {label} | {r['cold_s']:.2f} ({r['cold_cpu_s']:.2f}) | {r['warm_s']:.3f} "
+            f"({r['warm_cpu_s']:.3f}) | {r['load_average_1min']:.1f} on {os.cpu_count()} cores |"
+            for label, r in speed.items()
+        ],
         "",
         "Candidates on days, one fit of one department's 728 days, best of 3 (19 of "
         f"them would take 19 times that): UnobservedComponents (local linear trend, weekly and "
@@ -411,12 +457,30 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seeds", default="1,2,3,4", help="comma-separated seeds (1,2,3,4)")
     parser.add_argument("--years", type=int, default=3, help="years of synthetic history (3)")
+    parser.add_argument(
+        "--history-seeds",
+        default="1,2",
+        help="seeds of worklist.synthetic_history's series (1,2; empty: skip, ~1 min a seed)",
+    )
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     speed = report_speed()  # first: its cold figure includes importing statsmodels
-    rows = accuracy(seeds, args.years)
+    weeks = 52 * args.years
+    stream = {
+        (code, seed): synthetic_daily_minutes(code, weeks=weeks, seed=seed)
+        for code in SITES
+        for seed in seeds
+    }
+    rows = accuracy(stream, seeds, "case_stream")
+    history_seeds = [int(s) for s in args.history_seeds.split(",") if s]
+    demo = {}
+    for seed in history_seeds:
+        for code, daily in demo_history_daily_minutes(weeks=weeks, seed=seed).items():
+            demo[code, seed] = daily
+    if demo:
+        rows += accuracy(demo, history_seeds, "synthetic_history")
     daily_fits = daily_candidates_seconds()
-    markdown = _markdown(rows, speed, daily_fits, seeds)
+    markdown = _markdown(rows, speed, daily_fits, seeds, history_seeds)
     RESULTS.mkdir(exist_ok=True)
     clean = [
         {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
