@@ -18,9 +18,7 @@ event loop.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -36,6 +34,7 @@ from services.reporting.files import ReportFormat, render_report
 from services.routers.params import DepartmentFilter
 from services.schemas.auth import ErrorBody
 from services.schemas.capacity import CapacityChartsPublic, CapacityReportPublic, ChartPublic
+from tiling.caches import SingleFlight
 from worklist.capacity.periods import parse_period
 from worklist.capacity.report import capacity_report
 from worklist.enums import Role
@@ -95,49 +94,22 @@ TodayDep = Annotated[date, Depends(report_today)]
 
 ReportKey = tuple[str, str | None, str | None, date]
 """(period, department, tumour group, today): what a computed report depends on, its data aside."""
+ReportFlights = SingleFlight[ReportKey, dict[str, Any]]
+"""Identical report requests in flight at once share one computation; nothing is kept.
 
-
-class ReportFlights:
-    """Identical report requests in flight at once share one computation; nothing is kept.
-
-    The Reports page asks for the report and its charts together, and a report takes seconds:
-    the second request waits for the first one's answer instead of computing it again. Only
-    requests that arrive while the report is being made share it, so no answer is older than
-    one computation; the next request after it computes afresh.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: dict[ReportKey, Future[dict[str, Any]]] = {}
-
-    def run(self, key: ReportKey, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """The report of ``key``: computed by ``compute``, or the one being computed now."""
-        with self._lock:
-            running = self._running.get(key)
-            if running is None:
-                mine: Future[dict[str, Any]] = Future()
-                self._running[key] = mine
-        if running is not None:
-            return running.result()
-        try:
-            report = compute()
-        except BaseException as exc:
-            mine.set_exception(exc)
-            raise
-        else:
-            mine.set_result(report)
-            return report
-        finally:
-            with self._lock:
-                del self._running[key]
+The Reports page asks for the report and its charts together, and a report takes seconds: the
+second request waits for the first one's answer instead of computing it again. Only requests
+that arrive while the report is being made share it, so no answer is older than one
+computation; the next request after it computes afresh.
+"""
 
 
 def report_flights(request: Request) -> ReportFlights:
-    """The app's :class:`ReportFlights`, made on first use (two made at once: one is kept,
-    and the other's request simply computes its own report)."""
-    flights = getattr(request.app.state, "capacity_report_flights", None)
+    """The app's :data:`ReportFlights`, made on first use (two made at once: one is kept, and
+    the other's request simply computes its own report)."""
+    flights: ReportFlights | None = getattr(request.app.state, "capacity_report_flights", None)
     if flights is None:
-        flights = ReportFlights()
+        flights = SingleFlight()
         request.app.state.capacity_report_flights = flights
     return flights
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import update
 
-from services.routers.capacity import ReportFlights, export_filename, report_today, scoped
+from services.routers import capacity as capacity_router
+from services.routers.capacity import export_filename, report_today, scoped
 from tests.services.conftest import ServiceHarness
 from tests.services.worklist_api_support import (
     Person,
@@ -229,28 +229,29 @@ def test_the_scope_leaves_out_every_trace_of_other_departments() -> None:
     assert nothing["departments"] == [] and nothing["summary"] == [report["summary"][0]]
 
 
-def test_identical_requests_in_flight_share_one_computation() -> None:
-    flights = ReportFlights()
-    key = ("2026-W48", None, None, TODAY)
-    started, release = threading.Event(), threading.Event()
-    calls: list[int] = []
+def test_identical_requests_in_flight_share_one_computation(
+    pinned: ServiceHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boss = admin(pinned)
+    made = _get(pinned, boss, "/reports/capacity").json()
+    calls: list[str] = []
 
-    def slow() -> dict[str, Any]:
-        calls.append(1)
-        started.set()
-        release.wait(timeout=10)
-        return {"made": len(calls)}
+    def slow_report(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs["today"].isoformat())
+        time.sleep(0.5)  # the other request arrives while this one computes
+        return made
 
+    monkeypatch.setattr(capacity_router, "capacity_report", slow_report)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        first = pool.submit(flights.run, key, slow)
-        started.wait(timeout=10)
-        second = pool.submit(flights.run, key, slow)
-        time.sleep(0.2)  # the second is waiting on the first's computation
-        release.set()
-        assert first.result() == second.result() == {"made": 1}
-    assert calls == [1]
-    # Nothing is kept: the next request computes afresh, and so does a failed one's successor.
-    assert flights.run(key, lambda: {"made": 2}) == {"made": 2}
-    with pytest.raises(ValueError, match="broken"):
-        flights.run(key, lambda: (_ for _ in ()).throw(ValueError("broken")))
-    assert flights.run(key, lambda: {"made": 3}) == {"made": 3}
+        answers = list(
+            pool.map(
+                lambda path: _get(pinned, boss, path),
+                ["/reports/capacity", "/reports/capacity/charts"],
+            )
+        )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[0].json() == made and answers[1].json()["charts"]
+    assert calls == [TODAY.isoformat()]
+    # Nothing is kept: the next request computes afresh.
+    assert _get(pinned, boss, "/reports/capacity").status_code == 200
+    assert len(calls) == 2
