@@ -248,7 +248,7 @@ def _pathologists(
     for person in session.execute(query).scalars():
         roster = person.roster()
         present = roster.is_working(today)
-        per_day = workload.weekly_capacity_minutes(person.fte) / len(roster.working_weekdays)
+        per_day = workload.rostered_day_minutes(person.fte, len(roster.working_weekdays))
         people.append(
             PathologistSnapshot(
                 pathologist_id=person.id,

@@ -177,6 +177,14 @@ class WorkloadModel:
         _check_capacity_inputs(fte, availability)
         return self.minutes_per_fte_day * fte * availability
 
+    def rostered_day_minutes(self, fte: float, working_weekdays: int) -> float:
+        """Minutes on one rostered day of someone with ``fte`` who works ``working_weekdays``
+        days a week: the weekly capacity spread over those days (0 with no working day).
+        The engine's snapshot and the capacity supply both count a day so."""
+        if working_weekdays <= 0:
+            return 0.0
+        return self.weekly_capacity_minutes(fte) / working_weekdays
+
     # -- turnaround ---------------------------------------------------------------------------
 
     def due_target(self, priority: Priority) -> TatTarget:

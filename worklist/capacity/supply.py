@@ -48,9 +48,7 @@ def roster_of(person: PathologistFact) -> Roster:
 
 def minutes_per_working_day(model: WorkloadModel, person: PathologistFact) -> float:
     """Minutes on one rostered day: the weekly capacity over the working weekdays."""
-    if not person.working_weekdays:
-        return 0.0
-    return model.weekly_capacity_minutes(person.fte) / len(person.working_weekdays)
+    return model.rostered_day_minutes(person.fte, len(person.working_weekdays))
 
 
 @dataclass(frozen=True)
