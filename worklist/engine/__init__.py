@@ -6,7 +6,12 @@ gets back proposals, each with the rule that made it and a sentence saying why.
 
 from __future__ import annotations
 
-from worklist.engine.assign import can_pull, plan_assignments, propose_assignments
+from worklist.engine.assign import (
+    can_pull,
+    case_order_key,
+    plan_assignments,
+    propose_assignments,
+)
 from worklist.engine.proposals import AssignmentPlan, Proposal, Rule, Unplaced
 from worklist.engine.snapshot import (
     DEFAULT_SECOND_READ_RULES,
@@ -31,6 +36,7 @@ __all__ = [
     "Snapshot",
     "Unplaced",
     "can_pull",
+    "case_order_key",
     "plan_assignments",
     "propose_assignments",
 ]

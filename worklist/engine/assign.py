@@ -37,7 +37,7 @@ from worklist.engine.snapshot import (
 )
 from worklist.enums import AssignmentKind, Priority
 
-__all__ = ["can_pull", "plan_assignments", "propose_assignments"]
+__all__ = ["can_pull", "case_order_key", "plan_assignments", "propose_assignments"]
 
 
 def propose_assignments(snapshot: Snapshot) -> list[Proposal]:
@@ -66,8 +66,17 @@ def can_pull(pathologist: PathologistSnapshot, snapshot: Snapshot) -> bool:
 _RANK = {priority: priority.rank for priority in Priority}
 
 
+def case_order_key(
+    priority: Priority, due_at: datetime, received_at: datetime, case_id: int
+) -> tuple[int, datetime, datetime, int]:
+    """The order the engine takes cases in (rule 3): most urgent priority, earliest due,
+    earliest received, then the id to break ties. The simulation's pathologists work their
+    cases in this order too."""
+    return (_RANK[priority], due_at, received_at, case_id)
+
+
 def _order(case: CaseSnapshot) -> tuple[int, datetime, datetime, int]:
-    return (_RANK[case.priority], case.due_at, case.received_at, case.case_id)
+    return case_order_key(case.priority, case.due_at, case.received_at, case.case_id)
 
 
 class _Round:

@@ -39,6 +39,7 @@ from worklist.engine import (
     Proposal,
     RuleSet,
     Snapshot,
+    case_order_key,
     plan_assignments,
 )
 from worklist.enums import AssignmentKind
@@ -105,9 +106,10 @@ class _Task:
     remaining: float
 
     def order(self) -> tuple[int, datetime, datetime, int]:
-        # The engine's order of cases (worklist.engine.assign, rule 3).
         arrival = self.case.arrival
-        return (arrival.priority.rank, self.case.due_at, arrival.received_at, self.case.case_id)
+        return case_order_key(
+            arrival.priority, self.case.due_at, arrival.received_at, self.case.case_id
+        )
 
 
 @dataclass(slots=True)
