@@ -195,6 +195,7 @@ def _backlog_ageing(report: Mapping[str, Any]) -> Chart:
                 "type": "quantitative",
                 "stack": "zero",
                 "title": "Cases in progress",
+                "axis": {"tickMinStep": 1, "format": "d"},
             },
             "color": {
                 "field": "bucket",
@@ -264,6 +265,7 @@ def _tat_distribution(report: Mapping[str, Any]) -> Chart:
                         "type": "quantitative",
                         "stack": "zero",
                         "title": "Cases",
+                        "axis": {"tickMinStep": 1, "format": "d"},
                     },
                     "color": {
                         "field": "department",
@@ -358,7 +360,8 @@ def _utilisation(report: Mapping[str, Any]) -> Chart:
             "Signed-out workload minutes as a percentage of each pathologist's supply in the "
             f"period, coloured by department, {described}."
         ),
-        "width": {"step": 14},
+        # A bar per pathologist; a narrow region keeps a readable width.
+        "width": max(320, 14 * len(values)),
         "height": 220,
         "layer": layers,
     }

@@ -18,7 +18,7 @@ from html import escape
 from typing import Any
 
 from services.reporting.charts import Chart, capacity_charts
-from services.reporting.tables import Kind, Table, report_tables
+from services.reporting.tables import ENTITY_KEYS, Kind, Table, report_tables
 
 __all__ = ["chart_svg", "format_value", "render_html"]
 
@@ -38,6 +38,7 @@ th, td { border-bottom: 1px solid #ddd; padding: .2rem .5rem; vertical-align: to
 thead th { background: #eef3f9; text-align: left; position: sticky; top: 0; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.empty { color: #767676; text-align: right; }
+tr.group th { text-align: left; background: #f6f6f6; padding-top: .5rem; }
 .wide { overflow-x: auto; }
 @media print {
   :root { font-size: 10pt; }
@@ -167,17 +168,46 @@ def _cell(value: Any, kind: Kind) -> str:
     return f"<td>{text}</td>"
 
 
+def _row(row: Sequence[Any], kinds: Sequence[Kind | None]) -> str:
+    cells = "".join(_cell(v, k) for v, k in zip(row, kinds, strict=True) if k is not None)
+    return f"<tr>{cells}</tr>"
+
+
 def _table(table: Table) -> str:
-    head = "".join(f'<th scope="col">{escape(c.title)}</th>' for c in table.columns)
-    kinds: Sequence[Kind] = [c.kind for c in table.columns]
-    body = "".join(
-        "<tr>" + "".join(_cell(v, k) for v, k in zip(row, kinds, strict=True)) + "</tr>"
-        for row in table.rows
-    )
+    """The table; one that lists entities (region, departments, tumour groups) is grouped by
+    them, a heading row each, rather than repeating their names on every row."""
+    keys = [c.key for c in table.columns]
+    grouped = all(key in keys for key in ENTITY_KEYS)
+    hidden = set(ENTITY_KEYS) if grouped else set()
+    shown = [c for c in table.columns if c.for_people and c.key not in hidden]
+    kinds = [c.kind if c.for_people and c.key not in hidden else None for c in table.columns]
+    head = "".join(f'<th scope="col">{escape(c.title)}</th>' for c in shown)
     if not table.rows:
-        body = f'<tr><td colspan="{len(table.columns)}">No rows.</td></tr>'
+        bodies = f'<tbody><tr><td colspan="{len(shown)}">No rows.</td></tr></tbody>'
+    elif grouped:
+        at = [keys.index(key) for key in ENTITY_KEYS]
+        parts: list[str] = []
+        current: tuple[Any, ...] | None = None
+        for row in table.rows:
+            entity = tuple(row[i] for i in at)
+            if entity != current:
+                if current is not None:
+                    parts.append("</tbody>")
+                level, code, name = entity
+                # A tumour group's name is its code, written for people.
+                label = f"{code}: {name}" if level == "department" else str(name)
+                parts.append(
+                    f'<tbody><tr class="group"><th scope="rowgroup" colspan="{len(shown)}">'
+                    f"{escape(str(level).capitalize())} {escape(label)}</th></tr>"
+                )
+                current = entity
+            parts.append(_row(row, kinds))
+        parts.append("</tbody>")
+        bodies = "".join(parts)
+    else:
+        bodies = "<tbody>" + "".join(_row(row, kinds) for row in table.rows) + "</tbody>"
     return (
         f'<div class="wide"><table data-table="{escape(table.name)}">'
         f"<caption>{escape(table.title)}</caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        f"<thead><tr>{head}</tr></thead>{bodies}</table></div>"
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from services.reporting.charts import AGEING_BUCKETS
 
-__all__ = ["METRICS", "Column", "Kind", "Metric", "Table", "report_tables"]
+__all__ = ["ENTITY_KEYS", "METRICS", "Column", "Kind", "Metric", "Table", "report_tables"]
 
 
 class Kind(StrEnum):
@@ -36,6 +36,8 @@ class Column:
     key: str
     title: str
     kind: Kind
+    for_people: bool = True
+    """False for a code a script needs that a page leaves out (the metric's key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,8 @@ METRICS = (
 )
 """The metrics in the order the tables list them."""
 
+ENTITY_KEYS = ("level", "code", "name")
+"""The columns that say which entity (region, department, tumour group) a row is about."""
 _ENTITY = (
     Column("level", "Level", Kind.TEXT),
     Column("code", "Code", Kind.TEXT),
@@ -178,7 +182,7 @@ def _metric_rows(section: Mapping[str, Any]) -> Iterator[tuple[Metric, Mapping[s
 def _metrics(report: Mapping[str, Any]) -> Table:
     columns = (
         *_ENTITY,
-        Column("metric", "Metric", Kind.TEXT),
+        Column("metric", "Metric", Kind.TEXT, for_people=False),
         Column("title", "What", Kind.TEXT),
         Column("unit", "Unit", Kind.TEXT),
         Column("realisation", "Realisation", Kind.NUMBER),

@@ -32,7 +32,7 @@ def section(code: str, name: str, *, demand: float, cases: int, supply: float) -
     return {
         "code": code,
         "name": name,
-        "demand_minutes": metric(demand, 2400.0, demand * 1.1),
+        "demand_minutes": metric(demand, 2400.0, round(demand * 1.1, 4)),
         "demand_cases": metric(cases, None, cases + 1.5),
         "supply_minutes": metric(supply, 2400.0),
         "signed_out_minutes": metric(demand * 0.9),
