@@ -74,6 +74,13 @@ POLICIES: dict[str, Policy] = {
     policy.name: policy
     for policy in (
         Policy("local", "each department alone: its cases only to its own pathologists", False),
+        Policy(
+            "local-generalist",
+            "each department alone, its pathologists also reading the tumour groups it has "
+            "no subspecialist for (the general pool for every group)",
+            shared=False,
+            general_pool_for_all=True,
+        ),
         Policy("regional", "regional sharing by the assignment engine, the region's rules as is"),
         Policy(
             "wide-escalation",

@@ -94,7 +94,7 @@ def test_policies_are_read_in_the_order_given() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("local,teleport", "unknown policy 'teleport'; choose from local, regional"),
+        ("local,teleport", "unknown policy 'teleport'; choose from local, local-generalist, regional"),
         (" , ", "no policy given"),
         ("local,local", "named twice"),
     ],
@@ -109,3 +109,13 @@ def test_road_distances() -> None:
     assert road_km("Den Haag", "Den Haag") == SAME_CITY_KM
     assert road_km("Den Haag", "Maastricht") is None
     assert road_km("", "") is None
+
+
+def test_local_generalist_is_local_with_the_general_pool_for_every_group() -> None:
+    policy = POLICIES["local-generalist"]
+    assert policy.snapshots(SNAPSHOT) == POLICIES["local"].snapshots(SNAPSHOT)
+    base = RuleSet(general_pool_fallback=frozenset({"urology"}))
+    assert policy.rules(base, frozenset({"breast"})).general_pool_fallback == {
+        "urology",
+        "breast",
+    }
