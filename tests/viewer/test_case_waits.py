@@ -14,6 +14,7 @@ from tests.viewer.case_panels import open_case, primary_cases
 from tests.viewer.conftest import ApiClient
 
 PATHOLOGIST = "lumc"
+OUTSIDER = "hmc"  # another site: reads a lumc case by breaking the glass only
 
 
 def test_a_molecular_test_wait_is_started_refused_twice_and_ended(
@@ -60,3 +61,35 @@ def test_a_molecular_test_wait_is_started_refused_twice_and_ended(
     expect(panel).to_contain_text("not waiting on anything")
     [after] = [w for w in api.all_items(waits_path) if w["id"] == started["id"]]
     assert after["ended_at"] is not None and after["ended_at"] > after["started_at"]
+
+
+def test_no_wait_is_recorded_on_a_signed_out_case_or_under_an_emergency_grant(
+    signed_in_page: Callable[..., Page], api_as: Callable[[str], ApiClient]
+) -> None:
+    api = api_as(PATHOLOGIST)
+    code, signed_out = api.get(
+        f"/cases?status=signed_out&department_code={api.user['department_code']}&limit=1"
+    )
+    assert code == 200 and signed_out["items"], signed_out
+    page = signed_in_page(PATHOLOGIST)
+    page.goto(f"/case/{signed_out['items'][0]['id']}")
+    panel = page.get_by_role("region", name="Waiting on")
+    expect(panel).to_contain_text("This case is signed out: its turnaround is final")
+    expect(panel.get_by_role("button", name="Start wait")).to_have_count(0)
+
+    # Another site's pathologist reads the case by breaking the glass: reading, not recording.
+    case = primary_cases(api, own_department=True)[-2]
+    before = api.all_items(f"/cases/{case['id']}/waits")
+    outsider = api_as(OUTSIDER)
+    reason = {"reason": "Patient on the operating table; frozen section compared."}
+    code, grant = outsider.post(f"/cases/{case['id']}/break-glass", reason)
+    assert code == 201, grant
+    page = signed_in_page(OUTSIDER)
+    open_case(page, case["id"])
+    panel = page.get_by_role("region", name="Waiting on")
+    panel.get_by_role("button", name="Start wait").click()
+    status = panel.get_by_role("status", name="Wait status")
+    expect(status).to_contain_text("Problem: The external consult wait was not started")
+    expect(panel).to_contain_text("You may read this case's waits but not record them")
+    expect(panel.get_by_role("button", name="Start wait")).to_have_count(0)
+    assert api.all_items(f"/cases/{case['id']}/waits") == before

@@ -20,7 +20,8 @@ const endedBlock = el(
   endedList,
 );
 const empty = el("p", { class: "panel-empty" }, "Loading the waits…");
-const locked = el("p", { class: "panel-hint wait-locked", hidden: true });
+// Focusable: after a refusal the form goes, and the keyboard lands on the reason instead.
+const locked = el("p", { class: "panel-hint wait-locked", hidden: true, tabindex: "-1" });
 const status = statusRegion("Wait status");
 
 const page = { caseId: null, waits: [], lockedReason: null };
@@ -104,6 +105,7 @@ function lock(reason) {
 function lockIfRefused(error) {
   if (error instanceof ApiError && error.status === 403) {
     lock(`You may read this case's waits but not record them: ${error.message}.`);
+    locked.focus();
   }
 }
 
