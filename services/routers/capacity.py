@@ -25,7 +25,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from services.deps import AuthenticatedUser, ManagerUser, SessionDep
 from services.errors import AccessDeniedError
@@ -42,6 +41,7 @@ from worklist.errors import ValidationError
 from worklist.snapshots import REGION_TIMEZONE
 
 __all__ = [
+    "CallerReport",
     "ReportFlights",
     "ReportScope",
     "report_scope",
@@ -189,16 +189,16 @@ def scoped(report: Mapping[str, Any], visible: frozenset[str] | None) -> dict[st
     }
 
 
-def _report(
-    session: Session,
-    flights: ReportFlights,
-    user: AuthenticatedUser,
-    period: str,
-    department_code: str | None,
-    tumour_group: str | None,
-    today: date,
+def caller_report(
+    user: ManagerUser,
+    session: SessionDep,
+    flights: FlightsDep,
+    today: TodayDep,
+    period: PeriodQuery,
+    department_code: DepartmentFilter = None,
+    tumour_group: TumourGroupQuery = None,
 ) -> dict[str, Any]:
-    """The caller's report: checked, computed, then narrowed to what they may see."""
+    """The caller's report (every route's): checked, computed, narrowed to what they may see."""
     scope = report_scope(user, department_code)
     chosen = parse_period(period)
 
@@ -219,37 +219,23 @@ def _report(
     return scoped(flights.run(key, compute), scope.visible)
 
 
+CallerReport = Annotated[dict[str, Any], Depends(caller_report)]
+
+
 @router.get("/capacity", response_model=CapacityReportPublic)
-def capacity(
-    user: ManagerUser,
-    session: SessionDep,
-    flights: FlightsDep,
-    today: TodayDep,
-    period: PeriodQuery,
-    department_code: DepartmentFilter = None,
-    tumour_group: TumourGroupQuery = None,
-) -> dict[str, Any]:
+def capacity(report: CallerReport) -> dict[str, Any]:
     """Realisation, norm and forecast of every capacity metric in the period, for the region,
     the departments the caller may see and the tumour groups; the weekly series (52 recorded
     weeks and a 12-week forecast), the TAT histogram, utilisation per pathologist and a
     written summary. See docs/capacity.md for the metrics."""
-    return _report(session, flights, user, period, department_code, tumour_group, today)
+    return report
 
 
 @router.get("/capacity/charts", response_model=CapacityChartsPublic)
-def capacity_chart_specs(
-    user: ManagerUser,
-    session: SessionDep,
-    flights: FlightsDep,
-    today: TodayDep,
-    period: PeriodQuery,
-    department_code: DepartmentFilter = None,
-    tumour_group: TumourGroupQuery = None,
-) -> CapacityChartsPublic:
+def capacity_chart_specs(report: CallerReport) -> CapacityChartsPublic:
     """The report's charts as Vega-Lite specifications with their data inline: the same
     definitions the HTML report draws (demand and supply with the forecast band, backlog
     ageing, turnaround against the targets, utilisation per pathologist)."""
-    report = _report(session, flights, user, period, department_code, tumour_group, today)
     return CapacityChartsPublic(
         charts=[ChartPublic.model_validate(chart.as_dict()) for chart in capacity_charts(report)]
     )
@@ -275,11 +261,7 @@ def export_filename(
     },
 )
 def capacity_export(
-    user: ManagerUser,
-    session: SessionDep,
-    flights: FlightsDep,
-    today: TodayDep,
-    period: PeriodQuery,
+    report: CallerReport,
     file_format: Annotated[
         ReportFormat,
         Query(alias="format", description="html (self-contained, opens offline), xlsx, csv, json."),
@@ -289,7 +271,6 @@ def capacity_export(
 ) -> Response:
     """The report as a file to download: the self-contained HTML report with its charts, the
     spreadsheet (one sheet per view, numbers as numbers), its tables as CSV, or the JSON."""
-    report = _report(session, flights, user, period, department_code, tumour_group, today)
     name = export_filename(
         report["period"]["label"], department_code, tumour_group, file_format.value
     )
