@@ -74,13 +74,6 @@ class BuildContext:
         return f"{self.cores_dir}/{block[0]}_{block[1]}_{block[2]}.npy"
 
 
-SHARED_SEGMENT_BYTES = 8 << 20
-"""Decoded source tiles kept per open slide for the next block above or below: blocks overlap
-by their margins, and a stored tile under the seam between two blocks would be decoded twice
-(the dask graph runs a column of blocks one after another). 8 MiB: two blocks' worth of the
-tiles at their top and bottom edges, for 240 px tiles."""
-
-
 class _SourceCache:
     """Open slides kept per process: a dask worker runs many blocks of the same slide.
 
@@ -101,7 +94,6 @@ class _SourceCache:
             source = self._sources.get(key)
             if source is None:
                 source = open_slide(path, backend=backend, decode_threads=1)
-                source.keep_shared_segments(SHARED_SEGMENT_BYTES)
                 self._sources[key] = source
                 while len(self._sources) > self._max_open:
                     evicted.append(self._sources.popitem(last=False)[1])

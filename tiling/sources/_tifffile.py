@@ -24,7 +24,6 @@ import numpy.typing as npt
 import tifffile
 
 from tiling.box import Box
-from tiling.caches import ByteLRU
 from tiling.errors import SlideReadError
 from tiling.pixels import composite_rgba
 from tiling.sources._tiff_metadata import read_tiff_metadata
@@ -177,8 +176,6 @@ class TiffFileSource(SlideSource):
         self._fd_lock = threading.Lock()  # only for platforms without os.pread
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="coupe-tiff-decode")
         self._threads = threads
-        # Off until keep_shared_segments: decoded segments cut by a region's top or bottom.
-        self._shared_segments: ByteLRU[tuple[int, int, int], npt.NDArray[np.uint8]] = ByteLRU(0)
 
     def _inspect(self, path: str) -> SlideDescription:
         tiff = self._tiff
@@ -222,11 +219,6 @@ class TiffFileSource(SlideSource):
             properties=MappingProxyType(metadata.properties),
             associated_image_names=tuple(metadata.associated),
         )
-
-    def keep_shared_segments(self, max_bytes: int) -> None:
-        """Keep up to ``max_bytes`` of decoded tiles (or strips) that a region cuts at its top
-        or bottom edge, for the region above or below it (see ``SlideSource``)."""
-        self._shared_segments = ByteLRU(max_bytes)
 
     def _reopen_options(self) -> dict[str, Any]:
         return {"decode_threads": self._threads}
@@ -279,13 +271,7 @@ class TiffFileSource(SlideSource):
             l_segment = Box(l_x, l_y, segment_width, segment_height)
             # The part of this segment inside the region; never None for a listed segment.
             l_part = l_segment.intersection(l_inside) or l_inside
-            # A segment the region cuts across is likely read again by the region beside it.
-            shared = l_part.height < segment_height and self._shared_segments.max_bytes > 0
-            pixels = self._shared_segments.get((level, column, row)) if shared else None
-            if pixels is None:
-                pixels = self._decode_segment(info, column, row)
-                if shared and pixels is not None:
-                    self._shared_segments.put((level, column, row), pixels, pixels.nbytes)
+            pixels = self._decode_segment(info, column, row)
             target = out[l_part.slices(l_region.origin)]
             if pixels is None:
                 target[...] = WHITE

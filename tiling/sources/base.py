@@ -194,14 +194,6 @@ class SlideSource(ClosesOnExit, ABC):
         """The level whose downsample is the largest not above ``downsample`` (OpenSlide's rule)."""
         return best_level_for_downsample(self.level_downsamples, downsample)
 
-    def keep_shared_segments(self, max_bytes: int) -> None:
-        """A hint from a caller about to read a grid of overlapping regions (the pyramid
-        builder): keep up to ``max_bytes`` of decoded stored tiles that a region cuts at its
-        top or bottom edge, so the region above or below need not decode them again.
-
-        Backends that do not decode stored tiles themselves ignore it.
-        """
-
     # --- Shared behaviour ----------------------------------------------------------------
 
     def __repr__(self) -> str:

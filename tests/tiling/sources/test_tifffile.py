@@ -240,31 +240,6 @@ def test_one_decode_thread_gives_the_same_pixels(cmu_small_region: Path) -> None
         TiffFileSource(cmu_small_region, decode_threads=0)
 
 
-def test_shared_segments_are_decoded_once_and_give_the_same_pixels(
-    cmu_small_region: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Two regions one above the other whose seam (y = 300) cuts the stored tiles of rows
-    # 240-479: with the hint, the second region takes those tiles from the first one's decoding.
-    regions = [((100, 0), (700, 308)), ((100, 292), (700, 308))]
-    with TiffFileSource(cmu_small_region, decode_threads=1) as plain:
-        expected = [plain.read_region(origin, 0, size) for origin, size in regions]
-    with TiffFileSource(cmu_small_region, decode_threads=1) as hinted:
-        hinted.keep_shared_segments(8 << 20)
-        decoded: list[tuple[int, int]] = []
-        decode = hinted._decode_segment
-
-        def counting(info: object, column: int, row: int) -> object:
-            decoded.append((column, row))
-            return decode(info, column, row)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(hinted, "_decode_segment", counting)
-        for (origin, size), want in zip(regions, expected, strict=True):
-            np.testing.assert_array_equal(hinted.read_region(origin, 0, size), want)
-    # 240 px tiles: columns 0-3 under x 100-799; rows 0-1 for the first region, 1-2 for the
-    # second; row 1 is cut by both and decoded once.
-    assert sorted(decoded) == sorted((c, r) for r in (0, 1, 2) for c in range(4))
-
-
 # --- raw tiles -----------------------------------------------------------------------------------
 
 
