@@ -65,7 +65,7 @@ def _page_route(
     return serve_page
 
 
-CHART_PAGES = frozenset({"desk-backlog", "desk-load"})
+CHART_PAGES = frozenset({"desk-backlog", "desk-load", "desk-reports"})
 """Desk pages that draw Vega-Lite charts (``js/charts.js``)."""
 
 
