@@ -2,9 +2,10 @@
 console error, no request leaving the file, every chart drawn (an SVG with its marks), axe-core
 clean, and a screenshot (test-artifacts/screenshots/capacity-report-html.png).
 
-The report is made from a database (the small region with ten weeks of cases and a week of
-its own), as ``coupe report --format html`` makes it; the hand-made report with hostile names
-shows that no text of it runs as markup.
+The report is made from a database (a year of the demo's synthetic history on the small test
+region), as ``coupe report --format html`` makes it; the hand-made report with hostile names
+shows that no text of it runs as markup; and the same specs draw with the web app's own
+vega-lite and expression interpreter (no eval), as the Reports page draws them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,22 @@ from sqlalchemy.orm import Session
 
 from services.reporting.charts import capacity_charts
 from services.reporting.html import render_html
-from tests.services.reporting.sample import HOSTILE_NAME, sample_report
-from tests.worklist.capacity.conftest import CaseRows, utc
-from tests.worklist.conftest import database_url, engine, region_ids  # noqa: F401 - fixtures
+from tests.services.reporting.sample import HOSTILE_NAME, empty_report, sample_report
+from tests.worklist.conftest import (  # noqa: F401 - fixtures
+    SMALL_REGION,
+    database_url,
+    engine,
+    region_ids,
+)
+from worklist.actor import Actor
 from worklist.capacity.periods import parse_period
 from worklist.capacity.report import capacity_report
+from worklist.db import run_in_transaction
+from worklist.region import parse_region
 from worklist.seeding import ImportSummary
+from worklist.synthetic_history import generate_history, insert_history
+
+TODAY = date(2026, 12, 2)
 
 # The marks each chart must draw: its data, not only its axes.
 CHART_MARKS = {
@@ -41,22 +52,15 @@ def database_report(
     engine: Engine,  # noqa: F811 - pytest's fixture injection
     region_ids: ImportSummary,  # noqa: F811
 ) -> dict[str, Any]:
-    rows = CaseRows(engine, region_ids)
-    first = date(2026, 9, 7)
-    days = [first + timedelta(days=d) for d in range(75)]
-    weekdays = [d for d in days if d.weekday() < 5]
-    rows.add_many([utc(d.year, d.month, d.day) for d in weekdays], signed_after=timedelta(days=3))
-    rows.add_many(
-        [utc(d.year, d.month, d.day, 10) for d in weekdays[::2]],
-        department="LUMC",
-        tumour_group="haematopathology",
-        signed_after=timedelta(days=9),
+    """The report of 2026-W47 on a year of synthetic history of the small test region (the
+    demo's generator, scaled to its three pathologists), as ``coupe report`` makes it."""
+    region = parse_region(SMALL_REGION, source="small-region.toml")
+    history = generate_history(
+        region, today=TODAY, end=TODAY - timedelta(days=7), days=364, seed=3, cases_per_year=2600
     )
-    rows.add_many([utc(2026, 11, 18, 11)] * 4, department="LUMC")  # in progress, unassigned
-    rows.add(received_at=utc(2026, 11, 10), pathologist="HMC-01")  # in progress, 12 days old
-    rows.add(received_at=utc(2026, 11, 16), signed_out_at=utc(2026, 11, 19), pathologist="HMC-02")
+    run_in_transaction(engine, lambda s: insert_history(s, history, actor=Actor.system()))
     with Session(engine) as session:
-        return capacity_report(session, parse_period("2026-W47"), today=date(2026, 12, 2))
+        return capacity_report(session, parse_period("2026-W47"), today=TODAY)
 
 
 def _open_offline(browser: Any, path: Path) -> tuple[Any, Any, list[str], list[str]]:
@@ -113,8 +117,10 @@ def test_the_html_report_opens_offline_with_every_chart_drawn(
         )
         _check_charts(page, database_report)
         assert page.locator("table").count() >= 7
-        first_metric = page.locator('table[data-table="metrics"] tbody tr').first
-        assert "Demand" in first_metric.inner_text()
+        # Grouped by entity: a heading row, then its metrics.
+        rows = page.locator('table[data-table="metrics"] tbody tr')
+        assert rows.nth(0).inner_text().startswith("Region Regionale digitale pathologie")
+        assert rows.nth(1).inner_text().split("\t")[:2] == ["Demand", "minutes"]
         assert_accessible(page, "capacity-report-html")
         assert errors == []
         assert refused == [], "the file asked for something beyond itself"
@@ -137,5 +143,63 @@ def test_no_text_of_the_report_runs_as_markup(browser: Any, tmp_path: Path) -> N
         _check_charts(page, report)
         assert errors == []
         assert refused == []
+    finally:
+        context.close()
+
+
+# The web app's own libraries (viewer/node_modules, pinned by its lockfile), served under a
+# made-up origin: the Reports page draws these very specs with them, without eval.
+VENDOR = Path(__file__).resolve().parents[2] / "viewer" / "node_modules"
+CHART_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>charts</title>
+<script type="importmap">{"imports": {"vega-util": "/vega-util/build/index.js"}}</script>
+<script src="/vega/build/vega.min.js"></script>
+<script src="/vega-lite/build/vega-lite.min.js"></script>
+<script type="module">
+import { expressionInterpreter } from "/vega-interpreter/build/vega-interpreter.js";
+window.drawSvg = async (spec) => {
+  const compiled = vegaLite.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled, null, { ast: true }), {
+    expr: expressionInterpreter, renderer: "none",
+  });
+  return await view.toSVG();
+};
+window.ready = true;
+</script></head><body></body></html>"""
+
+
+def test_the_specs_draw_with_the_web_apps_vega_lite_and_no_eval(
+    browser: Any,
+    database_report: dict[str, Any],
+) -> None:
+    origin = "http://charts.test"
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def serve(route: Any) -> None:
+        path = route.request.url.removeprefix(origin)
+        if path == "/":
+            route.fulfill(body=CHART_PAGE, content_type="text/html")
+            return
+        file = (VENDOR / path.lstrip("/")).resolve()
+        if VENDOR in file.parents and file.is_file():
+            route.fulfill(path=str(file), content_type="text/javascript")
+        else:
+            errors.append(f"not found: {path}")
+            route.abort()
+
+    context.route("**/*", serve)
+    try:
+        page.goto(origin + "/")
+        page.wait_for_function("window.ready === true")
+        version = page.evaluate("vegaLite.version")
+        assert version.startswith("6."), version
+        for report in (database_report, sample_report(), empty_report()):
+            for chart in capacity_charts(report):
+                svg = page.evaluate("spec => window.drawSvg(spec)", chart.spec)
+                assert 'class="mark-' in svg, chart.name
+        assert errors == []
     finally:
         context.close()
