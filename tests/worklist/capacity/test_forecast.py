@@ -159,12 +159,13 @@ def test_a_horizon_under_one_week_is_refused() -> None:
 
 
 def test_the_model_beats_seasonal_naive_on_held_out_synthetic_weeks() -> None:
-    # Three seeded years of the smallest department (the noisiest series), the last 12 weeks
+    # Two seeded years of the smallest department (the noisiest series), the last 12 weeks
     # held out, MASE on weekly totals (season 52), averaged over the benchmark's first three
-    # seeds: one series alone can go either way (the benchmark: 69 of 72 won, 0.56 vs 0.84).
+    # seeds: one series alone can go either way (the benchmark at two years: 23 of 24 won,
+    # median MASE 0.59 against 0.82).
     model_mases, naive_mases = [], []
     for seed in (1, 2, 3):
-        daily = synthetic_daily_minutes("GHZ", weeks=156, seed=seed)
+        daily = synthetic_daily_minutes("GHZ", weeks=104, seed=seed)
         train, held_out = daily[: -12 * 7], weekly_totals(daily[-12 * 7 :])
         training_weeks = weekly_totals(train)
         result = forecast_daily_demand(train, first_day=date(2023, 1, 2), horizon_weeks=12)
