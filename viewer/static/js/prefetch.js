@@ -11,7 +11,10 @@ import { api } from "/static/js/api.js";
 
 export const THUMBNAIL_MAX_PX = 160;
 const MIN_PIXEL_RATIO = 0.5; // OpenSeadragon's default, which viewer.js keeps
-const COARSE_LEVELS = 2; // the coarser levels OpenSeadragon loads too (two, measured on its home view)
+// OpenSeadragon also loads coarser levels than the sharpest it draws (the main viewer two, the
+// navigator its own smaller ones): every level down to the first single-tile one is fetched,
+// a handful of small tiles, so that no slide's geometry leaves one of them to the network.
+const COARSE_LEVELS = 2;
 const PARALLEL_REQUESTS = 4; // below the browser's 6 per host: the open case's tiles go first
 
 /** The thumbnail URL the slide strip uses (the same URL, so the same cache entry). */
@@ -72,13 +75,15 @@ export function homeViewTiles(descriptor, viewerWidthPx, viewerHeightPx) {
     }
   }
   const tiles = [];
-  for (let level = sharpest; level >= Math.max(0, sharpest - COARSE_LEVELS); level -= 1) {
+  for (let level = sharpest; level >= 0; level -= 1) {
     const grid = levelGrid(descriptor, level);
     for (let row = 0; row < grid.rows; row += 1) {
       for (let column = 0; column < grid.columns; column += 1) {
         tiles.push({ level, column, row });
       }
     }
+    const single = grid.columns === 1 && grid.rows === 1;
+    if (single && level <= sharpest - COARSE_LEVELS) break; // the coarser ones are never drawn
   }
   return tiles;
 }
