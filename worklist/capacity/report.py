@@ -185,6 +185,7 @@ def capacity_report(
             "weeks": [week_label(monday) for monday in period.weeks()],
         },
         "today": today.isoformat(),
+        "scope": {"department_code": department, "tumour_group": tumour_group},
         "forecast_method": "; ".join(sorted(methods)) or "none: no demand history",
         "region": sections[0],
         "departments": sections[1 : 1 + len(departments)],
@@ -267,9 +268,16 @@ def _entities(
         region_staff = {code: share for staff in staff_of.values() for code, share in staff.items()}
         budgets = [norm.department_fte.get(code) for code in codes]
         region_budget = None if any(b is None for b in budgets) else sum(b or 0.0 for b in budgets)
+    whole = region_name if region_name is not None else default_region().name
+    if department is not None:
+        # Narrowed to a department, the "region" entry holds that department's figures: its
+        # name says so, so no page or file shows them under the region's name.
+        whole = f"{names[department]} (narrowed from {whole})"
+    if tumour_group is not None:
+        whole = f"{whole}, {tumour_group_name(tumour_group)} only"
     region = _Entity(
         code="region",
-        name=region_name if region_name is not None else default_region().name,
+        name=whole,
         kind="region",
         cases=region_cases,
         signed_out=region_signed,

@@ -57,7 +57,9 @@ def summary_sentences(
             f"{len(window.forecast_weeks)} weeks by more than {_NOTED_FTE} FTE."
         )
     region = report["region"]["shortfall_fte"]["forecast"]
-    if shortfalls and region is not None:
+    narrowed = report.get("scope", {}).get("department_code") is not None
+    # Whether sharing can cover a shortfall is a question about the whole region only.
+    if shortfalls and region is not None and not narrowed:
         if region > _NOTED_FTE:
             ordered.append(
                 f"The region as a whole falls {region:.1f} FTE short: sharing work between "

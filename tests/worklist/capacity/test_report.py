@@ -57,6 +57,7 @@ def _check_shape(report: dict[str, Any]) -> None:
     assert set(report) == {
         "period",
         "today",
+        "scope",
         "forecast_method",
         "region",
         "departments",
@@ -269,6 +270,9 @@ def test_narrowed_to_a_department(rows: CaseRows) -> None:
     report = _report(rows.engine, "2026-W18", department="HMC")
     _check_shape(report)
     region, (hmc,) = report["region"], report["departments"]
+    assert report["scope"] == {"department_code": "HMC", "tumour_group": None}
+    # The narrowed "region" holds the department's figures, and its name says so.
+    assert region["name"].startswith(f"{hmc['name']} (narrowed from ")
     for metric in ("demand_minutes", "supply_minutes", "signed_out_minutes", "wip_minutes"):
         assert _real(region, metric) == pytest.approx(_real(hmc, metric)), metric
     assert _real(region, "demand_minutes") == pytest.approx(60.7)
