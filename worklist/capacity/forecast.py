@@ -25,8 +25,9 @@ Terms by history: a trend from 60 weeks on (``TREND_MIN_DAYS``). At one year a l
 is told from the season only by the jump where the year wraps: measured, fitting it made the
 forecast worse than none on the case stream (MAE 0.99 of the baseline's against 0.81), and a
 trend weighted by its evidence (z^2 / (1 + z^2)) was worse on the demo's history (1.47 against
-0.9 of the baseline's), so under 60 weeks there is none (``method`` says so; a department
-growing fast is then forecast low: the demo's LUMC, 35% a year, by about a fifth). Yearly
+0.96 of the baseline's), so under 60 weeks there is none (``method`` says so; a department
+growing fast is then forecast low: the demo's LUMC, 35% a year, by about a fifth; the demo's
+455 days of history are past the threshold). Yearly
 seasonality from 52 weeks on, Fourier order 6 (order 2 to 4 could not follow the summer and
 December dips, 8 and more fitted noise), none under a year.
 
