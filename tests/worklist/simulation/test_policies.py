@@ -94,7 +94,7 @@ def test_policies_are_read_in_the_order_given() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("local,teleport", "unknown policy 'teleport'; choose from local, local-generalist, regional"),
+        ("local,teleport", "unknown policy 'teleport'; choose from local, local-generalist"),
         (" , ", "no policy given"),
         ("local,local", "named twice"),
     ],
