@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,8 @@ class Run:
     stdout: str = ""
     # Other work on the machine skews timings; the 1-minute load average says how much.
     load_avg_1m_before: float = 0.0
+    # User + system CPU seconds of the whole process tree: steadier than wall time under load.
+    cpu_s: float = 0.0
 
 
 @dataclass
@@ -98,6 +101,11 @@ class Result:
         return statistics.median(run.wall_s for run in runs) if runs else None
 
     @property
+    def median_cpu_s(self) -> float | None:
+        runs = self.ok_runs
+        return statistics.median(run.cpu_s for run in runs) if runs else None
+
+    @property
     def peak_rss_mb(self) -> float | None:
         runs = self.ok_runs
         return max(run.peak_rss_mb for run in runs) if runs else None
@@ -109,6 +117,7 @@ class Result:
             "runs": [asdict(run) for run in self.runs],
             "median_s": median,
             "tiles_per_s": self.expected_tiles / median if median else None,
+            "median_cpu_s": self.median_cpu_s,
             "peak_rss_mb": self.peak_rss_mb,
             "error": self.error,
         }
@@ -158,10 +167,12 @@ def _tree_rss_bytes(process: psutil.Process) -> int:
 
 def run_measured(
     command: Sequence[str], *, env: dict[str, str], timeout_s: float
-) -> tuple[float, float, subprocess.CompletedProcess[str]]:
-    """Run ``command``; return (wall s, peak summed RSS MB of its process tree, result)."""
+) -> tuple[float, float, float, subprocess.CompletedProcess[str]]:
+    """Run ``command``; return (wall s, peak summed RSS MB of its process tree, CPU s of the
+    tree (user + system, from the children's resource usage), result)."""
     peak = 0
     done = threading.Event()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         list(command),
@@ -190,10 +201,12 @@ def run_measured(
         stderr += f"\ntimed out after {timeout_s:.0f} s"
         proc.returncode = -9
     wall_s = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     done.set()
     sampler.join()
     result = subprocess.CompletedProcess(list(command), proc.returncode, stdout, stderr)
-    return wall_s, peak / 2**20, result
+    return wall_s, peak / 2**20, cpu_s, result
 
 
 def _coupe_executable() -> str:
@@ -236,6 +249,9 @@ def contender_command(name: str, slide: Path, out_dir: Path, expected_tiles: int
 def _contender_env() -> dict[str, str]:
     env = dict(os.environ)
     env["VIPS_CONCURRENCY"] = str(WORKERS)  # libvips: as many threads as the others' workers
+    # An installed Coupe runs from compiled bytecode; a shell that forbids writing it would make
+    # every run of the Python contenders recompile their modules, which no user pays.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
     return env
 
@@ -268,7 +284,7 @@ def run_contender_once(
         result.command = command
         load_before = os.getloadavg()[0]
         try:
-            wall_s, peak_mb, completed = run_measured(
+            wall_s, peak_mb, cpu_s, completed = run_measured(
                 command, env=_contender_env(), timeout_s=timeout_s
             )
         except OSError as exc:
@@ -282,10 +298,19 @@ def run_contender_once(
         elif tiles != result.expected_tiles:
             error = f"wrote {tiles} tiles, the DZI geometry has {result.expected_tiles}"
         result.runs.append(
-            Run(wall_s, peak_mb, tiles, error is None, error, completed.stdout.strip(), load_before)
+            Run(
+                wall_s,
+                peak_mb,
+                tiles,
+                error is None,
+                error,
+                completed.stdout.strip(),
+                load_before,
+                cpu_s=cpu_s,
+            )
         )
         log(
-            f"  {name} {label}: {wall_s:.2f} s, peak {peak_mb:.0f} MB, "
+            f"  {name} {label}: {wall_s:.2f} s (CPU {cpu_s:.2f} s), peak {peak_mb:.0f} MB, "
             f"{tiles} tiles, load {load_before:.1f}" + (f" -- ERROR {error}" if error else "")
         )
 
@@ -344,15 +369,15 @@ def render_markdown(results: Sequence[Result], env: dict[str, object], date: str
         "its fastest); `vips-dzsave-suffix` is the slower per-tile `suffix='.jpeg'` save path, "
         "shown for comparison only.",
         "",
-        "| contender | slide | tiles | median s | tiles/s | speed vs vips | peak MB |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| contender | slide | tiles | median s | tiles/s | speed vs vips | CPU s | peak MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         median = r.median_s
         if median is None:
             lines.append(
                 f"| {r.contender} | {r.width_px}x{r.height_px} | {r.expected_tiles} | "
-                f"error: {(r.error or '').replace('|', '/')} | | | |"
+                f"error: {(r.error or '').replace('|', '/')} | | | | |"
             )
             continue
         vips_s = vips.get(r.slide)
@@ -360,7 +385,8 @@ def render_markdown(results: Sequence[Result], env: dict[str, object], date: str
         ratio = f"{vips_s / median:.2f}x" if vips_s else "n/a"
         lines.append(
             f"| {r.contender} | {r.width_px}x{r.height_px} | {r.expected_tiles} | "
-            f"{median:.2f} | {r.expected_tiles / median:.0f} | {ratio} | {r.peak_rss_mb:.0f} |"
+            f"{median:.2f} | {r.expected_tiles / median:.0f} | {ratio} | "
+            f"{r.median_cpu_s or 0.0:.2f} | {r.peak_rss_mb:.0f} |"
         )
     machine = env["machine"]
     assert isinstance(machine, dict)

@@ -38,13 +38,15 @@ def test_quick_run_writes_json_and_markdown_with_checked_tile_counts(tmp_path: P
         (run,) = result["runs"]
         assert run["ok"] and run["tiles"] == expected
         assert run["wall_s"] > 0 and run["peak_rss_mb"] > 0
+        assert run["cpu_s"] > 0  # the children's user + system time
         assert result["median_s"] == run["wall_s"]
     assert report["environment"]["libvips"].count(".") == 2
     assert report["environment"]["machine"]["logical_cores"] >= 1
 
     markdown = (out / "tiling.md").read_text()
     assert (
-        "| contender | slide | tiles | median s | tiles/s | speed vs vips | peak MB |" in markdown
+        "| contender | slide | tiles | median s | tiles/s | speed vs vips | CPU s | peak MB |"
+        in markdown
     )
     for name in BASELINES:
         assert f"| {name} | 1000x800 | {expected} |" in markdown
