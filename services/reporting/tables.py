@@ -111,6 +111,8 @@ def report_tables(report: Mapping[str, Any]) -> list[Table]:
         _about(report),
         _metrics(report),
         _ageing(report),
+        _demand_by(report, "priority", "Demand by priority"),
+        _demand_by(report, "category", "Demand by category"),
         _tat_by(report, "priority", "Turnaround by priority", extra_target=True),
         _tat_by(report, "category", "Turnaround by category", extra_target=False),
         _pathologists(report),
@@ -231,6 +233,22 @@ def _ageing(report: Mapping[str, Any]) -> Table:
             )
         )
     return Table("ageing", "Work in progress by age (days since receipt)", columns, tuple(rows))
+
+
+def _demand_by(report: Mapping[str, Any], key: str, title: str) -> Table:
+    kind = Kind.TEXT if key == "priority" else Kind.INTEGER
+    columns = (
+        *_ENTITY,
+        Column(key, key.capitalize(), kind),
+        Column("cases", "Cases received", Kind.INTEGER),
+        Column("minutes", "Workload (minutes)", Kind.NUMBER),
+    )
+    rows = [
+        (level, section["code"], section["name"], line.get(key), line["cases"], line["minutes"])
+        for level, section in _sections(report)
+        for line in section.get(f"demand_by_{key}", [])
+    ]
+    return Table(f"demand_by_{key}", title, columns, tuple(rows))
 
 
 def _tat_by(report: Mapping[str, Any], key: str, title: str, *, extra_target: bool) -> Table:

@@ -25,6 +25,7 @@ __all__ = [
     "DemandOutlook",
     "daily_demand",
     "demand_between",
+    "demand_by",
     "demand_outlook",
     "weekly_demand",
 ]
@@ -68,6 +69,19 @@ def demand_between(cases: Iterable[CaseFact], start: date, stop: date) -> Demand
         if start <= case.received_day < stop:
             total.add(case)
     return total
+
+
+def demand_by(
+    cases: Iterable[CaseFact], start: date, stop: date, *, by: str
+) -> dict[Hashable, Demand]:
+    """The demand received on local days ``[start, stop)`` per value of one grouping of
+    :data:`GROUPINGS` (e.g. ``by="priority"``); values without arrivals are absent."""
+    key = GROUPINGS[by]
+    groups: dict[Hashable, Demand] = defaultdict(Demand)
+    for case in cases:
+        if start <= case.received_day < stop:
+            groups[key(case)].add(case)
+    return dict(groups)
 
 
 def weekly_demand(

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from worklist.calendar import public_holidays
 from worklist.capacity import forecast as forecasting
 from worklist.capacity import turnaround
-from worklist.capacity.demand import DemandOutlook, demand_between, demand_outlook
+from worklist.capacity.demand import DemandOutlook, demand_between, demand_by, demand_outlook
 from worklist.capacity.facts import (
     CaseFact,
     PathologistFact,
@@ -473,6 +473,12 @@ def _section(
         ),
         "ageing": dict(wip.ageing),
         "overdue_by_bucket": dict(wip.overdue_by_bucket),
+        "demand_by_priority": _demand_rows(
+            entity.cases, period, "priority", [p.value for p in Priority]
+        ),
+        "demand_by_category": _demand_rows(
+            entity.cases, period, "category", sorted(model.category_minutes)
+        ),
         "tat_by_priority": [
             _tat_row("priority", p.value, [c for c in done if c.priority is p], context, p)
             for p in Priority
@@ -483,6 +489,24 @@ def _section(
         ],
     }
     return metrics
+
+
+def _demand_rows(
+    cases: Iterable[CaseFact], period: Period, by: str, values: Sequence[str | int]
+) -> list[dict[str, Any]]:
+    """The period's demand per priority or category, every value listed (0 without cases)."""
+    groups = demand_by(cases, period.start, period.stop, by=by)
+    rows = []
+    for value in values:
+        demand = groups.get(value)
+        rows.append(
+            {
+                by: value,
+                "cases": demand.cases if demand else 0,
+                "minutes": demand.minutes if demand else 0.0,
+            }
+        )
+    return rows
 
 
 def _turnaround_days(cases: Iterable[CaseFact]) -> list[float]:

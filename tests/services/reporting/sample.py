@@ -51,6 +51,11 @@ def section(code: str, name: str, *, demand: float, cases: int, supply: float) -
         "shortfall_fte": metric(-0.25, 0.0, 0.4),
         "ageing": {"0-2": 3, "3-5": 2, "6-7": 1, "8-10": 0, ">10": 1},
         "overdue_by_bucket": {"0-2": 0, "3-5": 0, "6-7": 1, "8-10": 0, ">10": 1},
+        "demand_by_priority": [
+            {"priority": "routine", "cases": cases, "minutes": 20.0 * cases},
+            {"priority": "urgent", "cases": 0, "minutes": 0.0},
+        ],
+        "demand_by_category": [{"category": 3, "cases": cases, "minutes": 20.0 * cases}],
         "tat_by_priority": [
             {
                 "priority": "routine",

@@ -14,6 +14,8 @@ NAMES = [
     "report",
     "metrics",
     "ageing",
+    "demand_by_priority",
+    "demand_by_category",
     "tat_by_priority",
     "tat_by_category",
     "pathologists",
@@ -102,3 +104,12 @@ def test_an_empty_report_has_its_tables_with_no_rows_to_speak_of() -> None:
     assert all(r[-3:] == (None, None, None) for r in tables["metrics"].rows)
     about = next(tables["report"].records())
     assert about["forecast_method"].startswith("none")
+
+
+def test_demand_by_priority_and_category_per_entity() -> None:
+    records = list(_table("demand_by_priority").records())
+    routine = next(r for r in records if r["code"] == "region" and r["priority"] == "routine")
+    assert isinstance(routine["cases"], int) and routine["minutes"] == 20.0 * routine["cases"]
+    assert {r["priority"] for r in records} == {"routine", "urgent"}
+    (category,) = [r for r in _table("demand_by_category").records() if r["code"] == "region"]
+    assert category["category"] == 3

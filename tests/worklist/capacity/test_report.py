@@ -15,6 +15,7 @@ from tests.worklist.capacity.conftest import CaseRows, utc
 from worklist.capacity.norm import CapacityNorm
 from worklist.capacity.periods import parse_period
 from worklist.capacity.report import capacity_report
+from worklist.enums import Priority
 from worklist.errors import ValidationError
 from worklist.seeding import ImportSummary
 
@@ -214,6 +215,13 @@ def test_week_18_by_hand(rows: CaseRows) -> None:
     assert _real(hmc, "demand_minutes") == pytest.approx(60.7)
     assert _real(lumc, "demand_minutes") == 20
     assert _real(groups["gastro-intestinal"], "demand_minutes") == 38
+    # ... by category (one case of each of 1-4; none of 5 and 6) and by priority.
+    by_category = {r["category"]: (r["cases"], r["minutes"]) for r in region["demand_by_category"]}
+    assert by_category == {1: (1, 7.7), 2: (1, 15), 3: (1, 20), 4: (1, 38), 5: (0, 0), 6: (0, 0)}
+    by_priority = region["demand_by_priority"]
+    assert [r["priority"] for r in by_priority] == [p.value for p in Priority]
+    assert sum(r["cases"] for r in by_priority) == 4
+    assert sum(r["minutes"] for r in by_priority) == pytest.approx(38 + 15 + 7.7 + 20)
     assert _real(groups["dermatopathology"], "demand_minutes") == pytest.approx(22.7)
     assert _real(groups["haematopathology"], "demand_minutes") == 20
     # Supply and its norm: budgeted FTE x minutes per FTE week x 1 week.
