@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     ``COUPE_ANNOTATION_MAX_PER_SLIDE``: the most annotations a slide may have (default 2,000);
     ``COUPE_ANNOTATION_CLASSES``: the classes an annotation may carry, comma-separated or a
     JSON list (default tumour, stroma, necrosis, inflammation, normal, other).
+    ``COUPE_CAPACITY_NORM_FILE``: the capacity reports' norm (budgeted FTE per department and
+    tumour group, targets) as TOML (default: the packaged ``worklist/data/default_norm.toml``;
+    ``docs/capacity.md``).
     ``COUPE_WITHDRAWN_SLIDE_RETENTION_DAYS``: a withdrawn slide's file and pyramid stay on disk
     this many days; then ``coupe slides purge-withdrawn`` deletes them (default 90).
     ``COUPE_RUN_BACKGROUND_WORKERS``: run the job runner and the folder import (default true).
@@ -97,6 +100,7 @@ class Settings(BaseSettings):
     annotation_max_per_slide: int = Field(default=DEFAULT_MAX_PER_SLIDE, ge=1)
     annotation_classes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ANNOTATION_CLASSES
     withdrawn_slide_retention_days: int = Field(default=90, ge=1)
+    capacity_norm_file: Path | None = None
     run_background_workers: bool = True
     behind_tls: bool = False
     trusted_hosts: Annotated[tuple[str, ...], NoDecode] = (
@@ -115,6 +119,19 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return tuple(host.strip() for host in text.split(",") if host.strip())
+        return value
+
+    @field_validator("capacity_norm_file")
+    @classmethod
+    def _norm_file_reads(cls, value: Path | None) -> Path | None:
+        """A norm file that does not read or parse stops the service at start, not a report."""
+        if value is not None:
+            from worklist.capacity.norm import NormFileError, load_norm
+
+            try:
+                load_norm(value)
+            except NormFileError as exc:
+                raise ValueError(str(exc)) from exc
         return value
 
     @property

@@ -104,6 +104,13 @@ def report(
         str | None,
         typer.Option(help="Report as of this day (default: today in the region, YYYY-MM-DD)."),
     ] = None,
+    norm: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="COUPE_CAPACITY_NORM_FILE",
+            help="The norm (budgeted FTE, targets) as TOML; default: the packaged one.",
+        ),
+    ] = None,
 ) -> None:
     """Write the capacity report of a period: realisation, norm and forecast of demand,
     supply, utilisation, backlog and turnaround for the region, its departments and tumour
@@ -113,6 +120,7 @@ def report(
     from sqlalchemy.orm import Session
 
     from services.reporting.files import render_report
+    from worklist.capacity.norm import load_norm
     from worklist.capacity.periods import parse_period
     from worklist.capacity.report import capacity_report
     from worklist.db import make_engine
@@ -128,6 +136,7 @@ def report(
     day = _parse_today(today)
     try:
         chosen = parse_period(period)
+        chosen_norm = load_norm(norm)
     except WorklistError as exc:
         raise _fail(str(exc)) from exc
     url = database_url_from_environment()
@@ -138,7 +147,12 @@ def report(
             raise _fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
         with Session(engine) as session:
             made = capacity_report(
-                session, chosen, today=day, department=department, tumour_group=tumour_group
+                session,
+                chosen,
+                today=day,
+                department=department,
+                tumour_group=tumour_group,
+                norm=chosen_norm,
             )
     except OperationalError as exc:
         raise _fail(f"cannot use the database {shown}: {exc.orig}") from exc

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from services.deps import AuthenticatedUser, ManagerUser, SessionDep
+from services.deps import AuthenticatedUser, ManagerUser, SessionDep, SettingsDep
 from services.errors import AccessDeniedError
 from services.reporting.charts import capacity_charts
 from services.reporting.files import ReportFormat, render_report
@@ -34,6 +34,7 @@ from services.routers.params import DepartmentFilter
 from services.schemas.auth import ErrorBody
 from services.schemas.capacity import CapacityChartsPublic, CapacityReportPublic, ChartPublic
 from tiling.caches import SingleFlight
+from worklist.capacity.norm import load_norm
 from worklist.capacity.periods import parse_period
 from worklist.capacity.report import capacity_report
 from worklist.enums import Role
@@ -192,6 +193,7 @@ def scoped(report: Mapping[str, Any], visible: frozenset[str] | None) -> dict[st
 def caller_report(
     user: ManagerUser,
     session: SessionDep,
+    settings: SettingsDep,
     flights: FlightsDep,
     today: TodayDep,
     period: PeriodQuery,
@@ -208,6 +210,7 @@ def caller_report(
                 session,
                 chosen,
                 today=today,
+                norm=load_norm(settings.capacity_norm_file),
                 department=scope.department_code,
                 tumour_group=tumour_group,
             )

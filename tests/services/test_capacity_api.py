@@ -11,15 +11,19 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import update
 
 from services.routers import capacity as capacity_router
 from services.routers.capacity import export_filename, report_today, scoped
+from services.settings import Settings
 from tests.services.conftest import ServiceHarness
+from tests.services.tiling_jobs_support import app_state
 from tests.services.worklist_api_support import (
     Person,
     admin,
@@ -255,3 +259,29 @@ def test_identical_requests_in_flight_share_one_computation(
     # Nothing is kept: the next request computes afresh.
     assert _get(pinned, boss, "/reports/capacity").status_code == 200
     assert len(calls) == 2
+
+
+NORM = (
+    "[targets]\nutilisation = 0.7\nbacklog_days = 2.0\npct_within_target = 95.0\n"
+    "[departments]\nHMC = 2.0\n[tumour_groups]\n"
+)
+
+
+def test_the_norm_file_of_the_settings_is_the_reports_norm(
+    pinned: ServiceHarness, tmp_path: Path
+) -> None:
+    norm = tmp_path / "norm.toml"
+    norm.write_text(NORM, encoding="utf-8")
+    state = app_state(pinned)
+    state.settings = state.settings.model_copy(update={"capacity_norm_file": norm})
+    answer = _get(pinned, admin(pinned), "/reports/capacity")
+    assert answer.status_code == 200, answer.text
+    region = answer.json()["region"]
+    assert region["utilisation"]["norm"] == 0.7 and region["pct_within_target"]["norm"] == 95.0
+
+
+def test_a_norm_file_that_does_not_parse_stops_the_settings(tmp_path: Path) -> None:
+    norm = tmp_path / "norm.toml"
+    norm.write_text("[targets]\nutilisation = 'high'\n", encoding="utf-8")
+    with pytest.raises(pydantic.ValidationError, match=r"norm\.toml"):
+        Settings(data_dir=tmp_path, capacity_norm_file=norm)

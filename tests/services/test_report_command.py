@@ -167,3 +167,23 @@ def test_a_database_not_migrated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("COUPE_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
     done = _run("--period", "2026-W47", "--output", str(tmp_path / "r.html"))
     assert done.exit_code == 1 and "coupe db upgrade" in done.output
+
+
+def test_a_norm_file_of_ones_own(environment: Engine, tmp_path: Path) -> None:
+    norm = tmp_path / "norm.toml"
+    norm.write_text(
+        "[targets]\nutilisation = 0.7\nbacklog_days = 2.0\npct_within_target = 95.0\n"
+        "[departments]\nHMC = 2.0\nLUMC = 1.0\n[tumour_groups]\n",
+        encoding="utf-8",
+    )
+    target = tmp_path / "report.json"
+    args = ["--period", "2026-W47", "--format", "json", "--today", TODAY]
+    done = _run(*args, "--output", str(target), "--norm", str(norm))
+    assert done.exit_code == 0, done.output
+    region = json.loads(target.read_text(encoding="utf-8"))["region"]
+    assert region["utilisation"]["norm"] == 0.7 and region["backlog_days"]["norm"] == 2.0
+
+    norm.write_text("[targets]\nutilisation = 'high'\n", encoding="utf-8")
+    refused = _run(*args, "--output", str(tmp_path / "other.json"), "--norm", str(norm))
+    assert refused.exit_code == 1 and "error:" in refused.output and str(norm) in refused.output
+    assert "Traceback" not in refused.output and not (tmp_path / "other.json").exists()
