@@ -91,7 +91,7 @@ def start_wait(
             raise WaitStateError(
                 case.accession_number,
                 f"waiting on {reason.value}",
-                f"case {case.accession_number!r} already waits on {reason.value} "
+                f"case {case.accession_number!r} already waits on {reason.words} "
                 f"(wait {open_wait}); end that wait first",
             )
         wait = CaseWait(

@@ -49,7 +49,7 @@ def test_a_molecular_test_wait_is_started_refused_twice_and_ended(
     # A second wait for the same reason while one is open: the API's 409, said on the page.
     start.click()
     expect(status).to_contain_text("Problem: The molecular test wait was not started")
-    expect(status).to_contain_text("already waits on molecular_test")
+    expect(status).to_contain_text("already waits on a molecular test")
     expect(item).to_have_count(1)
     assert_accessible(page, "case-waits-open")
 

@@ -87,7 +87,7 @@ def test_a_wait_starts_now_by_default(engine: Engine, factory: Factory) -> None:
 def test_one_open_wait_per_reason(engine: Engine, factory: Factory) -> None:
     [case_id] = factory.cases()
     first = _start(engine, case_id, WaitReason.MOLECULAR_TEST, NOW + timedelta(hours=1))
-    with pytest.raises(WaitStateError, match="already waits on molecular_test") as refused:
+    with pytest.raises(WaitStateError, match="already waits on a molecular test") as refused:
         _start(engine, case_id, WaitReason.MOLECULAR_TEST, NOW + timedelta(hours=2))
     assert isinstance(refused.value, InvalidTransitionError)  # a 409, audited as refused
     # Another reason may wait at the same time (the clock counts the overlap once).

@@ -18,6 +18,11 @@ class WaitReason(StrEnum):
     EXTERNAL_CONSULT = "external_consult"
     MOLECULAR_TEST = "molecular_test"
 
+    @property
+    def words(self) -> str:
+        """The reason as messages say it: ``molecular_test`` -> ``a molecular test``."""
+        return "an external consult" if self is WaitReason.EXTERNAL_CONSULT else "a molecular test"
+
 
 class CaseWait(Base):
     """One pause of a case's turnaround clock, from ``started_at`` to ``ended_at`` (still
