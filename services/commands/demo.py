@@ -152,7 +152,8 @@ def demo(
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
 ) -> None:
     """Prepare the demo in COUPE_DATA_DIR (default .coupe/demo) and start the platform on it:
-    a week of the region's cases up to today, real-tissue slides, demo accounts."""
+    a week of the region's cases up to today, 65 weeks of signed-out history before it (for the
+    capacity reports), real-tissue slides, demo accounts."""
     console = Console()
     err = Console(stderr=True)
     data_dir = Path(os.environ.get("COUPE_DATA_DIR") or DEFAULT_DEMO_DIR).resolve()
