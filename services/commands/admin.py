@@ -14,11 +14,7 @@ import typer
 
 from services.commands.actor import command_actor
 from services.commands.db import database_url_from_environment
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
+from services.commands.failure import fail
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -26,7 +22,7 @@ def _read_password(from_stdin: bool) -> str:
         line = sys.stdin.readline()
         given = line.rstrip("\r\n")
         if not given:
-            raise _fail("no password on standard input")
+            raise fail("no password on standard input")
         return given
     password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
@@ -70,7 +66,7 @@ def register(app: typer.Typer) -> None:
         try:
             chosen = Role(role)
         except ValueError:
-            raise _fail(f"unknown role {role!r}; use admin, lab_manager or pathologist") from None
+            raise fail(f"unknown role {role!r}; use admin, lab_manager or pathologist") from None
         password = _read_password(password_stdin)
         policy = Settings().password_policy  # honours COUPE_PASSWORD_MIN_LENGTH
         engine = make_engine(database_url_from_environment(), pool_size=1)
@@ -91,9 +87,9 @@ def register(app: typer.Typer) -> None:
                 ),
             )
         except WorklistError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         except OperationalError as exc:
-            raise _fail(f"cannot reach the database ({exc.orig}); run `coupe db upgrade`") from None
+            raise fail(f"cannot reach the database ({exc.orig}); run `coupe db upgrade`") from None
         finally:
             engine.dispose()
         typer.echo(f"created {chosen.value} {username} (id {user_id})")

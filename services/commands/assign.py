@@ -17,6 +17,7 @@ from rich.table import Table
 
 from services.commands.actor import command_actor
 from services.commands.db import database_url_from_environment
+from services.commands.failure import fail
 from worklist.engine import (
     AssignmentPlan,
     CaseSnapshot,
@@ -99,11 +100,6 @@ def _parse_now(value: str | None) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=1)
-
-
 class OutputFormat(StrEnum):
     """How ``coupe assign`` prints a round."""
 
@@ -158,21 +154,21 @@ def assign(
     from worklist.rounds import apply_round, get_round, plan_round
 
     if dry_run and apply:
-        raise _fail("--dry-run and --apply contradict each other")
+        raise fail("--dry-run and --apply contradict each other")
     if round_id is not None and not apply:
-        raise _fail("--round needs --apply (GET the preview with `coupe assign` again)")
+        raise fail("--round needs --apply (GET the preview with `coupe assign` again)")
     moment = _parse_now(now)
     url = database_url_from_environment()
     shown = make_url(url).render_as_string()
     try:
         rules = (load_region(region) if region is not None else default_region()).rules
     except WorklistError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     engine = make_engine(url, pool_size=2)
     actor = command_actor("coupe-assign")
     try:
         if not is_up_to_date(engine):
-            raise _fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
+            raise fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
         if round_id is None:
             round_id, _, _ = plan_round(engine=engine, actor=actor, now=moment, rules=rules)
         if apply:
@@ -182,9 +178,9 @@ def assign(
         else:
             view = get_round(engine=engine, actor=actor, round_id=round_id)
     except OperationalError as exc:
-        raise _fail(f"cannot use the database {shown}: {exc.orig}") from exc
+        raise fail(f"cannot use the database {shown}: {exc.orig}") from exc
     except WorklistError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     finally:
         engine.dispose()
     public = RoundPublic.of(view)

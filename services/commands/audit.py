@@ -21,11 +21,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.text import Text
 from sqlalchemy import Engine
 
 from services.commands.actor import command_actor
 from services.commands.db import database_url_from_environment
+from services.commands.failure import fail
 from services.schemas.audit import AuditRecord
 
 USAGE_ERROR_EXIT = 2
@@ -71,9 +71,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    # One line however wide the terminal, and the message as text: names may hold "[...]".
-    Console(stderr=True).print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
-    return typer.Exit(code=USAGE_ERROR_EXIT)
+    return fail(message, code=USAGE_ERROR_EXIT)
 
 
 @contextmanager

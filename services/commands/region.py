@@ -13,11 +13,7 @@ import typer
 
 from services.commands.actor import command_actor
 from services.commands.db import database_url_from_environment
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code=1)
+from services.commands.failure import fail
 
 
 def register(app: typer.Typer) -> None:
@@ -45,7 +41,7 @@ def register(app: typer.Typer) -> None:
         try:
             region = load_region(file)
         except WorklistError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         engine = make_engine(database_url_from_environment(), pool_size=1)
         try:
             with read_session(engine) as session:
@@ -67,9 +63,9 @@ def register(app: typer.Typer) -> None:
             )
             typer.echo(f"applied {len(summary.changes)} change(s)")
         except (OperationalError, ProgrammingError) as exc:
-            raise _fail(f"database not ready ({exc.orig}); run `coupe db upgrade`") from None
+            raise fail(f"database not ready ({exc.orig}); run `coupe db upgrade`") from None
         except WorklistError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         finally:
             engine.dispose()
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from services.commands.db import database_url_from_environment
+from services.commands.failure import fail
 from services.reporting.files import ReportFormat
 
 __all__ = ["register", "report", "summary_line"]
@@ -24,11 +25,6 @@ def register(app: typer.Typer) -> None:
     app.command("report")(report)
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    return typer.Exit(code=1)
-
-
 def _parse_today(value: str | None) -> date:
     if value is None:
         from datetime import UTC, datetime
@@ -39,18 +35,18 @@ def _parse_today(value: str | None) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise _fail(f"--today {value!r} is not a day like 2026-12-02") from None
+        raise fail(f"--today {value!r} is not a day like 2026-12-02") from None
 
 
 def _check_writable(output: Path) -> None:
     """Refuse a path the file cannot be written to before spending seconds on the report."""
     folder = output.parent
     if output.is_dir():
-        raise _fail(f"--output {str(output)!r} is a folder: name a file")
+        raise fail(f"--output {str(output)!r} is a folder: name a file")
     if not folder.is_dir():
-        raise _fail(f"cannot write {str(output)!r}: the folder {str(folder)!r} does not exist")
+        raise fail(f"cannot write {str(output)!r}: the folder {str(folder)!r} does not exist")
     if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
-        raise _fail(f"cannot write {str(output)!r}: permission denied")
+        raise fail(f"cannot write {str(output)!r}: permission denied")
 
 
 def _figure(value: Any, unit: str = "") -> str:
@@ -129,7 +125,7 @@ def report(
 
     to_stdout = output == STDOUT
     if to_stdout and not output_format.is_text:
-        raise _fail(f"--format {output_format} is binary: give --output a file name")
+        raise fail(f"--format {output_format} is binary: give --output a file name")
     target = None if to_stdout else Path(output)
     if target is not None:
         _check_writable(target)
@@ -138,13 +134,13 @@ def report(
         chosen = parse_period(period)
         chosen_norm = load_norm(norm)
     except WorklistError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     url = database_url_from_environment()
     shown = make_url(url).render_as_string()
     engine = make_engine(url, pool_size=2)
     try:
         if not is_up_to_date(engine):
-            raise _fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
+            raise fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
         with Session(engine) as session:
             made = capacity_report(
                 session,
@@ -155,12 +151,12 @@ def report(
                 norm=chosen_norm,
             )
     except OperationalError as exc:
-        raise _fail(f"cannot use the database {shown}: {exc.orig}") from exc
+        raise fail(f"cannot use the database {shown}: {exc.orig}") from exc
     except WorklistError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     except OverflowError:
         # A period near year 1 or 9999: its history or forecast weeks fall off the calendar.
-        raise _fail(f"period {period!r} is too far from today to report on") from None
+        raise fail(f"period {period!r} is too far from today to report on") from None
     finally:
         engine.dispose()
     content = render_report(made, output_format)
@@ -172,7 +168,7 @@ def report(
     try:
         target.write_bytes(content)
     except OSError as exc:
-        raise _fail(f"cannot write {output!r}: {exc.strerror or exc}") from exc
+        raise fail(f"cannot write {output!r}: {exc.strerror or exc}") from exc
     Console(highlight=False).print(
         f"wrote {target} ({output_format}, {len(content):,} bytes)\n{summary_line(made)}",
         markup=False,

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.commands.db import database_url_from_environment
+from services.commands.failure import fail
 
 if TYPE_CHECKING:
     from worklist.region import Region
@@ -67,11 +68,6 @@ def register(app: typer.Typer) -> None:
     app.command("simulate")(simulate)
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", markup=True, highlight=False)
-    return typer.Exit(code=1)
-
-
 def simulate(
     output: Annotated[Path, typer.Option("--output", help="File to write the comparison to.")],
     policies: Annotated[
@@ -118,11 +114,11 @@ def simulate(
     from worklist.simulation.results import compare
 
     if not 1 <= weeks <= 104:
-        raise _fail(f"--weeks must lie in 1..104, got {weeks}")
+        raise fail(f"--weeks must lie in 1..104, got {weeks}")
     if cases_per_year <= 0:
-        raise _fail(f"--cases-per-year must be positive, got {cases_per_year:g}")
+        raise fail(f"--cases-per-year must be positive, got {cases_per_year:g}")
     if not output.parent.is_dir():
-        raise _fail(f"cannot write {output}: the folder {output.parent} does not exist")
+        raise fail(f"cannot write {output}: the folder {output.parent} does not exist")
     try:
         chosen = parse_policies(policies)
         the_region = load_region(region) if region is not None else default_region()
@@ -136,7 +132,7 @@ def simulate(
             seed=seed if source is Source.SYNTHETIC else None,
         )
     except WorklistError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     text = (
         json.dumps(result, indent=2, ensure_ascii=False) + "\n"
         if output_format is SimulationFormat.JSON
@@ -145,7 +141,7 @@ def simulate(
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"cannot write {output}: {exc.strerror}") from exc
+        raise fail(f"cannot write {output}: {exc.strerror}") from exc
     _print_table(Console(), result)
     typer.echo(f"wrote {output} ({output_format.value})")
 
@@ -155,7 +151,7 @@ def _start(value: str | None, source: Source, weeks: int) -> date:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            raise _fail(f"--start {value!r} is not an ISO date like 2025-03-03") from None
+            raise fail(f"--start {value!r} is not an ISO date like 2025-03-03") from None
     if source is Source.SYNTHETIC:
         return DEFAULT_START
     today = datetime.now(UTC).date()
@@ -186,15 +182,15 @@ def _arrivals(
     engine = make_engine(url, pool_size=2)
     try:
         if not is_up_to_date(engine):
-            raise _fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
+            raise fail(f"the database {shown} is not migrated: run `coupe db upgrade` first")
         with read_session(engine) as session:
             arrivals = recorded_arrivals(session, start=first_day, weeks=weeks)
     except OperationalError as exc:
-        raise _fail(f"cannot use the database {shown}: {exc.orig}") from exc
+        raise fail(f"cannot use the database {shown}: {exc.orig}") from exc
     finally:
         engine.dispose()
     if not arrivals:
-        raise _fail(
+        raise fail(
             f"the database {shown} has no cases received in the {weeks} weeks from {first_day}"
         )
     known = {d.code for d in region.departments}

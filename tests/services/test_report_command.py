@@ -187,3 +187,10 @@ def test_a_norm_file_of_ones_own(environment: Engine, tmp_path: Path) -> None:
     refused = _run(*args, "--output", str(tmp_path / "other.json"), "--norm", str(norm))
     assert refused.exit_code == 1 and "error:" in refused.output and str(norm) in refused.output
     assert "Traceback" not in refused.output and not (tmp_path / "other.json").exists()
+
+
+def test_an_error_shows_what_was_typed_as_text(environment: Engine, tmp_path: Path) -> None:
+    # Rich markup in a user's input is printed, not interpreted (or dropped).
+    out = str(tmp_path / "out.html")
+    done = _run("--period", "2026-W47", "--department", "[bold]X[/bold]", "--output", out)
+    assert done.exit_code == 1 and "unknown department '[bold]X[/bold]'" in done.output
