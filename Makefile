@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo check test lint types setup clean bench-tiling browser
+.PHONY: demo check test lint types setup clean bench bench-tiling browser compose-parser
 
 NPM_STAMP := viewer/node_modules/.installed
 
@@ -30,7 +30,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: $(STAMP) browser
+test: $(STAMP) browser compose-parser
 	$(VENV)/bin/python -m pytest
 
 # The browser tests (tests/viewer) drive Debian's Chromium (/usr/bin/chromium, never
@@ -51,7 +51,28 @@ browser:
 			"(sudo apt-get install chromium to run them)"; \
 	fi
 
+# The deployment test (tests/docker) validates docker/compose.yaml with a real compose parser:
+# Debian's docker-compose, installed here like chromium (no Docker engine is needed or run).
+COMPOSE := /usr/bin/docker-compose
+
+compose-parser:
+	@if [ -x $(COMPOSE) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Debian's docker-compose to validate docker/compose.yaml"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y --no-install-recommends docker-compose \
+			|| { apt-get update && apt-get install -y --no-install-recommends docker-compose; }; \
+	else \
+		echo "$(COMPOSE) is absent and this is not root: the compose test will skip" \
+			"(sudo apt-get install docker-compose to run it)"; \
+	fi
+
 check: lint types test
+
+# Every benchmark, each beside its baseline from the same run: benchmarks/results/ and
+# benchmarks/RESULTS.md (see benchmarks/README.md).
+bench: $(STAMP) browser
+	$(VENV)/bin/python -m benchmarks.run_all
 
 bench-tiling: $(STAMP)
 	$(VENV)/bin/python -m benchmarks.tiling

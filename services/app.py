@@ -21,6 +21,7 @@ from services.routers import (
     absences,
     audit,
     auth,
+    benchmarks,
     capacity,
     cases,
     comments,
@@ -30,6 +31,7 @@ from services.routers import (
     history,
     imports,
     jobs,
+    operations,
     pathologists,
     reports,
     rounds,
@@ -204,6 +206,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         slide_annotations.rules_router,
         audit.router,
         withdrawals.router,
+        operations.router,
+        benchmarks.router,
     ):
         app.include_router(router)
 

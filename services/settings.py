@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     ``COUPE_PASSWORD_MIN_LENGTH``: the fewest characters a new password may have (default 12);
     it must also pass the strength check (``worklist.passwords``).
     ``COUPE_TILE_CACHE_MB``: memory for rendered tiles (default 256).
+    ``COUPE_TILE_CACHE_URL``: a Redis URL (``redis://host:6379/0``) for a tile cache that
+    several API processes share: a tile rendered on the fly by one is not rendered again by
+    another (default: none, each process keeps its own).
+    ``COUPE_METRICS_TOKEN``: the bearer token Prometheus sends to read ``/metrics``; without
+    one, ``/metrics`` answers only requests from this machine's loopback (default: none).
+    ``COUPE_BENCHMARK_RESULTS_DIR``: where the Benchmarks page reads the latest results
+    (default: the project's ``benchmarks/results``).
     ``COUPE_IMPORT_POLL_S``: how often the scanner folders are looked at, and how long a new
     file must stay unchanged before it is imported (default 5).
     ``COUPE_JOB_POLL_S``: how often the tiling job runner looks for queued jobs that nobody
@@ -87,6 +94,9 @@ class Settings(BaseSettings):
     password_hash_workers: int = Field(default=2, ge=1)
     password_min_length: int = Field(default=DEFAULT_MIN_LENGTH, ge=8)
     tile_cache_mb: int = 256
+    tile_cache_url: str | None = None
+    metrics_token: SecretStr | None = None
+    benchmark_results_dir: Path | None = None
     import_poll_s: float = 5.0
     job_poll_s: float = 2.0
     max_upload_bytes: int = 20 * 1024**3

@@ -59,13 +59,19 @@ class AssociatedImageNotFoundError(ResourceNotFoundError):
 
 @dataclass(frozen=True)
 class TileResponse:
-    """An encoded tile and the HTTP caching it deserves; ``data`` is None for a 304."""
+    """An encoded tile and the HTTP caching it deserves; ``data`` is None for a 304.
+
+    ``source`` says where the bytes came from, for the metrics: ``"prebuilt"`` (a pyramid
+    file), ``"rendered"`` (rendered on the fly for this request) or ``"cache"`` (rendered
+    earlier, by this process or, with a shared tile cache, another).
+    """
 
     data: bytes | None
     media_type: str
     etag: str
     cache_control: str
     prebuilt: bool
+    source: str = "prebuilt"
 
 
 @dataclass(frozen=True)
@@ -303,17 +309,23 @@ class TileService:
         self, slide_file: Path, spec: TileSpec, level: int, column: int, row: int
     ) -> bytes:
         """The encoded tile at an address, exactly as ``build_pyramid`` with ``spec`` writes it."""
+        return self._render_tile(slide_file, spec, level, column, row)[0]
+
+    def _render_tile(
+        self, slide_file: Path, spec: TileSpec, level: int, column: int, row: int
+    ) -> tuple[bytes, str]:
+        """The encoded tile and its source: ``"cache"`` or ``"rendered"`` (now)."""
         with self._slides.lease(slide_file, spec.backend) as opened:
             key = (opened.key, spec, level, column, row)
             cached = self._tiles.get(key)
             if cached is not None:
-                return cached
+                return cached, "cache"
             geometry = _geometry(opened, spec)
             _check_address(geometry, level, column, row)
             pixels = self.renderer.tile(opened.source, opened.key, geometry, level, column, row)
             data = spec.encoder.encode(pixels)
         self._tiles.put(key, data, len(data))
-        return data
+        return data, "rendered"
 
     def _rendered(
         self,
@@ -331,9 +343,9 @@ class TileService:
         etag = _etag("rendered", slide_id, slide_key(path, spec.backend), spec, level, column, row)
         media_type = MEDIA_TYPES[spec.tile_format]
         if etag_matches(if_none_match, etag):
-            return TileResponse(None, media_type, etag, RENDERED_CACHE_CONTROL, False)
-        data = self.render_tile(path, spec, level, column, row)
-        return TileResponse(data, media_type, etag, RENDERED_CACHE_CONTROL, False)
+            return TileResponse(None, media_type, etag, RENDERED_CACHE_CONTROL, False, "cache")
+        data, source = self._render_tile(path, spec, level, column, row)
+        return TileResponse(data, media_type, etag, RENDERED_CACHE_CONTROL, False, source)
 
 
 def _geometry(opened: CachedSlide, spec: TileSpec) -> DeepZoomGeometry:
