@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from services.docs import install_api_docs
 from services.errors import install_error_handlers
 from services.importer import FolderImporter
 from services.jobs import JobRunner
+from services.metrics import CoupeMetrics
 from services.middleware import RequestBodyMiddleware, SecurityHeadersMiddleware
 from services.routers import (
     absences,
@@ -111,6 +113,14 @@ def _background_lock(settings: Settings) -> Callable[[], None] | None:
     return release
 
 
+def _multiprocess_metrics_dir() -> Path | None:
+    """The folder the server processes share their metrics in (set by ``coupe serve``)."""
+    # prometheus-client's own variable: the library reads it when first imported, so it is
+    # the one place this is configured, not a setting of ours.
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(folder) if folder else None
+
+
 def start_state(settings: Settings) -> AppState:
     """Prepare data folders, migrate the database and start background workers."""
     prepare_storage(settings)
@@ -127,6 +137,11 @@ def start_state(settings: Settings) -> AppState:
         slide_gate=SlideGate(engine=engine, sessions=sessions, views=views),
         jobs=runner,
         importer=FolderImporter(engine=engine, settings=settings, runner=runner),
+        metrics=CoupeMetrics(
+            engine=engine,
+            sign_in_window=sessions.throttle.window,
+            multiprocess_dir=_multiprocess_metrics_dir(),
+        ),
     )
     # Every process seals the audit log (the chain head's lock orders them); closed last of
     # the workers, it seals what they wrote.
@@ -143,6 +158,7 @@ def start_state(settings: Settings) -> AppState:
         release = _background_lock(settings)
         if release is not None:
             state.closers.insert(0, release)  # released last, after the workers stopped
+            state.holds_background_lock = True
             runner.start()
             state.importer.start()
     return state

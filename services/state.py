@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from services.importer import FolderImporter
 from services.jobs import JobRunner
+from services.metrics import CoupeMetrics
 from services.sessions import SessionService
 from services.settings import Settings
 from services.tiles import TileService
@@ -34,6 +35,9 @@ class AppState:
     importer: FolderImporter
     views: ViewLog  # which cases and slides each session opened: audited once
     slide_gate: SlideGate  # the per-tile check
+    metrics: CoupeMetrics  # what /metrics shows; see services.metrics
+    # This process took data_dir/background.lock and runs the job runner and folder import.
+    holds_background_lock: bool = False
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
