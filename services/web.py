@@ -47,9 +47,11 @@ DESK_PAGES: dict[str, tuple[str, str]] = {
     "/desk/rosters": ("desk-rosters", "Rosters and absences of the pathologists."),
     "/desk/imports": ("desk-imports", "The import queue: scanner files that need a decision."),
     "/desk/reports": ("desk-reports", "Capacity reports: realisation, norm and forecast."),
+    "/desk/benchmarks": ("desk-benchmarks", "Benchmark results beside baselines; live figures."),
     "/admin/accounts": ("admin-accounts", "Accounts: create, disable, reset, end sessions."),
 }
-"""The lab manager's and the administrator's pages: URL -> (page file, what it is for).
+"""The lab manager's and the administrator's pages, and the Benchmarks page (every account's):
+URL -> (page file, what it is for).
 
 The pages themselves check nothing: their scripts ask the API, which refuses what the signed-in
 role may not see, and the page says so.
@@ -65,7 +67,7 @@ def _page_route(
     return serve_page
 
 
-CHART_PAGES = frozenset({"desk-backlog", "desk-load", "desk-reports"})
+CHART_PAGES = frozenset({"desk-backlog", "desk-load", "desk-reports", "desk-benchmarks"})
 """Desk pages that draw Vega-Lite charts (``js/charts.js``)."""
 
 

@@ -1,7 +1,7 @@
 // The header every signed-in page shares: a skip link, the app's name (to the worklist), the
-// pages of the user's role (my worklist; the lab manager's desk; the administrator's accounts),
-// the signed-in user's name and role, "Sign out", and on the case page a link to its list of
-// keyboard shortcuts (the element with id "keyboard-shortcuts").
+// pages of the user's role (my worklist; the lab manager's desk; the administrator's accounts;
+// everyone's benchmarks), the signed-in user's name and role, "Sign out", and on the case page
+// a link to its list of keyboard shortcuts (the element with id "keyboard-shortcuts").
 
 import { api, currentUser, el } from "/static/js/api.js";
 
@@ -45,6 +45,8 @@ const DESK_LINKS = [
   ["desk-reports", "/desk/reports", "Capacity reports"],
 ];
 const ADMIN_LINKS = [["admin-accounts", "/admin/accounts", "Accounts"]];
+// Benchmark results and the server's live figures hold no patient data: every account sees them.
+const EVERYONE_LINKS = [["desk-benchmarks", "/desk/benchmarks", "Benchmarks"]];
 
 /** The pages `user` works on, as [page, URL, name]: what the main navigation offers them. */
 export function pagesFor(user) {
@@ -52,6 +54,7 @@ export function pagesFor(user) {
   if (user.pathologist_code) pages.push(["worklist", "/", "My worklist"]);
   if (user.role === "lab_manager" || user.role === "admin") pages.push(...DESK_LINKS);
   if (user.role === "admin") pages.push(...ADMIN_LINKS);
+  pages.push(...EVERYONE_LINKS);
   return pages;
 }
 
