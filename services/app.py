@@ -18,6 +18,7 @@ from services.errors import install_error_handlers
 from services.importer import FolderImporter
 from services.jobs import JobRunner
 from services.metrics import CoupeMetrics
+from services.metrics_readiness import migration_heads
 from services.middleware import RequestBodyMiddleware, SecurityHeadersMiddleware
 from services.routers import (
     absences,
@@ -142,6 +143,7 @@ def start_state(settings: Settings) -> AppState:
             sign_in_window=sessions.throttle.window,
             multiprocess_dir=_multiprocess_metrics_dir(),
         ),
+        schema_heads=migration_heads(),
     )
     # Every process seals the audit log (the chain head's lock orders them); closed last of
     # the workers, it seals what they wrote.

@@ -36,6 +36,7 @@ class AppState:
     views: ViewLog  # which cases and slides each session opened: audited once
     slide_gate: SlideGate  # the per-tile check
     metrics: CoupeMetrics  # what /metrics shows; see services.metrics
+    schema_heads: frozenset[str]  # the migration heads this code carries, for /ready
     # This process took data_dir/background.lock and runs the job runner and folder import.
     holds_background_lock: bool = False
     closers: list[Callable[[], None]] = field(default_factory=list)

@@ -85,6 +85,7 @@ def _look_up(state: AppState, username: str, address: str, now: datetime) -> Use
 
 
 def _refuse(state: AppState, username: str, address: str, reason: str, now: datetime) -> None:
+    state.metrics.count_sign_in_failure(reason)
     record_sign_in_failure(
         engine=state.engine,
         actor=_SIGN_IN_DESK,
