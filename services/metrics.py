@@ -15,6 +15,9 @@ the values stay in memory.
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +35,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from services.metrics_database import DatabaseCollector
+from services.storage import make_private_dir
 
 __all__ = [
     "SIGN_IN_FAILURE_REASONS",
@@ -40,6 +44,7 @@ __all__ = [
     "CoupeMetrics",
     "LatencyFigures",
     "LiveFigures",
+    "prepare_multiprocess_dir",
     "quantile_from_buckets",
 ]
 
@@ -56,6 +61,9 @@ TILE_LATENCY_BUCKETS_S = (
 """Fine from 1 ms to 500 ms, where tile answers fall and the p99 targets (20, 100 ms) sit."""
 
 TILE_LATENCY = "coupe_tile_latency_seconds"
+
+MULTIPROCESS_DIR = "metrics"
+"""Under the data dir: one folder per ``coupe serve`` (host and pid) for its processes' values."""
 
 
 @dataclass(frozen=True)
@@ -209,3 +217,36 @@ def quantile_from_buckets(
             )
         lower_bound, lower_count = bound, count
     return lower_bound
+
+
+def prepare_multiprocess_dir(data_dir: Path) -> Path:
+    """A fresh, empty folder for one ``coupe serve``'s processes to share their metrics in.
+
+    ``DATA_DIR/metrics/<host>-<pid>``: replicas sharing a data dir each sum only their own
+    processes (Prometheus scrapes each replica). A folder of this host whose ``coupe serve``
+    no longer runs is removed; one with this very name (a container restarted with the same
+    host name and pid) is emptied: counters start again from zero with the service.
+    """
+    base = data_dir.resolve() / MULTIPROCESS_DIR
+    make_private_dir(base)
+    host = socket.gethostname()
+    for folder in base.glob(f"{host}-*"):
+        pid_text = folder.name.removeprefix(f"{host}-")
+        if pid_text.isdigit() and not _running(int(pid_text)):
+            shutil.rmtree(folder, ignore_errors=True)
+    mine = base / f"{host}-{os.getpid()}"
+    shutil.rmtree(mine, ignore_errors=True)
+    make_private_dir(mine)
+    return mine
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # cleared by the caller
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True

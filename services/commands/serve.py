@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Annotated
 
 import typer
@@ -36,12 +37,21 @@ def serve(
         uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
         return
     # Several processes: each builds its app from the same COUPE_* environment. Tile serving
-    # is Python-bound per request, so processes, not threads, are what scale it.
-    uvicorn.run(
-        "services.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=processes,
-        log_level="info",
-    )
+    # is Python-bound per request, so processes, not threads, are what scale it. They share
+    # their metrics through files in one folder, named to prometheus-client (which reads the
+    # variable when imported, in each worker) before any worker starts; /metrics sums them.
+    from services.metrics import prepare_multiprocess_dir
+
+    metrics_dir = prepare_multiprocess_dir(settings.data_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    try:
+        uvicorn.run(
+            "services.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level="info",
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
