@@ -21,6 +21,7 @@ MODULES = (
     "jobs",
     "report",
     "simulate",
+    "backup",
 )
 """Every command module, in the order ``coupe --help`` lists their commands."""
 
@@ -40,6 +41,8 @@ COMMAND_MODULES: Mapping[str, str] = MappingProxyType(
         "jobs": "jobs",
         "report": "report",
         "simulate": "simulate",
+        "backup": "backup",
+        "restore": "backup",
     }
 )
 """Top-level command name -> the module that registers it (a test keeps this complete)."""

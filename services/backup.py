@@ -1,0 +1,443 @@
+"""Backing up a Coupe installation and restoring it into an empty one.
+
+A backup is taken database first, files after: the database copy is one moment
+(:mod:`services.backup_database`), and the files it refers to are copied after it, so every
+slide and pyramid the copy knows of is there unless it was deleted meanwhile (said in the
+manifest). Files that appear after the moment (a slide uploaded during the backup) are
+harmless extras. A pyramid without its published ``slide.dzi`` is being built: it is left
+out, and the restored service builds it again from its queued job. Before the copy the
+backup is recorded in the audit log (it holds every patient's data) and the waiting records
+are sealed, so the copy's chain head covers its own making.
+
+A restore goes into an empty data directory and an empty database only, and checks every
+file of the backup against the manifest before it writes anything. It then brings the
+schema to this Coupe's newest revision (an older backup restores into a newer Coupe), moves
+the paths the database holds from the old data directory to the new one, records itself in
+the audit log, and checks the result: the audit chain verifies and reaches the manifest's
+chain head, and the cases and slides are as many as the manifest says.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from services.backup_database import (
+    check_empty_database,
+    database_backend,
+    database_facts,
+    relocate_paths,
+    restore_database,
+    shown_url,
+    snapshot_database,
+    sqlite_file,
+)
+from services.backup_manifest import (
+    BackupError,
+    BackupManifest,
+    FileEntry,
+    LeftOut,
+    copy_hashed,
+    hash_file,
+    safe_relative,
+    verify_files,
+    walk_files,
+)
+from services.settings import Settings
+from services.storage import PRIVATE_FILE_MODE, make_private_dir
+from worklist.actor import Actor
+from worklist.audit import ChainVerification
+
+__all__ = [
+    "BACKUP_EVENT",
+    "RESTORE_EVENT",
+    "BackupResult",
+    "ProgressCallback",
+    "RestoreResult",
+    "make_backup",
+    "restore_backup",
+]
+
+BACKUP_EVENT = "backup.create"
+RESTORE_EVENT = "backup.restore"
+SECRET_KEY_FILE = "secret_key"
+"""The key ``Settings.resolved_secret_key`` keeps in the data dir without COUPE_SECRET_KEY."""
+_DATA = "data"
+_IGNORED_IN_EMPTY_DIR = frozenset({"lost+found"})  # the root of a freshly made file system
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``progress(stage, files_done, files_total)``; stage is "copying", "verifying" or
+"restoring"."""
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """A finished backup: its manifest, where it is, how long it took."""
+
+    folder: Path
+    manifest: BackupManifest
+    elapsed_s: float
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """A finished restore and its check: ``problems`` is empty when everything matched."""
+
+    manifest: BackupManifest
+    schema_revision: str
+    relocated_paths: int
+    audit: ChainVerification
+    problems: tuple[str, ...]
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Files copied together or not at all (a pyramid is whole or left out)."""
+
+    label: str
+    files: tuple[tuple[Path, str], ...]  # (source, path in the backup)
+
+
+def _engine(url: str) -> Engine:
+    from worklist.db import make_engine
+
+    return make_engine(url, pool_size=1)
+
+
+def _check_backup_folder(folder: Path, data_dir: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise BackupError(f"{folder} is a file; name a new or empty folder for the backup")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise BackupError(f"{folder} is not empty; name a new or empty folder for the backup")
+    if folder == data_dir or data_dir in folder.parents:
+        raise BackupError(
+            f"{folder} is inside the data directory {data_dir}: a backup there is lost with it"
+        )
+    if not data_dir.is_dir():
+        raise BackupError(f"there is no data directory at {data_dir} (COUPE_DATA_DIR)")
+
+
+def _record_backup(url: str, actor: Actor, folder: Path) -> list[str]:
+    """Record the backup in the audit log and seal what waits; skipped, with a warning, for
+    a database at an older revision, whose audit table this Coupe does not write."""
+    from worklist.audit import record_event, seal_pending
+    from worklist.db import is_sqlite, run_in_transaction
+    from worklist.enums import AuditAction
+    from worklist.migrate import is_up_to_date
+
+    if database_backend(url) == "sqlite" and not sqlite_file(url).is_file():
+        raise BackupError(f"there is no database at {sqlite_file(url)}: nothing to back up")
+    engine = _engine(url)
+    try:
+        if not is_up_to_date(engine):
+            return [
+                f"the database {shown_url(url)} is not at this Coupe's newest schema: the "
+                "backup is not recorded in its audit log (run `coupe db upgrade` to have it)"
+            ]
+        run_in_transaction(
+            engine,
+            lambda session: record_event(
+                session,
+                actor=actor,
+                event_type=BACKUP_EVENT,
+                action=AuditAction.READ,
+                detail={"folder": str(folder), "sqlite": is_sqlite(engine)},
+            ),
+        )
+        seal_pending(engine)
+        return []
+    finally:
+        engine.dispose()
+
+
+def _plan(settings: Settings, slide_ids: frozenset[int]) -> tuple[list[_Group], list[LeftOut]]:
+    """What to copy, in groups, and what is left out and why."""
+    data_dir = settings.data_dir.resolve()
+    groups: list[_Group] = []
+    left_out: list[LeftOut] = []
+
+    def in_backup(path: Path) -> str:
+        return f"{_DATA}/{path.relative_to(data_dir).as_posix()}"
+
+    key = data_dir / SECRET_KEY_FILE
+    if key.is_file():
+        groups.append(_Group("the secret key", ((key, in_backup(key)),)))
+    for path in walk_files(settings.slide_dir):
+        groups.append(_Group(in_backup(path), ((path, in_backup(path)),)))
+    pyramids = settings.pyramid_dir
+    for folder in sorted(pyramids.iterdir() if pyramids.is_dir() else (), key=lambda p: p.name):
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        label = in_backup(folder)
+        if not folder.name.isdigit() or int(folder.name) not in slide_ids:
+            left_out.append(LeftOut(label, "no slide of this id in the database copy"))
+        elif not (folder / "slide.dzi").is_file():
+            left_out.append(LeftOut(label, "being built: no published slide.dzi yet"))
+        else:
+            files = tuple((path, in_backup(path)) for path in walk_files(folder))
+            groups.append(_Group(label, files))
+    if settings.import_dir.is_dir():
+        left_out.append(
+            LeftOut(
+                in_backup(settings.import_dir),
+                "scanner drop folders: files not imported yet stay with the scanner",
+            )
+        )
+    return groups, left_out
+
+
+def _copy_groups(
+    groups: Sequence[_Group], folder: Path, progress: ProgressCallback | None
+) -> tuple[list[FileEntry], list[LeftOut]]:
+    total = sum(len(group.files) for group in groups)
+    entries: list[FileEntry] = []
+    left_out: list[LeftOut] = []
+    done = 0
+    for group in groups:
+        copied: list[FileEntry] = []
+        try:
+            for source, relative in group.files:
+                size_bytes, sha256 = copy_hashed(source, folder / relative)
+                copied.append(FileEntry(relative, size_bytes, sha256))
+        except FileNotFoundError:
+            # Deleted (a purge) or replaced (a rebuild) while the backup ran.
+            for entry in copied:
+                (folder / entry.path).unlink(missing_ok=True)
+            left_out.append(LeftOut(group.label, "deleted or replaced during the backup"))
+        else:
+            entries.extend(copied)
+        done += len(group.files)
+        if progress is not None:
+            progress("copying", done, total)
+    return entries, left_out
+
+
+def _outside(slide_files: Iterable[str], data_dir: Path) -> tuple[str, ...]:
+    return tuple(sorted(path for path in slide_files if data_dir not in Path(path).parents))
+
+
+def make_backup(
+    *,
+    settings: Settings,
+    folder: Path,
+    actor: Actor,
+    progress: ProgressCallback | None = None,
+) -> BackupResult:
+    """Back up the installation of ``settings`` into ``folder`` (new or empty; made 0700).
+
+    Raises BackupError for a folder that is not empty, a missing database or tool; a backup
+    that fails half-way removes what it wrote.
+    """
+    started = time.perf_counter()
+    folder = folder.absolute()
+    data_dir = settings.data_dir.resolve()
+    _check_backup_folder(folder.resolve(), data_dir)
+    url = settings.resolved_database_url
+    warnings = _record_backup(url, actor, folder)
+    make_private_dir(folder)
+    try:
+        make_private_dir(folder / "database")
+        snapshot = snapshot_database(url, folder / "database")
+        database_file = snapshot.facts.file
+        database_entry = FileEntry(database_file, *hash_file(folder / database_file))
+        groups, left_out = _plan(settings, snapshot.slide_ids)
+        entries, vanished = _copy_groups(groups, folder, progress)
+        outside = _outside(snapshot.slide_files, data_dir)
+        if outside:
+            warnings.append(
+                f"{len(outside)} slide files the database names are outside the data "
+                f"directory and not in the backup (listed in the manifest), e.g. {outside[0]}"
+            )
+        manifest = BackupManifest(
+            coupe_version=version("coupe"),
+            made_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            data_dir=str(data_dir),
+            database=snapshot.facts,
+            files=(database_entry, *entries),
+            left_out=(*left_out, *vanished),
+            outside_data_dir=outside,
+        )
+        manifest.write(folder)
+    except BaseException:
+        _empty(folder)
+        raise
+    return BackupResult(folder, manifest, time.perf_counter() - started, tuple(warnings))
+
+
+def _empty(folder: Path) -> None:
+    """Remove what a failed backup wrote into ``folder`` (it was empty before)."""
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _database_files(url: str, data_dir: Path) -> frozenset[str]:
+    """The names of the SQLite database's files when it lives in ``data_dir`` itself."""
+    if database_backend(url) != "sqlite" or sqlite_file(url).parent != data_dir:
+        return frozenset()
+    name = sqlite_file(url).name
+    return frozenset({name, f"{name}-wal", f"{name}-shm", f"{name}-journal"})
+
+
+def _check_empty_data_dir(data_dir: Path, url: str) -> None:
+    if data_dir.exists() and not data_dir.is_dir():
+        raise BackupError(f"the data directory {data_dir} is a file")
+    if not data_dir.is_dir():
+        return
+    allowed = _IGNORED_IN_EMPTY_DIR | _database_files(url, data_dir)
+    found = sorted(child.name for child in data_dir.iterdir() if child.name not in allowed)
+    if found:
+        shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        raise BackupError(
+            f"the data directory {data_dir} is not empty ({shown}): a backup restores into "
+            "an empty data directory only (COUPE_DATA_DIR)"
+        )
+
+
+def _check_backend(manifest: BackupManifest, url: str) -> None:
+    backend = database_backend(url)
+    if manifest.database.backend != backend:
+        raise BackupError(
+            f"the backup holds a {manifest.database.backend} database and COUPE_DATABASE_URL "
+            f"names {backend} ({shown_url(url)}): restore it into {manifest.database.backend}"
+        )
+
+
+def _data_files(manifest: BackupManifest) -> Iterator[tuple[str, Path]]:
+    """(path in the backup, path in the data directory) of every data file."""
+    for entry in manifest.files:
+        relative = safe_relative(entry.path)
+        if relative.parts[0] == _DATA:
+            yield entry.path, Path(*relative.parts[1:])
+
+
+def _restore_files(
+    folder: Path, data_dir: Path, manifest: BackupManifest, progress: ProgressCallback | None
+) -> None:
+    files = list(_data_files(manifest))
+    for done, (in_backup, in_data_dir) in enumerate(files, start=1):
+        target = data_dir / in_data_dir
+        make_private_dir(target.parent)
+        shutil.copyfile(folder / in_backup, target)
+        os.chmod(target, PRIVATE_FILE_MODE)
+        if progress is not None:
+            progress("restoring", done, len(files))
+
+
+def _check_restored(
+    engine: Engine, manifest: BackupManifest
+) -> tuple[ChainVerification, list[str]]:
+    """The audit chain verifies and holds the manifest's head; the counts match."""
+    from worklist.audit import verify_audit_chain
+    from worklist.db import read_session
+    from worklist.models import AuditEvent
+
+    expected = manifest.database
+    problems: list[str] = []
+    with read_session(engine) as session:
+        audit = verify_audit_chain(session)
+        problems.extend(f"audit log {p.kind}: {p.message}" for p in audit.problems)
+        if expected.audit_chain_seq:
+            record_hash = session.scalar(
+                select(AuditEvent.record_hash).where(
+                    AuditEvent.chain_seq == expected.audit_chain_seq
+                )
+            )
+            if record_hash != expected.audit_chain_hash:
+                problems.append(
+                    f"the audit chain does not reach the backup's head (position "
+                    f"{expected.audit_chain_seq}, {expected.audit_chain_hash[:12]}...)"
+                )
+    with engine.connect() as connection:
+        found = database_facts(connection)
+    for what, want, have in (
+        ("cases", expected.cases, found.cases),
+        ("slides", expected.slides, found.slides),
+    ):
+        if want != have:
+            problems.append(f"{have} {what} restored, the manifest says {want}")
+    # The restore's own record comes on top of the backup's.
+    if found.audit_records != expected.audit_records + 1:
+        problems.append(
+            f"{found.audit_records} audit records restored, the manifest says "
+            f"{expected.audit_records} (and one for the restore)"
+        )
+    return audit, problems
+
+
+def restore_backup(
+    *,
+    settings: Settings,
+    folder: Path,
+    actor: Actor,
+    progress: ProgressCallback | None = None,
+) -> RestoreResult:
+    """Restore the backup in ``folder`` into the empty data directory and database of
+    ``settings``, migrate it to this Coupe's schema and check it.
+
+    Raises BackupError, before anything is written, for a target that is not empty, a
+    backup file missing or damaged, or a database of the other kind.
+    """
+    from worklist.audit import record_event
+    from worklist.db import run_in_transaction
+    from worklist.enums import AuditAction
+    from worklist.migrate import upgrade_engine
+
+    started = time.perf_counter()
+    folder = folder.absolute()
+    manifest = BackupManifest.read(folder)
+    data_dir = settings.data_dir.resolve()
+    url = settings.resolved_database_url
+    _check_backend(manifest, url)
+    _check_empty_data_dir(data_dir, url)
+    check_empty_database(url)
+    verify_files(
+        folder,
+        manifest.files,
+        None
+        if progress is None
+        else lambda files, _: progress("verifying", files, len(manifest.files)),
+    )
+    make_private_dir(data_dir)
+    restore_database(url, folder / safe_relative(manifest.database.file))
+    _restore_files(folder, data_dir, manifest, progress)
+    engine = _engine(url)
+    try:
+        upgrade_engine(engine)
+        relocated = relocate_paths(engine, manifest.data_dir, str(data_dir))
+        run_in_transaction(
+            engine,
+            lambda session: record_event(
+                session,
+                actor=actor,
+                event_type=RESTORE_EVENT,
+                action=AuditAction.CREATE,
+                detail={
+                    "folder": str(folder),
+                    "made_at": manifest.made_at,
+                    "from_data_dir": manifest.data_dir,
+                    "schema_revision": manifest.database.schema_revision,
+                    "relocated_paths": relocated,
+                },
+            ),
+        )
+        with engine.connect() as connection:
+            revision = database_facts(connection).schema_revision or ""
+        audit, problems = _check_restored(engine, manifest)
+    finally:
+        engine.dispose()
+    return RestoreResult(
+        manifest, revision, relocated, audit, tuple(problems), time.perf_counter() - started
+    )

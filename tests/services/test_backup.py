@@ -1,0 +1,312 @@
+"""``coupe backup`` and ``coupe restore``: an installation with cases, slides, built pyramids and
+an audit log, backed up and restored into an empty data dir (and empty database), on SQLite
+and on PostgreSQL; then the audit chain verifies, every case is there and every slide opens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner
+
+from services.app import create_app
+from services.cli import build_cli
+from services.security import hash_password
+from services.settings import Settings
+from services.storage import pyramid_paths
+from tests.services.conftest import PASSWORD, ServiceHarness
+from tests.services.tiling_jobs_support import new_case, sample_copy, slides_of
+from tiling.pyramid import build_pyramid
+from worklist.accounts import NewUser, create_user
+from worklist.actor import Actor
+from worklist.audit import seal_pending, verify_audit_chain
+from worklist.db import make_engine, read_session
+from worklist.enums import PyramidStatus, Role
+from worklist.migrate import is_up_to_date
+from worklist.models import Case, Slide
+from worklist.operations import set_pyramid_status
+from worklist.region import default_region
+from worklist.seeding import import_region
+
+PG_ENV = "COUPE_TEST_DATABASE_URL"
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+SAMPLE = "CMU-1-Small-Region.svs"
+
+runner = CliRunner()
+
+
+# --- Installations ---------------------------------------------------------------------------
+
+
+@contextmanager
+def fresh_database(backend: str) -> Iterator[str | None]:
+    """None for SQLite (the data dir's own file); for PostgreSQL the URL of a new, empty
+    database, dropped afterwards: a restore needs a database with nothing in it."""
+    if backend == "sqlite":
+        yield None
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and PostgreSQL is required: {PG_ENV} is not set")
+        pytest.skip(f"{PG_ENV} is not set; PostgreSQL tests skipped")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"coupe_backup_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and PostgreSQL is required: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def settings_on(data_dir: Path, database_url: str | None) -> Settings:
+    """No COUPE_SECRET_KEY: the key is the data dir's own file, which the backup must hold."""
+    return Settings(data_dir=data_dir, database_url=database_url, run_background_workers=False)
+
+
+def environment(settings: Settings) -> dict[str, str | None]:
+    """What ``coupe`` reads for ``settings``."""
+    return {"COUPE_DATA_DIR": str(settings.data_dir), "COUPE_DATABASE_URL": settings.database_url}
+
+
+@dataclass(frozen=True)
+class Installation:
+    """What was put in: case numbers, slides with pyramids, the one still being built."""
+
+    settings: Settings
+    accessions: frozenset[str]
+    built: tuple[int, ...]
+    building: int
+
+
+def install(settings: Settings) -> Installation:
+    """Three HMC cases, each with a slide file in the slide folder; two slides with built
+    pyramids (one built, one a copy of it), one whose pyramid is still being built; an admin
+    who opened a slide, and the audit log sealed."""
+    pyramid: Path | None = None
+    with TestClient(create_app(settings)) as client:
+        service = ServiceHarness(client, settings)
+        import_region(engine=service.engine, actor=Actor.system(), region=default_region())
+        create_user(
+            engine=service.engine,
+            actor=Actor.system(),
+            user=NewUser(
+                username="admin",
+                display_name="Admin",
+                password_hash=hash_password(PASSWORD),
+                role=Role.ADMIN,
+            ),
+        )
+        accessions, slide_ids = [], []
+        for number in range(3):
+            folder = settings.slide_dir / f"case-{number}"
+            state = new_case(service, "HMC", file_path=sample_copy(SAMPLE, folder))
+            accessions.append(state.accession_number)
+            slide_ids.append(slides_of(service, state.case_id)[0].id)
+        for slide_id in slide_ids[:2]:
+            paths = pyramid_paths(settings, slide_id)
+            if pyramid is None:
+                slide_file = settings.slide_dir / "case-0" / SAMPLE
+                build_pyramid(slide_file, paths.directory, name=paths.name)
+                pyramid = paths.directory
+            else:
+                shutil.copytree(pyramid, paths.directory)
+            set_pyramid_status(engine=service.engine, slide_id=slide_id, status=PyramidStatus.READY)
+        # A build under way: its work folder, no descriptor yet.
+        building = pyramid_paths(settings, slide_ids[2])
+        (building.directory / f".{building.name}.building" / "cores").mkdir(parents=True)
+        headers = service.headers("admin")
+        assert client.get(f"/slides/{slide_ids[0]}.dzi", headers=headers).status_code == 200
+        seal_pending(service.engine)
+    settings.resolved_secret_key()  # as a server does at start: the key file exists
+    return Installation(settings, frozenset(accessions), tuple(slide_ids[:2]), slide_ids[2])
+
+
+def invoke(settings: Settings, *args: str) -> tuple[int, str]:
+    result = runner.invoke(build_cli(), list(args), env=environment(settings))
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output
+
+
+def backed_up(installation: Installation, folder: Path) -> dict[str, object]:
+    code, output = invoke(installation.settings, "backup", str(folder))
+    assert code == 0, output
+    manifest: dict[str, object] = json.loads((folder / "manifest.json").read_text())
+    return manifest
+
+
+# --- The round trip ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_restored_installation_has_every_case_and_slide_and_an_intact_audit_log(
+    tmp_path: Path, backend: str
+) -> None:
+    with fresh_database(backend) as source_url, fresh_database(backend) as target_url:
+        installation = install(settings_on(tmp_path / "source", source_url))
+        folder = tmp_path / "backup"
+        manifest = backed_up(installation, folder)
+
+        # The backup: private, complete, and honest about what it left out.
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        files = {entry["path"]: entry for entry in manifest["files"]}  # type: ignore[attr-defined]
+        assert manifest["database"]["cases"] == 3  # type: ignore[index]
+        assert manifest["database"]["slides"] == 3  # type: ignore[index]
+        assert manifest["database"]["schema_revision"]  # type: ignore[index]
+        assert manifest["database"]["audit_chain_seq"] > 0  # type: ignore[index]
+        for slide_id in installation.built:
+            assert f"data/pyramids/{slide_id}/slide.dzi" in files
+        assert not any(path.startswith(f"data/pyramids/{installation.building}/") for path in files)
+        assert {"path": f"data/pyramids/{installation.building}",
+                "reason": "being built: no published slide.dzi yet"} in manifest["left_out"]  # type: ignore[operator]  # fmt: skip
+        assert stat.S_IMODE((folder / "data" / "secret_key").stat().st_mode) == 0o600
+        for path, entry in files.items():
+            assert (folder / path).stat().st_size == entry["size_bytes"]
+
+        # Restore into an empty data dir (and database) elsewhere.
+        restored = settings_on(tmp_path / "restored", target_url)
+        code, output = invoke(restored, "restore", str(folder))
+        assert code == 0, output
+        assert "audit log intact" in output
+        check_restored(installation, restored)
+
+
+def check_restored(installation: Installation, restored: Settings) -> None:
+    """Same case numbers, the audit chain verifies, every slide opens from the new data dir."""
+    source = installation.settings
+    assert (restored.data_dir / "secret_key").read_text() == (
+        source.data_dir / "secret_key"
+    ).read_text()
+    engine = make_engine(restored.resolved_database_url, pool_size=1)
+    try:
+        assert is_up_to_date(engine)
+        with read_session(engine) as session:
+            assert verify_audit_chain(session).ok
+            accessions = set(session.scalars(select(Case.accession_number)))
+            slide_files = list(session.scalars(select(Slide.file_path)))
+    finally:
+        engine.dispose()
+    assert accessions == installation.accessions
+    # Every slide file is named at its new place, and is there.
+    new_slides = str(restored.slide_dir) + "/"
+    assert all(
+        path and path.startswith(new_slides) and Path(path).is_file() for path in slide_files
+    )
+    with TestClient(create_app(restored)) as client:
+        service = ServiceHarness(client, restored)
+        headers = service.headers("admin")
+        for slide_id in (*installation.built, installation.building):
+            dzi = client.get(f"/slides/{slide_id}.dzi", headers=headers)
+            assert dzi.status_code == 200, dzi.text
+            tile = client.get(f"/slides/{slide_id}_files/9/0_0.jpeg", headers=headers)
+            assert tile.status_code == 200, tile.text
+            assert tile.headers["content-type"] == "image/jpeg"
+        for slide_id in installation.built:  # pre-built, from the restored pyramid
+            assert (
+                client.get(f"/slides/{slide_id}.dzi", headers=headers).text
+                == pyramid_paths(restored, slide_id).dzi.read_text()
+            )
+
+
+# --- Refusals ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sqlite_backup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Installation, Path]:
+    """One SQLite installation and its backup, for the refusals (they change nothing)."""
+    root = tmp_path_factory.mktemp("backup")
+    installation = install(settings_on(root / "source", None))
+    backed_up(installation, root / "backup")
+    return installation, root / "backup"
+
+
+def test_backup_refuses_a_folder_that_is_not_empty(
+    tmp_path: Path, sqlite_backup: tuple[Installation, Path]
+) -> None:
+    installation, _ = sqlite_backup
+    folder = tmp_path / "full"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    code, output = invoke(installation.settings, "backup", str(folder))
+    assert code == 2
+    assert "is not empty" in output and str(folder) in output
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+
+def test_restore_refuses_a_data_dir_that_is_not_empty(
+    tmp_path: Path, sqlite_backup: tuple[Installation, Path]
+) -> None:
+    _, folder = sqlite_backup
+    target = settings_on(tmp_path / "in-use", None)
+    target.data_dir.mkdir()
+    (target.data_dir / "slides").mkdir()
+    code, output = invoke(target, "restore", str(folder))
+    assert code == 2
+    assert "is not empty" in output and "slides" in output
+    assert [p.name for p in target.data_dir.iterdir()] == ["slides"]
+
+
+def test_restore_refuses_a_database_that_is_not_empty(
+    tmp_path: Path, sqlite_backup: tuple[Installation, Path]
+) -> None:
+    installation, folder = sqlite_backup
+    # An empty data dir, but the database it names holds the source installation.
+    target = settings_on(tmp_path / "empty", installation.settings.resolved_database_url)
+    code, output = invoke(target, "restore", str(folder))
+    assert code == 2
+    assert "is not empty" in output and "empty database only" in output
+    assert not target.data_dir.exists()
+
+
+def test_restore_refuses_a_tampered_backup_naming_the_file_and_writes_nothing(
+    tmp_path: Path, sqlite_backup: tuple[Installation, Path]
+) -> None:
+    installation, original = sqlite_backup
+    folder = tmp_path / "copy"
+    shutil.copytree(original, folder)
+    tile = next(
+        (folder / "data" / "pyramids" / str(installation.built[1])).rglob("*.jpeg")
+    ).relative_to(folder)
+    damaged = folder / tile
+    damaged.write_bytes(damaged.read_bytes()[:-1] + b"\0")
+    target = settings_on(tmp_path / "restored", None)
+    code, output = invoke(target, "restore", str(folder))
+    assert code == 2
+    assert "damaged" in output and tile.as_posix() in output
+    assert not target.data_dir.exists()
+    # A missing file is named too.
+    damaged.unlink()
+    code, output = invoke(target, "restore", str(folder))
+    assert code == 2 and "missing" in output and tile.as_posix() in output
+    assert not target.data_dir.exists()
+
+
+def test_restore_refuses_a_folder_without_a_manifest(tmp_path: Path) -> None:
+    target = settings_on(tmp_path / "restored", None)
+    (tmp_path / "nothing").mkdir()
+    code, output = invoke(target, "restore", str(tmp_path / "nothing"))
+    assert code == 2 and "manifest.json" in output
+    assert not target.data_dir.exists()
