@@ -80,9 +80,10 @@ function byBenchmark(figures) {
  * Coupe's bar and the baseline's, each row on its own scale since the units differ. */
 export function chartSpec(benchmark, figures) {
   const values = [];
-  for (const figure of figures) {
+  for (const [order, figure] of figures.entries()) {
     const heading = `${figure.figure} (${figure.unit}, ${betterText(figure)}): ${ratioText(figure)}`;
     const bar = (contender, role, value) => ({
+      order,
       heading,
       contender,
       role,
@@ -104,7 +105,8 @@ export function chartSpec(benchmark, figures) {
       row: {
         field: "heading",
         type: "nominal",
-        sort: null,
+        // The file's order (a facet sorts its rows by name unless told otherwise).
+        sort: { field: "order", op: "min" },
         title: null,
         header: {
           labelAngle: 0,
