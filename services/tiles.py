@@ -4,7 +4,10 @@ A slide whose pyramid has been built (``pyramid_paths``) is served from its file
 tiles are rendered from the slide file by ``tiling.render.TileRenderer``, exactly as
 ``tiling.pyramid`` renders them, so a tile does not change when the pyramid appears. This module
 adds what HTTP needs: tile addresses, ETags and Cache-Control, the pyramid descriptor, and
-bounded caches of open slides, encoded tiles and rendered blocks.
+bounded caches of open slides, encoded tiles and rendered blocks. With a tile cache URL
+(``COUPE_TILE_CACHE_URL``) tiles rendered on the fly are shared with the other API processes
+through Redis (``services.shared_tile_cache``): a tile is looked for in this process's cache,
+then in Redis, and only then rendered.
 
 Everything here blocks (file reads, decoding, encoding): call it from worker threads, never
 on the event loop. The service closes every slide when the app stops.
@@ -25,7 +28,8 @@ import numpy as np
 
 from services.errors import ResourceNotFoundError
 from services.settings import Settings
-from services.slide_cache import CachedSlide, SlideCache, slide_key
+from services.shared_tile_cache import SharedTileCache
+from services.slide_cache import CachedSlide, SlideCache, SlideKey, slide_key
 from services.storage import PyramidPaths, pyramid_paths
 from tiling.caches import ByteLRU, SingleFlight
 from tiling.deepzoom import DZI_XMLNS, DeepZoomGeometry, TileNotFoundError, deepzoom_geometry
@@ -153,7 +157,11 @@ def parse_tile_address(address: str) -> tuple[int, int, str]:
 
 
 class TileService:
-    """Tiles, descriptors, metadata and images of slides, for one running app."""
+    """Tiles, descriptors, metadata and images of slides, for one running app.
+
+    ``shared_cache`` is the tile cache shared with other processes (default: one on
+    ``settings.tile_cache_url`` when set); the service closes it with itself.
+    """
 
     def __init__(
         self,
@@ -163,6 +171,7 @@ class TileService:
         max_open_slides: int = 16,
         block_px: int = BLOCK_PX,
         direct_max_shift: int = DIRECT_MAX_SHIFT,
+        shared_cache: SharedTileCache | None = None,
     ) -> None:
         self.settings = settings
         self.spec = spec or TileSpec()
@@ -176,12 +185,24 @@ class TileService:
         self._slides = SlideCache(max_open_slides)
         self._pyramids: dict[int, _Pyramid] = {}
         self._pyramid_lock = threading.Lock()
+        if shared_cache is None and settings.tile_cache_url is not None:
+            shared_cache = SharedTileCache(settings.tile_cache_url)
+        self.shared_cache = shared_cache
+        self._rendered_count = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def tiles_rendered(self) -> int:
+        """How many tiles this service has rendered (not found in a cache) since it started."""
+        return self._rendered_count
 
     def close(self) -> None:
-        """Close every open slide and drop the caches."""
+        """Close every open slide, drop the caches and close the shared cache's connections."""
         self._slides.close()
         self._tiles.clear()
         self._blocks.clear()
+        if self.shared_cache is not None:
+            self.shared_cache.close()
 
     # --- Pre-built pyramids -------------------------------------------------------------
 
@@ -315,17 +336,42 @@ class TileService:
         self, slide_file: Path, spec: TileSpec, level: int, column: int, row: int
     ) -> tuple[bytes, str]:
         """The encoded tile and its source: ``"cache"`` or ``"rendered"`` (now)."""
+        # A cached tile needs no open slide: its file's identity (a stat) finds it.
+        slide = slide_key(slide_file, spec.backend)
+        cached = self._cached_tile(slide, spec, level, column, row)
+        if cached is not None:
+            return cached, "cache"
         with self._slides.lease(slide_file, spec.backend) as opened:
-            key = (opened.key, spec, level, column, row)
-            cached = self._tiles.get(key)
-            if cached is not None:
-                return cached, "cache"
+            slide = opened.key  # the file as opened, should it have changed since
             geometry = _geometry(opened, spec)
             _check_address(geometry, level, column, row)
-            pixels = self.renderer.tile(opened.source, opened.key, geometry, level, column, row)
-            data = spec.encoder.encode(pixels)
-        self._tiles.put(key, data, len(data))
-        return data, "rendered"
+
+            def render() -> bytes:
+                pixels = self.renderer.tile(opened.source, slide, geometry, level, column, row)
+                with self._count_lock:
+                    self._rendered_count += 1
+                return spec.encoder.encode(pixels)
+
+            if self.shared_cache is None:
+                data, rendered = render(), True
+            else:
+                shared_key = self.shared_cache.key(slide, spec, level, column, row)
+                data, rendered = self.shared_cache.render_once(shared_key, render)
+        self._tiles.put((slide, spec, level, column, row), data, len(data))
+        return data, "rendered" if rendered else "cache"
+
+    def _cached_tile(
+        self, slide: SlideKey, spec: TileSpec, level: int, column: int, row: int
+    ) -> bytes | None:
+        """The tile from this process's cache, else from the shared one (kept here too)."""
+        key = (slide, spec, level, column, row)
+        data = self._tiles.get(key)
+        if data is not None or self.shared_cache is None:
+            return data
+        data = self.shared_cache.get(self.shared_cache.key(slide, spec, level, column, row))
+        if data is not None:
+            self._tiles.put(key, data, len(data))
+        return data
 
     def _rendered(
         self,
