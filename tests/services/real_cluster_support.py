@@ -202,6 +202,21 @@ class RealCluster:
     address: str
     client: Any  # distributed.Client
     worker_names: list[str]
+    processes: Processes
+
+    def wait_for_workers(self, timeout_s: float = 60) -> None:
+        """Wait until every worker started has joined the scheduler."""
+
+        def all_joined() -> bool:
+            self.processes.check_running()
+            return len(self.workers()) == len(self.worker_names)
+
+        wait_until(
+            all_joined,
+            timeout_s=timeout_s,
+            what=f"{len(self.worker_names)} dask workers to join",
+            explain=self.processes.logs,
+        )
 
     def workers(self) -> dict[str, dict[str, Any]]:
         """The scheduler's view of its workers, by worker address (``name``, ...)."""
@@ -240,7 +255,8 @@ def start_cluster(
     processes: Processes, work_dir: Path, *, n_workers: int = 2
 ) -> Iterator[RealCluster]:
     """``dask scheduler`` and ``n_workers`` ``dask worker ADDRESS --nthreads 1`` on loopback,
-    each worker with its own local directory; waits until every worker has joined."""
+    each worker with its own local directory. Returns once the scheduler listens; the workers
+    may still be starting (:meth:`RealCluster.wait_for_workers`)."""
     from distributed import Client
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -300,16 +316,7 @@ def start_cluster(
         )
     client = Client(address, timeout="30s", set_as_default=False)
     try:
-        cluster = RealCluster(address, client, names)
-
-        def all_joined() -> bool:
-            processes.check_running()
-            return len(cluster.workers()) == n_workers
-
-        wait_until(
-            all_joined, timeout_s=60, what=f"{n_workers} dask workers", explain=processes.logs
-        )
-        yield cluster
+        yield RealCluster(address, client, names, processes)
     finally:
         client.close()
 

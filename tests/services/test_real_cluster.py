@@ -56,7 +56,7 @@ pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
 BUILD_TASK = "build_in_worker"
 """The key prefix of a tiling job's dask task (``services.jobs.worker.build_in_worker``)."""
-KILL_SLIDE_PX = (30_000, 22_000)
+KILL_SLIDE_PX = (24_000, 18_000)
 """Large enough that its build takes several seconds on one worker, so it can be killed
 partway."""
 
@@ -149,8 +149,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         Processes.running(root / "logs") as processes,
         start_cluster(processes, root / "dask") as cluster,
     ):
-        # The region and an account are set up first, as `coupe region import` and `coupe
-        # admin create-user` would; `coupe serve` then finds the schema at head.
+        # While the workers start: the region and an account, as `coupe region import` and
+        # `coupe admin create-user` would make them; `coupe serve` then finds the schema at head.
         prepare_storage(settings)
         engine = make_engine(settings.resolved_database_url)
         try:
@@ -166,6 +166,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 ),
             )
             with start_backoffice(processes, settings.data_dir, cluster.address) as backoffice:
+                cluster.wait_for_workers()
                 answer = backoffice.http.post(
                     "/auth/login", json={"username": "labmanager", "password": PASSWORD}
                 )
