@@ -29,10 +29,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
 
 from services.backup_database import (
     check_empty_database,
+    check_tools,
     database_backend,
+    database_error,
     database_facts,
     relocate_paths,
     restore_database,
@@ -45,6 +48,7 @@ from services.backup_manifest import (
     BackupManifest,
     FileEntry,
     LeftOut,
+    PrivateFolders,
     copy_hashed,
     hash_file,
     safe_relative,
@@ -156,6 +160,8 @@ def _record_backup(url: str, actor: Actor, folder: Path) -> list[str]:
         )
         seal_pending(engine)
         return []
+    except DBAPIError as exc:
+        raise database_error(url, exc) from exc
     finally:
         engine.dispose()
 
@@ -186,7 +192,7 @@ def _plan(settings: Settings, slide_ids: frozenset[int]) -> tuple[list[_Group], 
         else:
             files = tuple((path, in_backup(path)) for path in walk_files(folder))
             groups.append(_Group(label, files))
-    if settings.import_dir.is_dir():
+    if next(walk_files(settings.import_dir), None) is not None:
         left_out.append(
             LeftOut(
                 in_backup(settings.import_dir),
@@ -202,11 +208,13 @@ def _copy_groups(
     total = sum(len(group.files) for group in groups)
     entries: list[FileEntry] = []
     left_out: list[LeftOut] = []
+    folders = PrivateFolders(folder)
     done = 0
     for group in groups:
         copied: list[FileEntry] = []
         try:
             for source, relative in group.files:
+                folders.parent_of(folder / relative)
                 size_bytes, sha256 = copy_hashed(source, folder / relative)
                 copied.append(FileEntry(relative, size_bytes, sha256))
         except FileNotFoundError:
@@ -243,6 +251,7 @@ def make_backup(
     data_dir = settings.data_dir.resolve()
     _check_backup_folder(folder.resolve(), data_dir)
     url = settings.resolved_database_url
+    check_tools(url, restoring=False)
     warnings = _record_backup(url, actor, folder)
     make_private_dir(folder)
     try:
@@ -327,9 +336,10 @@ def _restore_files(
     folder: Path, data_dir: Path, manifest: BackupManifest, progress: ProgressCallback | None
 ) -> None:
     files = list(_data_files(manifest))
+    folders = PrivateFolders(data_dir)
     for done, (in_backup, in_data_dir) in enumerate(files, start=1):
         target = data_dir / in_data_dir
-        make_private_dir(target.parent)
+        folders.parent_of(target)
         shutil.copyfile(folder / in_backup, target)
         os.chmod(target, PRIVATE_FILE_MODE)
         if progress is not None:
@@ -401,6 +411,7 @@ def restore_backup(
     data_dir = settings.data_dir.resolve()
     url = settings.resolved_database_url
     _check_backend(manifest, url)
+    check_tools(url, restoring=True)
     _check_empty_data_dir(data_dir, url)
     check_empty_database(url)
     verify_files(

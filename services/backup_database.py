@@ -45,7 +45,9 @@ __all__ = [
     "SQLITE_COPY_NAME",
     "DatabaseSnapshot",
     "check_empty_database",
+    "check_tools",
     "database_backend",
+    "database_error",
     "database_facts",
     "relocate_paths",
     "restore_database",
@@ -80,6 +82,12 @@ class DatabaseSnapshot:
 def shown_url(url: str) -> str:
     """``url`` as a message may show it (no password)."""
     return make_url(url).render_as_string()
+
+
+def database_error(url: str, exc: DBAPIError) -> BackupError:
+    """``exc`` as one line naming the database (psycopg's messages run over several)."""
+    reason = " ".join(str(exc.orig).split())
+    return BackupError(f"cannot use the database {shown_url(url)}: {reason}")
 
 
 def database_backend(url: str) -> str:
@@ -177,6 +185,13 @@ def _snapshot_sqlite(url: str, target: Path) -> DatabaseSnapshot:
         engine.dispose()
 
 
+def check_tools(url: str, *, restoring: bool) -> None:
+    """Raise BackupError before anything is done when the program the database's copy
+    needs (``pg_dump``, ``pg_restore``) is not installed."""
+    if database_backend(url) == "postgresql":
+        _pg_tool("pg_restore" if restoring else "pg_dump")
+
+
 def _pg_tool(name: str) -> str:
     found = shutil.which(name)
     if found is None:
@@ -219,7 +234,7 @@ def _postgres(url: str) -> Iterator[Engine]:
     try:
         yield engine
     except DBAPIError as exc:
-        raise BackupError(f"cannot use the database {shown_url(url)}: {exc.orig}") from exc
+        raise database_error(url, exc) from exc
     finally:
         engine.dispose()
 

@@ -29,6 +29,7 @@ __all__ = [
     "DatabaseFacts",
     "FileEntry",
     "LeftOut",
+    "PrivateFolders",
     "copy_hashed",
     "hash_file",
     "safe_relative",
@@ -155,10 +156,29 @@ def hash_file(path: Path) -> tuple[int, str]:
     return size_bytes, digest.hexdigest()
 
 
+class PrivateFolders:
+    """Makes the folders under ``root`` that files go into, every level 0700 (``mkdir``'s
+    ``parents`` would leave the levels between with the umask's mode), each once."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._made: set[Path] = set()
+
+    def parent_of(self, target: Path) -> None:
+        """Make ``target``'s folder and the missing ones above it, up to the root."""
+        if target.parent in self._made:
+            return
+        folder = self._root
+        for part in target.parent.relative_to(self._root).parts:
+            folder = folder / part
+            if folder not in self._made:
+                make_private_dir(folder)
+                self._made.add(folder)
+
+
 def copy_hashed(source: Path, target: Path) -> tuple[int, str]:
-    """Copy ``source`` to a new file ``target`` (0600; missing folders 0700), hashing the
+    """Copy ``source`` to a new file ``target`` (0600) in an existing folder, hashing the
     bytes as they pass; the size and SHA-256 of what was written."""
-    make_private_dir(target.parent)
     digest = hashlib.sha256()
     size_bytes = 0
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)

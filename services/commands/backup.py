@@ -75,7 +75,8 @@ def _one_line_errors() -> Iterator[None]:
     except (BackupError, WorklistError) as exc:
         raise fail(str(exc), code=USAGE_ERROR_EXIT) from exc
     except DBAPIError as exc:
-        raise fail(f"cannot use the database: {exc.orig}", code=USAGE_ERROR_EXIT) from exc
+        reason = " ".join(str(exc.orig).split())  # psycopg's messages run over several lines
+        raise fail(f"cannot use the database: {reason}", code=USAGE_ERROR_EXIT) from exc
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         raise fail(f"{exc.strerror or exc}{where}", code=USAGE_ERROR_EXIT) from exc

@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import stat
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from services.app import create_app
+from services.backup import make_backup
 from services.cli import build_cli
 from services.security import hash_password
 from services.settings import Settings
@@ -32,10 +35,10 @@ from tests.services.tiling_jobs_support import new_case, sample_copy, slides_of
 from tiling.pyramid import build_pyramid
 from worklist.accounts import NewUser, create_user
 from worklist.actor import Actor
-from worklist.audit import seal_pending, verify_audit_chain
-from worklist.db import make_engine, read_session
-from worklist.enums import PyramidStatus, Role
-from worklist.migrate import is_up_to_date
+from worklist.audit import record_event, seal_pending, verify_audit_chain
+from worklist.db import make_engine, read_session, run_in_transaction
+from worklist.enums import AuditAction, PyramidStatus, Role
+from worklist.migrate import is_up_to_date, upgrade_database, upgrade_engine
 from worklist.models import Case, Slide
 from worklist.operations import set_pyramid_status
 from worklist.region import default_region
@@ -44,6 +47,7 @@ from worklist.seeding import import_region
 PG_ENV = "COUPE_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 SAMPLE = "CMU-1-Small-Region.svs"
+OLD_REVISION = "0010"
 
 runner = CliRunner()
 
@@ -192,6 +196,10 @@ def test_a_restored_installation_has_every_case_and_slide_and_an_intact_audit_lo
         assert code == 0, output
         assert "audit log intact" in output
         check_restored(installation, restored)
+        for root in (folder, restored.data_dir):  # patient data: the service user's only
+            for path in (root, *root.rglob("*")):
+                mode = stat.S_IMODE(path.stat().st_mode)
+                assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {mode:o}"
 
 
 def check_restored(installation: Installation, restored: Settings) -> None:
@@ -310,3 +318,88 @@ def test_restore_refuses_a_folder_without_a_manifest(tmp_path: Path) -> None:
     code, output = invoke(target, "restore", str(tmp_path / "nothing"))
     assert code == 2 and "manifest.json" in output
     assert not target.data_dir.exists()
+
+
+# --- Older backups, busy databases --------------------------------------------------------------
+
+
+def test_a_backup_of_an_older_schema_restores_at_this_coupes_newest(tmp_path: Path) -> None:
+    source = settings_on(tmp_path / "source", None)
+    source.data_dir.mkdir()
+    engine = make_engine(source.resolved_database_url, pool_size=1)
+    try:
+        upgrade_engine(engine, OLD_REVISION)
+    finally:
+        engine.dispose()
+    code, output = invoke(source, "backup", str(tmp_path / "backup"))
+    assert code == 0, output
+    assert "not at this Coupe's newest schema" in output
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert manifest["database"]["schema_revision"] == OLD_REVISION
+
+    restored = settings_on(tmp_path / "restored", None)
+    code, output = invoke(restored, "restore", str(tmp_path / "backup"))
+    assert code == 0, output
+    engine = make_engine(restored.resolved_database_url, pool_size=1)
+    try:
+        assert is_up_to_date(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_backup_taken_while_the_log_is_written_is_one_consistent_moment(tmp_path: Path) -> None:
+    settings = settings_on(tmp_path / "source", None)
+    settings.data_dir.mkdir()
+    upgrade_database(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, pool_size=2)
+    stop = threading.Event()
+    written = [0]
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            run_in_transaction(
+                engine,
+                lambda session: record_event(
+                    session, actor=Actor.system(), event_type="test.write", action=AuditAction.READ
+                ),
+            )
+            written[0] += 1
+            if written[0] % 5 == 0:
+                seal_pending(engine)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        while written[0] < 20:
+            time.sleep(0.01)
+        result = make_backup(
+            settings=settings, folder=tmp_path / "backup", actor=Actor.system("coupe-backup")
+        )
+    finally:
+        stop.set()
+        writer.join()
+        engine.dispose()
+    facts = result.manifest.database
+    assert 20 < facts.audit_records <= written[0] + 1  # + 1: the backup records itself
+    copy = make_engine(f"sqlite+pysqlite:///{tmp_path / 'backup' / facts.file}", pool_size=1)
+    try:
+        with read_session(copy) as session:
+            verification = verify_audit_chain(session)
+            assert verification.ok, verification.problems
+            assert verification.records_checked == facts.audit_records
+            assert verification.records_checked - verification.unsealed == facts.audit_chain_seq
+    finally:
+        copy.dispose()
+
+
+def test_without_pg_dump_a_postgresql_backup_says_what_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    env = {
+        "COUPE_DATA_DIR": str(tmp_path / "data"),
+        "COUPE_DATABASE_URL": "postgresql+psycopg://coupe@127.0.0.1:1/coupe",
+        "PATH": str(tmp_path),  # no PostgreSQL client programs here
+    }
+    result = runner.invoke(build_cli(), ["backup", str(tmp_path / "backup")], env=env)
+    assert result.exit_code == 2
+    assert "pg_dump is not installed" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "backup").exists()
