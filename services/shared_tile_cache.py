@@ -161,7 +161,8 @@ class SharedTileCache:
     """Encoded tiles in Redis at ``url``, shared by every process given the same URL.
 
     ``namespace`` prefixes every key (tests give each run its own); ``clock`` is the monotonic
-    clock the back-off is timed on. Every method returns as without a cache when Redis fails.
+    clock the back-off and the warnings are timed on. Every method returns as without a cache
+    when Redis fails.
     """
 
     def __init__(
@@ -245,8 +246,8 @@ class SharedTileCache:
 
     def _wait_for(self, key: str, lock: str) -> bytes | None:
         """The tile once another process has stored it; None when it let go or took too long."""
-        deadline = self._clock() + self.wait_s
-        while self._clock() < deadline:
+        deadline = time.monotonic() + self.wait_s
+        while time.monotonic() < deadline:
             time.sleep(POLL_S)
             answer = self._call(lambda: self._pipeline(_get(key), _exists(lock)))
             if answer is None:

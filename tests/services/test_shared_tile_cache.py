@@ -28,6 +28,7 @@ from services.shared_tile_cache import (
     check_tile_cache_url,
 )
 from services.slide_cache import slide_key
+from services.storage import pyramid_paths
 from services.tiles import TileService
 from tests.services.test_slides import all_tiles
 from tiling.pyramid import PyramidOptions, build_pyramid
@@ -230,6 +231,22 @@ def test_tiles_from_redis_are_the_bytes_build_pyramid_writes(
     for level, column, row, path in tiles:
         assert tile(second, slide_file, level, column, row) == (path.read_bytes(), "cache")
     assert second.tiles_rendered == 0
+
+
+def test_prebuilt_tiles_are_not_put_in_redis(
+    replicas: tuple[TileService, TileService], slide_file: Path, redis_url: str, namespace: str
+) -> None:
+    first, _ = replicas
+    paths = pyramid_paths(first.settings, SLIDE_ID)
+    build_pyramid(slide_file, paths.directory, PyramidOptions(spec=first.spec), name=paths.name)
+    for address in ADDRESSES:
+        assert tile(first, slide_file, *address)[1] == "prebuilt"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert list(client.scan_iter(match=namespace + "*")) == []
+    finally:
+        client.close()
+    assert first.tiles_rendered == 0
 
 
 def test_a_replaced_or_touched_slide_file_is_rendered_again(
