@@ -38,6 +38,9 @@ __all__ = [
 BIN_DIR = Path(sys.executable).parent
 """The virtual environment's commands: ``dask`` and ``coupe`` as a deployment installs them."""
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKER_CPUS = 2
+"""The CPUs the workers share, as a container limit would: a build takes as long on a large
+CI machine as on a small one, so the kill test still finds it partway."""
 STOP_GRACE_S = 5.0
 """How long a stopped command may take to exit on SIGTERM before its group gets SIGKILL."""
 _LOG_TAIL_CHARS = 3000
@@ -90,8 +93,16 @@ class Processes:
     log_dir: Path
     commands: list[_Command] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> int:
-        """Start ``argv`` in a new process group, output to ``log_dir/NAME.log``; its pid."""
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        cpus: set[int] | None = None,
+    ) -> int:
+        """Start ``argv`` in a new process group, output to ``log_dir/NAME.log``, on ``cpus``
+        only if given (the processes it starts inherit that); its pid."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("ab") as log:
@@ -104,6 +115,9 @@ class Processes:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        if cpus is not None:
+            # Right after exec, long before a nanny starts its worker process.
+            os.sched_setaffinity(process.pid, cpus)
         self.commands.append(_Command(name, process, log_path))
         return process.pid
 
@@ -293,6 +307,7 @@ def start_cluster(
         address_written, timeout_s=30, what="the dask scheduler's address", explain=processes.logs
     )
     names = [f"worker-{n}" for n in range(1, n_workers + 1)]
+    cpus = set(sorted(os.sched_getaffinity(0))[:WORKER_CPUS])
     for name in names:
         processes.start(
             f"dask-{name}",
@@ -313,6 +328,7 @@ def start_cluster(
                 str(work_dir / name),
             ],
             env,
+            cpus=cpus,
         )
     client = Client(address, timeout="30s", set_as_default=False)
     try:
