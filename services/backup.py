@@ -110,6 +110,18 @@ class _Group:
 
     label: str
     files: tuple[tuple[Path, str], ...]  # (source, path in the backup)
+    # A pyramid's descriptor, as it was before the copy: a rebuild publishing meanwhile
+    # replaces it (a new file), so a changed one means old and new tiles may be mixed.
+    witness: Path | None = None
+    witness_stamp: tuple[int, int] | None = None
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return None
+    return found.st_ino, found.st_mtime_ns
 
 
 def _engine(url: str) -> Engine:
@@ -190,8 +202,10 @@ def _plan(settings: Settings, slide_ids: frozenset[int]) -> tuple[list[_Group], 
         elif not (folder / "slide.dzi").is_file():
             left_out.append(LeftOut(label, "being built: no published slide.dzi yet"))
         else:
+            dzi = folder / "slide.dzi"
+            stamp = _stamp(dzi)
             files = tuple((path, in_backup(path)) for path in walk_files(folder))
-            groups.append(_Group(label, files))
+            groups.append(_Group(label, files, dzi, stamp))
     if next(walk_files(settings.import_dir), None) is not None:
         left_out.append(
             LeftOut(
@@ -217,11 +231,13 @@ def _copy_groups(
                 folders.parent_of(folder / relative)
                 size_bytes, sha256 = copy_hashed(source, folder / relative)
                 copied.append(FileEntry(relative, size_bytes, sha256))
+            if group.witness is not None and _stamp(group.witness) != group.witness_stamp:
+                raise FileNotFoundError(group.witness)
         except FileNotFoundError:
             # Deleted (a purge) or replaced (a rebuild) while the backup ran.
             for entry in copied:
                 (folder / entry.path).unlink(missing_ok=True)
-            left_out.append(LeftOut(group.label, "deleted or replaced during the backup"))
+            left_out.append(LeftOut(group.label, "deleted or rebuilt during the backup"))
         else:
             entries.extend(copied)
         done += len(group.files)
@@ -252,9 +268,10 @@ def make_backup(
     _check_backup_folder(folder.resolve(), data_dir)
     url = settings.resolved_database_url
     check_tools(url, restoring=False)
-    warnings = _record_backup(url, actor, folder)
+    made = not folder.exists()
     make_private_dir(folder)
     try:
+        warnings = _record_backup(url, actor, folder)
         make_private_dir(folder / "database")
         snapshot = snapshot_database(url, folder / "database")
         database_file = snapshot.facts.file
@@ -279,6 +296,8 @@ def make_backup(
         manifest.write(folder)
     except BaseException:
         _empty(folder)
+        if made:
+            folder.rmdir()
         raise
     return BackupResult(folder, manifest, time.perf_counter() - started, tuple(warnings))
 
@@ -421,9 +440,16 @@ def restore_backup(
         if progress is None
         else lambda files, _: progress("verifying", files, len(manifest.files)),
     )
-    make_private_dir(data_dir)
-    restore_database(url, folder / safe_relative(manifest.database.file))
-    _restore_files(folder, data_dir, manifest, progress)
+    try:
+        make_private_dir(data_dir)
+        restore_database(url, folder / safe_relative(manifest.database.file))
+        _restore_files(folder, data_dir, manifest, progress)
+    except (OSError, BackupError) as exc:
+        reason = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)
+        raise BackupError(
+            f"the restore stopped half-way ({reason}); empty the data directory {data_dir} "
+            "and the database, then run it again"
+        ) from exc
     engine = _engine(url)
     try:
         upgrade_engine(engine)

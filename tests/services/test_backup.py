@@ -403,3 +403,34 @@ def test_without_pg_dump_a_postgresql_backup_says_what_is_missing(tmp_path: Path
     assert result.exit_code == 2
     assert "pg_dump is not installed" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "backup").exists()
+
+
+def test_a_pyramid_rebuilt_during_the_backup_is_left_out_not_mixed(
+    tmp_path: Path, sqlite_backup: tuple[Installation, Path]
+) -> None:
+    installation, _ = sqlite_backup
+    rebuilt = installation.built[1]
+    dzi = pyramid_paths(installation.settings, rebuilt).dzi
+
+    def publish_meanwhile(stage: str, done: int, total: int) -> None:
+        if done == 1:  # after the first file, before the pyramids: a rebuild publishes
+            partial = dzi.with_name("slide.dzi.partial")
+            partial.write_text(dzi.read_text())
+            os.replace(partial, dzi)
+
+    result = make_backup(
+        settings=installation.settings,
+        folder=tmp_path / "backup",
+        actor=Actor.system("coupe-backup"),
+        progress=publish_meanwhile,
+    )
+    label = f"data/pyramids/{rebuilt}"
+    assert {(item.path, item.reason) for item in result.manifest.left_out} >= {
+        (label, "deleted or rebuilt during the backup")
+    }
+    assert not any(entry.path.startswith(label + "/") for entry in result.manifest.files)
+    assert not (tmp_path / "backup" / label).exists() or not any(
+        p.is_file() for p in (tmp_path / "backup" / label).rglob("*")
+    )
+    kept = f"data/pyramids/{installation.built[0]}/slide.dzi"
+    assert any(entry.path == kept for entry in result.manifest.files)
