@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 
+from services.app import create_app
 from services.settings import Settings
 from services.shared_tile_cache import (
     NAMESPACE,
@@ -30,10 +32,15 @@ from services.shared_tile_cache import (
 from services.slide_cache import slide_key
 from services.storage import pyramid_paths
 from services.tiles import TileService
-from tests.services.test_slides import all_tiles
+from tests.services.conftest import ServiceHarness
+from tests.services.test_slides import add_slide, all_tiles, copy_sample
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.samples import fetch_sample
 from tiling.spec import TileSpec
+from worklist.actor import Actor
+from worklist.enums import Role
+from worklist.region import default_region
+from worklist.seeding import import_region
 
 SLIDE_ID = 1  # the services below have no pyramid for it: every tile is rendered on the fly
 # (level, column, row): full resolution (read straight from the slide) and two low levels
@@ -214,6 +221,40 @@ def test_a_tile_rendered_by_one_replica_comes_to_the_other_from_redis_unrendered
     # Now in its own cache: Redis is not asked again.
     tile(second, slide_file, *ADDRESSES[0])
     assert second.shared_cache.stats.hits == len(ADDRESSES)
+
+
+@pytest.mark.slow
+def test_two_app_replicas_on_one_database_serve_one_render_through_the_routes(
+    tmp_path: Path, redis_url: str
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        run_background_workers=False,
+        tile_cache_url=redis_url,
+    )
+    with TestClient(create_app(settings)) as one, TestClient(create_app(settings)) as other:
+        harness = ServiceHarness(one, settings)
+        import_region(engine=harness.engine, actor=Actor.system(), region=default_region())
+        harness.add_user("hmc_path", Role.PATHOLOGIST, pathologist_code="HMC-01")
+        headers = harness.headers("hmc_path")  # a session in the database: good on both
+        one.cookies.clear()
+        path = copy_sample(harness, "CMU-1-Small-Region.svs")
+        slide_id = add_slide(harness, "HMC", path)
+        url = f"/slides/{slide_id}_files/12/3_5.jpeg"
+        first, second = one.get(url, headers=headers), other.get(url, headers=headers)
+        assert first.status_code == second.status_code == 200
+        assert first.content == second.content
+        assert first.headers["etag"] == second.headers["etag"]  # one browser cache entry
+        tiles_one = one.app.state.coupe.tiles  # type: ignore[attr-defined]
+        tiles_other = other.app.state.coupe.tiles  # type: ignore[attr-defined]
+        assert (tiles_one.tiles_rendered, tiles_other.tiles_rendered) == (1, 0)
+        key = tiles_one.shared_cache.key(slide_key(path, None), tiles_one.spec, 12, 3, 5)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.delete(key) == 1
+    finally:
+        client.close()
 
 
 @pytest.mark.slow
