@@ -78,6 +78,12 @@ class BenchmarkFigure(_ResultsModel):
     source: str = Field(
         min_length=1, max_length=200, description="The file in benchmarks/results with the detail."
     )
+    target: float | None = Field(
+        default=None, description="The figure Coupe should beat (the issue's target), if any."
+    )
+    met: bool | None = Field(
+        default=None, description="Whether Coupe's figure beats the target; null: no target."
+    )
 
     @model_validator(mode="after")
     def _baseline_is_whole(self) -> Self:
@@ -147,7 +153,7 @@ class ResultsReading:
 
 
 MISSING_MESSAGE = (
-    "No benchmark results yet: run `make bench` in the project (it writes "
+    "No benchmark results yet: run make bench in the project (it writes "
     f"benchmarks/results/{RESULTS_FILE_NAME}), or point COUPE_BENCHMARK_RESULTS_DIR at a folder "
     "that holds one."
 )

@@ -32,7 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def valid_results() -> dict[str, Any]:
     """A results file as ``make bench`` writes it: a lower-is-better figure, a higher-is-better
-    one where Coupe is worse, and one without a baseline."""
+    one where Coupe is worse, and one without a baseline but with a target."""
     return {
         "generated_at": "2026-12-03T11:40:00+00:00",
         "machine": {"cpu": "AMD EPYC 7B13", "cpus": 2, "memory_gb": 23.5, "python": "3.11.7"},
@@ -72,6 +72,10 @@ def valid_results() -> dict[str, Any]:
                 "ratio": None,
                 "runs": 5,
                 "source": "serving.md",
+                # Extra detail make bench writes: a target, whether it was met, when it ran.
+                "target": 20.0,
+                "met": False,
+                "measured_at": "2026-12-03",
             },
         ],
     }
@@ -155,6 +159,8 @@ def test_a_results_file_answers_every_figure_with_its_baseline_and_ratio(
     assert throughput["better"] == "higher" and throughput["ratio"] == 0.81
     alone = by_figure["pre-built tiles, 20 clients, p99"]
     assert alone["baseline"] is alone["baseline_name"] is alone["ratio"] is None
+    assert (alone["target"], alone["met"]) == (20.0, False)
+    assert tiling["target"] is tiling["met"] is None
 
     # A new run shows at once: the file is read on every request.
     newer = valid_results()

@@ -1,6 +1,6 @@
 // Benchmarks: GET /benchmarks, the latest `make bench` as a chart per benchmark (Coupe beside
-// its baseline, a pair of bars per figure, each on its own scale), a table of every figure (the
-// charts' text alternative), the machine and date of the run, and the server's live figures,
+// its baseline, a pair of bars per figure, each on its own scale, a dashed line at its target),
+// a table of every figure (the charts' text alternative), the machine and date of the run, and the server's live figures,
 // asked again every 10 s. Without results the page says how to make them.
 
 import { api, el, formatDateTime } from "/static/js/api.js";
@@ -39,6 +39,14 @@ export function ratioText(figure) {
 
 const betterText = (figure) => (figure.better === "lower" ? "lower is better" : "higher is better");
 
+/** "under 20 ms: met", "over 2,000 tiles/s: not met", or null without a target. */
+export function targetText(figure) {
+  if (figure.target === null || figure.target === undefined) return null;
+  const bound = `${figure.better === "lower" ? "under" : "over"} ${number(figure.target)} ${figure.unit}`;
+  if (figure.met === null || figure.met === undefined) return bound;
+  return `${bound}: ${figure.met ? "met" : "not met"}`;
+}
+
 // -- the run and its figures ------------------------------------------------------------------
 
 function describeRun(results) {
@@ -61,6 +69,7 @@ function figureRow(figure) {
     el("td", { class: "number" }, number(figure.baseline)),
     el("td", {}, figure.baseline_name ?? "—"),
     el("td", { class: "number" }, ratioText(figure)),
+    el("td", {}, targetText(figure) ?? "—"),
     el("td", { class: "number" }, String(figure.runs)),
     el("td", {}, figure.source),
   );
@@ -81,13 +90,17 @@ function byBenchmark(figures) {
 export function chartSpec(benchmark, figures) {
   const values = [];
   for (const [order, figure] of figures.entries()) {
-    const heading = `${figure.figure} (${figure.unit}, ${betterText(figure)}): ${ratioText(figure)}`;
+    const target = targetText(figure);
+    const heading =
+      `${figure.figure} (${figure.unit}, ${betterText(figure)}): ${ratioText(figure)}` +
+      (target ? `; target ${target}` : "");
     const bar = (contender, role, value) => ({
       order,
       heading,
       contender,
       role,
       value,
+      target: figure.target ?? null,
       label: `${number(value)} ${figure.unit}`,
     });
     values.push(bar("Coupe", "Coupe", figure.coupe));
@@ -95,7 +108,14 @@ export function chartSpec(benchmark, figures) {
       values.push(bar(figure.baseline_name, "Baseline", figure.baseline));
     }
   }
-  const y = { field: "contender", type: "nominal", title: null, sort: null };
+  // Long baseline names are cut short on the axis; the table has them whole.
+  const y = {
+    field: "contender",
+    type: "nominal",
+    title: null,
+    sort: null,
+    axis: { labelLimit: 240 },
+  };
   const x = { field: "value", type: "quantitative", title: null };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -138,6 +158,11 @@ export function chartSpec(benchmark, figures) {
         {
           mark: { type: "text", align: "left", dx: 4, fontSize: 11 },
           encoding: { y, x, text: { field: "label" } },
+        },
+        {
+          // The target, where the figure has one: a dashed line across both bars.
+          mark: { type: "rule", color: CHART_COLOURS[3], strokeDash: [4, 3], strokeWidth: 2 },
+          encoding: { x: { field: "target", type: "quantitative" } },
         },
       ],
     },
