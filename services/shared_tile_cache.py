@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
+from redis.client import Pipeline
 from redis.retry import Retry
 
 from services.slide_cache import SlideKey
@@ -179,7 +180,6 @@ class SharedTileCache:
         self.wait_s = wait_s
         self.stats = SharedTileCacheStats()
         self._stats_lock = threading.Lock()
-        self._clock = clock
         self._breaker = _Breaker(clock, _display(url))
         # No retries: a retry is another timeout a tile request would wait out.
         self._client: redis.Redis = redis.Redis.from_url(
@@ -214,13 +214,20 @@ class SharedTileCache:
         it or renders it now; ``True`` with the bytes when ``render`` ran here."""
         token = secrets.token_hex(8)
         lock = key + ":lock"
-        answer = self._call(lambda: self._pipeline(_take_lock(lock, token), _get(key)))
+        # Taking the lock and looking again in one round trip: a render that finished since
+        # the first look is found, not repeated.
+
+        def take_lock_and_look(pipe: Pipeline) -> None:
+            pipe.set(lock, token, nx=True, px=LOCK_MS)
+            pipe.get(key)
+
+        answer = self._pipelined(take_lock_and_look)
+        taken = answer is not None and bool(answer[0])
         if answer is not None:
-            taken, data = answer
-            if data is not None:
-                self._give_back(lock, token, taken)
+            if isinstance(answer[1], bytes):
+                self._let_go(lock, token, taken)
                 self._count("hits")
-                return bytes(data), False
+                return answer[1], False
             if not taken:
                 waited = self._wait_for(key, lock)
                 if waited is not None:
@@ -229,12 +236,14 @@ class SharedTileCache:
         try:
             data = render()
         except BaseException:
-            self._give_back(lock, token, answer is not None and answer[0])
+            self._let_go(lock, token, taken)
             raise
-        stored = self._call(
-            lambda: self._pipeline(_store(key, data), _release(self._release, lock, token))
-        )
-        if stored is not None:
+
+        def store(pipe: Pipeline) -> None:
+            pipe.set(key, data, ex=TILE_TTL_S)
+            self._release(keys=[lock], args=[token], client=pipe)
+
+        if self._pipelined(store) is not None:
             self._count("stores")
         return data, True
 
@@ -246,28 +255,37 @@ class SharedTileCache:
 
     def _wait_for(self, key: str, lock: str) -> bytes | None:
         """The tile once another process has stored it; None when it let go or took too long."""
+
+        def look(pipe: Pipeline) -> None:
+            pipe.get(key)
+            pipe.exists(lock)
+
         deadline = time.monotonic() + self.wait_s
         while time.monotonic() < deadline:
             time.sleep(POLL_S)
-            answer = self._call(lambda: self._pipeline(_get(key), _exists(lock)))
+            answer = self._pipelined(look)
             if answer is None:
                 return None
             data, locked = answer
-            if data is not None:
-                return bytes(data)
+            if isinstance(data, bytes):
+                return data
             if not locked:
                 return None  # the renderer failed or died: render it here
         return None
 
-    def _give_back(self, lock: str, token: str, taken: object) -> None:
+    def _let_go(self, lock: str, token: str, taken: bool) -> None:
         if taken:
             self._call(lambda: self._release(keys=[lock], args=[token]))
 
-    def _pipeline(self, *commands: Callable[[Any], object]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        for command in commands:
-            command(pipe)
-        return list(pipe.execute())
+    def _pipelined(self, queue: Callable[[Pipeline], object]) -> list[Any] | None:
+        """The answers to the commands ``queue`` puts in a pipeline, sent in one round trip."""
+
+        def run() -> list[Any]:
+            pipe = self._client.pipeline(transaction=False)
+            queue(pipe)
+            return list(pipe.execute())
+
+        return self._call(run)
 
     def _call(self, operation: Callable[[], T]) -> T | None:
         if not self._breaker.closed():
@@ -281,23 +299,3 @@ class SharedTileCache:
             return None
         self._breaker.succeeded()
         return result
-
-
-def _take_lock(lock: str, token: str) -> Callable[[Any], object]:
-    return lambda pipe: pipe.set(lock, token, nx=True, px=LOCK_MS)
-
-
-def _get(key: str) -> Callable[[Any], object]:
-    return lambda pipe: pipe.get(key)
-
-
-def _exists(key: str) -> Callable[[Any], object]:
-    return lambda pipe: pipe.exists(key)
-
-
-def _store(key: str, data: bytes) -> Callable[[Any], object]:
-    return lambda pipe: pipe.set(key, data, ex=TILE_TTL_S)
-
-
-def _release(script: Any, lock: str, token: str) -> Callable[[Any], object]:
-    return lambda pipe: script(keys=[lock], args=[token], client=pipe)
