@@ -80,7 +80,10 @@ class Settings(BaseSettings):
     ``localhost,127.0.0.1,::1,testserver``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="COUPE_", frozen=True, extra="ignore")
+    # Errors never echo a value: the URLs may hold passwords (database, tile cache).
+    model_config = SettingsConfigDict(
+        env_prefix="COUPE_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path(".coupe")
     database_url: str | None = None
@@ -142,6 +145,16 @@ class Settings(BaseSettings):
                 load_norm(value)
             except NormFileError as exc:
                 raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("tile_cache_url")
+    @classmethod
+    def _tile_cache_url_is_redis(cls, value: str | None) -> str | None:
+        """A tile cache URL not redis://, rediss:// or unix:// stops the service at start."""
+        if value is not None:
+            from services.shared_tile_cache import check_tile_cache_url
+
+            return check_tile_cache_url(value)
         return value
 
     @property

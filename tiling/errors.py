@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ImplausibleSlideError",
     "PyramidBuildError",
+    "PyramidBusyError",
     "PyramidExistsError",
     "SlideNotFoundError",
     "SlideReadError",
@@ -47,6 +48,10 @@ class SlideReadError(TilingError):
 
 class PyramidBuildError(TilingError):
     """A Deep Zoom pyramid could not be built or resumed."""
+
+
+class PyramidBusyError(PyramidBuildError):
+    """Another process is building this pyramid now (its lock is held): try again later."""
 
 
 class PyramidExistsError(PyramidBuildError, FileExistsError):

@@ -31,7 +31,7 @@ from tiling.blocks import (
     run_block,
 )
 from tiling.deepzoom import DeepZoomGeometry
-from tiling.errors import PyramidBuildError, PyramidExistsError
+from tiling.errors import PyramidBuildError, PyramidBusyError, PyramidExistsError
 from tiling.limits import SlideLimits
 from tiling.manifest import JOURNAL_NAME, MANIFEST_NAME, BuildJournal, BuildManifest
 from tiling.plan import BlockId, plan_build
@@ -259,7 +259,7 @@ def _exclusive_lock(path: Path, name: str) -> Iterator[None]:
         try:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PyramidBuildError(
+            raise PyramidBusyError(
                 f"pyramid {name!r} is being built by another process (lock {str(path)!r})"
             ) from None
         try:
