@@ -56,7 +56,7 @@ from services.backup_manifest import (
     walk_files,
 )
 from services.settings import Settings
-from services.storage import PRIVATE_FILE_MODE, make_private_dir
+from services.storage import PRIVATE_FILE_MODE, make_private_dir, pyramid_paths
 from worklist.actor import Actor
 from worklist.audit import ChainVerification
 
@@ -147,7 +147,7 @@ def _record_backup(url: str, actor: Actor, folder: Path) -> list[str]:
     """Record the backup in the audit log and seal what waits; skipped, with a warning, for
     a database at an older revision, whose audit table this Coupe does not write."""
     from worklist.audit import record_event, seal_pending
-    from worklist.db import is_sqlite, run_in_transaction
+    from worklist.db import run_in_transaction
     from worklist.enums import AuditAction
     from worklist.migrate import is_up_to_date
 
@@ -167,7 +167,7 @@ def _record_backup(url: str, actor: Actor, folder: Path) -> list[str]:
                 actor=actor,
                 event_type=BACKUP_EVENT,
                 action=AuditAction.READ,
-                detail={"folder": str(folder), "sqlite": is_sqlite(engine)},
+                detail={"folder": str(folder)},
             ),
         )
         seal_pending(engine)
@@ -199,11 +199,12 @@ def _plan(settings: Settings, slide_ids: frozenset[int]) -> tuple[list[_Group], 
         label = in_backup(folder)
         if not folder.name.isdigit() or int(folder.name) not in slide_ids:
             left_out.append(LeftOut(label, "no slide of this id in the database copy"))
-        elif not (folder / "slide.dzi").is_file():
-            left_out.append(LeftOut(label, "being built: no published slide.dzi yet"))
+            continue
+        dzi = pyramid_paths(settings, int(folder.name)).dzi
+        stamp = _stamp(dzi)  # before the listing: a publish after it shows as a new stamp
+        if stamp is None:
+            left_out.append(LeftOut(label, f"being built: no published {dzi.name} yet"))
         else:
-            dzi = folder / "slide.dzi"
-            stamp = _stamp(dzi)
             files = tuple((path, in_backup(path)) for path in walk_files(folder))
             groups.append(_Group(label, files, dzi, stamp))
     if next(walk_files(settings.import_dir), None) is not None:
