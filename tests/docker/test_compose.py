@@ -13,7 +13,12 @@ import fnmatch
 import json
 import os
 import re
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +44,7 @@ API_REPLICAS = ("api-1", "api-2")
 DASK_WORKERS = ("dask-worker-1", "dask-worker-2")
 SERVE_COMMAND = ["serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "1"]
 HELP_TIMEOUT_S = 120
+SERVER_START_TIMEOUT_S = 90
 _SETTING_NAME = re.compile(r"\bCOUPE_[A-Z0-9_]+\b")
 _SHOWN_DEFAULT = re.compile(r"^# (COUPE_[A-Z0-9_]+)=(.+)$")
 
@@ -237,6 +243,77 @@ def test_every_container_command_exists(compose_config: ParsedCompose) -> None:
             assert not unknown, f"{name}: `dask {arguments[0]}` has no {sorted(unknown)}"
         done = _run_help([str(venv_script(program)), *arguments, "--help"])
         assert done.returncode == 0, f"{name}: {argv} --help failed:\n{done.stdout}{done.stderr}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _status(url: str, host: str) -> int:
+    request = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.slow
+def test_health_checks_pass_on_a_replica_set_up_like_compose(
+    compose_config: ParsedCompose, tmp_path: Path
+) -> None:
+    """A replica with api-2's settings (HTTPS-only, trusted hosts) answers the image's health
+    check and the proxy's, sent as Caddy sends it (``Host: api-2:8000``), on plain HTTP.
+
+    The database is SQLite here and the scheduler and cache are left out: only the host check
+    and the HTTPS settings are under test.
+    """
+    environment = {
+        name: str(value)
+        for name, value in compose_config.service("api-2")["environment"].items()
+        if name not in ("COUPE_DATABASE_URL", "COUPE_DASK_SCHEDULER", "COUPE_TILE_CACHE_URL")
+    }
+    environment["COUPE_DATA_DIR"] = str(tmp_path / "data")
+    port = _free_port()
+    argv = _image_argv(compose_config.service("api-2"))
+    argv[argv.index("--host") + 1], argv[argv.index("--port") + 1] = "127.0.0.1", str(port)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COUPE_")} | environment
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [str(venv_script("coupe")), *argv[1:]], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                if _status(f"http://127.0.0.1:{port}/health", "127.0.0.1") == 200:
+                    break
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.3)
+        else:
+            log_text = log_path.read_text()
+            pytest.fail(f"`coupe serve` did not answer /health (Host: 127.0.0.1): {log_text}")
+        healthcheck = _dockerfile()[-1].last("HEALTHCHECK")
+        assert healthcheck is not None
+        code = json.loads(healthcheck.arguments.partition(" ")[2])[2]
+        check = subprocess.run(
+            [sys.executable, "-c", code.replace(":8000/", f":{port}/")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert check.returncode == 0, f"the image's health check failed:\n{check.stderr}"
+        assert _status(f"http://127.0.0.1:{port}/health", "api-2:8000") == 200
+        assert _status(f"http://127.0.0.1:{port}/health", "elsewhere.example") == 400
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 # --------------------------------------------------------------------- the Dockerfile
