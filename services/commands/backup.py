@@ -44,8 +44,8 @@ _LINE_EVERY_S = 10.0
 
 def register(app: typer.Typer) -> None:
     """Add ``backup`` and ``restore`` to ``app``."""
-    app.command("backup")(backup)
-    app.command("restore")(restore)
+    app.command("backup", short_help="Back up the database, slide files and pyramids.")(backup)
+    app.command("restore", short_help="Restore a backup into an empty installation.")(restore)
 
 
 def _settings() -> Settings:

@@ -232,6 +232,8 @@ def check_restored(installation: Installation, restored: Settings) -> None:
             tile = client.get(f"/slides/{slide_id}_files/9/0_0.jpeg", headers=headers)
             assert tile.status_code == 200, tile.text
             assert tile.headers["content-type"] == "image/jpeg"
+        # The installation goes on: ids, sequences and the accession counter came along.
+        assert new_case(service, "HMC").accession_number not in installation.accessions
         for slide_id in installation.built:  # pre-built, from the restored pyramid
             assert (
                 client.get(f"/slides/{slide_id}.dzi", headers=headers).text
