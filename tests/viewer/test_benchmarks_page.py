@@ -36,6 +36,7 @@ from tests.viewer.conftest import (
     sign_in_context,
 )
 
+REFRESH_MS = 10_000  # how often the page asks for the live figures
 TIMES = "\N{MULTIPLICATION SIGN}"  # the ratio: "1.21 times better"
 # Non-blank pixels of a chart's canvas: a drawn chart has axes and marks, an empty one none.
 _INKED_PIXELS = """(canvas) => {
@@ -260,6 +261,21 @@ def test_a_pathologist_has_the_benchmarks_in_the_header_too(
     page = open_as("hmc")
     navigation = page.get_by_role("navigation", name="Main")
     assert navigation.get_by_role("link").all_inner_texts() == ["My worklist", "Benchmarks"]
+    page.clock.install()  # time runs on, and the test may jump it forward
     navigation.get_by_role("link", name="Benchmarks").click()
     page.get_by_role("status").filter(has_text="charts drawn").wait_for(timeout=60_000)
     expect(page.get_by_role("table", name="Every figure").locator("tbody tr")).to_have_count(3)
+
+    # Left alone for over 10 minutes, the page stops asking (else it would keep the session
+    # from idling out); one click resumes it.
+    resume = page.get_by_role("button", name="Resume the live figures")
+    expect(resume).to_be_hidden()
+    page.clock.fast_forward("11:00")
+    page.clock.run_for(REFRESH_MS)
+    expect(page.get_by_text("The live figures are paused")).to_be_visible()
+    updated = page.get_by_text("Live figures as of").inner_text()
+    page.clock.run_for(3 * REFRESH_MS)
+    assert page.get_by_text("Live figures as of").inner_text() == updated
+    resume.click()
+    expect(resume).to_be_hidden()
+    expect(page.get_by_text("Live figures as of")).not_to_have_text(updated)

@@ -285,6 +285,7 @@ async function refresh() {
     showLive(body.live);
     await showResults(body);
   } catch (error) {
+    shownRun = null; // shown again in full once the server answers
     statusRegion.textContent = "";
     errorRegion.textContent = `The benchmarks could not be shown: ${error.message}`;
   }
