@@ -190,6 +190,12 @@ def test_a_restored_installation_has_every_case_and_slide_and_an_intact_audit_lo
         for path, entry in files.items():
             assert (folder / path).stat().st_size == entry["size_bytes"]
 
+        # Not into the database it came from: that one is not empty.
+        in_use = settings_on(tmp_path / "other", installation.settings.resolved_database_url)
+        code, output = invoke(in_use, "restore", str(folder))
+        assert code == 2 and "is not empty" in output and "empty database only" in output
+        assert not in_use.data_dir.exists()
+
         # Restore into an empty data dir (and database) elsewhere.
         restored = settings_on(tmp_path / "restored", target_url)
         code, output = invoke(restored, "restore", str(folder))
