@@ -237,6 +237,13 @@ def test_an_unreadable_results_file_is_said_in_the_answer(tmp_path: Path) -> Non
 
 def test_the_default_folder_is_the_projects_benchmarks_results() -> None:
     assert default_results_dir() == REPO_ROOT / "benchmarks" / "results"
+    # What make bench wrote last, if it has run here: the page must be able to show it.
+    reading = read_results(default_results_dir())
+    if (default_results_dir() / RESULTS_FILE_NAME).exists():
+        assert reading.status == ResultsStatus.READY, reading.message
+        assert reading.results is not None and reading.results.figures
+    else:
+        assert reading.status == ResultsStatus.MISSING
 
 
 @pytest.mark.parametrize("username", ["hmc_path", "manager", "admin", "privacy"])
