@@ -93,6 +93,7 @@ def _run_help(argv: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_part_of_the_deployment_is_a_service(compose_config: ParsedCompose) -> None:
+    assert "WARNING" not in compose_config.stderr, compose_config.stderr
     expected = {"postgres", "redis", "proxy", *COUPE_IMAGE_SERVICES}
     assert expected <= set(compose_config.config["services"])
     assert compose_config.service("postgres")["image"].startswith("postgres:15")
