@@ -205,7 +205,7 @@ def read_results(directory: Path) -> ResultsReading:
         )
     try:
         data = json.loads(text)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nested past all reason
         return ResultsReading(
             ResultsStatus.INVALID, message=f"{invalid}: it is not JSON ({error})."
         )

@@ -191,6 +191,7 @@ def _without_machine() -> dict[str, Any]:
     ("content", "says"),
     [
         ("{not json", "is not JSON"),
+        ("[" * 100_000, "is not JSON"),
         ("[]", "Input should be a valid dictionary"),
         (_without_machine(), "machine: Field required"),
         (_with({"better": "sideways"}), "figures.0.better"),
