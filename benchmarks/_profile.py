@@ -94,11 +94,12 @@ def profile_markdown(profile: dict[str, Any]) -> list[str]:
     lines = [
         "## Profile of one API process (py-spy)",
         "",
-        f"Setup {profile['setup']}: py-spy (`record --rate 100 --format raw`) "
+        f"Setup {profile['setup']}: py-spy (`record --rate 100 --gil --format raw`) "
         f"sampled API process {profile['pid_profiled']} during an extra pre-built pass "
         f"({result['ok']} tiles at {result['tiles_per_s']:g} tiles/s, p99 {result['p99_ms']:g} "
-        f"ms); {profile['samples']} samples of its threads when on CPU (idle threads are not "
-        f"sampled), each counted for the component of its innermost frame that has one "
+        f"ms); {profile['samples']} samples of the thread holding the interpreter lock (`--gil`: "
+        "Python's own CPU time, not idle threads nor C code that released the lock), each "
+        "counted for the component of its innermost frame that has one "
         f"(`benchmarks/_profile.py`). The stacks are in `{profile['folded']}` (flame graph "
         "tools read them).",
         "",

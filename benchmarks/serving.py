@@ -392,7 +392,7 @@ def _profile_pass(
     raw = out / "serving-profile.folded"
     command = [
         pyspy, "record", "--pid", str(servers.api_pids[0]), "--duration", str(round(seconds)),
-        "--rate", "100", "--format", "raw", "--output", str(raw),
+        "--rate", "100", "--gil", "--format", "raw", "--output", str(raw),
     ]  # fmt: skip
     if servers.proxy_pid is None:
         command.append("--subprocesses")  # uvicorn's supervisor: its workers are children
