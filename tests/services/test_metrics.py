@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import select
+from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.orm import Session
 
 from services.app import create_app
@@ -48,6 +49,7 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 LOOPBACK = ("127.0.0.1", 50000)
 TOKEN = "scrape-token-for-tests"
+PG_ENV = "COUPE_TEST_DATABASE_URL"
 SERVE_START_TIMEOUT_S = 120  # two workers importing everything on a busy 2-core machine
 
 
@@ -74,6 +76,36 @@ def harness(
 def local(tmp_path: Path) -> Iterator[ServiceHarness]:
     """An app whose test client comes from 127.0.0.1 (no metrics token)."""
     yield from harness(settings_for(tmp_path / "data"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None (the embedded SQLite file), or a fresh schema on the test PostgreSQL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and PostgreSQL is required: {PG_ENV} is not set")
+        pytest.skip(f"{PG_ENV} is not set")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    schema = f"coupe_metrics_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def on_database(tmp_path: Path, database_url: str | None) -> Iterator[ServiceHarness]:
+    """Like ``local``, on SQLite and on PostgreSQL."""
+    yield from harness(settings_for(tmp_path / "data", database_url=database_url))
 
 
 def scrape(
@@ -212,8 +244,9 @@ def add_job(session: Session, status: JobStatus, *, took_s: float | None = None)
 
 
 def test_jobs_assignments_sign_ins_and_the_audit_chain_come_from_the_database(
-    local: ServiceHarness,
+    on_database: ServiceHarness,
 ) -> None:
+    local = on_database
     with Session(local.engine) as session, session.begin():
         for _ in range(3):
             add_job(session, JobStatus.QUEUED)

@@ -21,14 +21,16 @@ from sqlalchemy import text
 from services.app import create_app
 from services.settings import Settings
 from services.state import AppState
+from tests.services.test_metrics import database_url  # noqa: F401 - the fixture: both databases
 from worklist.migrate import alembic_config
 
 SECRET = "test-secret-key-not-for-production"
 
 
-def settings_for(data_dir: Path, *, background: bool = False) -> Settings:
+def settings_for(data_dir: Path, *, background: bool = False, url: str | None = None) -> Settings:
     return Settings(
         data_dir=data_dir,
+        database_url=url,
         secret_key=SECRET,  # type: ignore[arg-type]
         run_background_workers=background,
         import_poll_s=0.2,
@@ -56,13 +58,17 @@ def ready(client: TestClient, status_code: int) -> dict[str, Any]:
     return body
 
 
-def test_a_fresh_app_is_ready_and_says_what_it_checked(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path / "data")
+def test_a_fresh_app_is_ready_and_says_what_it_checked(
+    tmp_path: Path,
+    database_url: str | None,  # noqa: F811
+) -> None:
+    settings = settings_for(tmp_path / "data", url=database_url)
     with app_on(settings) as client:
         body = ready(client, 200)
         checks = body["checks"]
         assert all(check["ok"] for check in checks.values())
-        assert checks["database"]["detail"] == "sqlite answered"
+        dialect = "sqlite" if database_url is None else "postgresql"
+        assert checks["database"]["detail"] == f"{dialect} answered"
         heads = ScriptDirectory.from_config(alembic_config()).get_heads()
         assert heads and all(head in checks["migrations"]["detail"] for head in heads)
         assert "COUPE_RUN_BACKGROUND_WORKERS=false" in checks["job_runner"]["detail"]
@@ -72,8 +78,11 @@ def test_a_fresh_app_is_ready_and_says_what_it_checked(tmp_path: Path) -> None:
             assert hidden not in shown
 
 
-def test_a_schema_behind_the_code_is_not_ready(tmp_path: Path) -> None:
-    with app_on(settings_for(tmp_path / "data")) as client:
+def test_a_schema_behind_the_code_is_not_ready(
+    tmp_path: Path,
+    database_url: str | None,  # noqa: F811
+) -> None:
+    with app_on(settings_for(tmp_path / "data", url=database_url)) as client:
         scripts = ScriptDirectory.from_config(alembic_config())
         (head,) = scripts.get_heads()
         older = scripts.get_revision(head).down_revision
