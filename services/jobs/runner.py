@@ -6,7 +6,9 @@ Every transition of a job (claim, progress, finish, release, recover, retry) is 
 with a heartbeat, and records the outcome. A runner that is stopped puts its unfinished jobs
 back in the queue; after a restart, jobs left running by a dead process (stale heartbeat) are
 queued again and resume where their build journal stopped. The pyramid builder's own file lock
-guards the output folder as well.
+guards the output folder as well: a dask task cannot be stopped once it runs, so the build of a
+runner that stopped may still hold it when the job runs again; the job then waits for that
+build and tries again (finding the pyramid complete, or resuming it), instead of failing.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from services.jobs.executor import DaskExecutor, JobExecutor, JobFuture
 from services.jobs.worker import SlideProbe, build_in_worker, probe_slide, read_progress
 from services.settings import Settings
 from services.storage import pyramid_paths
-from tiling.errors import SlideReadError, TilingError
+from tiling.errors import PyramidBusyError, SlideReadError, TilingError
 from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.models import TilingJob
@@ -50,6 +52,8 @@ PROGRESS_STEP = 0.05
 STALE_AFTER_S = 60.0
 """A running job whose heartbeat is older than this belongs to a dead process."""
 PROBE_TIMEOUT_S = 120.0
+BUSY_RETRY_S = 2.0
+"""How long a job whose pyramid another build holds waits before it tries again."""
 
 
 def pyramid_locator(settings: Settings) -> PyramidLocator:
@@ -66,11 +70,17 @@ def pyramid_locator(settings: Settings) -> PyramidLocator:
 @dataclass
 class _Running:
     job_id: int
-    source_path: str
+    task_args: tuple[str, str, str, str]
     progress_path: Path
-    future: JobFuture
+    future: JobFuture | None
+    """None while the job waits for another build of its pyramid (until ``retry_at_s``)."""
+    retry_at_s: float = 0.0
     last_written_s: float = field(default_factory=time.monotonic)
     last_fraction: float = 0.0
+
+    @property
+    def source_path(self) -> str:
+        return self.task_args[0]
 
 
 class JobRunner:
@@ -153,16 +163,26 @@ class JobRunner:
                 if self._stopping.wait(0.1):
                     break
                 for job_id, run in list(running.items()):
-                    if run.future.done():
+                    if run.future is None and time.monotonic() >= run.retry_at_s:
+                        run.future = self.executor.submit(self.task, *run.task_args)
+                    if run.future is not None and run.future.done():
+                        outcome = self._finish(run)
+                        if outcome is not None:
+                            del running[job_id]
+                            if outcome:
+                                finished.append(job_id)
+                            continue
+                        # Another build holds the pyramid; its progress is the job's meanwhile.
+                        run.future = None
+                        run.retry_at_s = time.monotonic() + BUSY_RETRY_S
+                    if not self._report(run):
                         del running[job_id]
-                        if self._finish(run):
-                            finished.append(job_id)
-                    elif not self._report(run):
-                        del running[job_id]
-                        run.future.cancel()
+                        if run.future is not None:
+                            run.future.cancel()
         finally:
             for run in running.values():
-                run.future.cancel()
+                if run.future is not None:
+                    run.future.cancel()
                 self._release(run.job_id)
         with read_session(self.engine) as session:
             return list(
@@ -202,17 +222,16 @@ class JobRunner:
     def _submit(self, job: TilingJob) -> _Running:
         out_dir = Path(job.output_dir)
         progress_path = out_dir / f".{job.pyramid_name}.progress"
+        task_args = (job.source_path, str(out_dir), job.pyramid_name, str(progress_path))
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             progress_path.unlink(missing_ok=True)
-            future = self.executor.submit(
-                self.task, job.source_path, str(out_dir), job.pyramid_name, str(progress_path)
-            )
+            future = self.executor.submit(self.task, *task_args)
         except BaseException:
             # No cluster (a wrong scheduler address, a closed executor): the job waits.
             self._release(job.id)
             raise
-        return _Running(job.id, job.source_path, progress_path, future)
+        return _Running(job.id, task_args, progress_path, future)
 
     def _report(self, run: _Running) -> bool:
         """Copy progress into the job row when due; False when the job is no longer ours."""
@@ -227,8 +246,10 @@ class JobRunner:
             engine=self.engine, job_id=run.job_id, worker=self.worker_id, progress=progress
         )
 
-    def _finish(self, run: _Running) -> bool:
-        """Record the outcome of a finished task; False if it was cancelled (re-queued)."""
+    def _finish(self, run: _Running) -> bool | None:
+        """Record the outcome of a finished task; False if it was cancelled (re-queued), None
+        (nothing recorded) if another build holds the pyramid: the task is to run again."""
+        assert run.future is not None
         error: str | None = None
         tiles_total = 0
         try:
@@ -236,6 +257,9 @@ class JobRunner:
         except CancelledError:
             self._release(run.job_id)
             return False
+        except PyramidBusyError:
+            # A build a stopped runner left running on a worker holds the pyramid.
+            return None
         except TilingError as exc:
             error = str(exc)
         except Exception as exc:

@@ -131,6 +131,20 @@ class Processes:
             parts.append(f"--- {command.name} ({state}):\n{text}")
         return "\n".join(parts)
 
+    def stop(self, name: str, *, grace_s: float = 60.0) -> int:
+        """SIGTERM the command ``name`` and wait for it to exit (SIGKILL after ``grace_s``);
+        its exit status. It is no longer one of the commands (its log stays)."""
+        [command] = [c for c in self.commands if c.name == name]
+        _signal_group(command.process.pid, signal.SIGTERM)
+        try:
+            command.process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        _signal_group(command.process.pid, signal.SIGKILL)
+        status = command.process.wait(timeout=STOP_GRACE_S)
+        self.commands.remove(command)
+        return status
+
     def check_running(self) -> None:
         """Fail if a command has exited."""
         gone = [c.name for c in self.commands if c.process.poll() is not None]
@@ -342,18 +356,28 @@ def start_cluster(
 
 @dataclass
 class Backoffice:
-    """``coupe serve`` on a free port; ``http`` talks to it."""
+    """``coupe serve`` (the command ``name``) on a free port; ``http`` talks to it."""
 
+    name: str
     base_url: str
     http: httpx.Client
 
+    def sign_in(self, username: str, password: str) -> dict[str, str]:
+        """The headers of requests as ``username``."""
+        answer = self.http.post("/auth/login", json={"username": username, "password": password})
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
-@contextmanager
+    def close(self) -> None:
+        """Close the HTTP client (the command is stopped with the others, or by name)."""
+        self.http.close()
+
+
 def start_backoffice(
     processes: Processes, data_dir: Path, scheduler: str, **settings: str
-) -> Iterator[Backoffice]:
+) -> Backoffice:
     """``coupe serve`` (one process) on ``data_dir`` with its tiling jobs on ``scheduler``;
-    ``settings`` are more ``COUPE_*`` variables. Waits until ``/health`` answers."""
+    ``settings`` are more ``COUPE_*`` variables. Returns once ``/health`` answers; close it."""
     port = free_port()
     env = _clean_environment(
         COUPE_DATA_DIR=str(data_dir),
@@ -364,7 +388,7 @@ def start_backoffice(
         **settings,
     )
     processes.start(
-        "coupe-serve",
+        "coupe-serve",  # one at a time
         [
             str(BIN_DIR / "coupe"),
             "serve",
@@ -378,17 +402,21 @@ def start_backoffice(
         env,
     )
     base_url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base_url, timeout=10.0) as http:
+    http = httpx.Client(base_url=base_url, timeout=10.0)
 
-        def healthy() -> bool:
-            processes.check_running()
-            try:
-                return http.get("/health").status_code == 200
-            except httpx.TransportError:
-                return False
+    def healthy() -> bool:
+        processes.check_running()
+        try:
+            return http.get("/health").status_code == 200
+        except httpx.TransportError:
+            return False
 
+    try:
         wait_until(healthy, timeout_s=60, what="coupe serve's /health", explain=processes.logs)
-        yield Backoffice(base_url, http)
+    except BaseException:
+        http.close()
+        raise
+    return Backoffice("coupe-serve", base_url, http)
 
 
 # --- Pyramids -----------------------------------------------------------------------------------

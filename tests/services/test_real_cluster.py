@@ -53,12 +53,15 @@ from worklist.seeding import import_region
 
 pytestmark = pytest.mark.slow
 
+USERNAME = "labmanager"
 PASSWORD = "correct horse battery"
 BUILD_TASK = "build_in_worker"
 """The key prefix of a tiling job's dask task (``services.jobs.worker.build_in_worker``)."""
 KILL_SLIDE_PX = (24_000, 18_000)
 """Large enough that its build takes several seconds on one worker, so it can be killed
 partway."""
+RESTART_SLIDE_PX = (24_000, 16_000)
+"""Another slide (a dropped file already registered is a duplicate), as long to build."""
 
 
 @dataclass
@@ -93,6 +96,15 @@ class Deployment:
                 .where(Specimen.case_id == case.case_id)
             )
         return case.accession_number, slide_id
+
+    def restart_backoffice(self) -> None:
+        """Stop ``coupe serve`` (SIGTERM, as a deployment's restart does) and start it again."""
+        self.processes.stop(self.backoffice.name)
+        self.backoffice.close()
+        self.backoffice = start_backoffice(
+            self.processes, self.settings.data_dir, self.cluster.address
+        )
+        self.headers = self.backoffice.sign_in(USERNAME, PASSWORD)
 
     def drop(self, source: Path, department: str, accession: str) -> Path:
         """Copy ``source`` into the department's scanner folder under the case's name (its
@@ -159,20 +171,20 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 engine=engine,
                 actor=Actor.system(),
                 user=NewUser(
-                    username="labmanager",
+                    username=USERNAME,
                     display_name="Lab Manager",
                     password_hash=hash_password(PASSWORD),
                     role=Role.LAB_MANAGER,
                 ),
             )
-            with start_backoffice(processes, settings.data_dir, cluster.address) as backoffice:
+            backoffice = start_backoffice(processes, settings.data_dir, cluster.address)
+            deployment = Deployment(processes, cluster, backoffice, settings, engine, {})
+            try:
                 cluster.wait_for_workers()
-                answer = backoffice.http.post(
-                    "/auth/login", json={"username": "labmanager", "password": PASSWORD}
-                )
-                assert answer.status_code == 200, answer.text
-                headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
-                yield Deployment(processes, cluster, backoffice, settings, engine, headers)
+                deployment.headers = backoffice.sign_in(USERNAME, PASSWORD)
+                yield deployment
+            finally:
+                deployment.backoffice.close()
         finally:
             engine.dispose()
 
@@ -266,3 +278,48 @@ def test_a_worker_killed_mid_job_leaves_the_job_resumed_on_the_other_worker(
 
     local_coupe_tile(source, tmp_path / "local", paths.name)
     compare_pyramids(paths.directory, tmp_path / "local", paths.name)
+
+
+def test_a_backoffice_restarted_mid_job_lets_the_build_on_the_cluster_finish_the_job(
+    deployment: Deployment,
+) -> None:
+    # A running dask task cannot be stopped: the build goes on after its runner has stopped
+    # and holds the pyramid when the restarted runner claims the job again.
+    source = ensure_synthetic_slide("aperio-svs", *RESTART_SLIDE_PX)
+    accession, slide_id = deployment.new_slide("GHZ")
+    paths = pyramid_paths(deployment.settings, slide_id)
+    builds_before = sum(deployment.cluster.task_prefixes().get(BUILD_TASK, {}).values())
+    started = time.monotonic()
+    deployment.drop(source, "GHZ", accession)
+
+    deployment.job_when(
+        slide_id,
+        timeout_s=90,
+        what="the tiling job to be running",
+        ready=lambda job: job["status"] == "running" and 0 < job["progress"] <= 0.3,
+    )
+    deployment.restart_backoffice()
+    restarted_s = time.monotonic() - started
+
+    job = deployment.job_when(
+        slide_id,
+        timeout_s=180,
+        what="the tiling job to be done after the restart",
+        ready=lambda job: job["status"] == "done",
+    )
+    print(
+        f"drop to pyramid with coupe serve restarted at {restarted_s:.1f} s: "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    assert job["error"] is None
+    assert job["attempts"] == 2  # queued again by the stopping runner, claimed once more
+    with read_session(deployment.engine) as session:
+        rows = list(session.scalars(select(TilingJob).where(TilingJob.slide_id == slide_id)))
+    assert [row.status for row in rows] == [JobStatus.DONE]
+    # The first build, at least one refused while it held the pyramid, the one that found it
+    # complete.
+    builds = sum(deployment.cluster.task_prefixes()[BUILD_TASK].values()) - builds_before
+    assert builds >= 3, deployment.cluster.task_prefixes()[BUILD_TASK]
+    tiles = [p for p in paths.files_dir.rglob("*") if p.is_file() and p.suffix != ".json"]
+    assert len(tiles) == job["tiles_total"] and paths.dzi.is_file()
+    assert not (paths.directory / f".{paths.name}.building").exists()
