@@ -7,6 +7,10 @@ the tests then read. The parser needs ``docker/.env`` to exist (``env_file``), s
 temporary copy of ``docker/`` whose ``.env`` is made from ``.env.example`` with the secrets filled
 in. Without the parser the tests skip, saying why, except with ``CI=true``: there they fail.
 
+Where a modern Docker Compose (v2, Go) is at hand, the same copy goes through it too: the
+``docker compose`` plugin of a machine with Docker, or the binary that
+``COUPE_TEST_COMPOSE_V2`` names (``modern_compose``; those tests skip without one, CI too).
+
 Fixtures: ``deployment`` (a function that writes such a copy, with extra ``.env`` lines, and
 parses it) and ``compose_config`` (the parsed configuration of the example as shipped).
 """
@@ -53,6 +57,30 @@ def venv_script(name: str) -> Path:
     return Path(sys.executable).with_name(name)
 
 
+def modern_compose() -> list[str] | None:
+    """The command of a Docker Compose v2 here, if any: ``COUPE_TEST_COMPOSE_V2`` or the plugin."""
+    named = os.environ.get("COUPE_TEST_COMPOSE_V2")
+    if named:
+        return [named]
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    probe = subprocess.run(
+        [docker, "compose", "version"], capture_output=True, timeout=30, check=False
+    )
+    return [docker, "compose"] if probe.returncode == 0 else None
+
+
+def copy_deployment(
+    into: Path, extra: dict[str, str] | None = None, *, secrets: bool = True
+) -> Path:
+    """A copy of ``docker/`` in ``into`` whose ``.env`` is the example plus ``extra``."""
+    copy = into / "docker"
+    shutil.copytree(DOCKER_DIR, copy, ignore=shutil.ignore_patterns(".env"))
+    (copy / ".env").write_text(env_from_example(extra or {}, secrets=secrets))
+    return copy
+
+
 def _require_compose() -> None:
     """Skip (or, with CI=true, fail) when Debian's docker-compose is not installed."""
     if COMPOSE.exists():
@@ -96,13 +124,14 @@ def env_from_example(extra: dict[str, str], *, secrets: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_compose_config(directory: Path) -> ParsedCompose:
-    """``docker-compose -f compose.yaml --env-file .env config`` in ``directory``.
+def run_compose_config(directory: Path, compose: list[str] | None = None) -> ParsedCompose:
+    """``docker-compose -f compose.yaml --env-file .env config`` in ``directory`` (or with
+    ``compose``, another parser's command).
 
     The parser's environment is bare: a variable in the shell would override ``.env``.
     """
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(directory)}
-    command = [str(COMPOSE), "-f", "compose.yaml", "--env-file", ".env", "config"]
+    command = [*(compose or [str(COMPOSE)]), "-f", "compose.yaml", "--env-file", ".env", "config"]
     done = subprocess.run(
         command,
         cwd=directory,
@@ -125,10 +154,8 @@ def deployment(tmp_path: Path) -> Deployment:
     _require_compose()
 
     def parse(extra: dict[str, str] | None = None, *, secrets: bool = True) -> ParsedCompose:
-        copy = tmp_path / f"deployment-{len(list(tmp_path.iterdir()))}" / "docker"
-        shutil.copytree(DOCKER_DIR, copy, ignore=shutil.ignore_patterns(".env"))
-        (copy / ".env").write_text(env_from_example(extra or {}, secrets=secrets))
-        return run_compose_config(copy)
+        into = tmp_path / f"deployment-{len(list(tmp_path.iterdir()))}"
+        return run_compose_config(copy_deployment(into, extra, secrets=secrets))
 
     return parse
 
@@ -137,10 +164,7 @@ def deployment(tmp_path: Path) -> Deployment:
 def compose_config(tmp_path_factory: pytest.TempPathFactory) -> ParsedCompose:
     """The example deployment (secrets filled in, nothing else changed), parsed once."""
     _require_compose()
-    copy = tmp_path_factory.mktemp("deployment") / "docker"
-    shutil.copytree(DOCKER_DIR, copy, ignore=shutil.ignore_patterns(".env"))
-    (copy / ".env").write_text(env_from_example({}))
-    parsed = run_compose_config(copy)
+    parsed = run_compose_config(copy_deployment(tmp_path_factory.mktemp("deployment")))
     assert parsed.returncode == 0, f"docker-compose config refused the example:\n{parsed.stderr}"
     return parsed
 

@@ -36,7 +36,10 @@ from tests.docker.conftest import (
     Deployment,
     ParsedCompose,
     Stage,
+    copy_deployment,
+    modern_compose,
     parse_dockerfile,
+    run_compose_config,
     venv_script,
 )
 
@@ -209,6 +212,30 @@ def test_the_proxy_alone_is_published(compose_config: ParsedCompose) -> None:
     proxy_ip = compose_config.service("proxy")["networks"]["coupe"]["ipv4_address"]
     for name in API_REPLICAS:
         assert compose_config.service(name)["environment"]["FORWARDED_ALLOW_IPS"] == proxy_ip
+
+
+def test_modern_compose_reads_the_same_deployment(
+    compose_config: ParsedCompose, tmp_path: Path
+) -> None:
+    """Docker Compose v2, which operators run, resolves the file as 1.29.2 does."""
+    compose = modern_compose()
+    if compose is None:
+        pytest.skip("no Docker Compose v2 here (`docker compose`, or COUPE_TEST_COMPOSE_V2)")
+    modern = run_compose_config(copy_deployment(tmp_path / "modern"), compose)
+    assert modern.returncode == 0, modern.stderr
+    assert set(modern.config["services"]) == set(compose_config.config["services"])
+    for name in (*API_REPLICAS, *DASK_WORKERS):
+        service, old = modern.service(name), compose_config.service(name)
+        mounts = {(volume["source"], volume["target"]) for volume in service["volumes"]}
+        assert mounts == _volumes(old), name
+        assert service.get("environment") == old.get("environment"), name
+        assert _image_argv(service) == _image_argv(old), name
+    for name in API_REPLICAS:
+        condition = modern.service(name)["depends_on"]["migrate"]["condition"]
+        assert condition == "service_completed_successfully"
+    assert modern.service("migrate")["restart"] == "no"
+    refused = run_compose_config(copy_deployment(tmp_path / "no-secrets", secrets=False), compose)
+    assert refused.returncode != 0
 
 
 # --------------------------------------------------------------------- commands in the images
