@@ -56,7 +56,12 @@ from services.backup_manifest import (
     walk_files,
 )
 from services.settings import Settings
-from services.storage import PRIVATE_FILE_MODE, make_private_dir, pyramid_paths
+from services.storage import (
+    PRIVATE_FILE_MODE,
+    make_private_dir,
+    pyramid_paths,
+    resolve_slide_file,
+)
 from worklist.actor import Actor
 from worklist.audit import ChainVerification
 
@@ -247,8 +252,16 @@ def _copy_groups(
     return entries, left_out
 
 
-def _outside(slide_files: Iterable[str], data_dir: Path) -> tuple[str, ...]:
-    return tuple(sorted(path for path in slide_files if data_dir not in Path(path).parents))
+def _outside(settings: Settings, slide_files: Iterable[str]) -> tuple[str, ...]:
+    """The slide files the database names outside the data dir (a relative name is inside:
+    it is relative to the slide folder)."""
+    data_dir = settings.data_dir.resolve()
+    outside = []
+    for name in slide_files:
+        path = resolve_slide_file(settings, name)
+        if path is not None and data_dir not in path.parents:
+            outside.append(name)
+    return tuple(sorted(outside))
 
 
 def make_backup(
@@ -279,7 +292,7 @@ def make_backup(
         database_entry = FileEntry(database_file, *hash_file(folder / database_file))
         groups, left_out = _plan(settings, snapshot.slide_ids)
         entries, vanished = _copy_groups(groups, folder, progress)
-        outside = _outside(snapshot.slide_files, data_dir)
+        outside = _outside(settings, snapshot.slide_files)
         if outside:
             warnings.append(
                 f"{len(outside)} slide files the database names are outside the data "

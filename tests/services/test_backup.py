@@ -40,7 +40,14 @@ from worklist.db import make_engine, read_session, run_in_transaction
 from worklist.enums import AuditAction, PyramidStatus, Role
 from worklist.migrate import is_up_to_date, upgrade_database, upgrade_engine
 from worklist.models import Case, Slide
-from worklist.operations import set_pyramid_status
+from worklist.operations import (
+    BlockIntake,
+    CaseIntake,
+    SlideIntake,
+    SpecimenIntake,
+    intake_case,
+    set_pyramid_status,
+)
 from worklist.region import default_region
 from worklist.seeding import import_region
 
@@ -449,3 +456,38 @@ def test_a_pyramid_rebuilt_during_the_backup_is_left_out_not_mixed(
     )
     kept = f"data/pyramids/{installation.built[0]}/slide.dzi"
     assert any(entry.path == kept for entry in result.manifest.files)
+
+
+def test_slide_files_outside_the_data_dir_are_named_not_backed_up(tmp_path: Path) -> None:
+    settings = settings_on(tmp_path / "source", None)
+    settings.data_dir.mkdir()
+    upgrade_database(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, pool_size=1)
+    outside = tmp_path / "elsewhere" / SAMPLE
+    inside = sample_copy(SAMPLE, settings.slide_dir / "kept")
+    try:
+        import_region(engine=engine, actor=Actor.system(), region=default_region())
+        for file_path in (str(outside), "kept/" + inside.name):  # absolute; relative: inside
+            intake_case(
+                engine=engine,
+                actor=Actor.system(),
+                case=CaseIntake(
+                    department="HMC",
+                    patient_pseudonym="PSN-1",
+                    tumour_group="gastro-intestinal",
+                    category=2,
+                    specimens=[
+                        SpecimenIntake(
+                            "A", blocks=[BlockIntake("A1", [SlideIntake("H&E", file_path)])]
+                        )
+                    ],
+                ),
+            )
+    finally:
+        engine.dispose()
+    code, output = invoke(settings, "backup", str(tmp_path / "backup"))
+    assert code == 0, output
+    assert "1 slide files the database names are outside the data directory" in output
+    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    assert manifest["outside_data_dir"] == [str(outside)]
+    assert "data/slides/kept/" + SAMPLE in {entry["path"] for entry in manifest["files"]}
