@@ -22,6 +22,7 @@ from services.errors import ServiceError
 from services.storage import PRIVATE_FILE_MODE, make_private_dir
 
 __all__ = [
+    "DATA_FOLDER",
     "MANIFEST_FORMAT",
     "MANIFEST_NAME",
     "BackupError",
@@ -30,6 +31,7 @@ __all__ = [
     "FileEntry",
     "LeftOut",
     "PrivateFolders",
+    "ProgressCallback",
     "copy_hashed",
     "hash_file",
     "safe_relative",
@@ -38,8 +40,15 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "manifest.json"
+DATA_FOLDER = "data"
+"""The data directory's files, in the backup, at their paths inside the data directory."""
 MANIFEST_FORMAT = "coupe-backup/1"
 _CHUNK_BYTES = 1024 * 1024
+
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``progress(stage, files_done, files_total)``; stage is "copying", "verifying" or
+"restoring"."""
 
 
 class BackupError(ServiceError):

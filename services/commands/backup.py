@@ -168,7 +168,7 @@ def restore(
     (COUPE_DATA_DIR, COUPE_DATABASE_URL): every file is checked against the manifest first,
     the schema is brought to this Coupe's newest, and the audit chain and counts are checked
     at the end."""
-    from services.backup import restore_backup
+    from services.backup_restore import restore_backup
 
     settings = _settings()
     console = Console(stderr=True)
