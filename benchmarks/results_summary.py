@@ -179,6 +179,11 @@ def serving_figures(report: dict[str, Any], source: str) -> list[Figure]:
          "tiles_per_s", "higher", None),
     ]  # fmt: skip
     for setup in setups:
+        shared = ", Redis tile cache"
+        if setup.endswith(shared):
+            # The same processes as another setup: only what sharing the cache changes.
+            figures += _shared_cache_figures(coupe_rows, setup, setup[: -len(shared)], when, source)
+            continue
         for scenario, what, unit, key, better, target_key in plan:
             row = coupe_rows.get((setup, scenario))
             if row is None or row.get(key) is None:
@@ -223,6 +228,28 @@ def serving_figures(report: dict[str, Any], source: str) -> list[Figure]:
                 )
             )
     return figures
+
+
+def _shared_cache_figures(
+    rows: dict[tuple[str, str], dict[str, Any]], setup: str, alone: str, when: Any, source: str
+) -> list[Figure]:
+    """Tiles rendered on the fly asked again, with the replicas sharing Redis and without."""
+    row, base = rows.get((setup, "on the fly, cached")), rows.get((alone, "on the fly, cached"))
+    if row is None or base is None:
+        return []
+    measures: list[tuple[str, str, str, Better]] = [
+        ("tiles_per_s", "throughput", "tiles/s", "higher"),
+        ("p99_ms", "p99 latency", "ms", "lower"),
+    ]
+    return [
+        figure(
+            benchmark="serving", name=f"on-the-fly tiles asked again, {what} ({setup})",
+            unit=unit, better=better, coupe=row[key], baseline=base[key],
+            baseline_name=f"Coupe {alone}, each process its own cache",
+            runs=min(row["runs"], base["runs"]), source=source, measured_at=when,
+        )
+        for key, what, unit, better in measures
+    ]  # fmt: skip
 
 
 def _summary_of_old(report: dict[str, Any]) -> list[dict[str, Any]]:

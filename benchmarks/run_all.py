@@ -6,8 +6,9 @@ fastest honest configuration with its baselines in the same run (see benchmarks/
 - tiling: 16000x12000 and 20000x15000 slides, Coupe against libvips dzsave (direct JPEG mode)
   and the codec floor, 3 rounds (``--repeats``), medians;
 - serving: 20 clients, pre-built and on-the-fly tiles, 2 API processes direct and 2 and 4
-  behind Caddy, against OpenSlide's DeepZoomGenerator server, 3 repeats, and a py-spy profile
-  of one API process during a pre-built pass;
+  behind Caddy (and 4 sharing the local Redis as their tile cache, database 15, if it
+  answers), against OpenSlide's DeepZoomGenerator server, 3 repeats, and a py-spy profile of
+  one API process during a pre-built pass;
 - assignment: the engine's rounds, a stored round at 10,000 cases, 100,000 cases, and claims
   on PostgreSQL;
 - claims_http: claims through the API on SQLite and PostgreSQL;
@@ -57,6 +58,9 @@ _BENCH_DIR = Path(__file__).resolve().parent
 _REPO_ROOT = _BENCH_DIR.parent
 RESULTS_DIR = _BENCH_DIR / "results"
 QUICK_DIR = _REPO_ROOT / ".coupe" / "bench-quick" / "results"
+TILE_CACHE_URL = "redis://127.0.0.1:6379/15"
+"""The Redis the serving benchmark's shared-cache setup uses (``COUPE_BENCH_TILE_CACHE_URL``
+overrides it): a database of its own, as the benchmark deletes Coupe's tile entries in it."""
 BENCHMARK_TIMEOUT_S = 1500.0
 """One benchmark stuck (a server that never answers) must not hold the whole run."""
 
@@ -68,6 +72,7 @@ class Options:
     out: Path
     repeats: int
     quick: bool
+    tile_cache_url: str | None = None
 
 
 def _tiling(o: Options) -> list[str]:
@@ -85,11 +90,12 @@ def _serving(o: Options) -> list[str]:
     except ProxyUnavailable as error:
         print(f"run_all: serving without a proxy: {error}", flush=True)
         proxy = []
+    shared = ["--tile-cache-url", o.tile_cache_url] if o.tile_cache_url else []
     if o.quick:
         sizes = ["--quick", "--clients", "4", "--requests", "40", "--profile", "3"]
         return ["benchmarks.serving", *sizes, "--processes", "2", *proxy, "--out", str(o.out)]
     return [
-        "benchmarks.serving", "--clients", "20", "--processes", "2,4", *proxy,
+        "benchmarks.serving", "--clients", "20", "--processes", "2,4", *proxy, *shared,
         "--repeats", str(o.repeats), "--profile", "15", "--out", str(o.out),
     ]  # fmt: skip
 
@@ -167,6 +173,22 @@ def ensure_claims_database() -> None:
         print(f"run_all: no PostgreSQL for the claim benchmarks ({error.orig})", flush=True)
     finally:
         engine.dispose()
+
+
+def reachable_tile_cache() -> str | None:
+    """The benchmark's Redis URL if a Redis answers there (else the setup is left out)."""
+    import redis
+
+    url = os.environ.get("COUPE_BENCH_TILE_CACHE_URL") or TILE_CACHE_URL
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+        return url
+    except redis.RedisError as error:
+        print(f"run_all: serving without the shared tile cache setup ({error})", flush=True)
+        return None
+    finally:
+        client.close()
 
 
 def _load() -> list[float]:
@@ -286,7 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--repeats must be at least 1")
     out: Path = (args.out or (QUICK_DIR if args.quick else RESULTS_DIR)).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    options = Options(out=out, repeats=args.repeats, quick=args.quick)
+    tile_cache = reachable_tile_cache() if "serving" in names and not args.quick else None
+    options = Options(out=out, repeats=args.repeats, quick=args.quick, tile_cache_url=tile_cache)
     about = machine()
     if {"assignment", "claims_http"} & set(names):
         ensure_claims_database()

@@ -4,11 +4,12 @@ Run ``python -m benchmarks.serving`` (``--quick`` for a smoke run on a small sli
 runs under uvicorn on 127.0.0.1 (a free port) with two server processes, as ``coupe serve`` runs
 it on this 2-core machine (one per core); ``--processes 2,4 --proxy caddy`` adds N
 single-process servers behind Caddy (``benchmarks/_proxy.py``), as a deployment runs them, and
-``--repeats`` medians over fresh servers. All on a temporary data folder with two slides
-showing the same generated Aperio SVS (``ensure_synthetic_slide``): one with a pre-built
-pyramid, one without (tiles rendered on the fly). The baseline, in the same run, is
-``benchmarks/_deepzoom_server.py``: OpenSlide's ``DeepZoomGenerator`` behind a minimal
-``ThreadingHTTPServer``. Both serve tile 254, overlap 1, JPEG Q75.
+``--repeats`` medians over fresh servers; ``--tile-cache-url redis://...`` adds the most
+processes once more sharing that Redis tile cache (COUPE_TILE_CACHE_URL). All on a temporary
+data folder with two slides showing the same generated Aperio SVS (``ensure_synthetic_slide``):
+one with a pre-built pyramid, one without (tiles rendered on the fly). The baseline, in the
+same run, is ``benchmarks/_deepzoom_server.py``: OpenSlide's ``DeepZoomGenerator`` behind a
+minimal ``ThreadingHTTPServer``. Both serve tile 254, overlap 1, JPEG Q75.
 
 Clients are ``--clients`` threads with one keep-alive connection each, on loopback, sharing one
 list of tile addresses: distinct addresses drawn at random from the three full-resolution-most
@@ -104,10 +105,13 @@ class Setup:
 
     processes: int
     proxy: str | None = None
+    tile_cache_url: str | None = None
+    """A Redis the processes share tiles rendered on the fly through (COUPE_TILE_CACHE_URL)."""
 
     @property
     def name(self) -> str:
-        return f"{self.proxy or 'direct'}, {self.processes} processes"
+        shared = ", Redis tile cache" if self.tile_cache_url else ""
+        return f"{self.proxy or 'direct'}, {self.processes} processes{shared}"
 
 
 @dataclass
@@ -370,7 +374,11 @@ def _rounded(value: float | None) -> float | None:
 
 @contextmanager
 def api_servers(setup: Setup, env: dict[str, str]) -> Iterator[ServerSet]:
-    """The API as ``setup`` says, until the ``with`` block ends."""
+    """The API as ``setup`` says, until the ``with`` block ends (its shared tile cache
+    emptied first: "uncached" means uncached in every repeat)."""
+    if setup.tile_cache_url is not None:
+        empty_tile_cache(setup.tile_cache_url)
+        env = {**env, "COUPE_TILE_CACHE_URL": setup.tile_cache_url}
     if setup.proxy is None:
         with direct(setup.processes, env=env) as servers:
             yield servers
@@ -379,6 +387,22 @@ def api_servers(setup: Setup, env: dict[str, str]) -> Iterator[ServerSet]:
             yield servers
     else:
         raise ValueError(f"unknown proxy {setup.proxy!r}; known: {', '.join(PROXIES)}")
+
+
+def empty_tile_cache(url: str) -> int:
+    """Delete Coupe's tile entries from the Redis at ``url``; how many there were."""
+    import redis
+
+    from services.shared_tile_cache import NAMESPACE
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=NAMESPACE + "*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        return len(keys)
+    finally:
+        client.close()
 
 
 def _profile_pass(
@@ -652,14 +676,21 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def parse_setups(processes: str, proxy: str | None) -> list[Setup]:
-    """``--processes 2,4 --proxy caddy`` -> direct 2 (for comparison), caddy 2, caddy 4."""
+def parse_setups(
+    processes: str, proxy: str | None, tile_cache_url: str | None = None
+) -> list[Setup]:
+    """``--processes 2,4 --proxy caddy`` -> direct 2 (for comparison), caddy 2, caddy 4; with
+    a tile cache URL, the most processes once more, sharing that cache."""
     counts = [int(part) for part in processes.split(",") if part.strip()]
     if not counts or min(counts) < 1:
         raise ValueError("--processes takes counts of at least 1, e.g. 2,4")
     if proxy is None:
-        return [Setup(count) for count in counts]
-    return [Setup(counts[0]), *(Setup(count, proxy) for count in counts)]
+        setups = [Setup(count) for count in counts]
+    else:
+        setups = [Setup(counts[0]), *(Setup(count, proxy) for count in counts)]
+    if tile_cache_url is not None:
+        setups.append(Setup(max(counts), proxy, tile_cache_url))
+    return setups
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -677,6 +708,11 @@ def main(argv: list[str] | None = None) -> int:
         "--proxy", choices=PROXIES, default=None,
         help="run the processes behind this proxy (plus the first count direct, to compare)",
     )  # fmt: skip
+    parser.add_argument(
+        "--tile-cache-url", metavar="REDIS_URL",
+        help="add a setup of the most processes sharing this Redis tile cache (its Coupe "
+        "tile entries are deleted before each repeat: use a Redis database of its own)",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=1, help="runs of each setup (medians)")
     parser.add_argument("--no-low-levels", action="store_true", help="skip the low-level passes")
     parser.add_argument(
@@ -687,7 +723,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=None, help="where slides are kept")
     args = parser.parse_args(argv)
     try:
-        setups = parse_setups(args.processes, args.proxy)
+        setups = parse_setups(args.processes, args.proxy, args.tile_cache_url)
     except ValueError as error:
         parser.error(str(error))
     if args.repeats < 1:
