@@ -329,6 +329,8 @@ def start_cluster(
                 str(BIN_DIR / "dask"),
                 "worker",
                 address,
+                "--nworkers",
+                "1",
                 "--nthreads",
                 "1",
                 "--name",

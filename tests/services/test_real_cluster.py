@@ -60,8 +60,9 @@ BUILD_TASK = "build_in_worker"
 KILL_SLIDE_PX = (24_000, 18_000)
 """Large enough that its build takes several seconds on one worker, so it can be killed
 partway."""
-RESTART_SLIDE_PX = (24_000, 16_000)
-"""Another slide (a dropped file already registered is a duplicate), as long to build."""
+RESTART_SLIDE_PX = (30_000, 22_000)
+"""Another slide (a file registered before is a duplicate), whose build outlasts a restart of
+``coupe serve`` (13,891 tiles)."""
 
 
 @dataclass
@@ -296,7 +297,7 @@ def test_a_backoffice_restarted_mid_job_lets_the_build_on_the_cluster_finish_the
         slide_id,
         timeout_s=90,
         what="the tiling job to be running",
-        ready=lambda job: job["status"] == "running" and 0 < job["progress"] <= 0.3,
+        ready=lambda job: job["status"] == "running" and 0 < job["progress"] <= 0.2,
     )
     deployment.restart_backoffice()
     restarted_s = time.monotonic() - started
@@ -319,7 +320,10 @@ def test_a_backoffice_restarted_mid_job_lets_the_build_on_the_cluster_finish_the
     # The first build, at least one refused while it held the pyramid, the one that found it
     # complete.
     builds = sum(deployment.cluster.task_prefixes()[BUILD_TASK].values()) - builds_before
-    assert builds >= 3, deployment.cluster.task_prefixes()[BUILD_TASK]
+    assert builds >= 3, (
+        f"{builds} build tasks: the first build ended before the restarted runner claimed the "
+        "job again, so this run did not test a build holding the pyramid"
+    )
     tiles = [p for p in paths.files_dir.rglob("*") if p.is_file() and p.suffix != ".json"]
     assert len(tiles) == job["tiles_total"] and paths.dzi.is_file()
     assert not (paths.directory / f".{paths.name}.building").exists()
