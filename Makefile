@@ -51,27 +51,29 @@ browser:
 			"(sudo apt-get install chromium to run them)"; \
 	fi
 
-# The deployment test (tests/docker) validates docker/compose.yaml with a real compose parser:
-# Debian's docker-compose, installed here like chromium (no Docker engine is needed or run).
+# The deployment test (tests/docker) validates docker/compose.yaml with a real compose parser
+# (Debian's docker-compose; no Docker engine is needed or run) and docker/Caddyfile with Caddy's
+# own; `make bench` puts the API processes behind that Caddy. Installed here like chromium.
 COMPOSE := /usr/bin/docker-compose
+CADDY := /usr/bin/caddy
 
 compose-parser:
-	@if [ -x $(COMPOSE) ]; then :; \
+	@if [ -x $(COMPOSE) ] && [ -x $(CADDY) ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		echo "Installing Debian's docker-compose to validate docker/compose.yaml"; \
+		echo "Installing Debian's docker-compose and caddy to check docker/"; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get install -y --no-install-recommends docker-compose \
-			|| { apt-get update && apt-get install -y --no-install-recommends docker-compose; }; \
+		apt-get install -y --no-install-recommends docker-compose caddy \
+			|| { apt-get update && apt-get install -y --no-install-recommends docker-compose caddy; }; \
 	else \
-		echo "$(COMPOSE) is absent and this is not root: the compose test will skip" \
-			"(sudo apt-get install docker-compose to run it)"; \
+		echo "$(COMPOSE) or $(CADDY) is absent and this is not root: the compose tests will skip" \
+			"(sudo apt-get install docker-compose caddy to run them)"; \
 	fi
 
 check: lint types test
 
 # Every benchmark, each beside its baseline from the same run: benchmarks/results/ and
 # benchmarks/RESULTS.md (see benchmarks/README.md).
-bench: $(STAMP) browser
+bench: $(STAMP) browser compose-parser
 	$(VENV)/bin/python -m benchmarks.run_all
 
 bench-tiling: $(STAMP)
