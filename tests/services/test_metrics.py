@@ -226,8 +226,10 @@ def test_quantiles_interpolate_within_the_bucket_as_prometheus_does() -> None:
 # --- From the database -------------------------------------------------------------------------
 
 
-def add_job(session: Session, status: JobStatus, *, took_s: float | None = None) -> None:
-    now = datetime.now(UTC)
+def add_job(
+    session: Session, status: JobStatus, *, took_s: float | None = None, finished_ago_s: float = 0
+) -> None:
+    now = datetime.now(UTC) - timedelta(seconds=finished_ago_s)
     started = now - timedelta(seconds=took_s) if took_s is not None else None
     session.add(
         TilingJob(
@@ -254,6 +256,7 @@ def test_jobs_assignments_sign_ins_and_the_audit_chain_come_from_the_database(
         add_job(session, JobStatus.DONE, took_s=20)
         add_job(session, JobStatus.DONE, took_s=400)
         add_job(session, JobStatus.FAILED, took_s=3)
+        add_job(session, JobStatus.DONE, took_s=9, finished_ago_s=2 * 3600)  # before the hour
     case = new_case(local, "HMC", file_path=Path("scans/elsewhere.svs"))  # scanned: assignable
     with Session(local.engine) as session:
         hmc01 = session.scalar(select(Pathologist.id).where(Pathologist.code == "HMC-01"))
@@ -272,16 +275,15 @@ def test_jobs_assignments_sign_ins_and_the_audit_chain_come_from_the_database(
     seal_pending(local.engine)
 
     samples = scrape(local)
-    for status, count in (("queued", 3), ("running", 1), ("done", 2), ("failed", 1)):
+    for status, count in (("queued", 3), ("running", 1), ("done", 3), ("failed", 1)):
         assert value(samples, "coupe_tiling_jobs", status=status) == count
-    duration = "coupe_tiling_job_duration_seconds"
-    assert value(samples, f"{duration}_count", outcome="done") == 2
-    assert value(samples, f"{duration}_sum", outcome="done") == pytest.approx(420, abs=0.01)
-    assert value(samples, f"{duration}_bucket", outcome="done", le="30.0") == 1
-    assert value(samples, f"{duration}_bucket", outcome="done", le="600.0") == 2
-    assert value(samples, f"{duration}_count", outcome="failed") == 1
-    assert value(samples, "coupe_assignments_total", kind="primary") == 1
-    assert value(samples, "coupe_assignments_total", kind="consult") == 0
+    assert value(samples, "coupe_tiling_jobs_finished_last_hour", outcome="done") == 2
+    assert value(samples, "coupe_tiling_jobs_finished_last_hour", outcome="failed") == 1
+    duration = "coupe_tiling_job_duration_last_hour_seconds"
+    assert value(samples, duration, quantile="0.5") == pytest.approx(20, abs=0.01)
+    assert value(samples, duration, quantile="1.0") == pytest.approx(400, abs=0.01)
+    assert 4 < value(samples, "coupe_tiling_job_longest_running_seconds") < 60
+    assert value(samples, "coupe_assignments_total") == 1
     assert value(samples, "coupe_sign_in_failures_total", reason="wrong_password") == 1
     assert value(samples, "coupe_sign_in_failures_total", reason="unknown_user") == 1
     assert value(samples, "coupe_sign_in_failures_recent") == 2
