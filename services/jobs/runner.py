@@ -166,7 +166,7 @@ class JobRunner:
                     if run.future is None and time.monotonic() >= run.retry_at_s:
                         run.future = self.executor.submit(self.task, *run.task_args)
                     if run.future is not None and run.future.done():
-                        outcome = self._finish(run)
+                        outcome = self._finish(run, run.future)
                         if outcome is not None:
                             del running[job_id]
                             if outcome:
@@ -246,14 +246,14 @@ class JobRunner:
             engine=self.engine, job_id=run.job_id, worker=self.worker_id, progress=progress
         )
 
-    def _finish(self, run: _Running) -> bool | None:
-        """Record the outcome of a finished task; False if it was cancelled (re-queued), None
-        (nothing recorded) if another build holds the pyramid: the task is to run again."""
-        assert run.future is not None
+    def _finish(self, run: _Running, future: JobFuture) -> bool | None:
+        """Record the outcome of ``run``'s finished task ``future``; False if it was cancelled
+        (re-queued), None (nothing recorded) if another build holds the pyramid: the task is
+        to run again."""
         error: str | None = None
         tiles_total = 0
         try:
-            tiles_total = int(run.future.result())
+            tiles_total = int(future.result())
         except CancelledError:
             self._release(run.job_id)
             return False
