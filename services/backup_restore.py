@@ -75,13 +75,26 @@ def _check_empty_data_dir(data_dir: Path, url: str) -> None:
     if not data_dir.is_dir():
         return
     allowed = _IGNORED_IN_EMPTY_DIR | _database_files(url, data_dir)
-    found = sorted(child.name for child in data_dir.iterdir() if child.name not in allowed)
+    # Folders without a file count as empty: a container image makes /data's mount points
+    # (pyramids/, import/, slides/) before any volume is mounted there.
+    found = sorted(
+        child.name
+        for child in data_dir.iterdir()
+        if child.name not in allowed and _holds_a_file(child)
+    )
     if found:
         shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
         raise BackupError(
             f"the data directory {data_dir} is not empty ({shown}): a backup restores into "
             "an empty data directory only (COUPE_DATA_DIR)"
         )
+
+
+def _holds_a_file(path: Path) -> bool:
+    """Whether ``path`` is a file, or a folder with a file somewhere below it."""
+    if not path.is_dir() or path.is_symlink():
+        return True
+    return any(not below.is_dir() for below in path.rglob("*"))
 
 
 def _check_backend(manifest: BackupManifest, url: str) -> None:

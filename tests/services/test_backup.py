@@ -286,10 +286,24 @@ def test_restore_refuses_a_data_dir_that_is_not_empty(
     target = settings_on(tmp_path / "in-use", None)
     target.data_dir.mkdir()
     (target.data_dir / "slides").mkdir()
+    (target.data_dir / "slides" / "old.svs").write_bytes(b"a slide of another installation")
     code, output = invoke(target, "restore", str(folder))
     assert code == 2
     assert "is not empty" in output and "slides" in output
     assert [p.name for p in target.data_dir.iterdir()] == ["slides"]
+
+
+def test_restore_takes_a_data_dir_of_empty_mount_points(
+    tmp_path: Path, sqlite_backup: tuple[Installation, Path]
+) -> None:
+    """A container's /data holds the empty folders its volumes are mounted on: still empty."""
+    _, folder = sqlite_backup
+    target = settings_on(tmp_path / "container-data", None)
+    for mount_point in ("pyramids", "import/ALR", "slides"):
+        (target.data_dir / mount_point).mkdir(parents=True)
+    code, output = invoke(target, "restore", str(folder))
+    assert code == 0, output
+    assert any((target.data_dir / "pyramids").iterdir())
 
 
 def test_restore_refuses_a_database_that_is_not_empty(
