@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.orm import Session
 
 from services.app import create_app
-from services.metrics import CoupeMetrics, quantile_from_buckets
+from services.metrics import CoupeMetrics, prepare_multiprocess_dir, quantile_from_buckets
 from services.settings import Settings
 from services.storage import pyramid_paths
 from tests.services.conftest import PASSWORD, ServiceHarness
@@ -40,6 +40,7 @@ from worklist.actor import Actor
 from worklist.audit import seal_pending
 from worklist.db import make_engine
 from worklist.enums import AssignmentKind, JobStatus, PyramidStatus, Role
+from worklist.migrate import upgrade_database
 from worklist.models import Pathologist, TilingJob
 from worklist.operations import assign_case, set_pyramid_status
 from worklist.region import default_region
@@ -320,6 +321,88 @@ def test_a_database_that_does_not_answer_gives_database_up_0_not_an_error(
 
 
 # --- Several server processes ------------------------------------------------------------------
+
+SERVER_PROCESS = """
+import sys
+from datetime import timedelta
+from pathlib import Path
+from services.metrics import CoupeMetrics
+from worklist.db import make_engine
+from worklist.migrate import upgrade_database
+
+engine = make_engine(sys.argv[1])
+metrics = CoupeMetrics(
+    engine=engine, sign_in_window=timedelta(minutes=15), multiprocess_dir=Path(sys.argv[2])
+)
+if sys.argv[3] == "serve":
+    for seconds in (0.002, 0.004, 0.03):
+        metrics.observe_tile(source="prebuilt", seconds=seconds)
+    metrics.observe_tile(source="rendered", seconds=0.08)
+else:
+    figures = metrics.live_figures()
+    print(figures.tiles_served, figures.tile_latency["prebuilt"].count,
+          figures.tile_latency["rendered"].count, figures.tile_latency["cache"].count)
+    sys.stdout.write(metrics.exposition().decode())
+engine.dispose()
+"""
+
+
+def test_metrics_written_by_several_processes_are_summed_by_any_of_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'coupe.db'}"
+    upgrade_database(url)
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
+
+    def process(role: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", SERVER_PROCESS, url, str(folder), role],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    process("serve")
+    process("serve")
+    first, _, text = process("read").partition("\n")
+    assert first.split() == ["8", "6", "2", "0"]
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert value(samples, "coupe_tiles_served_total", source="prebuilt") == 6
+    assert value(samples, "coupe_tile_latency_seconds_bucket", source="prebuilt", le="0.005") == 4
+    assert value(samples, "coupe_tile_latency_seconds_count", source="rendered") == 2
+    assert value(samples, "coupe_database_up") == 1  # the database figures once, not per process
+
+
+def test_each_coupe_serve_gets_a_fresh_metrics_folder_and_stale_ones_go(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    base = data_dir / "metrics"
+    host = socket.gethostname()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    stale = base / f"{host}-{dead}"  # a coupe serve of this host that stopped without cleaning
+    elsewhere = base / "another-host-1"  # a replica in another container: not ours to judge
+    mine_before = base / f"{host}-{os.getpid()}"  # this very name from an earlier life
+    for folder in (stale, elsewhere, mine_before):
+        folder.mkdir(parents=True)
+        (folder / "counter_1.db").write_bytes(b"old")
+    mine = prepare_multiprocess_dir(data_dir)
+    assert mine == mine_before.resolve()
+    assert list(mine.iterdir()) == []
+    assert not stale.exists()
+    assert (elsewhere / "counter_1.db").exists()
+    assert oct(mine.stat().st_mode & 0o777) == "0o700"
 
 
 def free_port() -> int:
