@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -376,13 +377,15 @@ class Backoffice:
 
 
 def start_backoffice(
-    processes: Processes, data_dir: Path, scheduler: str, **settings: str
+    processes: Processes, data_dir: Path, database_url: str, scheduler: str, **settings: str
 ) -> Backoffice:
-    """``coupe serve`` (one process) on ``data_dir`` with its tiling jobs on ``scheduler``;
-    ``settings`` are more ``COUPE_*`` variables. Returns once ``/health`` answers; close it."""
+    """``coupe serve`` (one process) on ``data_dir`` and ``database_url`` with its tiling jobs
+    on ``scheduler``; ``settings`` are more ``COUPE_*`` variables. Returns once ``/health``
+    answers; close it."""
     port = free_port()
     env = _clean_environment(
         COUPE_DATA_DIR=str(data_dir),
+        COUPE_DATABASE_URL=database_url,
         COUPE_DASK_SCHEDULER=scheduler,
         COUPE_SECRET_KEY="test-secret-key-not-for-production",
         COUPE_IMPORT_POLL_S="0.5",
@@ -419,6 +422,40 @@ def start_backoffice(
         http.close()
         raise
     return Backoffice("coupe-serve", base_url, http)
+
+
+# --- The database -------------------------------------------------------------------------------
+
+PG_ENV = "COUPE_TEST_DATABASE_URL"
+
+
+@contextmanager
+def deployment_database(data_dir: Path) -> Iterator[str]:
+    """The database URL of a deployment: a new schema in the PostgreSQL at
+    ``COUPE_TEST_DATABASE_URL`` (as in CI, and as docker/compose.yaml runs), dropped
+    afterwards; without it, the data folder's SQLite file."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from worklist.db import default_database_url
+
+    base = os.environ.get(PG_ENV)
+    if not base:
+        yield default_database_url(data_dir.resolve())
+        return
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    schema = f"coupe_cluster_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        try:
+            yield url.render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
 
 
 # --- Pyramids -----------------------------------------------------------------------------------

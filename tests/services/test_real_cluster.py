@@ -1,6 +1,8 @@
 """Tiling on a real dask cluster: ``dask scheduler`` and two ``dask worker --nthreads 1``
 started as separate commands on loopback (as ``docker/compose.yaml`` runs them), ``coupe
 serve`` pointed at them with ``COUPE_DASK_SCHEDULER``, and slides dropped in a scanner folder.
+The database is PostgreSQL (a schema of its own) when ``COUPE_TEST_DATABASE_URL`` is set, as in
+CI and in the compose deployment, else the data folder's SQLite file.
 
 Unlike the session's ``LocalCluster`` (``tests/conftest.py``, no retries), the scheduler keeps
 dask's default of three allowed failures, which is what moves the task of a worker that died
@@ -30,6 +32,7 @@ from tests.services.real_cluster_support import (
     Processes,
     RealCluster,
     compare_pyramids,
+    deployment_database,
     local_coupe_tile,
     start_backoffice,
     start_cluster,
@@ -103,7 +106,10 @@ class Deployment:
         self.processes.stop(self.backoffice.name)
         self.backoffice.close()
         self.backoffice = start_backoffice(
-            self.processes, self.settings.data_dir, self.cluster.address
+            self.processes,
+            self.settings.data_dir,
+            self.settings.resolved_database_url,
+            self.cluster.address,
         )
         self.headers = self.backoffice.sign_in(USERNAME, PASSWORD)
 
@@ -157,11 +163,12 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("real-cluster")
-    settings = Settings(data_dir=root / "data")
     with (
+        deployment_database(root / "data") as database_url,
         Processes.running(root / "logs") as processes,
         start_cluster(processes, root / "dask") as cluster,
     ):
+        settings = Settings(data_dir=root / "data", database_url=database_url)
         # While the workers start: the region and an account, as `coupe region import` and
         # `coupe admin create-user` would make them; `coupe serve` then finds the schema at head.
         prepare_storage(settings)
@@ -178,7 +185,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                     role=Role.LAB_MANAGER,
                 ),
             )
-            backoffice = start_backoffice(processes, settings.data_dir, cluster.address)
+            backoffice = start_backoffice(
+                processes, settings.data_dir, database_url, cluster.address
+            )
             deployment = Deployment(processes, cluster, backoffice, settings, engine, {})
             try:
                 cluster.wait_for_workers()
