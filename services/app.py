@@ -119,7 +119,10 @@ def _multiprocess_metrics_dir() -> Path | None:
     # prometheus-client's own variable: the library reads it when first imported, so it is
     # the one place this is configured, not a setting of ours.
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    return Path(folder) if folder else None
+    if not folder:
+        return None
+    make_private_dir(Path(folder))  # set by hand for one process, it may not exist yet
+    return Path(folder)
 
 
 def start_state(settings: Settings) -> AppState:
