@@ -412,6 +412,58 @@ def collect(results_dir: Path, benchmarks: Sequence[str] | None = None) -> list[
         if path is None or not path.exists():
             continue
         figures += reader(json.loads(path.read_text()), markdown_name)
+    floor_path, serving_path = results_dir / "serving-floor.json", results_dir / "serving.json"
+    wanted = benchmarks is None or "serving_floor" in benchmarks
+    if wanted and floor_path.exists() and serving_path.exists():
+        figures += floor_figures(
+            json.loads(floor_path.read_text()), json.loads(serving_path.read_text())
+        )
+    return figures
+
+
+FLOOR_SERVERS = {
+    "bare ASGI app, uvicorn 2 workers": "a bare ASGI app, uvicorn (reads the file, nothing else)",
+    "Caddy file_server": "Caddy file_server (Go, reads the file, nothing else)",
+}
+
+
+def floor_figures(floor: dict[str, Any], serving: dict[str, Any]) -> list[Figure]:
+    """Coupe's pre-built tiles (direct, 2 processes) against servers that only read the file:
+    how far above the floor its own path is (as the codec floor is for tiling)."""
+    rows = serving.get("summary") or _summary_of_old(serving)
+    coupe = next(
+        (r for r in rows if r["server"] == "coupe" and r["scenario"] == "pre-built, first request"
+         and r["setup"].startswith("direct")), None,
+    )  # fmt: skip
+    if coupe is None:
+        return []
+    figures = []
+    measures: list[tuple[str, str, str, Better]] = [
+        ("tiles_per_s", "throughput", "tiles/s", "higher"),
+        ("server_cpu_ms_per_tile", "server CPU per tile", "ms", "lower"),
+    ]
+    for floor_pass in floor.get("passes", []):
+        name = FLOOR_SERVERS.get(floor_pass["scenario"])
+        if name is None:
+            continue
+        for key, what, unit, better in measures:
+            if coupe.get(key) is None or floor_pass.get(key) is None:
+                continue
+            figures.append(
+                figure(
+                    benchmark="serving_floor",
+                    name=f"pre-built tiles, {what} ({coupe['setup']}) against "
+                    f"{floor_pass['scenario']}",
+                    unit=unit,
+                    better=better,
+                    coupe=coupe[key],
+                    baseline=floor_pass[key],
+                    baseline_name=name,
+                    runs=1,
+                    source="serving.md",
+                    measured_at=floor.get("date"),
+                )
+            )
     return figures
 
 

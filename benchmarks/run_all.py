@@ -9,6 +9,8 @@ fastest honest configuration with its baselines in the same run (see benchmarks/
   behind Caddy (and 4 sharing the local Redis as their tile cache, database 15, if it
   answers), against OpenSlide's DeepZoomGenerator server, 3 repeats, and a py-spy profile of
   one API process during a pre-built pass;
+- serving_floor: the same tiles from a bare ASGI app and from Caddy's file_server, the floor
+  under the serving figures (``benchmarks.serving_floor``);
 - assignment: the engine's rounds, a stored round at 10,000 cases, 100,000 cases, and claims
   on PostgreSQL;
 - claims_http: claims through the API on SQLite and PostgreSQL;
@@ -100,6 +102,12 @@ def _serving(o: Options) -> list[str]:
     ]  # fmt: skip
 
 
+def _serving_floor(o: Options) -> list[str]:
+    # Quick: enough tiles that the CPU clock (10 ms ticks) sees the servers' share.
+    size = ["--size", "8000x6000", "--requests", "1000", "--clients", "4"] if o.quick else []
+    return ["benchmarks.serving_floor", *size, "--out", str(o.out)]
+
+
 def _assignment(o: Options) -> list[str]:
     command = ["benchmarks.assignment", "--out", str(o.out)]
     if o.quick:
@@ -122,13 +130,14 @@ def _viewer_timings(o: Options) -> list[str]:
 BENCHMARKS: dict[str, Callable[[Options], list[str]]] = {
     "tiling": _tiling,
     "serving": _serving,
+    "serving_floor": _serving_floor,
     "assignment": _assignment,
     "claims_http": _claims_http,
     "viewer_timings": _viewer_timings,
 }
 """Each benchmark's ``python -m`` arguments, in the order they run."""
 SKIPPED_WHEN_QUICK = frozenset({"viewer_timings"})
-_MARKDOWN = {name: markdown for name, _, markdown, _ in SOURCES}
+_MARKDOWN = {name: markdown for name, _, markdown, _ in SOURCES} | {"serving_floor": "serving.md"}
 
 
 def machine() -> dict[str, Any]:
