@@ -258,11 +258,16 @@ def write_results(
     )  # fmt: skip
     (out / "RESULTS.json").write_text(json.dumps(report, indent=2) + "\n")
     link = os.path.relpath(out, results_md.parent).replace(os.sep, "/") + "/"
+    how = (
+        "`python -m benchmarks.run_all --quick` (a smoke run on small sizes, not results)"
+        if quick
+        else "`make bench` (`python -m benchmarks.run_all`)"
+    )
     header = [
         "# Benchmark results",
         "",
-        f"`make bench` (`python -m benchmarks.run_all{' --quick' if quick else ''}`) finished "
-        f"{now[:16].replace('T', ' ')} UTC in {_minutes(total_s)} (min:s). Every figure is "
+        f"{how} finished {now[:16].replace('T', ' ')} UTC in {_minutes(total_s)} (min:s). "
+        "Every figure is "
         "Coupe's median beside its baseline's median from the same run of that benchmark; "
         "**ratio** is how many times better Coupe is (above 1: better): baseline / Coupe "
         "where lower is better, Coupe / baseline where higher is better. A figure without a "
