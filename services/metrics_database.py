@@ -168,10 +168,14 @@ def _job_families(connection: Connection, now: datetime) -> Iterator[Metric]:
         for quantile in DURATION_QUANTILES:
             family.add_metric([repr(quantile)], _nearest_rank(durations, quantile))
         yield family
+    # Ordered, not min(): an aggregate skips the column's type, so SQLite's text would come back.
     oldest_start = connection.scalar(
-        select(func.min(TilingJob.started_at)).where(TilingJob.status == JobStatus.RUNNING)
+        select(TilingJob.started_at)
+        .where(TilingJob.status == JobStatus.RUNNING, TilingJob.started_at.is_not(None))
+        .order_by(TilingJob.started_at)
+        .limit(1)
     )
-    running_s = 0.0 if oldest_start is None else (now - _aware(oldest_start)).total_seconds()
+    running_s = 0.0 if oldest_start is None else (now - oldest_start).total_seconds()
     yield _gauge(
         "coupe_tiling_job_longest_running_seconds",
         "How long the longest-running tiling job has run (0 when none runs).",
@@ -183,13 +187,6 @@ def _nearest_rank(ordered: Sequence[float], quantile: float) -> float:
     """The ``quantile`` of ``ordered`` (sorted, not empty) by the nearest-rank rule."""
     rank = max(1, math.ceil(quantile * len(ordered)))
     return ordered[rank - 1]
-
-
-def _aware(moment: datetime | str) -> datetime:
-    # An aggregate over a UTCDateTime column comes back as the database's raw value.
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _audit_families(connection: Connection, now: datetime) -> Iterator[Metric]:
