@@ -4,9 +4,10 @@ serve`` pointed at them with ``COUPE_DASK_SCHEDULER``, and slides dropped in a s
 The database is PostgreSQL (a schema of its own) when ``COUPE_TEST_DATABASE_URL`` is set, as in
 CI and in the compose deployment, else the data folder's SQLite file.
 
-Unlike the session's ``LocalCluster`` (``tests/conftest.py``, no retries), the scheduler keeps
-dask's default of three allowed failures, which is what moves the task of a worker that died
-to another one.
+The pyramid is the one a local ``coupe tile`` builds, byte for byte; a worker SIGKILLed mid-job,
+or ``coupe serve`` restarted mid-job, leaves one job, done. Unlike the session's
+``LocalCluster`` (``tests/conftest.py``, no retries), the scheduler keeps dask's default of three
+allowed failures, which is what moves the task of a worker that died to another one.
 """
 
 from __future__ import annotations
