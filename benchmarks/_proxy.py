@@ -78,12 +78,15 @@ http://127.0.0.1:{listen_port} {{
 """
 
 
-def uvicorn_command(port: int, workers: int) -> list[str]:
-    """The API on ``port`` as the benchmark runs it: uvicorn, ``workers`` processes."""
+def uvicorn_command(port: int, workers: int, access_log: bool = False) -> list[str]:
+    """The API on ``port`` as the benchmark runs it: uvicorn, ``workers`` processes; with
+    ``access_log``, logging every request at info level as ``coupe serve`` does."""
+    logging = (
+        ["--log-level", "info"] if access_log else ["--log-level", "warning", "--no-access-log"]
+    )
     return [
         sys.executable, "-m", "uvicorn", "services.app:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--log-level", "warning", "--no-access-log", "--workers", str(workers),
+        "--host", "127.0.0.1", "--port", str(port), *logging, "--workers", str(workers),
     ]  # fmt: skip
 
 
@@ -111,14 +114,16 @@ def caddy_in_front(
 
 
 @contextmanager
-def behind_proxy(processes: int, *, env: dict[str, str]) -> Iterator[ServerSet]:
+def behind_proxy(
+    processes: int, *, env: dict[str, str], access_log: bool = False
+) -> Iterator[ServerSet]:
     """``processes`` single-process API servers and Caddy in front of them."""
     ports = [free_port() for _ in range(processes)]
     listen = free_port()
     with ExitStack() as stack:
         # One at a time: on two cores, starting four at once only makes each start slower.
         pids = [
-            stack.enter_context(running(uvicorn_command(port, 1), port, "/health", env))
+            stack.enter_context(running(uvicorn_command(port, 1, access_log), port, "/health", env))
             for port in ports
         ]
         proxy = stack.enter_context(caddy_in_front(listen, ports, env))
@@ -127,10 +132,11 @@ def behind_proxy(processes: int, *, env: dict[str, str]) -> Iterator[ServerSet]:
 
 
 @contextmanager
-def direct(processes: int, *, env: dict[str, str]) -> Iterator[ServerSet]:
+def direct(processes: int, *, env: dict[str, str], access_log: bool = False) -> Iterator[ServerSet]:
     """The API as one uvicorn with ``processes`` workers on one port (no proxy)."""
     port = free_port()
-    with running(uvicorn_command(port, processes), port, "/health", env) as pid:
+    command = uvicorn_command(port, processes, access_log)
+    with running(command, port, "/health", env) as pid:
         yield ServerSet(port=port, api_pids=(pid,), proxy_pid=None)
 
 

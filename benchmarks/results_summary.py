@@ -179,6 +179,10 @@ def serving_figures(report: dict[str, Any], source: str) -> list[Figure]:
          "tiles_per_s", "higher", None),
     ]  # fmt: skip
     for setup in setups:
+        logged = ", access log"
+        if setup.endswith(logged):
+            figures += _access_log_figures(coupe_rows, setup, setup[: -len(logged)], when, source)
+            continue
         shared = ", Redis tile cache"
         if setup.endswith(shared):
             # The same processes as another setup: only what sharing the cache changes.
@@ -246,6 +250,30 @@ def _shared_cache_figures(
             benchmark="serving", name=f"on-the-fly tiles asked again, {what} ({setup})",
             unit=unit, better=better, coupe=row[key], baseline=base[key],
             baseline_name=f"Coupe {alone}, each process its own cache",
+            runs=min(row["runs"], base["runs"]), source=source, measured_at=when,
+        )
+        for key, what, unit, better in measures
+    ]  # fmt: skip
+
+
+def _access_log_figures(
+    rows: dict[tuple[str, str], dict[str, Any]], setup: str, quiet: str, when: Any, source: str
+) -> list[Figure]:
+    """Pre-built tiles with uvicorn's access log on (as ``coupe serve`` runs) and off."""
+    row = rows.get((setup, "pre-built, first request"))
+    base = rows.get((quiet, "pre-built, first request"))
+    if row is None or base is None:
+        return []
+    measures: list[tuple[str, str, str, Better]] = [
+        ("tiles_per_s", "throughput", "tiles/s", "higher"),
+        ("p99_ms", "p99 latency", "ms", "lower"),
+        ("server_cpu_ms_per_tile", "API CPU per tile", "ms", "lower"),
+    ]
+    return [
+        figure(
+            benchmark="serving", name=f"pre-built tiles, {what} ({setup})",
+            unit=unit, better=better, coupe=row[key], baseline=base[key],
+            baseline_name=f"Coupe {quiet}, no access log",
             runs=min(row["runs"], base["runs"]), source=source, measured_at=when,
         )
         for key, what, unit, better in measures

@@ -98,6 +98,7 @@ def _serving(o: Options) -> list[str]:
         return ["benchmarks.serving", *sizes, "--processes", "2", *proxy, "--out", str(o.out)]
     return [
         "benchmarks.serving", "--clients", "20", "--processes", "2,4", *proxy, *shared,
+        "--access-log",
         "--repeats", str(o.repeats), "--profile", "15", "--out", str(o.out),
     ]  # fmt: skip
 

@@ -5,7 +5,8 @@ runs under uvicorn on 127.0.0.1 (a free port) with two server processes, as ``co
 it on this 2-core machine (one per core); ``--processes 2,4 --proxy caddy`` adds N
 single-process servers behind Caddy (``benchmarks/_proxy.py``), as a deployment runs them, and
 ``--repeats`` medians over fresh servers; ``--tile-cache-url redis://...`` adds the most
-processes once more sharing that Redis tile cache (COUPE_TILE_CACHE_URL). All on a temporary
+processes once more sharing that Redis tile cache (COUPE_TILE_CACHE_URL), ``--access-log`` the
+first direct setup once more logging every request as ``coupe serve`` does. All on a temporary
 data folder with two slides showing the same generated Aperio SVS (``ensure_synthetic_slide``):
 one with a pre-built pyramid, one without (tiles rendered on the fly). The baseline, in the
 same run, is ``benchmarks/_deepzoom_server.py``: OpenSlide's ``DeepZoomGenerator`` behind a
@@ -107,11 +108,14 @@ class Setup:
     proxy: str | None = None
     tile_cache_url: str | None = None
     """A Redis the processes share tiles rendered on the fly through (COUPE_TILE_CACHE_URL)."""
+    access_log: bool = False
+    """uvicorn logs every request (info level), as ``coupe serve`` runs it today."""
 
     @property
     def name(self) -> str:
         shared = ", Redis tile cache" if self.tile_cache_url else ""
-        return f"{self.proxy or 'direct'}, {self.processes} processes{shared}"
+        logged = ", access log" if self.access_log else ""
+        return f"{self.proxy or 'direct'}, {self.processes} processes{shared}{logged}"
 
 
 @dataclass
@@ -380,10 +384,10 @@ def api_servers(setup: Setup, env: dict[str, str]) -> Iterator[ServerSet]:
         empty_tile_cache(setup.tile_cache_url)
         env = {**env, "COUPE_TILE_CACHE_URL": setup.tile_cache_url}
     if setup.proxy is None:
-        with direct(setup.processes, env=env) as servers:
+        with direct(setup.processes, env=env, access_log=setup.access_log) as servers:
             yield servers
     elif setup.proxy == "caddy":
-        with behind_proxy(setup.processes, env=env) as servers:
+        with behind_proxy(setup.processes, env=env, access_log=setup.access_log) as servers:
             yield servers
     else:
         raise ValueError(f"unknown proxy {setup.proxy!r}; known: {', '.join(PROXIES)}")
@@ -677,10 +681,14 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def parse_setups(
-    processes: str, proxy: str | None, tile_cache_url: str | None = None
+    processes: str,
+    proxy: str | None,
+    tile_cache_url: str | None = None,
+    access_log: bool = False,
 ) -> list[Setup]:
     """``--processes 2,4 --proxy caddy`` -> direct 2 (for comparison), caddy 2, caddy 4; with
-    a tile cache URL, the most processes once more, sharing that cache."""
+    a tile cache URL, the most processes once more, sharing that cache; with ``access_log``,
+    the first direct setup once more, logging every request."""
     counts = [int(part) for part in processes.split(",") if part.strip()]
     if not counts or min(counts) < 1:
         raise ValueError("--processes takes counts of at least 1, e.g. 2,4")
@@ -690,6 +698,8 @@ def parse_setups(
         setups = [Setup(counts[0]), *(Setup(count, proxy) for count in counts)]
     if tile_cache_url is not None:
         setups.append(Setup(max(counts), proxy, tile_cache_url))
+    if access_log:
+        setups.append(Setup(counts[0], access_log=True))
     return setups
 
 
@@ -713,6 +723,10 @@ def main(argv: list[str] | None = None) -> int:
         help="add a setup of the most processes sharing this Redis tile cache (its Coupe "
         "tile entries are deleted before each repeat: use a Redis database of its own)",
     )  # fmt: skip
+    parser.add_argument(
+        "--access-log", action="store_true",
+        help="add the first direct setup once more with uvicorn's access log (coupe serve's)",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=1, help="runs of each setup (medians)")
     parser.add_argument("--no-low-levels", action="store_true", help="skip the low-level passes")
     parser.add_argument(
@@ -723,7 +737,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=None, help="where slides are kept")
     args = parser.parse_args(argv)
     try:
-        setups = parse_setups(args.processes, args.proxy, args.tile_cache_url)
+        setups = parse_setups(args.processes, args.proxy, args.tile_cache_url, args.access_log)
     except ValueError as error:
         parser.error(str(error))
     if args.repeats < 1:
