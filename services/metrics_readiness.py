@@ -112,12 +112,7 @@ def _check_runner(state: AppState) -> Check:
 
 
 def _runner_alive(state: AppState) -> bool:
-    alive = getattr(state.jobs, "alive", None)
-    if isinstance(alive, bool):
-        return alive
-    # Until JobRunner has a public `alive` (asked of its owner): its thread, read directly.
-    thread = getattr(state.jobs, "_thread", None)
-    return thread is not None and bool(thread.is_alive())
+    return state.jobs.alive
 
 
 def _held_elsewhere(lock: Path) -> bool:

@@ -295,6 +295,11 @@ class JobRunner:
             )
             self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the background thread runs: started, not stopped, not dead."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _loop(self) -> None:
         while not self._stopping.is_set():
             try:
