@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2 as httpx
+
+from tests.postgres_support import PG_ENV, postgres_schema
 
 __all__ = [
     "PG_ENV",
@@ -414,36 +415,19 @@ def start_backoffice(
 
 # --- The database -------------------------------------------------------------------------------
 
-PG_ENV = "COUPE_TEST_DATABASE_URL"
-
 
 @contextmanager
 def deployment_database(data_dir: Path) -> Iterator[str]:
     """The database URL of a deployment: a new schema in the PostgreSQL at
     ``COUPE_TEST_DATABASE_URL`` (as in CI, and as docker/compose.yaml runs), dropped
     afterwards; without it, the data folder's SQLite file."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     from worklist.db import default_database_url
 
-    base = os.environ.get(PG_ENV)
-    if not base:
+    if not os.environ.get(PG_ENV):
         yield default_database_url(data_dir.resolve())
         return
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    schema = f"coupe_cluster_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        try:
-            yield url.render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with postgres_schema("coupe_cluster") as url:
+        yield url
 
 
 # --- Pyramids -----------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import shutil
 import stat
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +18,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from services.app import create_app
@@ -30,6 +27,7 @@ from services.cli import build_cli
 from services.security import hash_password
 from services.settings import Settings
 from services.storage import pyramid_paths
+from tests.postgres_support import postgres_database
 from tests.services.conftest import PASSWORD, ServiceHarness
 from tests.services.tiling_jobs_support import new_case, sample_copy, slides_of
 from tiling.pyramid import build_pyramid
@@ -51,7 +49,6 @@ from worklist.operations import (
 from worklist.region import default_region
 from worklist.seeding import import_region
 
-PG_ENV = "COUPE_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 SAMPLE = "CMU-1-Small-Region.svs"
 OLD_REVISION = "0010"
@@ -69,27 +66,8 @@ def fresh_database(backend: str) -> Iterator[str | None]:
     if backend == "sqlite":
         yield None
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and PostgreSQL is required: {PG_ENV} is not set")
-        pytest.skip(f"{PG_ENV} is not set; PostgreSQL tests skipped")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    name = f"coupe_backup_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and PostgreSQL is required: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database("coupe_backup") as url:
+        yield url
 
 
 def settings_on(data_dir: Path, database_url: str | None) -> Settings:

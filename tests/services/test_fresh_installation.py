@@ -9,55 +9,28 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
 
 from services.app import create_app
 from services.settings import Settings
+from tests.postgres_support import postgres_schema
 from worklist.db import make_engine, read_session
 from worklist.models import AuditEvent, Department, Pathologist
 from worklist.region import default_region_path
 
-PG_ENV = "COUPE_TEST_DATABASE_URL"
 PASSWORD = "lantaarnpaal-gieter-97"
 COUPE = [str(Path(sys.executable).with_name("coupe"))]  # the installed console script
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and PostgreSQL is required: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def empty_schema_url() -> Iterator[str]:
-    base = os.environ.get(PG_ENV)
-    if not base:
-        _unavailable(f"{PG_ENV} is not set")
-        return
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    schema = f"coupe_fresh_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        _unavailable(f"PostgreSQL unreachable: {exc}")
-        return
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("coupe_fresh") as url:
+        yield url
 
 
 def coupe(url: str, data_dir: Path, *args: str, stdin: str = "") -> str:

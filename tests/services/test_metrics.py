@@ -14,7 +14,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,13 +22,14 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.app import create_app
 from services.metrics import CoupeMetrics, prepare_multiprocess_dir, quantile_from_buckets
 from services.settings import Settings
 from services.storage import pyramid_paths
+from tests.postgres_support import postgres_schema
 from tests.services.conftest import PASSWORD, ServiceHarness
 from tests.services.tiling_jobs_support import new_case
 from tests.services.worklist_api_support import first_slide
@@ -50,7 +50,6 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 LOOPBACK = ("127.0.0.1", 50000)
 TOKEN = "scrape-token-for-tests"
-PG_ENV = "COUPE_TEST_DATABASE_URL"
 SERVE_START_TIMEOUT_S = 120  # two workers importing everything on a busy 2-core machine
 
 
@@ -85,22 +84,8 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and PostgreSQL is required: {PG_ENV} is not set")
-        pytest.skip(f"{PG_ENV} is not set")
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    schema = f"coupe_metrics_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("coupe_metrics") as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,17 +7,14 @@ PostgreSQL fails the PostgreSQL tests instead of skipping them.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine
 
+from tests.postgres_support import postgres_schema
 from worklist.actor import Actor
 from worklist.db import default_database_url, make_engine
 from worklist.enums import Priority, Role
@@ -26,7 +23,6 @@ from worklist.operations import BlockIntake, CaseIntake, SlideIntake, SpecimenIn
 from worklist.region import parse_region
 from worklist.seeding import ImportSummary, import_region
 
-PG_ENV = "COUPE_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 SMALL_REGION = """
@@ -85,40 +81,14 @@ PATHOLOGIST = Actor(user_id="patholoog", role=Role.PATHOLOGIST, site="HMC")
 NOW = datetime(2025, 3, 12, 9, 0, tzinfo=UTC)
 
 
-def _postgres_unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and PostgreSQL is required: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]:
     """A URL of a fresh, empty database of the parametrised backend."""
     if request.param == "sqlite":
         yield default_database_url(tmp_path)  # type: ignore[arg-type]
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        _postgres_unavailable(f"{PG_ENV} is not set; PostgreSQL tests skipped")
-        return
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    schema = f"coupe_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        _postgres_unavailable(
-            f"PostgreSQL at {make_url(base).render_as_string()} unreachable: {exc}"
-        )
-        return
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
