@@ -482,7 +482,10 @@ def measure(
             return [prefix + address for address in addresses]
 
         for repeat in range(repeats):
-            for number, setup in enumerate(setups):
+            # Each repeat starts at the next setup: the machine's load drifts over minutes, and
+            # a fixed order would give the same setup the same moment of every repeat.
+            shift = repeat % len(setups)
+            for setup in [*setups[shift:], *setups[:shift]]:
                 with api_servers(setup, env) as servers:
                     auth = {"Authorization": f"Bearer {sign_in(servers.port)}"}
                     # Warm up (imports, slides opened), as a viewer's first request does; with
@@ -499,7 +502,7 @@ def measure(
                         ("on the fly, uncached", rendered_id, high),
                         ("on the fly, cached", rendered_id, high),
                     ]
-                    if low_levels and repeat == 0 and number == 0:
+                    if low_levels and repeat == 0 and setup == setups[0]:
                         plan.append(("on the fly, low levels, cold", rendered_id, low))
                     for scenario, slide_id, addresses in plan:
                         passes.append(
