@@ -73,7 +73,9 @@ check: lint types test
 
 # Every benchmark, each beside its baseline from the same run: benchmarks/results/ and
 # benchmarks/RESULTS.md (see benchmarks/README.md).
+# py-spy profiles the serving benchmark's API process (a measuring tool, not a dependency).
 bench: $(STAMP) browser compose-parser
+	$(VENV)/bin/python -m pip install --quiet py-spy
 	$(VENV)/bin/python -m benchmarks.run_all
 
 bench-tiling: $(STAMP)

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     (default: the project's ``benchmarks/results``).
     ``COUPE_IMPORT_POLL_S``: how often the scanner folders are looked at, and how long a new
     file must stay unchanged before it is imported (default 5).
+    ``COUPE_TILING_PARALLEL_JOBS``: how many tiling jobs run at once on the dask cluster
+    (default 1: the local cluster's two worker processes share the machine's cores with the
+    API; on a cluster, about one per worker).
     ``COUPE_JOB_POLL_S``: how often the tiling job runner looks for queued jobs that nobody
     announced, e.g. from another server process (default 2).
     ``COUPE_MAX_UPLOAD_BYTES``: the largest slide file an upload accepts (default 20 GiB).
@@ -102,6 +105,7 @@ class Settings(BaseSettings):
     benchmark_results_dir: Path | None = None
     import_poll_s: float = 5.0
     job_poll_s: float = 2.0
+    tiling_parallel_jobs: int = Field(default=1, ge=1)
     max_upload_bytes: int = 20 * 1024**3
     pyramid_quota_gb_per_department: float | None = Field(default=None, ge=0)
     max_slide_pixels: int | None = Field(default=DEFAULT_MAX_SLIDE_PIXELS, ge=1)

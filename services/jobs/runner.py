@@ -97,7 +97,7 @@ class JobRunner:
         settings: Settings,
         executor: JobExecutor | None = None,
         task: Callable[[str, str, str, str], int] | None = None,
-        max_parallel: int = 1,
+        max_parallel: int | None = None,
         heartbeat_s: float = HEARTBEAT_S,
         stale_after_s: float = STALE_AFTER_S,
     ) -> None:
@@ -110,7 +110,8 @@ class JobRunner:
         )
         # By default the build holds the slide to the service's caps, like the probe does.
         self.task = task or functools.partial(build_in_worker, limits=settings.slide_limits)
-        self.max_parallel = max_parallel
+        # By default as many builds at once as COUPE_TILING_PARALLEL_JOBS says.
+        self.max_parallel = max_parallel or settings.tiling_parallel_jobs
         self.heartbeat_s = heartbeat_s
         self.stale_after_s = stale_after_s
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
