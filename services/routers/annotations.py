@@ -9,7 +9,8 @@ Edits never lose each other: every answer that shows one annotation carries its 
 (``"3"``: its version), and ``PATCH`` and ``DELETE`` need it back in ``If-Match``. If the
 annotation changed meanwhile the request is refused with 409, naming the current version;
 without ``If-Match`` it is refused with 422. Only the author, a lab manager or an
-administrator may change or delete one (403 otherwise, and the attempt is audited).
+administrator may change or delete one (403 otherwise, and the attempt is audited). A
+signed-out case's annotations are read-only: any change is refused with 409 and audited.
 
 Reading annotations shows patient data: it is audited once per sign-in session and slide,
 as opening the slide is (whichever of descriptor, tile or annotations comes first); what is
@@ -75,7 +76,8 @@ _WRITE_RESPONSES: dict[int | str, dict[str, object]] = {
     409: {
         "model": ErrorBody,
         "description": "The annotation changed since you read it (the detail names its "
-        "version now); or the slide has no image, or all the annotations it may have.",
+        "version now); or the slide has no image, or all the annotations it may have; or "
+        "its case is signed out (its annotations are read-only).",
     },
     410: {"model": ErrorBody, "description": "The slide file has vanished: its size is unknown."},
     422: {"model": ErrorBody, "description": "Invalid geometry or class, or no If-Match."},

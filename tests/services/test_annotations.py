@@ -28,7 +28,7 @@ from tiling.samples import ensure_synthetic_slide
 from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.enums import AuditOutcome, Role
-from worklist.models import Annotation, AuditEvent
+from worklist.models import Annotation, AuditEvent, Slide
 from worklist.operations.notes import add_annotation
 from worklist.region import default_region
 from worklist.seeding import import_region
@@ -540,6 +540,60 @@ def test_a_deleted_annotation_leaves_the_listing_but_not_the_trail(
     assert stale_attempt.outcome is AuditOutcome.MINOR_FAILURE
     assert deletion.outcome is AuditOutcome.SUCCESS
     assert json.loads(deletion.detail)["annotation_id"] == gone["id"]
+
+
+REPORT = {"macroscopy": "", "microscopy": "", "conclusion": "Tubulair adenoom."}
+
+
+def sign_out(service: ServiceHarness, who: Person, slide_id: int) -> None:
+    """``who`` claims the slide's case, writes its report and signs it out."""
+    with read_session(service.engine) as session:
+        case_id = session.get_one(Slide, slide_id).block.specimen.case_id
+    assert post(service, f"/cases/{case_id}/claim", who, None).status_code == 200
+    report = service.client.put(f"/cases/{case_id}/report", json=REPORT, headers=who.headers)
+    assert report.status_code == 200, report.text
+    signed = post(service, f"/cases/{case_id}/sign-out", who, None)
+    assert signed.status_code == 200, signed.text
+
+
+def test_a_signed_out_case_s_annotations_are_read_only(
+    service: ServiceHarness, mulder: Person, slide_id: int
+) -> None:
+    made = draw(service, slide_id, mulder, label="front")
+    sign_out(service, mulder, slide_id)
+    before = audit_events(service, "slide.annotate")
+    # Shown as before, to everyone who may see the case.
+    assert [a["id"] for a in listed(service, slide_id, mulder)["items"]] == [made["id"]]
+    one = service.client.get(path_of(slide_id, made["id"]), headers=mulder.headers)
+    assert one.status_code == 200 and one.headers["ETag"] == '"1"'
+    # No change by anyone, not even its author or a lab manager: 409 saying why.
+    boss = manager(service)
+    answers = [
+        post(service, path_of(slide_id), mulder, {"geojson": SQUARE}),
+        patch(service, slide_id, mulder, made, label="moved"),
+        patch(service, slide_id, boss, made, label="moved"),
+        delete(service, slide_id, mulder, made["id"], 1),
+        delete(service, slide_id, boss, made["id"], 1),
+        delete(service, slide_id, mulder, made["id"], 5),  # stale too: signed out comes first
+    ]
+    for answer in answers:
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["error"] == "invalid_transition"
+        assert "is signed out: its annotations are read-only" in answer.json()["detail"]
+    # Nothing changed, and every attempt is on the trail as a refusal against the case.
+    with read_session(service.engine) as session:
+        rows = list(session.scalars(select(Annotation).where(Annotation.slide_id == slide_id)))
+    assert [(a.id, a.label, a.version, a.deleted_at) for a in rows] == [
+        (made["id"], "front", 1, None)
+    ]
+    refusals = (
+        audit_events(service, "slide.annotate")[len(before) :]
+        + audit_events(service, "slide.annotation.update")
+        + audit_events(service, "slide.annotation.delete")
+    )
+    assert [(e.outcome, e.slide_id, e.case_id is not None) for e in refusals] == [
+        (AuditOutcome.MINOR_FAILURE, slide_id, True)
+    ] * 6
 
 
 def test_annotation_access(service: ServiceHarness, mulder: Person, slide_id: int) -> None:

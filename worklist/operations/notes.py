@@ -4,7 +4,8 @@ Annotations are edited and deleted under optimistic concurrency: the caller name
 ``version`` it read, and a stale one is refused (409 over HTTP) instead of overwriting the
 other editor's change. Only the author, a lab manager or an administrator may change one;
 every change and every refused attempt is audited, and a deleted annotation stays in the
-database, marked deleted, so the trail can still name it.
+database, marked deleted, so the trail can still name it. A signed-out case's annotations
+are read-only (:class:`SignedOutError`): they are what the signed report was made on.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from sqlalchemy.orm import Session
 
 from worklist.actor import Actor
 from worklist.db import read_session, run_in_transaction
-from worklist.enums import AuditAction
+from worklist.enums import AuditAction, CaseStatus
 from worklist.errors import (
     ConcurrentUpdateError,
     NotFoundError,
     NotPermittedError,
+    SignedOutError,
     ValidationError,
     WorklistError,
 )
@@ -81,7 +83,8 @@ def add_annotation(
 
     The geometry is checked against ``bounds`` (the slide's level-0 size; None: finiteness
     only) and ``rules`` (:mod:`worklist.geojson`); the slide keeps at most
-    ``rules.max_per_slide`` annotations (:class:`AnnotationQuotaError` beyond).
+    ``rules.max_per_slide`` annotations (:class:`AnnotationQuotaError` beyond); a slide
+    of a signed-out case takes none (:class:`SignedOutError`, audited as refused).
     """
     rules = rules or AnnotationRules()
     rules.check_class(class_name)
@@ -91,6 +94,7 @@ def add_annotation(
         # The slide's row lock (PostgreSQL; SQLite's write lock) keeps two concurrent
         # annotations from both taking the slide's last place.
         slide = _get_slide(session, slide_id, lock=True)
+        refuse_annotating_signed_out(slide.block.specimen.case)
         held = session.scalar(
             select(func.count())
             .select_from(Annotation)
@@ -118,7 +122,9 @@ def add_annotation(
         )
         return annotation.id
 
-    return run_audited(engine, actor, ANNOTATE_EVENT, work, action=AuditAction.CREATE, now=now)
+    return _run_on_annotation(
+        engine, actor, ANNOTATE_EVENT, AuditAction.CREATE, slide_id, work, now
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,19 @@ class AnnotationChange:
         return [
             name for name in ("label", "class_name", "geojson") if getattr(self, name) is not None
         ]
+
+
+def refuse_annotating_signed_out(case: Case) -> None:
+    """Raise :class:`SignedOutError` (409 over HTTP) if ``case`` is signed out: its
+    annotations are what the signed report was made on, so none is added, edited or deleted
+    after it (an addendum is text; the annotations stay as they were). Checked before who
+    may change the annotation or which version it is at: "signed out" is what to know."""
+    if case.status is CaseStatus.SIGNED_OUT:
+        raise SignedOutError(
+            case.accession_number,
+            "annotated",
+            f"case {case.accession_number!r} is signed out: its annotations are read-only",
+        )
 
 
 def may_change_annotation(actor: Actor, author: str) -> bool:
@@ -158,8 +177,9 @@ def update_annotation(
 
     Refused, and recorded as refused: by someone who may not change it
     (:class:`NotPermittedError`, see :func:`may_change_annotation`) and from a stale read
-    (:class:`ConcurrentUpdateError`, naming the current version). A new geometry is checked
-    as :func:`add_annotation` checks one.
+    (:class:`ConcurrentUpdateError`, naming the current version), and on a signed-out case
+    (:func:`refuse_annotating_signed_out`). A new geometry is checked as
+    :func:`add_annotation` checks one.
     """
     rules = rules or AnnotationRules()
     fields = change.changed_fields()
@@ -240,6 +260,7 @@ def _annotation_to_change(
     ).scalar_one_or_none()
     if annotation is None or annotation.slide_id != slide_id or annotation.deleted_at is not None:
         raise NotFoundError("annotation", annotation_id)
+    refuse_annotating_signed_out(_case_of_slide(session, slide_id))
     if not may_change_annotation(actor, annotation.author):
         raise NotPermittedError(
             f"annotation {annotation_id} is {annotation.author}'s: only its author or a lab "
