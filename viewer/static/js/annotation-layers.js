@@ -1,7 +1,8 @@
 // What the annotations look like on the main viewer: Annotorious' layer for regions
 // (rectangles, polygons; reshaped with its handles) and the mark layer for points and lines,
 // both in slide level-0 pixels and both redrawn through the viewer's transform, so they stay
-// on the tissue under pan, zoom and rotation. One `AnnotationLayers` per viewer.
+// on the tissue under pan, zoom and rotation. One `AnnotationLayers` per viewer; Annotorious'
+// bundle is loaded once, after the first tile (`annotoriousLoaded`, `afterFirstTile`).
 
 /* global AnnotoriousOSD */
 
@@ -151,4 +152,48 @@ export class AnnotationLayers {
   centre() {
     return this.marks.centre();
   }
+}
+
+let annotorious = null;
+
+/**
+ * Annotorious' bundle (700 kB of script), loaded once, when the first slide is on screen:
+ * parsed before it, it would hold up the first tile. Its global is `AnnotoriousOSD`.
+ */
+export function annotoriousLoaded() {
+  annotorious ??= new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = "/static/vendor/annotorious/annotorious-openseadragon.js";
+    script.addEventListener("load", () => resolve());
+    script.addEventListener("error", () => {
+      annotorious = null; // the next slide tries again
+      reject(new Error("The annotation tools could not be loaded; reload the page to try again."));
+    });
+    document.head.append(script);
+  });
+  return annotorious;
+}
+
+/**
+ * `work()` once the viewer has drawn a tile of what it opened (or after `fallbackMs`). The
+ * annotation layer's WebGL renderer takes the main thread for a moment as it starts; started
+ * after the first tile, the pathologist sees tissue first and the annotations a moment later.
+ */
+export function afterFirstTile(viewer, work, fallbackMs = 1500) {
+  let done = false;
+  let timer = null;
+  const run = () => {
+    if (done) return;
+    done = true;
+    viewer.removeHandler("tile-drawn", run);
+    clearTimeout(timer);
+    requestAnimationFrame(() => work()); // after the frame with the tile is on screen
+  };
+  const image = viewer.world.getItemAt(0);
+  if (image && image.getFullyLoaded()) {
+    run();
+    return;
+  }
+  viewer.addHandler("tile-drawn", run);
+  timer = setTimeout(run, fallbackMs);
 }

@@ -2,18 +2,26 @@
 // or with annotation-marks.js (point, line), stored through the API as GeoJSON in slide
 // level-0 pixels, listed in the panel with their class, label and author, edited (reshaped in
 // the viewer; label and class in the panel) and deleted with the version read (If-Match), so
-// two editors never overwrite each other unknowingly.
+// two editors never overwrite each other unknowingly. A signed-out case's annotations are
+// read-only (the API refuses a change with 409): still shown and selectable, without the
+// drawing tools or the reshape, edit and delete buttons.
 
 import { api, ApiError, el } from "/static/js/api.js";
 import {
   caseReady,
   firstTileShown,
+  onCaseChanged,
   onPointerModeChange,
   onSlideOpened,
+  reloadCase,
   requestPointerMode,
 } from "/static/js/case.js";
 import { displayOfFeature, featureFromDrawing, TOOLS } from "/static/js/annotation-geometry.js";
-import { AnnotationLayers } from "/static/js/annotation-layers.js";
+import {
+  afterFirstTile,
+  AnnotationLayers,
+  annotoriousLoaded,
+} from "/static/js/annotation-layers.js";
 import { AnnotationList } from "/static/js/annotation-list.js";
 import { allItems, problemOf, say, statusRegion } from "/static/js/panel-kit.js";
 
@@ -28,6 +36,7 @@ const TOOL_HINTS = {
 // Colours that stand out on H&E and on brown IHC stains; one per configured class, in order.
 const PALETTE = ["#ffd400", "#00e0ff", "#39ff14", "#ff4fd8", "#ff8c00", "#ffffff", "#b388ff"];
 const NO_CLASS_COLOUR = "#00e0ff";
+const READ_ONLY_NOTE = "This case is signed out: annotations are read-only.";
 
 const panel = document.getElementById("annotations-panel");
 
@@ -41,6 +50,7 @@ const state = {
   tool: null,
   pointerOwner: "navigate",
   visible: true,
+  readOnly: false, // the case is signed out
   records: new Map(), // the viewer's id -> {annotation (API), display}
   pending: new Map(), // the viewer's id of a shape being saved -> its save
   queues: new Map(), // the viewer's id -> the last write queued for it (writes in order)
@@ -53,6 +63,7 @@ function colourOf(className) {
 
 function mayChange(annotation) {
   const { me } = state;
+  if (state.readOnly) return false;
   return me.username === annotation.author || me.role === "lab_manager" || me.role === "admin";
 }
 
@@ -72,6 +83,8 @@ function slideSize() {
 const status = statusRegion("Annotation status");
 const toolButtons = new Map();
 const hint = el("p", { class: "panel-hint", id: "annotation-tool-hint" });
+const readOnlyNote = el("p", { class: "panel-hint", id: "annotation-read-only", hidden: true });
+let drawing = null; // the tools and the fields of new annotations, hidden when read-only
 const centrePoint = el(
   "button",
   { type: "button", hidden: true, onclick: () => placePointAtCentre() },
@@ -122,8 +135,9 @@ function buildPanel() {
     toolButtons.set(tool, button);
     toolbar.append(button);
   }
-  panel.replaceChildren(
-    el("h2", { id: "annotations-heading" }, "Annotations"),
+  drawing = el(
+    "div",
+    { class: "annotation-drawing" },
     toolbar,
     hint,
     centrePoint,
@@ -139,6 +153,11 @@ function buildPanel() {
       el("label", { for: "new-annotation-label" }, "Label of new annotations"),
       labelInput,
     ),
+  );
+  panel.replaceChildren(
+    el("h2", { id: "annotations-heading" }, "Annotations"),
+    readOnlyNote,
+    drawing,
     el(
       "div",
       { class: "field field-inline" },
@@ -202,6 +221,20 @@ onPointerModeChange((owner) => {
   }
   applyTool();
 });
+
+/** Read-only once the case is signed out (on opening it, or after a sign-out on this page). */
+function lockWhenSignedOut(detail) {
+  const readOnly = detail.status === "signed_out";
+  if (readOnly === state.readOnly) return;
+  state.readOnly = readOnly;
+  if (readOnly && state.tool) chooseTool(null);
+  if (readOnly && state.layers) state.layers.deselect();
+  drawing.hidden = readOnly;
+  readOnlyNote.hidden = !readOnly;
+  readOnlyNote.textContent = readOnly ? READ_ONLY_NOTE : "";
+  list.editing = null; // an open edit form closes: nothing can be saved any more
+  list.show(state.records);
+}
 
 function setVisible(visible) {
   state.visible = visible;
@@ -326,6 +359,11 @@ function patch(id, body) {
 }
 
 async function afterRefusal(error) {
+  if (error instanceof ApiError && error.status === 409 && error.body?.error === "invalid_transition") {
+    say(status, problemOf(error), { error: true }); // signed out meanwhile (another page)
+    await reloadCase().catch(() => {}); // its onCaseChanged makes the panel read-only
+    return;
+  }
   const stale = error instanceof ApiError && error.status === 409;
   const message = stale
     ? "Someone changed this annotation meanwhile; the list now shows theirs. Try again."
@@ -443,6 +481,8 @@ async function start() {
     panel.hidden = true; // the case page says why the case cannot be shown
     return;
   }
+  lockWhenSignedOut(context.detail); // before the first tile: no tools offered meanwhile
+  onCaseChanged(lockWhenSignedOut);
   await firstTileShown; // tissue first: see case.js
   state.me = context.me;
   try {
@@ -468,50 +508,6 @@ async function start() {
       if (attach(viewer)) showAll();
     });
   });
-}
-
-let annotorious = null;
-
-/**
- * Annotorious' bundle (700 kB of script), loaded once, when the first slide is on screen:
- * parsed before it, it would hold up the first tile. Its global is `AnnotoriousOSD`.
- */
-function annotoriousLoaded() {
-  annotorious ??= new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = "/static/vendor/annotorious/annotorious-openseadragon.js";
-    script.addEventListener("load", () => resolve());
-    script.addEventListener("error", () => {
-      annotorious = null; // the next slide tries again
-      reject(new Error("The annotation tools could not be loaded; reload the page to try again."));
-    });
-    document.head.append(script);
-  });
-  return annotorious;
-}
-
-/**
- * `work()` once the viewer has drawn a tile of what it opened (or after `fallbackMs`). The
- * annotation layer's WebGL renderer takes the main thread for a moment as it starts; started
- * after the first tile, the pathologist sees tissue first and the annotations a moment later.
- */
-function afterFirstTile(viewer, work, fallbackMs = 1500) {
-  let done = false;
-  let timer = null;
-  const run = () => {
-    if (done) return;
-    done = true;
-    viewer.removeHandler("tile-drawn", run);
-    clearTimeout(timer);
-    requestAnimationFrame(() => work()); // after the frame with the tile is on screen
-  };
-  const image = viewer.world.getItemAt(0);
-  if (image && image.getFullyLoaded()) {
-    run();
-    return;
-  }
-  viewer.addHandler("tile-drawn", run);
-  timer = setTimeout(run, fallbackMs);
 }
 
 start();
