@@ -130,3 +130,44 @@ def test_a_signed_out_case_shows_its_annotations_read_only(
     assert [(a["id"], a["label"], a["version"]) for a in slide_annotations(api, slide["id"])] == [
         (made["id"], "invasive front", 1)
     ]
+
+
+def test_a_sign_out_elsewhere_turns_a_refused_edit_into_a_read_only_panel(
+    signed_in_page: Callable[..., Page], api_as: Callable[[str], ApiClient]
+) -> None:
+    api = api_as(PATHOLOGIST)
+    case = primary_cases(api, own_department=True)[0]
+    slide = first_slide(api, case["id"])
+    code, made = api.post(
+        f"/slides/{slide['id']}/annotations",
+        {"label": "margin", "geojson": rectangle(slide["width_px"], slide["height_px"])},
+    )
+    assert code == 201, made
+    page = signed_in_page(PATHOLOGIST)
+    open_case(page, case["id"])
+    panel = page.get_by_role("region", name="Annotations")
+    item = annotation_item(page, "margin")
+    expect(item.get_by_role("button", name="Edit")).to_be_visible()
+
+    # Signed out in another window meanwhile: this page's edit is refused, and says why.
+    code, report = api.put(
+        f"/cases/{case['id']}/report",
+        {"macroscopy": "", "microscopy": "", "conclusion": "Geen afwijkingen."},
+    )
+    assert code == 200, report
+    code, state = api.post(f"/cases/{case['id']}/sign-out")
+    assert code == 200 and state["status"] == "signed_out", state
+    item.get_by_role("button", name="Edit").click()
+    form = item.get_by_role("form", name="Edit annotation")
+    form.get_by_label("Label").fill("margin, re-read")
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status", name="Annotation status")).to_contain_text(
+        "is signed out: its annotations are read-only"
+    )
+    expect(panel).to_contain_text(READ_ONLY)
+    expect(panel.get_by_role("toolbar", name="Drawing tools")).to_have_count(0)
+    expect(item.get_by_role("form", name="Edit annotation")).to_have_count(0)
+    expect(item.get_by_role("button", name="Edit")).to_have_count(0)
+    expect(item).to_contain_text("margin")
+    [kept] = slide_annotations(api, slide["id"])
+    assert (kept["label"], kept["version"]) == ("margin", 1)

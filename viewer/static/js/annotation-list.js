@@ -176,7 +176,8 @@ export class AnnotationList {
           this.editing = null; // the list drawn after the save shows the item again
           const change = { label: label.value.trim(), class_name: choice.value };
           if (!(await this.callbacks.onEdit(id, change))) {
-            this.editing = id; // refused: the form again, with the values read now
+            // refused: the form again, with the values read now (none if it is read-only now)
+            if (this.callbacks.mayChange(annotation)) this.editing = id;
             this.show(this.records);
           }
           this.items.querySelector(`li[data-id="${CSS.escape(id)}"]`)?.focus();
