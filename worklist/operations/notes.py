@@ -32,7 +32,7 @@ from worklist.errors import (
 from worklist.geojson import AnnotationRules, SlideBounds, validate_geojson
 from worklist.models import Annotation, Block, Case, Comment, Slide, Specimen
 from worklist.operations._audited import Recorder, run_audited
-from worklist.operations._common import utc_now
+from worklist.operations._common import lock_case, utc_now
 from worklist.operations._refusals import audit_refusal
 
 T = TypeVar("T")
@@ -94,7 +94,6 @@ def add_annotation(
         # The slide's row lock (PostgreSQL; SQLite's write lock) keeps two concurrent
         # annotations from both taking the slide's last place.
         slide = _get_slide(session, slide_id, lock=True)
-        refuse_annotating_signed_out(slide.block.specimen.case)
         held = session.scalar(
             select(func.count())
             .select_from(Annotation)
@@ -142,11 +141,14 @@ class AnnotationChange:
         ]
 
 
-def refuse_annotating_signed_out(case: Case) -> None:
-    """Raise :class:`SignedOutError` (409 over HTTP) if ``case`` is signed out: its
+def refuse_annotating_signed_out(session: Session, case_id: int) -> None:
+    """Raise :class:`SignedOutError` (409 over HTTP) if case ``case_id`` is signed out: its
     annotations are what the signed report was made on, so none is added, edited or deleted
-    after it (an addendum is text; the annotations stay as they were). Checked before who
-    may change the annotation or which version it is at: "signed out" is what to know."""
+    after it (an addendum is text; the annotations stay as they were). Checked first, before
+    which annotation, who may change it or which version it is at: "signed out" is what to
+    know. The case's row is locked, as sign-out locks it, so a change and a sign-out at the
+    same moment are one after the other: never a change after the signature."""
+    case = lock_case(session, case_id)
     if case.status is CaseStatus.SIGNED_OUT:
         raise SignedOutError(
             case.accession_number,
@@ -260,7 +262,6 @@ def _annotation_to_change(
     ).scalar_one_or_none()
     if annotation is None or annotation.slide_id != slide_id or annotation.deleted_at is not None:
         raise NotFoundError("annotation", annotation_id)
-    refuse_annotating_signed_out(_case_of_slide(session, slide_id))
     if not may_change_annotation(actor, annotation.author):
         raise NotPermittedError(
             f"annotation {annotation_id} is {annotation.author}'s: only its author or a lab "
@@ -284,7 +285,9 @@ def _run_on_annotation(
     now: datetime | None,
 ) -> T:
     """:func:`run_audited` for an annotation: a refusal is recorded against the slide and its
-    case (found first), so the audit review sees whose data the attempt was about."""
+    case (found first), so the audit review sees whose data the attempt was about. The one
+    place every annotation change passes, so the signed-out rule is checked here
+    (:func:`refuse_annotating_signed_out`)."""
     with read_session(engine) as session:
         case_id = session.scalar(
             select(Specimen.case_id)
@@ -294,6 +297,15 @@ def _run_on_annotation(
         )
     if case_id is None:
         raise NotFoundError("slide", slide_id)
+    found_case_id: int = case_id  # narrowed, for the closure
+
+    def transaction(session: Session) -> T:
+        refuse_annotating_signed_out(session, found_case_id)
+        recorder = Recorder(
+            session, actor=actor, event_type=event_type, action=action, moment=utc_now(now)
+        )
+        return work(session, recorder)
+
     with audit_refusal(
         engine=engine,
         actor=actor,
@@ -303,15 +315,7 @@ def _run_on_annotation(
         slide_id=slide_id,
         now=now,
     ):
-        return run_in_transaction(
-            engine,
-            lambda session: work(
-                session,
-                Recorder(
-                    session, actor=actor, event_type=event_type, action=action, moment=utc_now(now)
-                ),
-            ),
-        )
+        return run_in_transaction(engine, transaction)
 
 
 def record_access(
