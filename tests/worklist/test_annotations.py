@@ -14,8 +14,14 @@ from sqlalchemy.orm import Session
 
 from tests.worklist.conftest import MANAGER, NOW, PATHOLOGIST, Factory
 from worklist.actor import Actor
-from worklist.enums import AuditOutcome, Role
-from worklist.errors import ConcurrentUpdateError, NotFoundError, NotPermittedError, ValidationError
+from worklist.enums import AuditOutcome, CaseStatus, Role
+from worklist.errors import (
+    ConcurrentUpdateError,
+    NotFoundError,
+    NotPermittedError,
+    SignedOutError,
+    ValidationError,
+)
 from worklist.geojson import AnnotationRules, SlideBounds
 from worklist.migrate import alembic_config, upgrade_engine
 from worklist.models import Annotation, AuditEvent, Slide
@@ -245,3 +251,25 @@ def test_migration_0008_keeps_existing_annotations(engine: Engine, slide_id: int
         )
         == 2
     )
+
+
+def test_a_signed_out_case_s_annotations_are_read_only(engine: Engine, slide_id: int) -> None:
+    annotation_id = annotate(engine, slide_id, label="invasive front")
+    with Session(engine) as session, session.begin():
+        slide = session.get_one(Slide, slide_id)
+        case = slide.block.specimen.case
+        # The status sign-out leaves (its own tests are in test_reports): the rule reads it.
+        case.status = CaseStatus.SIGNED_OUT
+    edit: dict[str, Any] = {"engine": engine, "slide_id": slide_id, "annotation_id": annotation_id}
+    with pytest.raises(SignedOutError, match="signed out: its annotations are read-only"):
+        annotate(engine, slide_id)
+    with pytest.raises(SignedOutError):
+        update_annotation(
+            **edit, actor=PATHOLOGIST, expected_version=1, change=AnnotationChange(label="x")
+        )
+    with pytest.raises(SignedOutError):  # a manager too, and before the version is looked at
+        delete_annotation(**edit, actor=MANAGER, expected_version=7)
+    row = stored(engine, annotation_id)
+    assert (row.label, row.version, row.deleted_at) == ("invasive front", 1, None)
+    with Session(engine) as session:
+        assert session.scalars(select(Annotation.id)).all() == [annotation_id]
