@@ -249,6 +249,7 @@ const measure = createMeasureTool({
   getMpp: () => mppOf(opened?.slide),
   readout: $("measurement"),
 });
+onPointerModeChange(() => measure.toolChanged()); // the centre cross shows while the tool is on
 
 async function openSlide(slide) {
   const token = (openToken += 1);

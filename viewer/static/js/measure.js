@@ -2,8 +2,18 @@
 // slide's mpp. Both ends are kept in image coordinates (slide level-0 pixels), converted from
 // the screen through OpenSeadragon's viewport, so the length is right at any zoom and rotation
 // and the line stays on the tissue when the view moves.
+//
+// From the keyboard (the slide viewer focused, the tool on): a cross marks the centre of the
+// view; Enter or Space puts the line's start there, the arrow keys pan the slide under it, and
+// a second Enter or Space puts the end there. The length is announced in the readout (a live
+// region) only then, not on every pan, so a screen reader reads it once.
+
+import { addListedOnly } from "/static/js/shortcuts.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
+const POINT_KEYS = ["Enter", " "];
+// Half the length of each arm of the centre cross, in screen pixels.
+const CROSS_ARM_PX = 12;
 
 /** A measured length as shown: µm with one decimal below 1 mm, else mm with three. */
 export function formatMeasurement(lengthUm) {
@@ -29,17 +39,59 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
   svg.setAttribute("aria-hidden", "true");
   const line = document.createElementNS(SVG_NS, "line");
   line.setAttribute("class", "measure-line");
-  svg.append(line);
+  const cross = document.createElementNS(SVG_NS, "g");
+  cross.setAttribute("class", "measure-crosshair");
+  // Each arm twice: a wide light stroke under a dark one, visible on tissue and on glass.
+  for (const layer of ["measure-crosshair-halo", "measure-crosshair-arm"]) {
+    for (const [dx, dy] of [[1, 0], [0, 1]]) {
+      const arm = document.createElementNS(SVG_NS, "line");
+      arm.setAttribute("class", layer);
+      arm.dataset.dx = String(dx);
+      arm.dataset.dy = String(dy);
+      cross.append(arm);
+    }
+  }
+  svg.append(line, cross);
   viewer.element.append(svg);
+  addListedOnly({
+    label: "Enter or Space",
+    description:
+      "Measuring tool, slide viewer focused: set the line's start at the centre cross, pan, " +
+      "then set its end (Esc cancels)",
+    after: "m",
+  });
 
   let start = null;
   let end = null;
+  // True between the keyboard's first and second point: the end follows the view's centre.
+  let pendingFromKeyboard = false;
 
   function toImage(position) {
     return viewer.viewport.viewerElementToImageCoordinates(position);
   }
 
+  function centreInImage() {
+    // The target centre: where the view is going, so a key pressed mid-animation counts.
+    return viewer.viewport.viewportToImageCoordinates(viewer.viewport.getCenter());
+  }
+
+  function drawCross() {
+    svg.classList.toggle("is-active", isActive());
+    const x = viewer.element.clientWidth / 2;
+    const y = viewer.element.clientHeight / 2;
+    for (const arm of cross.children) {
+      const dx = Number(arm.dataset.dx) * CROSS_ARM_PX;
+      const dy = Number(arm.dataset.dy) * CROSS_ARM_PX;
+      arm.setAttribute("x1", String(x - dx));
+      arm.setAttribute("y1", String(y - dy));
+      arm.setAttribute("x2", String(x + dx));
+      arm.setAttribute("y2", String(y + dy));
+    }
+  }
+
   function draw() {
+    drawCross();
+    if (pendingFromKeyboard) end = centreInImage();
     if (!start || !end) {
       svg.classList.remove("has-line");
       return;
@@ -67,8 +119,49 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
     readout.dataset.lengthPx = lengthPx.toFixed(2);
   }
 
+  function forgetReadout() {
+    delete readout.dataset.lengthUm;
+    delete readout.dataset.lengthPx;
+  }
+
+  function cancelPending() {
+    if (!pendingFromKeyboard) return;
+    pendingFromKeyboard = false;
+    start = null;
+    end = null;
+    readout.textContent = "Measurement cancelled.";
+    draw();
+  }
+
+  function placePointFromKeyboard() {
+    if (!pendingFromKeyboard) {
+      start = centreInImage();
+      end = start;
+      pendingFromKeyboard = true;
+      forgetReadout();
+      readout.textContent =
+        "Line started at the centre cross: pan with the arrow keys, then press Enter for its end.";
+      draw();
+      return;
+    }
+    pendingFromKeyboard = false;
+    end = centreInImage();
+    draw();
+    report();
+  }
+
+  // On the viewer's element, before the page's shortcuts (the document) see the key.
+  viewer.element.addEventListener("keydown", (event) => {
+    if (!isActive() || event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return;
+    if (POINT_KEYS.includes(event.key)) {
+      event.preventDefault(); // Space would scroll the page
+      placePointFromKeyboard();
+    }
+  });
+
   viewer.addHandler("canvas-press", (event) => {
     if (!isActive()) return;
+    pendingFromKeyboard = false; // the mouse takes over a line the keyboard began
     start = toImage(event.position);
     end = start;
     draw();
@@ -87,16 +180,23 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
     report();
   });
   viewer.addHandler("update-viewport", draw);
+  viewer.addHandler("resize", draw);
 
   return {
+    /** Show or hide the centre cross as the tool turns on or off; leaving drops a half line. */
+    toolChanged() {
+      if (!isActive()) cancelPending();
+      draw();
+    },
+
     /** Forget the line (another slide was opened). */
     clear() {
+      pendingFromKeyboard = false;
       start = null;
       end = null;
       draw();
       readout.textContent = "";
-      delete readout.dataset.lengthUm;
-      delete readout.dataset.lengthPx;
+      forgetReadout();
     },
   };
 }

@@ -15,9 +15,23 @@ export function addShortcut({ key, keys = [key], label, description, run }) {
   shortcuts.push({ keys, label: label ?? keys.join(" or "), description, run });
 }
 
-/** Shortcuts handled elsewhere that the table lists too (OpenSeadragon's own keys). */
-export function addListedOnly({ label, description }) {
-  shortcuts.push({ keys: [], label, description, run: null });
+/**
+ * Shortcuts handled elsewhere that the table lists too (OpenSeadragon's own keys, a tool's keys
+ * on the viewer). `after`: the label of the row to list it under, when that row is added later
+ * (a tool made before the page's list); unknown or absent, it goes last.
+ */
+export function addListedOnly({ label, description, after = null }) {
+  shortcuts.push({ keys: [], label, description, run: null, after });
+}
+
+/** The rows in the table's order: each `after` row moved under the row it names. */
+function listed() {
+  const rows = shortcuts.filter((shortcut) => !shortcut.after);
+  for (const shortcut of shortcuts.filter((row) => row.after)) {
+    const anchor = rows.findIndex((row) => row.label === shortcut.after);
+    rows.splice(anchor === -1 ? rows.length : anchor + 1, 0, shortcut);
+  }
+  return rows;
 }
 
 function typing(target) {
@@ -48,7 +62,7 @@ function onKeyDown(event) {
 export function installShortcuts(tbody) {
   document.addEventListener("keydown", onKeyDown);
   tbody.replaceChildren(
-    ...shortcuts.map((shortcut) => {
+    ...listed().map((shortcut) => {
       const row = document.createElement("tr");
       const key = document.createElement("td");
       const kbd = document.createElement("kbd");
