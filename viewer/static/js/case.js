@@ -11,11 +11,13 @@ import { prefetchCase, thumbnailUrl } from "/static/js/prefetch.js";
 import { addListedOnly, addShortcut, installShortcuts } from "/static/js/shortcuts.js";
 import { createSideBySide } from "/static/js/side-by-side.js";
 import {
+  attachProblemNote,
   attachScaleBar,
   createViewer,
   markTimings,
   rotationDegrees,
   setRotationDegrees,
+  unopenableSlideText,
   zoomToFullResolution,
 } from "/static/js/viewer.js";
 
@@ -191,7 +193,16 @@ function showStrip(slides) {
                 },
                 slide.withdrawn_at
                   ? el("span", { class: "thumb-missing" }, "withdrawn")
-                  : el("img", { src: thumbnailUrl(slide.id), alt: "", loading: "lazy" }),
+                  : el("img", {
+                      src: thumbnailUrl(slide.id),
+                      alt: "",
+                      loading: "lazy",
+                      // No file to show (missing, damaged): say so instead of a blank square.
+                      onerror: (event) =>
+                        event.target.replaceWith(
+                          el("span", { class: "thumb-missing" }, "cannot be opened"),
+                        ),
+                    }),
                 el("span", { class: "thumb-name" }, slideName(slide)),
                 // Scanned after the case was signed out: the pathologist may owe an addendum.
                 // (The overdue flag's look: the app's one "needs you" badge.)
@@ -242,7 +253,8 @@ function mppOf(metadata) {
   return { x: metadata.mpp_x_um, y: metadata.mpp_y_um ?? metadata.mpp_x_um };
 }
 
-attachScaleBar(mainViewer, mainViewer.element, () => opened?.mppUm ?? null);
+const scaleBar = attachScaleBar(mainViewer, mainViewer.element, () => opened?.mppUm ?? null);
+const problemNote = attachProblemNote(mainViewer);
 const measure = createMeasureTool({
   viewer: mainViewer,
   isActive: () => pointerMode === "measure",
@@ -267,11 +279,13 @@ async function openSlide(slide) {
   } catch {
     // OpenSeadragon's own message names its source object ("Unable to open [object Object]");
     // the server says why in words (pyramid still building, file vanished, no access).
-    const why = await api(slide.dzi_url).then(
-      () => "the viewer could not read its descriptor",
-      (error) => error.message,
+    const refusal = await api(slide.dzi_url).then(
+      () => null,
+      (error) => error,
     );
-    if (token === openToken) status.textContent = `The slide ${slideName(slide)} cannot be opened: ${why}`;
+    if (token !== openToken) return;
+    problemNote.show(unopenableSlideText(refusal));
+    scaleBar.update(); // no image: no scale bar left over from the slide before
     return;
   }
   const details = await metadata;

@@ -183,3 +183,65 @@ export function markTimings(viewer) {
     if (event.fullyLoaded) performance.mark("coupe:field-complete");
   });
 }
+
+/**
+ * A note over `viewer` that says in words why no slide is shown (`show(text)`), in place of
+ * OpenSeadragon's own message ("Unable to open [object Object]"), which gives no reason a
+ * pathologist can act on. An alert: a screen reader says it at once. Hidden again on the
+ * next slide that opens.
+ */
+export function attachProblemNote(viewer) {
+  const note = document.createElement("p");
+  note.className = "error-message viewer-problem";
+  note.setAttribute("role", "alert");
+  note.setAttribute("aria-label", "Slide cannot be opened");
+  note.hidden = true;
+  // Positioned from here (CSSOM, allowed by the CSP): over the viewer, above its canvas.
+  Object.assign(note.style, {
+    position: "absolute",
+    top: "1rem",
+    left: "1rem",
+    right: "1rem",
+    zIndex: "3",
+    margin: "0",
+  });
+  viewer.element.append(note);
+  viewer.addHandler("open", () => {
+    note.hidden = true;
+    note.textContent = "";
+  });
+  return {
+    element: note,
+    show(text) {
+      const own = viewer.container.querySelector(".openseadragon-message");
+      if (own) own.style.display = "none";
+      note.textContent = text;
+      note.hidden = false;
+    },
+  };
+}
+
+const ASK_FOR_RESCAN = "Ask the lab to rescan it.";
+// The API's error codes for a file that is there but cannot be read (services/errors.py).
+const DAMAGED_CODES = new Set(["unsupported_slide", "slide_unreadable", "tiling_error"]);
+
+/**
+ * Why a slide cannot be opened, in the words a pathologist acts on, from the API's refusal of
+ * its descriptor (`error`: an ApiError, or null when the descriptor came but the viewer could
+ * not read it). The server's own words follow, for the lab.
+ */
+export function unopenableSlideText(error) {
+  const code = error?.body?.error;
+  const server = error?.status && error.message ? ` (The server says: ${error.message})` : "";
+  let why = "the server refused it.";
+  if (!error) why = "the viewer could not read its descriptor. Try reloading the page.";
+  else if (code === "slide_file_missing") {
+    why = `its file is missing from the slide store. ${ASK_FOR_RESCAN}`;
+  } else if (DAMAGED_CODES.has(code)) why = `its file is damaged or cannot be read. ${ASK_FOR_RESCAN}`;
+  else if (code === "slide_withdrawn") why = "it was withdrawn by the lab.";
+  else if (error.status === 404) why = "it has not been scanned yet.";
+  else if (error.status === 403) why = "its case is not yours to see.";
+  else if (error.status === 0) why = "the server cannot be reached. Check the connection and try again.";
+  else if (error.status >= 500) why = "the server could not answer. Try again in a moment.";
+  return `This slide cannot be opened: ${why}${server}`;
+}
