@@ -90,6 +90,8 @@ def test_measure_a_line_from_the_keyboard(
     page.keyboard.press("m")
     measure = page.get_by_role("button", name="Measure")
     expect(measure).to_have_attribute("aria-pressed", "true")
+    # Announced, since the focus stays on the viewer and not on the button.
+    expect(page.get_by_role("status").filter(has_text="press Enter or Space")).to_be_visible()
     cross = viewer.locator(".measure-crosshair")
     expect(cross).to_be_visible()
     # The cross is at the middle of the viewer.

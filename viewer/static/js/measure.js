@@ -65,6 +65,7 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
   let end = null;
   // True between the keyboard's first and second point: the end follows the view's centre.
   let pendingFromKeyboard = false;
+  let wasActive = false;
 
   function toImage(position) {
     return viewer.viewport.viewerElementToImageCoordinates(position);
@@ -185,7 +186,16 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
   return {
     /** Show or hide the centre cross as the tool turns on or off; leaving drops a half line. */
     toolChanged() {
-      if (!isActive()) cancelPending();
+      const active = isActive();
+      if (!active) cancelPending();
+      // Said once as the tool turns on: a keyboard user has the focus on the viewer, not on
+      // the button whose state changed.
+      if (active && !wasActive) {
+        forgetReadout();
+        readout.textContent =
+          "Measuring: drag a line, or press Enter or Space to start one at the centre cross.";
+      }
+      wasActive = active;
       draw();
     },
 
