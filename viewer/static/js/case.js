@@ -197,10 +197,11 @@ function showStrip(slides) {
                       src: thumbnailUrl(slide.id),
                       alt: "",
                       loading: "lazy",
-                      // No file to show (missing, damaged): say so instead of a blank square.
+                      // No file to draw it from (missing, damaged): say so, not a blank
+                      // square. Only "no preview": a pre-built pyramid may still open.
                       onerror: (event) =>
                         event.target.replaceWith(
-                          el("span", { class: "thumb-missing" }, "cannot be opened"),
+                          el("span", { class: "thumb-missing" }, "no preview"),
                         ),
                     }),
                 el("span", { class: "thumb-name" }, slideName(slide)),
