@@ -108,6 +108,12 @@ def test_a_slide_that_cannot_be_opened_says_why_and_the_others_still_open(
         "This slide cannot be opened: its file is missing from the slide store. "
         "Ask the lab to rescan it."
     )
+    # Nothing can be drawn meanwhile: it would land on the slide open before.
+    tools = page.get_by_role("toolbar", name="Drawing tools")
+    expect(tools).to_be_hidden()
+    expect(
+        page.get_by_text("No slide is open: annotations are drawn on an open slide.")
+    ).to_be_visible()
     # OpenSeadragon's own "Unable to open [object Object]" is not shown instead.
     expect(viewer.get_by_text("Unable to open")).to_be_hidden()
     # The strip says there is no preview, instead of a blank thumbnail.
@@ -131,6 +137,7 @@ def test_a_slide_that_cannot_be_opened_says_why_and_the_others_still_open(
     expect(note).to_be_hidden()
     expect(page.locator(".scale-bar")).to_be_visible(timeout=30_000)
     expect(page.locator("#viewer-slide-name")).to_have_text(other_name)
+    expect(tools).to_be_visible()  # a slide again: its drawing tools again
     deadline = time.monotonic() + 30
     while tissue_fraction(viewer.screenshot()) <= 0.05:
         assert time.monotonic() < deadline, "the other slide showed no tissue in 30 s"

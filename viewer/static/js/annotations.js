@@ -12,6 +12,7 @@ import {
   firstTileShown,
   onCaseChanged,
   onPointerModeChange,
+  onSlideClosed,
   onSlideOpened,
   reloadCase,
   requestPointerMode,
@@ -234,6 +235,20 @@ function lockWhenSignedOut(detail) {
   readOnlyNote.textContent = readOnly ? READ_ONLY_NOTE : "";
   list.editing = null; // an open edit form closes: nothing can be saved any more
   list.show(state.records);
+}
+
+/** No slide in the viewer: no tools, no list, and late answers for the last one dropped. */
+function closeSlide() {
+  state.generation += 1;
+  if (state.tool) chooseTool(null);
+  if (state.layers) state.layers.destroy();
+  state.layers = null;
+  state.slide = null;
+  state.records = new Map();
+  list.editing = null;
+  list.show(state.records);
+  drawing.hidden = true;
+  say(status, "No slide is open: annotations are drawn on an open slide.");
 }
 
 function setVisible(visible) {
@@ -483,6 +498,8 @@ async function start() {
   }
   lockWhenSignedOut(context.detail); // before the first tile: no tools offered meanwhile
   onCaseChanged(lockWhenSignedOut);
+  // At once, not after the first tile: a slide that cannot be opened may come before any.
+  onSlideClosed(closeSlide);
   await firstTileShown; // tissue first: see case.js
   state.me = context.me;
   try {
@@ -493,6 +510,7 @@ async function start() {
   }
   fillClasses();
   onSlideOpened(({ viewer, slide }) => {
+    drawing.hidden = state.readOnly; // a slide again: its tools, unless signed out
     if (state.layers && state.layers.viewer !== viewer) {
       state.layers.destroy(); // its viewer is gone: nothing may draw into it meanwhile
       state.layers = null;

@@ -72,6 +72,14 @@ export function onSlideOpened(callback) {
   if (opened) callback(opened);
 }
 
+const closeListeners = [];
+
+/** `callback()` when the main viewer holds no slide any more (the one chosen could not be
+ * opened): nothing may be drawn or measured on the slide that was open before. */
+export function onSlideClosed(callback) {
+  closeListeners.push(callback);
+}
+
 const modeListeners = [];
 let pointerMode = "navigate";
 
@@ -285,6 +293,8 @@ async function openSlide(slide) {
       (error) => error,
     );
     if (token !== openToken) return;
+    opened = null;
+    for (const callback of closeListeners) callback();
     problemNote.show(unopenableSlideText(refusal));
     scaleBar.update(); // no image: no scale bar left over from the slide before
     return;
