@@ -108,12 +108,13 @@ def _display(url: str) -> str:
 @dataclass
 class SharedTileCacheStats:
     """What the cache did since it was made (for tests and measurements): tiles found, not
-    found, stored, found after waiting for another's render; Redis errors; calls skipped
-    while backing off."""
+    found, stored, waits for another's render and tiles found after one; Redis errors; calls
+    skipped while backing off."""
 
     hits: int = 0
     misses: int = 0
     stores: int = 0
+    waits: int = 0
     waited_hits: int = 0
     errors: int = 0
     skipped: int = 0
@@ -229,6 +230,7 @@ class SharedTileCache:
                 self._count("hits")
                 return answer[1], False
             if not taken:
+                self._count("waits")
                 waited = self._wait_for(key, lock)
                 if waited is not None:
                     self._count("waited_hits")

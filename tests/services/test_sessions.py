@@ -260,9 +260,12 @@ def test_health_answers_quickly_during_32_sign_ins(service: ServiceHarness) -> N
         service.add_user(f"user{n}", Role.LAB_MANAGER, department_code="HMC")
     service.client.get("/health")
     results: list[int] = []
+    sign_in_s: list[float] = []
 
     def sign_in(n: int) -> None:
+        started = time.perf_counter()
         results.append(login(service, f"user{n}"))
+        sign_in_s.append(time.perf_counter() - started)
 
     threads = [threading.Thread(target=sign_in, args=(n,)) for n in range(32)]
     for thread in threads:
@@ -278,12 +281,17 @@ def test_health_answers_quickly_during_32_sign_ins(service: ServiceHarness) -> N
         thread.join(timeout=120)
     assert results == [200] * 32
     assert len(latencies) >= 10
-    # Hashing on the event loop, or in every worker thread, stalls every probe for seconds.
-    # The test machine's two cores are shared with argon2's threads and with other processes,
-    # and the first probe meets 32 requests starting at once (seen at 1.1 s in CI), so two
-    # scheduling hiccups under 2 s are let pass; the rest must answer within 100 ms.
+    # Hashing on the event loop, or in every worker thread, makes a probe wait behind the
+    # hashes as long as a sign-in does. Off the loop (two hash threads for 32 sign-ins) a
+    # probe answers many times faster than the typical sign-in. Relative, not in seconds:
+    # the machine's load slows both alike (absolute limits failed under load in CI). Two
+    # scheduling hiccups are let pass (the first probe meets 32 requests starting at once).
     slowest_first = sorted(latencies, reverse=True)
-    assert slowest_first[0] < 2.0 and slowest_first[2] < 0.1, [round(x, 3) for x in slowest_first]
+    typical_sign_in_s = statistics.median(sign_in_s)
+    assert slowest_first[2] < typical_sign_in_s / 4, (
+        [round(x, 3) for x in slowest_first],
+        round(typical_sign_in_s, 3),
+    )
 
 
 # --- CSRF -------------------------------------------------------------------------------------

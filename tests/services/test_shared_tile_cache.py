@@ -386,6 +386,15 @@ def _rendering(
     return thread, answers
 
 
+def _until(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    """Wait for ``condition`` (a step of another thread), failing after ``timeout_s``: the
+    order of the steps is made certain, not guessed with a sleep."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
+        time.sleep(0.005)
+
+
 @pytest.fixture
 def two_caches(redis_url: str, namespace: str) -> Iterator[tuple[SharedTileCache, SharedTileCache]]:
     caches = (
@@ -404,14 +413,17 @@ def test_a_replica_waits_for_the_render_another_holds_the_lock_for(
     key = first.namespace + "waits"
     may_finish = threading.Event()
 
+    rendering = threading.Event()
+
     def slow_render() -> bytes:
+        rendering.set()  # the lock is taken before the render starts
         may_finish.wait(5)
         return b"tile"
 
     holder, held = _rendering(first, key, slow_render)
-    time.sleep(0.05)  # the first holds the lock now
+    _until(rendering.is_set, "the first replica renders, holding the lock")
     waiter, waited = _rendering(second, key, lambda: pytest.fail("rendered twice"))
-    time.sleep(0.05)
+    _until(lambda: second.stats.waits == 1, "the second replica waits")
     may_finish.set()
     holder.join()
     waiter.join()
@@ -427,15 +439,18 @@ def test_a_render_that_fails_lets_the_waiting_replica_render_at_once(
     key = first.namespace + "fails"
     may_fail = threading.Event()
 
+    rendering = threading.Event()
+
     def failing_render() -> bytes:
+        rendering.set()
         may_fail.wait(5)
         raise OSError("the slide could not be read")
 
     holder, held = _rendering(first, key, failing_render)
-    time.sleep(0.05)
-    started = time.perf_counter()
+    _until(rendering.is_set, "the first replica renders, holding the lock")
     waiter, waited = _rendering(second, key, lambda: b"second")
-    time.sleep(0.05)
+    _until(lambda: second.stats.waits == 1, "the second replica waits")
+    started = time.perf_counter()
     may_fail.set()
     holder.join()
     waiter.join()
@@ -449,13 +464,16 @@ def test_a_replica_waits_a_bounded_time_then_renders_itself(redis_url: str, name
     waiter_cache = SharedTileCache(redis_url, namespace=namespace, wait_s=0.2)
     may_finish = threading.Event()
 
+    rendering = threading.Event()
+
     def slow_render() -> bytes:
+        rendering.set()
         may_finish.wait(5)
         return b"late"
 
     try:
         holder, held = _rendering(holder_cache, namespace + "slow", slow_render)
-        time.sleep(0.05)
+        _until(rendering.is_set, "the first replica renders, holding the lock")
         started = time.perf_counter()
         assert waiter_cache.render_once(namespace + "slow", lambda: b"own") == (b"own", True)
         assert 0.2 <= time.perf_counter() - started < 1.5
