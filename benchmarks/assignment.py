@@ -52,6 +52,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from benchmarks._machine import cpu_model
 from worklist.actor import Actor
 from worklist.audit import AuditSealer, seal_pending, verify_audit_chain
 from worklist.db import make_engine
@@ -84,14 +85,7 @@ class Section:
 
 def machine() -> dict[str, Any]:
     """CPU model, core count, Python: enough to compare runs."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return {
         "cpu_model": model,
         "cpu_cores": os.cpu_count(),

@@ -46,6 +46,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from benchmarks._machine import cpu_model
 from benchmarks._proxy import ProxyUnavailable, caddy_executable
 from benchmarks.assignment import LOCAL_POSTGRES
 from benchmarks.results_summary import (
@@ -143,14 +144,7 @@ _MARKDOWN = {name: markdown for name, _, markdown, _ in SOURCES} | {"serving_flo
 
 def machine() -> dict[str, Any]:
     """The machine: what RESULTS.json's reader needs (cpu, cpus, memory_gb, python) and more."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "cpu": model,

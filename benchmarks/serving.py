@@ -50,6 +50,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks._machine import cpu_model
 from benchmarks._profile import breakdown
 from benchmarks._proxy import (
     ProxyUnavailable,
@@ -300,14 +301,7 @@ def tile_addresses(slide: Path, count: int, seed: int) -> tuple[list[str], list[
 
 def machine() -> dict[str, object]:
     """What the numbers were measured on."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return {
         "cpu": model,
         "logical_cpus": os.cpu_count(),
