@@ -31,6 +31,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -173,8 +174,16 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     # would let one test's wrong passwords lock out the next ones. The per-account throttle
     # stays as it is (test_sign_in.py checks it on an account of its own).
     env["COUPE_SIGN_IN_FAILURES_PER_ADDRESS"] = "100000"
-    port = _free_port()
     log_path = root / "serve.log"
+    with coupe_served(env, log_path) as base_url:
+        yield DemoServer(base_url, data_dir, log_path, prepare_s)
+
+
+@contextmanager
+def coupe_served(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``coupe serve`` (one process, a free loopback port) on ``env``, logging to ``log_path``;
+    yields its base URL once ``/health`` answers, and stops it afterwards."""
+    port = _free_port()
     log: IO[bytes] = log_path.open("wb")
     server = subprocess.Popen(
         [*_coupe_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
@@ -185,7 +194,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
     base_url = f"http://127.0.0.1:{port}"
     try:
         _wait_for_health(base_url, server, log_path)
-        yield DemoServer(base_url, data_dir, log_path, prepare_s)
+        yield base_url
     finally:
         _stop(server)
         log.close()

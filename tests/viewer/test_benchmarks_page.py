@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from playwright.sync_api import expect
@@ -29,10 +28,7 @@ from tests.viewer.conftest import (
     DESK_ROLES,
     ApiClient,
     DemoServer,
-    _coupe_command,
-    _free_port,
-    _stop,
-    _wait_for_health,
+    coupe_served,
     sign_in_context,
 )
 
@@ -70,22 +66,8 @@ def bench_server(
         "COUPE_SIGN_IN_FAILURES_PER_ADDRESS": "100000",
     }
     env.pop("COUPE_DATABASE_URL", None)
-    port = _free_port()
-    log_path = root / "serve.log"
-    log: IO[bytes] = log_path.open("wb")
-    server = subprocess.Popen(
-        [*_coupe_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_health(base_url, server, log_path)
+    with coupe_served(env, root / "serve.log") as base_url:
         yield BenchServer(base_url, results_dir)
-    finally:
-        _stop(server)
-        log.close()
 
 
 @pytest.fixture
