@@ -42,20 +42,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.importer_series import (
-    SERIES_SUFFIX,
     folder_digest,
+    folder_main_file,
     folder_version,
-    series_main_file,
-    store_folder,
+    kind_refusal,
+    store_tree,
 )
 from services.jobs import JobRunner, WorkersUnavailableError
 from services.quota import PyramidQuotaExceededError, check_pyramid_quota
-from services.registration import (
-    SLIDE_SUFFIXES,
-    SNIFF_BYTES,
-    register_slide_file,
-    sniff_slide_kind,
-)
+from services.registration import register_slide_file
 from services.settings import Settings
 from services.storage import PRIVATE_DIR_MODE, slide_storage_path, store_slide_file
 from tiling.errors import SlideTooLargeError, TilingError
@@ -164,7 +159,7 @@ class FolderImporter:
         found: list[_Seen] = []
         for code, folder in self._folders():
             for path in sorted(folder.iterdir()):
-                if _is_series(path):
+                if _is_slide_folder(path):
                     try:
                         size, mtime = folder_version(path)
                     except OSError:
@@ -233,37 +228,20 @@ class FolderImporter:
 
     def _identify(self, folder_or_file: Path) -> ScanName:
         """Check the file (magic number here, opening in a worker) and find its case key; a
-        DICOM series folder is checked through its first file and named by the folder."""
-        path = series_main_file(folder_or_file) if folder_or_file.is_dir() else folder_or_file
+        slide folder (DICOM series, MIRAX) is checked through its main file and named by the
+        folder."""
+        path = folder_main_file(folder_or_file) if folder_or_file.is_dir() else folder_or_file
         if path is None:
-            raise _Refused(ImportProblem.NOT_A_SLIDE, f"{folder_or_file.name!r} is no series")
-        if folder_or_file.is_file() and path.suffix.lower() == SERIES_SUFFIX:
-            # A DICOM WSI is one file per pyramid level; OpenSlide would open one alone and
-            # show part of the slide, so a loose file waits for its series as a folder.
-            raise _Refused(
-                ImportProblem.INCOMPLETE_SERIES,
-                f"{path.name!r} is one file of a DICOM series; it waits for the rest: drop the "
-                "series as one folder named like the slide (e.g. ALR-T26-00123_A1_HE/ holding "
-                "every .dcm of it)",
-            )
-        if path.suffix.lower() not in SLIDE_SUFFIXES:
-            raise _Refused(
-                ImportProblem.NOT_A_SLIDE,
-                f"{path.name!r} is not a slide file Coupe imports "
-                f"(expected one of {', '.join(sorted(SLIDE_SUFFIXES))})",
-            )
-        with path.open("rb") as f:
-            kind = sniff_slide_kind(f.read(SNIFF_BYTES))
-        if kind is None:
-            raise _Refused(
-                ImportProblem.NOT_A_SLIDE,
-                f"{path.name!r} does not start like a TIFF, DICOM, JPEG or PNG file",
-            )
+            raise _Refused(ImportProblem.NOT_A_SLIDE, f"{folder_or_file.name!r} is no slide folder")
+        refusal = kind_refusal(folder_or_file, path)
+        if refusal is not None:
+            raise _Refused(*refusal)
         try:
             from_name = parse_scan_name(folder_or_file.name)
         except WorklistError as exc:
             raise _Refused(
-                ImportProblem.BAD_NAME, f"the file name {path.name!r} is not usable: {exc}"
+                ImportProblem.BAD_NAME,
+                f"the file name {folder_or_file.name!r} is not usable: {exc}",
             ) from exc
         try:
             probe = self.runner.probe(path)
@@ -283,7 +261,7 @@ class FolderImporter:
             barcode = f"its barcode {probe.barcode!r}" if probe.barcode else "it has no barcode"
             raise _Refused(
                 ImportProblem.BAD_NAME,
-                f"the file name {path.name!r} holds no accession number (expected e.g. "
+                f"the file name {folder_or_file.name!r} holds no accession number (expected e.g. "
                 f"ALR-T26-00123_A1_HE.svs) and {barcode} holds none either",
             )
         return from_barcode
@@ -359,10 +337,10 @@ class FolderImporter:
         self, seen: _Seen, digest: str, name: ScanName, case_id: int, *, signed_out: bool
     ) -> ImportResult:
         target = slide_storage_path(self.settings, name.accession_number, seen.path.name)
-        main = series_main_file(seen.path) if seen.path.is_dir() else None
-        store = store_folder if main is not None else store_slide_file
+        main = folder_main_file(seen.path) if seen.path.is_dir() else None
+        store = store_tree if main is not None else store_slide_file
         store(seen.path, target)
-        slide_file = target / main.name if main is not None else target
+        slide_file = target / main.relative_to(seen.path) if main is not None else target
         flag = (
             f"case {name.accession_number} was signed out before this slide arrived: a "
             "post-sign-out slide (an addendum may be needed)"
@@ -491,13 +469,13 @@ class FolderImporter:
             self._thread = None
 
 
-def _is_series(path: Path) -> bool:
-    """A folder of DICOM files (one slide's series), not hidden and no link."""
+def _is_slide_folder(path: Path) -> bool:
+    """A folder holding one multi-file slide (DICOM series, MIRAX), not hidden and no link."""
     return (
         not path.name.startswith(".")
         and path.is_dir()
         and not path.is_symlink()
-        and series_main_file(path) is not None
+        and folder_main_file(path) is not None
     )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from services.errors import ConflictError, ResourceNotFoundError
 from services.importer import ERROR_SIDECAR_SUFFIX
-from services.importer_series import folder_version, series_main_file, store_folder
+from services.importer_series import folder_main_file, folder_version, store_tree
 from services.jobs import JobRunner
 from services.quota import check_pyramid_quota
 from services.registration import register_slide_file
@@ -60,7 +60,7 @@ def _open_row(engine: Engine, file_id: int) -> ImportedFile:
 
 def _present(row: ImportedFile) -> Path:
     path = Path(row.source_path)
-    if path.is_dir() and series_main_file(path) is not None:
+    if path.is_dir() and folder_main_file(path) is not None:
         if folder_version(path)[0] == row.size_bytes:
             return path
     if not path.is_file() or path.stat().st_size != row.size_bytes:
@@ -92,11 +92,11 @@ def link_queued_file(
     if labels is None:
         from_name = parse_scan_name(path.name)
         labels = from_name.labels if from_name else SlideLabels("A", None, "H&E")
-    main = series_main_file(path) if path.is_dir() else None  # a DICOM series folder
+    main = folder_main_file(path) if path.is_dir() else None  # a DICOM series, a MIRAX slide
     runner.probe(main or path)  # a TilingError answers 422 with the reader's message
     check_pyramid_quota(engine=engine, settings=settings, department_id=department_id)
     target = slide_storage_path(settings, accession, path.name)
-    store = store_folder if main is not None else store_slide_file
+    store = store_tree if main is not None else store_slide_file
     store(path, target)
 
     def record(session: Session, slide: Slide) -> None:
@@ -121,7 +121,7 @@ def link_queued_file(
             actor=actor,
             case_id=case_id,
             labels=labels,
-            file_path=target / main.name if main is not None else target,
+            file_path=target / main.relative_to(path) if main is not None else target,
             origin="import queue",
             also=record,
         )
@@ -166,8 +166,8 @@ def discard_queued_file(*, engine: Engine, actor: Actor, file_id: int, note: str
 
     row = run_in_transaction(engine, work)
     path = Path(row.source_path)
-    if path.is_dir() and series_main_file(path) is not None:
-        shutil.rmtree(path)  # a DICOM series folder, nothing but its .dcm files
+    if path.is_dir() and folder_main_file(path) is not None:
+        shutil.rmtree(path)  # a slide folder: a DICOM series' files, a MIRAX slide's
     else:
         path.unlink(missing_ok=True)
     path.with_name(path.name + ERROR_SIDECAR_SUFFIX).unlink(missing_ok=True)

@@ -23,7 +23,12 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from services.errors import InvalidUploadError, UploadTooLargeError
-from services.importer_series import SERIES_SUFFIX, mirax_main_file, series_main_file
+from services.importer_series import (
+    SERIES_SUFFIX,
+    mirax_main_file,
+    mirax_missing_files,
+    series_main_file,
+)
 from services.registration import SNIFF_BYTES, sniff_slide_kind
 from services.storage import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE
 
@@ -194,6 +199,20 @@ def _check_dicom(folder: Path) -> Path:
     return main
 
 
+def _check_mirax(main: Path) -> None:
+    try:
+        missing = mirax_missing_files(main)
+    except ValueError as exc:
+        raise InvalidUploadError(
+            f"the archive's MIRAX slide {main.name!r} is broken: {exc}"
+        ) from exc
+    if missing:
+        raise InvalidUploadError(
+            f"the archive's MIRAX slide {main.name!r} lacks {', '.join(missing)} in its folder "
+            f"{main.stem + '/'!r}"
+        )
+
+
 def _slide_in(folder: Path) -> tuple[Path, str]:
     """The main file of the one slide ``folder`` holds, and its kind; else a clear refusal."""
     names = list(folder.iterdir())
@@ -205,6 +224,7 @@ def _slide_in(folder: Path) -> tuple[Path, str]:
                 "its data files (Slidedat.ini, Index.dat, Data*.dat); the archive holds a "
                 ".mrxs without that folder, or more than the one slide"
             )
+        _check_mirax(main)
         return main, "mirax"
     if names and all(p.is_file() and p.suffix.lower() == SERIES_SUFFIX for p in names):
         return _check_dicom(folder), "dicom"

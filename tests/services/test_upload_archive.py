@@ -262,16 +262,17 @@ def test_the_upload_route_names_the_archive_kinds(service: ServiceHarness) -> No
     assert "DICOM series" in described["description"]
 
 
-def test_a_mirax_layout_reaches_the_reader_and_a_refusal_leaves_nothing(
+def test_a_mirax_layout_whose_slidedat_names_no_data_is_refused_and_leaves_nothing(
     service: ServiceHarness,
 ) -> None:
-    # No real MIRAX slide is available to test with: this checks only that a .mrxs with its
-    # folder is taken for one slide and handed to the reader, whose refusal cleans up.
+    # Real MIRAX slides, whole and broken, are in test_mirax_import.py; this one never reaches
+    # the reader: its Slidedat.ini does not say which index and data files it has.
     case = new_case(service, "ALR")
     members = {"s/slide.mrxs": b"[GENERAL]\n", "s/slide/Slidedat.ini": b"[GENERAL]\n"}
     answer = upload(service, case.case_id, "mirax.zip", zip_of(members))
     assert answer.status_code == 422, answer.text
-    assert "'slide.mrxs'" in answer.json()["detail"]
+    detail = answer.json()["detail"]
+    assert "'slide.mrxs'" in detail and "does not say where its data is" in detail
     assert left_behind(service) == [] and nothing_registered(service, case.case_id)
 
 
