@@ -170,11 +170,13 @@ function multiPolygonSelector(polygons) {
 }
 
 /**
- * How to show a stored annotation's GeoJSON: `{tool, selector, marks, editableShape}`.
+ * How to show a stored annotation's GeoJSON: `{tool, selector, marks, editableShape,
+ * movableMark}`.
  * `selector`: the Annotorious shape for its regions (null if it has none); `marks`: its
  * points and lines (`{type: "point", position}`, `{type: "line", positions}`); `tool`: the
  * tool that drew it, or what it looks like; `editableShape`: whether Annotorious may reshape
- * it (one rectangle or one polygon, nothing else in it).
+ * it (one rectangle or one polygon, nothing else in it); `movableMark`: whether it is one point
+ * or one line, nothing else, which annotation-move.js may move.
  */
 export function displayOfFeature(document) {
   const polygons = [];
@@ -219,7 +221,8 @@ export function displayOfFeature(document) {
   }
   const editableShape =
     selector !== null && marks.length === 0 && selector.type !== "MULTIPOLYGON";
-  return { tool, selector, marks, editableShape };
+  const movableMark = selector === null && marks.length === 1;
+  return { tool, selector, marks, editableShape, movableMark };
 }
 
 /** The level-0 box `{minX, minY, maxX, maxY}` round everything an annotation shows. */

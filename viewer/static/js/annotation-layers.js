@@ -10,6 +10,15 @@ import { boundsOfDisplay } from "/static/js/annotation-geometry.js";
 import { MarkLayer } from "/static/js/annotation-marks.js";
 
 const MIN_VIEW_PX = 200; // "Show" frames at least this much slide round a point
+// Colours that stand out on H&E and on brown IHC stains; one per configured class, in order.
+const PALETTE = ["#ffd400", "#00e0ff", "#39ff14", "#ff4fd8", "#ff8c00", "#ffffff", "#b388ff"];
+const NO_CLASS_COLOUR = "#00e0ff";
+
+/** The colour of an annotation of `className` among the configured `classes` (in order). */
+export function colourOfClass(classes, className) {
+  const index = classes.indexOf(className);
+  return index < 0 ? NO_CLASS_COLOUR : PALETTE[index % PALETTE.length];
+}
 
 function shapeAnnotation(id, selector) {
   return { id, bodies: [], target: { annotation: id, selector } };
@@ -18,7 +27,9 @@ function shapeAnnotation(id, selector) {
 /**
  * The annotation layers of `viewer`. `events`: `created(selector, id)` when a region was drawn,
  * `reshaped(annotation, previous)` when one was reshaped (on deselection), `marked(mark)` when
- * a point or line was placed, `selected(ids)`; `selectAction(annotation)` says whether a click
+ * a point or line was placed, `selected(ids)`; `picked(id)` when a point or line was clicked
+ * (true: taken), and while one is moved `moveKey(action)` (a key on the viewer, or "save" for a
+ * click beside it) and `moveChanged()` (dragged); `selectAction(annotation)` says whether a click
  * may reshape ("EDIT"), only select ("SELECT") or do nothing ("NONE"); `styleOf(id)` gives
  * the colour.
  */
@@ -37,7 +48,12 @@ export class AnnotationLayers {
     this.annotator.on("createAnnotation", (drawn) => events.created(drawn.target.selector, drawn.id));
     this.annotator.on("updateAnnotation", (changed, previous) => events.reshaped(changed, previous));
     this.annotator.on("selectionChanged", (selected) => events.selected(selected.map((a) => a.id)));
-    this.marks = new MarkLayer(viewer, { onDrawn: (mark) => events.marked(mark) });
+    this.marks = new MarkLayer(viewer, {
+      onDrawn: (mark) => events.marked(mark),
+      onPicked: (id) => events.picked(id),
+      onMoveKey: (action) => events.moveKey(action),
+      onMoveChanged: () => events.moveChanged(),
+    });
     // A polygon is closed with a click on its first corner; a double click must not zoom.
     this.noDoubleClickZoom = (event) => {
       if (this.tool) event.preventDefaultAction = true;
@@ -134,6 +150,17 @@ export class AnnotationLayers {
   deselect() {
     this.annotator.cancelSelected();
     this.marks.highlight(null);
+  }
+
+  /** Move a point or line with handles (`move`: a MarkMove), or stop (null). */
+  startMove(move) {
+    if (move) this.annotator.cancelSelected(); // one thing at a time has handles
+    this.marks.startMove(move);
+  }
+
+  /** Move the chosen part of the mark being moved by `[dx, dy]` screen pixels. */
+  nudge(step) {
+    this.marks.nudge(step);
   }
 
   /** Pan and zoom to the annotation, with some slide round it. */

@@ -1,21 +1,27 @@
 // The list of the slide's annotations in the annotations panel: each item focusable, with its
-// class, label and author, and buttons to find it on the slide, reshape it, change its label
-// and class, and delete it (after a confirmation in place: no browser dialog).
+// class, label and author, and buttons to find it on the slide, reshape it (a region) or move
+// it (a point or line), change its label and class, and delete it (after a confirmation in
+// place: no browser dialog). While a point or line is moved its item holds the move's buttons,
+// and its keys (annotation-move.js) work anywhere in the item.
 
 import { el, formatDateTime } from "/static/js/api.js";
+import { moveKeyAction } from "/static/js/annotation-move.js";
 
 const TOOL_WORDS = { rectangle: "Rectangle", polygon: "Polygon", point: "Point", line: "Line" };
 
 /**
- * `new AnnotationList({classes, mayChange, onShow, onReshape, onEdit, onDelete, onFocus})`;
- * `element` goes in the panel, `show(records)` draws the items of a Map of
- * `viewer id -> {annotation, display}`. `onEdit(id, {label, class_name})` resolves true when
- * the change was saved.
+ * `new AnnotationList({classes, mayChange, onShow, onReshape, onMove, onMoveKey, onEdit,
+ * onDelete, onFocus})`; `element` goes in the panel, `show(records)` draws the items of a Map
+ * of `viewer id -> {annotation, display}`. `onEdit(id, {label, class_name})` resolves true when
+ * the change was saved. `onMove(id)` asks to move a point or line; while `moving` is
+ * `{id, part}` (part: what moves, in words) its item shows the move, and its keys and buttons
+ * go to `onMoveKey(action)` ("next-part", "save", "cancel", `{nudge}`).
  */
 export class AnnotationList {
   constructor(callbacks) {
     this.callbacks = callbacks;
     this.editing = null; // the viewer id whose edit form is open
+    this.moving = null; // {id, part} of the point or line being moved
     this.records = new Map();
     this.selected = new Set();
     this.heading = el("h3", { id: "annotation-list-heading" }, "On this slide");
@@ -27,6 +33,7 @@ export class AnnotationList {
   /** Say that the annotations are being read. */
   loading() {
     this.editing = null;
+    this.moving = null;
     this.empty.textContent = "Loading the annotations…";
     this.empty.hidden = false;
     this.items.replaceChildren();
@@ -70,6 +77,7 @@ export class AnnotationList {
         onfocus: (event) => {
           if (event.target === item) this.callbacks.onFocus(id);
         },
+        onkeydown: (event) => this.moveKey(id, event),
       },
       el("p", { class: "annotation-title", id: titleId }, title.join(" · ")),
       el("p", { class: "annotation-label free-text" }, annotation.label || "(no label)"),
@@ -82,6 +90,8 @@ export class AnnotationList {
     );
     if (this.editing === id) {
       item.append(this.editForm(id, annotation));
+    } else if (this.moving && this.moving.id === id) {
+      item.append(this.moveGroup(display));
     } else {
       item.append(this.actions(id, annotation, display, item));
     }
@@ -96,6 +106,10 @@ export class AnnotationList {
       if (display.editableShape) {
         const reshape = () => this.callbacks.onReshape(id);
         buttons.push(el("button", { type: "button", onclick: reshape }, "Reshape"));
+      }
+      if (display.movableMark) {
+        const move = () => this.callbacks.onMove(id);
+        buttons.push(el("button", { type: "button", onclick: move }, "Move"));
       }
       const edit = () => {
         this.editing = id;
@@ -118,6 +132,60 @@ export class AnnotationList {
     }
     const row = el("div", { class: "annotation-actions" }, ...buttons);
     return row;
+  }
+
+  // The buttons of a move in progress; focused, the group takes the keys (Enter saves).
+  moveGroup(display) {
+    const act = (action) => () => this.callbacks.onMoveKey(action);
+    const buttons = [];
+    if (display.tool === "line") {
+      buttons.push(el("button", { type: "button", onclick: act("next-part") }, "Next part (E)"));
+    }
+    buttons.push(
+      el("button", { type: "button", class: "primary", onclick: act("save") }, "Save position"),
+      el("button", { type: "button", onclick: act("cancel") }, "Cancel move"),
+    );
+    return el(
+      "div",
+      {
+        class: "annotation-actions annotation-move",
+        role: "group",
+        "aria-label": "Move annotation",
+        "aria-describedby": "annotation-move-keys",
+        tabindex: "-1",
+      },
+      el("span", { class: "annotation-move-part" }, `Moving ${this.moving.part}`),
+      ...buttons,
+      el(
+        "p",
+        { class: "panel-hint", id: "annotation-move-keys" },
+        "Drag it in the viewer, or use the arrow keys here (Shift: further); " +
+          "Enter saves, Esc cancels.",
+      ),
+    );
+  }
+
+  /** Show that `part` (in words) of the annotation being moved moves now. */
+  showMovePart(part) {
+    if (!this.moving) return;
+    this.moving.part = part;
+    const shown = this.items.querySelector(".annotation-move-part");
+    if (shown) shown.textContent = `Moving ${part}`;
+  }
+
+  /** Put the focus on the buttons of the move in progress (its keys work there). */
+  focusMove() {
+    this.items.querySelector('[role="group"][aria-label="Move annotation"]')?.focus();
+  }
+
+  moveKey(id, event) {
+    if (!this.moving || this.moving.id !== id) return;
+    const action = moveKeyAction(event);
+    if (!action) return;
+    // Enter on one of the move's buttons is that button's (Cancel move cancels)
+    if (action === "save" && event.target instanceof HTMLButtonElement) return;
+    event.preventDefault(); // no page scroll, and the page's Esc leaves the tools alone
+    this.callbacks.onMoveKey(action);
   }
 
   confirmDelete(id, row, item) {

@@ -4,7 +4,8 @@
 // the viewer; label and class in the panel) and deleted with the version read (If-Match), so
 // two editors never overwrite each other unknowingly. A signed-out case's annotations are
 // read-only (the API refuses a change with 409): still shown and selectable, without the
-// drawing tools or the reshape, edit and delete buttons.
+// drawing tools or the reshape, move, edit and delete buttons. Points and lines are moved
+// with annotation-mover.js, the tool bar is annotation-tools.js.
 
 import { api, ApiError, el } from "/static/js/api.js";
 import {
@@ -17,26 +18,19 @@ import {
   reloadCase,
   requestPointerMode,
 } from "/static/js/case.js";
-import { displayOfFeature, featureFromDrawing, TOOLS } from "/static/js/annotation-geometry.js";
+import { displayOfFeature, featureFromDrawing } from "/static/js/annotation-geometry.js";
 import {
   afterFirstTile,
   AnnotationLayers,
   annotoriousLoaded,
+  colourOfClass,
 } from "/static/js/annotation-layers.js";
 import { AnnotationList } from "/static/js/annotation-list.js";
+import { CANCELLED, MarkMover } from "/static/js/annotation-mover.js";
+import { DrawingTools } from "/static/js/annotation-tools.js";
 import { allItems, problemOf, say, statusRegion } from "/static/js/panel-kit.js";
 
 const POINTER_OWNER = "annotate";
-const TOOL_NAMES = { rectangle: "Rectangle", polygon: "Polygon", point: "Point", line: "Line" };
-const TOOL_HINTS = {
-  rectangle: "Drag on the slide to draw a rectangle.",
-  polygon: "Click on the slide at each corner; click the first corner again, or double-click, to close it.",
-  point: "Click on the slide to place a point, or use “Place point at centre”.",
-  line: "Drag on the slide from one end of the line to the other.",
-};
-// Colours that stand out on H&E and on brown IHC stains; one per configured class, in order.
-const PALETTE = ["#ffd400", "#00e0ff", "#39ff14", "#ff4fd8", "#ff8c00", "#ffffff", "#b388ff"];
-const NO_CLASS_COLOUR = "#00e0ff";
 const READ_ONLY_NOTE = "This case is signed out: annotations are read-only.";
 
 const panel = document.getElementById("annotations-panel");
@@ -56,11 +50,6 @@ const state = {
   pending: new Map(), // the viewer's id of a shape being saved -> its save
   queues: new Map(), // the viewer's id -> the last write queued for it (writes in order)
 };
-
-function colourOf(className) {
-  const index = state.classes.indexOf(className);
-  return index < 0 ? NO_CLASS_COLOUR : PALETTE[index % PALETTE.length];
-}
 
 function mayChange(annotation) {
   const { me } = state;
@@ -82,22 +71,10 @@ function slideSize() {
 // --- the panel's controls -------------------------------------------------------------
 
 const status = statusRegion("Annotation status");
-const toolButtons = new Map();
-const hint = el("p", { class: "panel-hint", id: "annotation-tool-hint" });
 const readOnlyNote = el("p", { class: "panel-hint", id: "annotation-read-only", hidden: true });
-let drawing = null; // the tools and the fields of new annotations, hidden when read-only
-const centrePoint = el(
-  "button",
-  { type: "button", hidden: true, onclick: () => placePointAtCentre() },
-  "Place point at centre",
-);
-const classSelect = el("select", { id: "new-annotation-class", name: "class_name" });
-const labelInput = el("input", {
-  id: "new-annotation-label",
-  name: "label",
-  type: "text",
-  maxlength: "200",
-  autocomplete: "off",
+const tools = new DrawingTools({
+  onChoose: (tool) => chooseTool(tool),
+  onCentrePoint: () => placePointAtCentre(),
 });
 const showToggle = el("input", {
   id: "show-annotations",
@@ -110,55 +87,18 @@ const list = new AnnotationList({
   mayChange,
   onShow: (id) => showAnnotation(id),
   onReshape: (id) => reshape(id),
+  onMove: (id) => mover.startFromList(id),
+  onMoveKey: (action) => mover.key(action),
   onEdit: (id, change) => edit(id, change),
   onDelete: (id) => remove(id),
   onFocus: (id) => highlight(id),
 });
 
 function buildPanel() {
-  const toolbar = el("div", {
-    role: "toolbar",
-    "aria-label": "Drawing tools",
-    "aria-describedby": "annotation-tool-hint",
-    class: "annotation-tools",
-  });
-  for (const tool of TOOLS) {
-    const button = el(
-      "button",
-      {
-        type: "button",
-        class: "tool-button",
-        "aria-pressed": "false",
-        onclick: () => chooseTool(state.tool === tool ? null : tool),
-      },
-      TOOL_NAMES[tool],
-    );
-    toolButtons.set(tool, button);
-    toolbar.append(button);
-  }
-  drawing = el(
-    "div",
-    { class: "annotation-drawing" },
-    toolbar,
-    hint,
-    centrePoint,
-    el(
-      "div",
-      { class: "field" },
-      el("label", { for: "new-annotation-class" }, "Class of new annotations"),
-      classSelect,
-    ),
-    el(
-      "div",
-      { class: "field" },
-      el("label", { for: "new-annotation-label" }, "Label of new annotations"),
-      labelInput,
-    ),
-  );
   panel.replaceChildren(
     el("h2", { id: "annotations-heading" }, "Annotations"),
     readOnlyNote,
-    drawing,
+    tools.element,
     el(
       "div",
       { class: "field field-inline" },
@@ -168,27 +108,17 @@ function buildPanel() {
     status,
     list.element,
   );
-  showHint();
-}
-
-function fillClasses() {
-  const options = state.classes.map((name) => el("option", { value: name }, name));
-  classSelect.replaceChildren(...options, el("option", { value: "" }, "(no class)"));
-}
-
-function showHint() {
-  hint.textContent = state.tool
-    ? TOOL_HINTS[state.tool]
-    : "Choose a tool to draw; choose it again to stop drawing.";
-  centrePoint.hidden = state.tool !== "point";
-  for (const [tool, button] of toolButtons) {
-    button.setAttribute("aria-pressed", String(tool === state.tool));
-  }
 }
 
 // --- tools and the pointer ------------------------------------------------------------
 
+// Whether a click on an annotation is the panel's (another tool, the ruler, may have the pointer).
+function pointerIsOurs() {
+  return state.pointerOwner === POINTER_OWNER || state.pointerOwner === "navigate";
+}
+
 function chooseTool(tool) {
+  if (tool) mover.cancel(); // a click now draws
   state.tool = tool;
   if (tool) {
     requestPointerMode(POINTER_OWNER);
@@ -202,13 +132,13 @@ function chooseTool(tool) {
 
 function applyTool() {
   if (state.layers) state.layers.setTool(state.tool);
-  showHint();
+  tools.show(state.tool);
 }
 
 // Reshaping with Annotorious' handles while navigating or annotating; while another tool
 // (the ruler) has the pointer, a click on an annotation is the tool's, not a selection.
 function selectAction(annotation) {
-  if (state.pointerOwner !== POINTER_OWNER && state.pointerOwner !== "navigate") return "NONE";
+  if (!pointerIsOurs()) return "NONE";
   const record = state.records.get(annotation.id);
   if (!record) return "SELECT";
   return record.display.editableShape && mayChange(record.annotation) ? "EDIT" : "SELECT";
@@ -216,6 +146,7 @@ function selectAction(annotation) {
 
 onPointerModeChange((owner) => {
   state.pointerOwner = owner;
+  mover.cancel(CANCELLED); // Esc, or the ruler
   if (owner !== POINTER_OWNER && state.tool) {
     state.tool = null;
     if (state.layers) state.layers.deselect(); // a reshape in progress is saved
@@ -228,9 +159,10 @@ function lockWhenSignedOut(detail) {
   const readOnly = detail.status === "signed_out";
   if (readOnly === state.readOnly) return;
   state.readOnly = readOnly;
+  if (readOnly) mover.cancel();
   if (readOnly && state.tool) chooseTool(null);
   if (readOnly && state.layers) state.layers.deselect();
-  drawing.hidden = readOnly;
+  tools.hidden = readOnly;
   readOnlyNote.hidden = !readOnly;
   readOnlyNote.textContent = readOnly ? READ_ONLY_NOTE : "";
   list.editing = null; // an open edit form closes: nothing can be saved any more
@@ -240,6 +172,7 @@ function lockWhenSignedOut(detail) {
 /** No slide in the viewer: no tools, no list, and late answers for the last one dropped. */
 function closeSlide() {
   state.generation += 1;
+  mover.cancel();
   if (state.tool) chooseTool(null);
   if (state.layers) state.layers.destroy();
   state.layers = null;
@@ -247,11 +180,12 @@ function closeSlide() {
   state.records = new Map();
   list.editing = null;
   list.show(state.records);
-  drawing.hidden = true;
+  tools.hidden = true;
   say(status, "No slide is open: annotations are drawn on an open slide.");
 }
 
 function setVisible(visible) {
+  if (!visible) mover.cancel("Move cancelled: the annotations are hidden.");
   state.visible = visible;
   if (state.layers) state.layers.setVisible(visible);
 }
@@ -269,11 +203,15 @@ function attach(viewer) {
       reshaped: (changed, previous) => reshaped(changed, previous),
       marked: (mark) => saveNew(mark, null),
       selected: (ids) => list.markSelected(ids),
+      picked: (id) => pointerIsOurs() && mover.pick(id),
+      moveKey: (action) => mover.key(action),
+      moveChanged: () => mover.dragged(),
     },
     selectAction,
     colourOf: (id) => {
       const current = state.records.get(id);
-      return colourOf(current ? current.annotation.class_name : classSelect.value);
+      const className = current ? current.annotation.class_name : tools.className;
+      return colourOfClass(state.classes, className);
     },
   });
   setVisible(state.visible);
@@ -287,6 +225,7 @@ function record(annotation) {
 
 async function load(slide) {
   const generation = ++state.generation;
+  mover.cancel();
   state.slide = slide;
   state.records = new Map();
   state.pending = new Map();
@@ -316,10 +255,6 @@ function queued(id, write) {
   return next;
 }
 
-function newAnnotationBody() {
-  return { label: labelInput.value.trim(), class_name: classSelect.value };
-}
-
 async function saveNew(drawn, shapeId) {
   const { slide, generation } = state;
   if (!slide) return;
@@ -333,7 +268,7 @@ async function saveNew(drawn, shapeId) {
   }
   const saving = api(`/slides/${slide.id}/annotations`, {
     method: "POST",
-    body: { ...newAnnotationBody(), geojson },
+    body: { ...tools.newAnnotationBody(), geojson },
   });
   if (shapeId) state.pending.set(shapeId, saving);
   try {
@@ -379,7 +314,7 @@ async function afterRefusal(error) {
     await reloadCase().catch(() => {}); // its onCaseChanged makes the panel read-only
     return;
   }
-  const stale = error instanceof ApiError && error.status === 409;
+  const stale = error instanceof ApiError && (error.status === 409 || error.status === 412);
   const message = stale
     ? "Someone changed this annotation meanwhile; the list now shows theirs. Try again."
     : problemOf(error);
@@ -438,6 +373,7 @@ async function remove(id) {
       });
     });
     const gone = state.records.get(id);
+    mover.forget(id);
     state.records.delete(id);
     if (state.layers) {
       if (gone && gone.display.selector) state.layers.removeShape(id);
@@ -472,13 +408,33 @@ function highlight(id) {
 function reshape(id) {
   const current = state.records.get(id);
   if (!current || !state.layers) return;
-  if (state.pointerOwner !== POINTER_OWNER && state.pointerOwner !== "navigate") {
-    requestPointerMode("navigate");
-  }
+  if (!pointerIsOurs()) requestPointerMode("navigate");
   state.layers.frame(current);
   state.layers.select(id, current, { editable: true });
   say(status, "Drag the shape or its handles; click beside it when done, and it is saved.");
 }
+
+// --- moving a point or a line ----------------------------------------------------------
+
+const mover = new MarkMover({
+  list,
+  layers: () => state.layers,
+  records: () => state.records,
+  mayMove: (current) => mayChange(current.annotation) && state.visible,
+  prepare: () => {
+    if (state.tool) chooseTool(null);
+    if (!pointerIsOurs()) requestPointerMode("navigate");
+  },
+  tell: (message, options) => say(status, message, options),
+  store: (id, geojson) => patch(id, { geojson }),
+  refused: (error) => afterRefusal(error),
+  describe,
+  slideSize,
+  select: (id) => {
+    highlight(id);
+    list.markSelected([id]);
+  },
+});
 
 function placePointAtCentre() {
   const position = state.layers && state.layers.centre();
@@ -508,9 +464,9 @@ async function start() {
   } catch (error) {
     say(status, problemOf(error), { error: true });
   }
-  fillClasses();
+  tools.fillClasses(state.classes);
   onSlideOpened(({ viewer, slide }) => {
-    drawing.hidden = state.readOnly; // a slide again: its tools, unless signed out
+    tools.hidden = state.readOnly; // a slide again: its tools, unless signed out
     if (state.layers && state.layers.viewer !== viewer) {
       state.layers.destroy(); // its viewer is gone: nothing may draw into it meanwhile
       state.layers = null;
