@@ -56,6 +56,7 @@ _INDEX_VERSION = b"01.02"  # the only Index.dat version OpenSlide accepts
 _SLIDE_VERSION = "01.03"  # what current scanners write; OpenSlide does not read it
 _DATA_FILE = "Data0000.dat"
 _INDEX_FILE = "Index.dat"
+_MAX_DATA_FILE_BYTES = 2**31 - 1  # Index.dat holds offsets as signed int32
 _WHITE_BGR = 0xFFFFFF  # the fill colour of a missing image; OpenSlide's background property
 # Names OpenSlide looks for in Slidedat.ini (the associated images and their format keys).
 _ZOOM_LAYER = "Slide zoom level"
@@ -94,6 +95,11 @@ def _level_grid(width_px: int, height_px: int, image_px: int) -> list[tuple[int,
 
 def _append(data: BinaryIO, encoded: bytes) -> _Stored:
     offset = data.tell()
+    if offset + len(encoded) > _MAX_DATA_FILE_BYTES:
+        raise ValueError(
+            f"the slide's images pass the {_MAX_DATA_FILE_BYTES} bytes one MIRAX data file "
+            "can address; write a smaller slide or a lower quality"
+        )
     data.write(encoded)
     return _Stored(offset, len(encoded))
 
@@ -253,10 +259,10 @@ def write_mirax(
             f"a MIRAX slide is whole camera images: {width_px}x{height_px} px is not a "
             f"multiple of the {image_size_px} px image size"
         )
-    grids = _level_grid(width_px, height_px, image_size_px)
-    downsamples = [2**level for level in range(len(grids))]
     if mpp_um <= 0:
         raise ValueError(f"mpp_um must be positive, got {mpp_um}")
+    grids = _level_grid(width_px, height_px, image_size_px)
+    downsamples = [2**level for level in range(len(grids))]
     tissue = _tissue_for(image_size_px, downsamples)
     # A stable id per request, so the same call writes the same bytes (and content hash).
     slide_id = uuid.uuid5(

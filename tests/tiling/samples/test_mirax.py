@@ -14,7 +14,7 @@ from PIL import Image
 from tests.tiling.samples.test_synthetic import expected_plane, psnr_db, real_tissue
 from tests.tiling.sources.slide_source_tests import SlideSourceTests
 from tiling.pyramid import build_pyramid
-from tiling.samples import write_generic_tiff
+from tiling.samples import mirax, write_generic_tiff
 from tiling.samples.mirax import mirax_data_folder, write_mirax
 from tiling.sources import OpenSlideSource, open_slide
 
@@ -170,3 +170,11 @@ def test_build_pyramid_tiles_it(mirax_slide: Path, tmp_path: Path) -> None:
         expected = source.read_region((box.x, box.y), 0, (box.width, box.height))
     assert tile.shape == (box.height, box.width, 3)
     assert psnr_db(tile, expected) > 30
+
+
+def test_a_slide_past_what_one_data_file_addresses_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mirax, "_MAX_DATA_FILE_BYTES", 50_000)  # stands in for 2 GiB
+    with pytest.raises(ValueError, match="one MIRAX data file can address"):
+        write_mirax(tmp_path / "s.mrxs", width_px=1024, height_px=1024)
