@@ -138,7 +138,7 @@ export class AnnotationList {
   moveGroup(display) {
     const act = (action) => () => this.callbacks.onMoveKey(action);
     const buttons = [];
-    if (display.tool === "line") {
+    if (display.marks[0].type === "line") {
       buttons.push(el("button", { type: "button", onclick: act("next-part") }, "Next part (E)"));
     }
     buttons.push(
