@@ -6,6 +6,7 @@ with the reason and leaves nothing behind."""
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import stat
 import xml.etree.ElementTree as ET
@@ -40,6 +41,7 @@ __all__ = ["service"]  # the fixture, imported for these tests
 
 WIDTH_PX, HEIGHT_PX = 1280, 768
 DATA_FILES = ["Data0000.dat", "Index.dat", "Slidedat.ini"]
+OLD_NS = 1_600_000_000 * 10**9  # September 2020: long settled
 DZI_XMLNS = "http://schemas.microsoft.com/deepzoom/2008"
 
 
@@ -182,11 +184,8 @@ def test_a_mirax_folder_dropped_in_the_import_folder_waits_until_complete_then_i
     aside = data_file.rename(dropped.parent / ".Data0000.dat")  # still on its way
     importer = app_state(service).importer
 
-    # Files written just now: not settled, left alone.
-    importer.settle_s = 3600.0
-    assert importer.scan_once() == []
-    importer.settle_s = 0.0
     # Settled but incomplete (Slidedat.ini names a data file not there): it waits.
+    importer.settle_s = 0.0
     [waiting] = importer.scan_once()
     assert waiting.outcome is ImportOutcome.REJECTED
     assert waiting.problem is ImportProblem.INCOMPLETE_SERIES
@@ -194,7 +193,16 @@ def test_a_mirax_folder_dropped_in_the_import_folder_waits_until_complete_then_i
     assert dropped.is_dir() and left_behind(service) == []
     assert importer.scan_once() == []  # nothing changed: not tried again
 
+    # The data file arrives and is still being written: the folder and the .mrxs are old,
+    # only the data file's time is new, and that keeps the whole slide waiting.
     aside.rename(data_file)
+    for path in (dropped, dropped / "slide.mrxs", dropped / "slide"):
+        os.utime(path, ns=(OLD_NS, OLD_NS))
+    importer.settle_s = 3600.0
+    with data_file.open("ab") as f:
+        f.write(b"\0")  # past the last image: OpenSlide never reads it
+    assert importer.scan_once() == []
+    importer.settle_s = 0.0
     [result] = importer.scan_once()
     assert result.outcome is ImportOutcome.REGISTERED, result.reason
     assert result.slide_id == intake_slide.id
