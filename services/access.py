@@ -346,38 +346,61 @@ class ViewLog:
         case_id: int,
         slide_id: int | None = None,
         refusal: AccessDeniedError | None = None,
+        prefetched: bool = False,
     ) -> None:
         """Audit ``user`` opening (``refusal`` None) or being refused a case or slide unless
         their session's last record for it says the same; raises if the record cannot be
-        written (and forgets, so that the next request tries again)."""
+        written (and forgets, so that the next request tries again).
+
+        ``prefetched``: fetched ahead for "Next case", not yet shown. Recorded once as such,
+        not at all once the user opened it this session; it does not count as the opening,
+        which is recorded when they open it (the page asks for the case and the slide's
+        descriptor again then: neither is kept in the browser's cache).
+        """
         opened = refusal is None
         if user.session_id is None:
-            _write(engine, user, actor, case_id, slide_id, refusal)
+            _write(engine, user, actor, case_id, slide_id, refusal, prefetched)
             return
-        key = (user.session_id, "slide" if slide_id is not None else "case", slide_id or case_id)
+        kind = "slide" if slide_id is not None else "case"
+        key = (user.session_id, kind, slide_id or case_id)
         with self._lock:
+            if prefetched and opened:
+                if self._outcomes.get(key) is True:
+                    return  # opened already: fetching it again shows nothing new
+                key = (user.session_id, f"{kind}.prefetch", slide_id or case_id)
             if self._outcomes.get(key) is opened:
                 return
             if len(self._outcomes) >= self._max_items:
                 self._outcomes.clear()
             self._outcomes[key] = opened
         try:
-            _write(engine, user, actor, case_id, slide_id, refusal)
+            _write(engine, user, actor, case_id, slide_id, refusal, prefetched and opened)
         except BaseException:
             with self._lock:
                 self._outcomes.pop(key, None)
             raise
 
     def opened(
-        self, engine: Engine, user: AuthenticatedUser, access: CaseAccess | SlideAccess
+        self,
+        engine: Engine,
+        user: AuthenticatedUser,
+        access: CaseAccess | SlideAccess,
+        *,
+        prefetched: bool = False,
     ) -> None:
-        """Audit ``user`` opening the case or slide of ``access``, once per sign-in session."""
+        """Audit ``user`` opening the case or slide of ``access`` (or, with ``prefetched``,
+        its being fetched ahead), once per sign-in session."""
         if isinstance(access, SlideAccess):
             self.record(
-                engine, user, access.actor, case_id=access.case_id, slide_id=access.slide_id
+                engine,
+                user,
+                access.actor,
+                case_id=access.case_id,
+                slide_id=access.slide_id,
+                prefetched=prefetched,
             )
         else:
-            self.record(engine, user, access.actor, case_id=access.case.id)
+            self.record(engine, user, access.actor, case_id=access.case.id, prefetched=prefetched)
 
     def clear(self) -> None:
         """Forget every opening and refusal."""
@@ -395,6 +418,7 @@ def _write(
     case_id: int,
     slide_id: int | None,
     refusal: AccessDeniedError | None,
+    prefetched: bool = False,
 ) -> None:
     record_view(
         engine=engine,
@@ -402,6 +426,7 @@ def _write(
         case_id=case_id,
         slide_id=slide_id,
         refused_reason=None if refusal is None else str(refusal),
+        prefetched=prefetched,
     )
 
 

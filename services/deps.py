@@ -77,6 +77,19 @@ def credential_from_request(request: Request) -> Credential | None:
     return Credential(cookie, from_cookie=True) if cookie else None
 
 
+PURPOSE_HEADER = "Coupe-Purpose"
+"""The web app's prefetch of "Next case" sends ``Coupe-Purpose: prefetch``: the audit then
+says the data was fetched ahead, not that the pathologist looked at it."""
+
+
+def is_prefetch(request: Request) -> bool:
+    """Whether ``request`` fetches ahead for "Next case" (the :data:`PURPOSE_HEADER`)."""
+    return request.headers.get(PURPOSE_HEADER, "").strip().lower() == "prefetch"
+
+
+PrefetchDep = Annotated[bool, Depends(is_prefetch)]
+
+
 def load_user(session: Session, user_id: int) -> AuthenticatedUser | None:
     """The active user with ``user_id``, or None."""
     account = session.scalar(

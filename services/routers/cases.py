@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from services.access import open_case
 from services.case_queries import CaseFilter, case_detail, case_page, case_slides, visible_to
-from services.deps import CurrentUser, EngineDep, ManagerUser, SessionDep, StateDep
+from services.deps import CurrentUser, EngineDep, ManagerUser, PrefetchDep, SessionDep, StateDep
 from services.errors import ResourceNotFoundError
 from services.routers.params import AccessionPath, CaseId, Cursor, DepartmentFilter, Limit
 from services.schemas.auth import ErrorBody
@@ -147,12 +147,15 @@ def list_case_slides(
     user: CurrentUser,
     session: SessionDep,
     state: StateDep,
+    prefetch: PrefetchDep,
     limit: Limit = DEFAULT_PAGE_LIMIT,
     cursor: Cursor = None,
 ) -> Page[SlideListing]:
     """The case's slides with their specimen and block, ready for the viewer, in specimen,
-    block and slide order. Audited as opening the case."""
+    block and slide order. Audited as opening the case (as fetching it ahead with
+    ``Coupe-Purpose: prefetch``)."""
     access = open_case(session, user, case_id, views=state.views)
     page = case_slides(session, case_id, limit=limit, cursor=cursor)
-    state.views.opened(state.engine, user, access)  # after the read: a bad cursor opened nothing
+    # After the read: a bad cursor opened nothing.
+    state.views.opened(state.engine, user, access, prefetched=prefetch)
     return page

@@ -24,10 +24,12 @@ from fastapi import Path as PathParam
 from services.access import SlideAccess, open_slide
 from services.deps import (
     CurrentUser,
+    PrefetchDep,
     SessionDep,
     StateDep,
     credential_from_request,
     get_state,
+    is_prefetch,
 )
 from services.errors import NotAuthenticatedError
 from services.schemas.auth import ErrorBody
@@ -79,13 +81,18 @@ def _open(state: AppState, session: SessionDep, user: CurrentUser, slide_id: int
     responses={200: {"content": {"application/xml": {}}}},
 )
 def slide_descriptor(
-    slide_id: SlideId, user: CurrentUser, session: SessionDep, state: StateDep
+    slide_id: SlideId,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    prefetch: PrefetchDep,
 ) -> Response:
     """The Deep Zoom descriptor (XML). Opening it opens the slide: one audit record per
-    sign-in session (none if a tile of this session opened it already)."""
-    xml = state.tiles.descriptor(
-        slide_id, _slide_file(state, _open(state, session, user, slide_id))
-    )
+    sign-in session (none if a tile of this session opened it already). It is never served
+    from the browser's cache (``no-cache``), so opening a prefetched slide is audited too."""
+    access = _open(state, session, user, slide_id)
+    xml = state.tiles.descriptor(slide_id, _slide_file(state, access))
+    state.views.opened(state.engine, user, access, prefetched=prefetch)
     return Response(xml, media_type="application/xml", headers={"Cache-Control": DZI_CACHE_CONTROL})
 
 
@@ -114,6 +121,7 @@ async def slide_tile(
     credential = credential_from_request(request)
     if credential is None:
         raise NotAuthenticatedError("sign in first: no bearer token or session cookie")
+    prefetch = is_prefetch(request)
 
     def serve() -> TileResponse:
         with state.engine.connect() as connection:
@@ -128,7 +136,7 @@ async def slide_tile(
             if_none_match=if_none_match,
         )
         # After the read: a tile that cannot be read opened nothing.
-        state.views.opened(state.engine, user, access)
+        state.views.opened(state.engine, user, access, prefetched=prefetch)
         return tile
 
     tile = await anyio.to_thread.run_sync(serve)
@@ -182,12 +190,13 @@ def slide_thumbnail(
     user: CurrentUser,
     session: SessionDep,
     state: StateDep,
+    prefetch: PrefetchDep,
     max_px: Annotated[int, Query(ge=16, le=2048, description="Longest side.")] = 512,
 ) -> Response:
     """A JPEG of the whole slide (tissue only: no label) at most ``max_px`` on its longer side."""
     access = _open(state, session, user, slide_id)
     data = state.tiles.thumbnail(slide_id, _slide_file(state, access), max_px)
-    state.views.opened(state.engine, user, access)
+    state.views.opened(state.engine, user, access, prefetched=prefetch)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": IMAGE_CACHE_CONTROL})
 
 

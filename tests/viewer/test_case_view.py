@@ -360,11 +360,26 @@ def test_label_and_macro_on_request(
     assert page.get_by_role("img", name="Label of slide", exact=False).count() == 0
 
 
+def audited_events(admin: ApiClient, case_id: int) -> dict[str, str]:
+    """The audit's records of ``case_id`` by the pathologist of these tests: id -> event type."""
+    status, answer = admin.get(f"/audit?case_id={case_id}&user={PATHOLOGIST}&limit=1000")
+    assert status == 200, answer
+    return {record["event_id"]: record["event_type"] for record in answer["items"]}
+
+
+def new_events(admin: ApiClient, case_id: int, before: dict[str, str]) -> set[str]:
+    """The event types recorded for ``case_id`` since ``before`` was read."""
+    now = audited_events(admin, case_id)
+    return {kind for event_id, kind in now.items() if event_id not in before}
+
+
 def test_next_case_opens_the_prefetched_next_case(
-    signed_in_page: Callable[..., Any], haga: ApiClient
+    signed_in_page: Callable[..., Any], haga: ApiClient, api_as: Callable[..., ApiClient]
 ) -> None:
     cases = primary_cases(haga)
     case, following = cases[6], cases[7]
+    admin = api_as("admin")
+    before = audited_events(admin, following["id"])
     page = signed_in_page(PATHOLOGIST)
     open_case(page, case["accession_number"])
     button = page.get_by_role("button", name=f"Next case: {following['accession_number']}")
@@ -375,9 +390,15 @@ def test_next_case_opens_the_prefetched_next_case(
     prefetched = int(button.get_attribute("data-prefetched-tiles") or "0")
     assert prefetched > 0
     assert button.get_attribute("data-prefetch-failed") == "0"
+    # Fetched ahead is audited as such: the pathologist has not looked at the next case yet.
+    prefetched_only = new_events(admin, following["id"], before)
+    assert prefetched_only == {"case.prefetch", "slide.prefetch"}, prefetched_only
     button.click()
     page.wait_for_url(f"**/case/{following['id']}")
     wait_for_slide(page)
+    # Opening it, from the cache as it is, is audited as the opening of the case and its slide.
+    opened = new_events(admin, following["id"], before)
+    assert {"case.open", "slide.open"} <= opened, opened
     # Every tile of the next case's first view came from the browser's cache (no bytes moved).
     entries = page.evaluate(
         """() => performance.getEntriesByType("resource")

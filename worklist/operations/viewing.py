@@ -23,6 +23,10 @@ from worklist.operations._common import utc_now
 
 CASE_OPEN_EVENT = "case.open"
 SLIDE_OPEN_EVENT = "slide.open"
+# Fetched ahead for "Next case" while the pathologist reads the case before: their browser has
+# the data, they have not looked at it. Opening it later is a case.open / slide.open of its own.
+CASE_PREFETCH_EVENT = "case.prefetch"
+SLIDE_PREFETCH_EVENT = "slide.prefetch"
 
 
 def record_view(
@@ -33,11 +37,13 @@ def record_view(
     slide_id: int | None = None,
     image: str | None = None,
     refused_reason: str | None = None,
+    prefetched: bool = False,
     now: datetime | None = None,
 ) -> None:
     """Record that ``actor`` opened case ``case_id`` (or its slide ``slide_id``, or one of the
     slide's ``image``s: "label", "macro"), or, with ``refused_reason``, that they tried and
-    were refused (a serious failure: it is reviewed).
+    were refused (a serious failure: it is reviewed). With ``prefetched`` the data was fetched
+    ahead into their browser, not shown (``case.prefetch`` / ``slide.prefetch``).
     """
     detail: dict[str, str] = {}
     if image is not None:
@@ -53,7 +59,7 @@ def record_view(
         record_event(
             session,
             actor=actor,
-            event_type=SLIDE_OPEN_EVENT if slide_id is not None else CASE_OPEN_EVENT,
+            event_type=_event_type(slide_id is not None, prefetched),
             action=AuditAction.READ,
             outcome=AuditOutcome.SUCCESS
             if refused_reason is None
@@ -65,3 +71,9 @@ def record_view(
         )
 
     run_in_transaction(engine, work)
+
+
+def _event_type(of_slide: bool, prefetched: bool) -> str:
+    if prefetched:
+        return SLIDE_PREFETCH_EVENT if of_slide else CASE_PREFETCH_EVENT
+    return SLIDE_OPEN_EVENT if of_slide else CASE_OPEN_EVENT
