@@ -21,6 +21,7 @@ from worklist.errors import (
     ValidationError,
     WorklistError,
 )
+from worklist.rounds import StaleRoundError
 
 
 class ServiceError(Exception):
@@ -116,6 +117,7 @@ class InvalidUploadError(ServiceError):
 _DOMAIN_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (DatabaseBusyError, 503, "busy"),
     (PoolTimeoutError, 503, "busy"),  # every database connection of this process in use
+    (StaleRoundError, 409, "stale_round"),  # before its base class
     (ConcurrentUpdateError, 409, "concurrent_update"),
     (InvalidTransitionError, 409, "invalid_transition"),
     (NotPermittedError, 403, "forbidden"),
@@ -178,9 +180,10 @@ def error_response(exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, TooManyAttemptsError):
         headers = {"Retry-After": str(exc.retry_after_s)}
-    return JSONResponse(
-        {"error": code, "detail": error_detail(exc)}, status_code=status, headers=headers
-    )
+    body: dict[str, object] = {"error": code, "detail": error_detail(exc)}
+    if isinstance(exc, StaleRoundError):
+        body["changes"] = list(exc.changes)  # all of them: the detail names the first ten
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _handle(request: Request, exc: Exception) -> JSONResponse:

@@ -23,9 +23,16 @@ from sqlalchemy.orm import Session
 from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.engine import AssignmentPlan, Proposal, Rule, RuleSet, Snapshot, plan_assignments
-from worklist.enums import AssignmentKind, AuditAction
+from worklist.enums import AssignmentKind, AuditAction, CaseStatus
 from worklist.errors import ConcurrentUpdateError, NotFoundError, ValidationError
-from worklist.models import AssignmentRound, Pathologist, RoundProposal, RoundUnplaced
+from worklist.models import (
+    Assignment,
+    AssignmentRound,
+    Case,
+    Pathologist,
+    RoundProposal,
+    RoundUnplaced,
+)
 from worklist.operations._audited import Recorder, run_audited
 from worklist.operations._common import require_manager, utc_now
 from worklist.operations.proposals import apply_in_session
@@ -160,14 +167,19 @@ def resulting_load(view: RoundView) -> list[ResultingLoad]:
     return rows
 
 
-def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """What changed between two states, one sentence each."""
+def _changes(
+    before: dict[str, Any], after: dict[str, Any], now_held: dict[int, str] | None = None
+) -> list[str]:
+    """What changed between two states, one sentence each; ``now_held`` says, for cases that
+    left the snapshot, where they are now (:func:`_where_cases_are`)."""
     changes: list[str] = []
     then, now = before["cases"], after["cases"]
+    held = now_held or {}
     for key in sorted(then, key=int):
         accession, primary, readers = then[key]
         if key not in now:
-            changes.append(f"case {accession} was claimed, assigned or signed out meanwhile")
+            where = held.get(int(key), "claimed, assigned or signed out")
+            changes.append(f"case {accession} was {where} meanwhile")
         elif now[key][1] != primary:
             changes.append(
                 f"case {accession} changed hands meanwhile (claimed, released or reassigned)"
@@ -187,6 +199,32 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     for key in sorted(set(people_now) - set(people_then), key=int):
         changes.append(f"{people_now[key][0]} joined the pathologists")
     return changes
+
+
+def _where_cases_are(session: Session, case_ids: Collection[int]) -> dict[int, str]:
+    """For each case, where it is now, as the end of "case X was ... meanwhile"."""
+    ids = sorted(case_ids)
+    where: dict[int, str] = {}
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.execute(
+            select(Case.id, Case.status, Pathologist.name)
+            .outerjoin(
+                Assignment,
+                (Assignment.case_id == Case.id)
+                & Assignment.active
+                & (Assignment.kind == AssignmentKind.PRIMARY),
+            )
+            .outerjoin(Pathologist, Pathologist.id == Assignment.pathologist_id)
+            .where(Case.id.in_(ids[start : start + _CHUNK]))
+        )
+        for case_id, status, holder in rows:
+            if status is CaseStatus.SIGNED_OUT:
+                where[case_id] = "signed out"
+            elif holder is not None:
+                where[case_id] = f"assigned to {holder} (now {status.value.replace('_', ' ')})"
+            else:
+                where[case_id] = f"taken off the open cases (now {status.value})"
+    return where
 
 
 def _plan_rows(round_id: int, plan: AssignmentPlan, snapshot: Snapshot) -> list[dict[str, Any]]:
@@ -314,9 +352,9 @@ def apply_round(
         chosen = _chosen(view.proposals, approved)
         state = snapshot_state(build_snapshot(session, now=stored.planned_at, rules=rules))
         if _digest(state) != stored.snapshot_digest:
-            raise StaleRoundError(
-                round_id, _changes(stored.snapshot_state, state) or ["the snapshot changed"]
-            )
+            gone = set(map(int, stored.snapshot_state["cases"])) - set(map(int, state["cases"]))
+            changes = _changes(stored.snapshot_state, state, _where_cases_are(session, gone))
+            raise StaleRoundError(round_id, changes or ["the snapshot changed"])
         outcome = apply_in_session(
             session,
             audit,

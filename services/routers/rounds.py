@@ -14,7 +14,7 @@ from fastapi import APIRouter, status
 
 from services.deps import CurrentUser, EngineDep
 from services.routers.params import RoundId
-from services.schemas.auth import ErrorBody
+from services.schemas.auth import ErrorBody, StaleRoundBody
 from services.schemas.rounds import RoundApply, RoundCreate, RoundPublic
 from worklist.region import default_region
 from worklist.rounds import apply_round, get_round, plan_round
@@ -55,7 +55,10 @@ def read(round_id: RoundId, user: CurrentUser, engine: EngineDep) -> RoundPublic
     response_model=RoundPublic,
     responses={
         404: {"model": ErrorBody, "description": "No such round."},
-        409: {"model": ErrorBody, "description": "Stale (what changed is said) or applied."},
+        409: {
+            "model": StaleRoundBody,
+            "description": "Stale (``changes`` lists what changed) or applied (no ``changes``).",
+        },
         422: {"model": ErrorBody, "description": "A proposal id not in the round."},
     },
 )

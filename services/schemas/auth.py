@@ -41,3 +41,9 @@ class ErrorBody(BaseModel):
 
     error: str
     detail: str
+
+
+class StaleRoundBody(ErrorBody):
+    """A stale assignment round's refusal: the error, and each change since its preview."""
+
+    changes: list[str]

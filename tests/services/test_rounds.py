@@ -103,10 +103,17 @@ def test_a_stale_round_is_refused_with_what_changed(service: ServiceHarness) -> 
         f"/assignment-rounds/{body['id']}/apply", json={}, headers=headers
     )
     assert refused.status_code == 409, refused.text
-    assert (
-        "stale" in refused.json()["detail"]
-        and body["proposals"][0]["accession"] in (refused.json()["detail"])
+    answer = refused.json()
+    assert answer["error"] == "stale_round"
+    assert "stale" in answer["detail"] and body["proposals"][0]["accession"] in answer["detail"]
+    # Each change on its own, for the desk to list, saying where the case is now.
+    accession, name = body["proposals"][0]["accession"], body["proposals"][0]["assignee_name"]
+    assert f"case {accession} was assigned to {name} (now assigned) meanwhile" in (
+        answer["changes"]
     )
+    # Refused, nothing changed: the round can still be read as previewed.
+    again = service.client.get(f"/assignment-rounds/{body['id']}", headers=headers).json()
+    assert again["status"] == "previewed" and not any(p["applied"] for p in again["proposals"])
 
 
 def test_pathologists_and_bad_ids_are_refused(service: ServiceHarness) -> None:

@@ -90,3 +90,52 @@ def test_a_manager_previews_approves_part_and_applies_a_round(
     for proposal in applied:
         if proposal["assignee_name"] in held:
             assert proposal["case_id"] in held[proposal["assignee_name"]]
+
+
+def test_a_round_gone_stale_lists_what_changed_and_applies_nothing(
+    demo_server: DemoServer,
+    signed_in_page: Callable[..., Page],
+    api_as: Callable[[str], ApiClient],
+    new_account: Callable[..., dict[str, Any]],
+    assert_accessible: Callable[[Page, str], None],
+    screenshot: Callable[[Page, str], Path],
+) -> None:
+    manager = new_account("lab_manager", department_code="ALR")
+    admin = api_as("admin")
+    alr = [p for p in admin.all_items("/pathologists") if p["department_code"] == "ALR"]
+    someone = next(p for p in alr if p["active"] and p["subspecialties"])
+    mine = urgent_scanned_cases(
+        demo_server,
+        admin,
+        department_code="ALR",
+        tumour_group=someone["subspecialties"][0],
+        count=2,
+    )
+    page = signed_in_page(manager["username"], manager["password"])
+    page.goto("/desk/round")
+    page.get_by_role("button", name="Preview a round").click()
+    expect(page.get_by_text("Preview ready")).to_be_visible()
+
+    # Meanwhile a colleague assigns one of the proposed cases by hand: the preview is stale.
+    taken = mine[0]
+    status, answer = admin.post(
+        f"/cases/{taken['id']}/assign",
+        {"pathologist_code": someone["code"], "reason": "taken by hand during the preview"},
+    )
+    assert status == 200, answer
+    page.get_by_role("button", name="Apply the approved proposals").click()
+    expect(page.get_by_role("alert")).to_contain_text("Nothing was applied")
+    changes = page.get_by_role("region", name="What changed since the preview")
+    expect(changes).to_be_visible()
+    expect(
+        changes.get_by_role("listitem").filter(has_text=taken["accession_number"])
+    ).to_have_count(1)
+    expect(page.get_by_role("button", name="Run a new preview")).to_be_focused()
+    assert_accessible(page, "assignment round, stale")
+    screenshot(page, "desk-round-stale")
+    _, other = admin.get(f"/cases/{mine[1]['id']}")
+    assert other["primary_pathologist_code"] is None, "a stale round applied a proposal"
+
+    page.get_by_role("button", name="Run a new preview").click()
+    expect(page.get_by_text("Preview ready")).to_be_visible()
+    expect(changes).to_be_hidden()

@@ -69,7 +69,9 @@ def test_a_round_gone_stale_is_refused_with_what_changed_and_changes_nothing(
         now=NOW,
     )
     before = _database_state(engine)
-    with pytest.raises(StaleRoundError, match="was claimed, assigned or signed out") as refused:
+    with pytest.raises(
+        StaleRoundError, match=r"was assigned to .* \(now assigned\) meanwhile"
+    ) as refused:
         apply_round(engine=engine, actor=MANAGER, round_id=round_id, rules=region.rules)
     assert len(refused.value.changes) == 1
     after = _database_state(engine)

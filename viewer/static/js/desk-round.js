@@ -1,9 +1,10 @@
 // The assignment round (lab managers and admins): POST /assignment-rounds previews a stored
 // round; the proposals come with a checkbox each (all approved at first), the load per
 // pathologist and what was left unplaced. "Apply" sends the approved ids to
-// POST /assignment-rounds/{id}/apply; a stale round (409) says what changed.
+// POST /assignment-rounds/{id}/apply; a stale round (409) lists what changed, each change on
+// its own line, and offers a new preview.
 
-import { api, el } from "/static/js/api.js";
+import { api, ApiError, el } from "/static/js/api.js";
 import { mountHeader } from "/static/js/header.js";
 
 const DESK_ROLES = new Set(["lab_manager", "admin"]);
@@ -15,6 +16,13 @@ const previewButton = $("round-preview");
 const applyButton = $("round-apply");
 
 let round = null; // the round on the page (RoundPublic)
+
+/** List a stale round's changes (the 409's `changes`), or hide the list (`changes` null). */
+function showChanges(changes) {
+  const section = $("round-changes");
+  $("round-changes-list").replaceChildren(...(changes ?? []).map((change) => el("li", {}, change)));
+  section.hidden = !changes;
+}
 
 function percent(value) {
   return value === null ? "no capacity today" : `${Math.round(value * 100)}%`;
@@ -89,6 +97,7 @@ function boxes() {
 
 async function preview() {
   errorRegion.textContent = "";
+  showChanges(null);
   resultRegion.textContent = "";
   statusRegion.textContent = "Running the engine…";
   previewButton.disabled = true;
@@ -124,8 +133,17 @@ async function apply() {
     resultRegion.textContent = `Applied: ${made} of ${done.proposals.length} proposals assigned.`;
   } catch (error) {
     statusRegion.textContent = "";
-    errorRegion.textContent = error.message;
-    applyButton.disabled = false;
+    const changes = error instanceof ApiError ? error.body?.changes : null;
+    if (Array.isArray(changes)) {
+      errorRegion.textContent =
+        `Nothing was applied: the worklist changed since this preview (${changes.length} ` +
+        `${changes.length === 1 ? "change" : "changes"}). Run a new preview.`;
+      showChanges(changes);
+      $("round-preview-again").focus();
+    } else {
+      errorRegion.textContent = error.message;
+      applyButton.disabled = false;
+    }
   }
 }
 
@@ -137,6 +155,7 @@ async function start() {
     return;
   }
   previewButton.addEventListener("click", preview);
+  $("round-preview-again").addEventListener("click", preview);
   applyButton.addEventListener("click", apply);
   $("round-select-all").addEventListener("click", () => boxes().forEach((b) => (b.checked = true)));
   $("round-select-none").addEventListener("click", () => boxes().forEach((b) => (b.checked = false)));
