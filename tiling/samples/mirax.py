@@ -37,16 +37,16 @@ from typing import BinaryIO
 
 import numpy as np
 
-from tiling.samples.synthetic import (
+from tiling.samples._tissue import (
     Pixels,
-    _box_downsample,
-    _check_request,
-    _encode_jpeg,
-    _iter_jpeg_tiles,
-    _label_image,
-    _macro_image,
-    _tissue_for,
+    box_downsample,
+    check_request,
+    encode_jpeg,
+    iter_jpeg_tiles,
+    label_image,
+    macro_image,
     mirror_index,
+    tissue_for,
 )
 
 __all__ = ["MIRAX_SUFFIX", "mirax_data_folder", "write_mirax"]
@@ -204,9 +204,9 @@ def _level_images(
 
     An image that hangs over the level's edge is the fill colour past it, as a scanner's
     concatenated images are: OpenSlide draws whole images, so what lies past the edge shows in
-    a read there. Images inside are :func:`_iter_jpeg_tiles`' own (encoded once, reused).
+    a read there. Images inside are :func:`iter_jpeg_tiles`' own (encoded once, reused).
     """
-    tiles = _iter_jpeg_tiles(
+    tiles = iter_jpeg_tiles(
         source, width_px=level_w, height_px=level_h, tile_size_px=image_px, quality=quality
     )
     corners = itertools.product(range(0, level_h, image_px), range(0, level_w, image_px))
@@ -219,7 +219,7 @@ def _level_images(
         rows = mirror_index(y0, y0 + inside_h, source.shape[0])
         cols = mirror_index(x0, x0 + inside_w, source.shape[1])
         pixels[:inside_h, :inside_w] = source[rows][:, cols]
-        yield _encode_jpeg(pixels, quality)
+        yield encode_jpeg(pixels, quality)
 
 
 def _image_indices(grid: tuple[int, int], level: int, images_x: int) -> Iterator[int]:
@@ -251,7 +251,7 @@ def write_mirax(
     halving down to one image, and a JPEG label and macro when asked. Returns ``path``.
     """
     path = Path(path)
-    _check_request(width_px, height_px, image_size_px, quality, [1])
+    check_request(width_px, height_px, image_size_px, quality, [1])
     if path.suffix.lower() != MIRAX_SUFFIX:
         raise ValueError(f"a MIRAX slide's file ends in {MIRAX_SUFFIX}, got {path.name!r}")
     if width_px % image_size_px or height_px % image_size_px:
@@ -263,7 +263,7 @@ def write_mirax(
         raise ValueError(f"mpp_um must be positive, got {mpp_um}")
     grids = _level_grid(width_px, height_px, image_size_px)
     downsamples = [2**level for level in range(len(grids))]
-    tissue = _tissue_for(image_size_px, downsamples)
+    tissue = tissue_for(image_size_px, downsamples)
     # A stable id per request, so the same call writes the same bytes (and content hash).
     slide_id = uuid.uuid5(
         uuid.NAMESPACE_URL, f"coupe-synthetic-mirax:{width_px}x{height_px}:{image_size_px}"
@@ -276,7 +276,7 @@ def write_mirax(
     with (folder / _DATA_FILE).open("wb") as data:
         for level, grid in enumerate(grids):
             images = _level_images(
-                _box_downsample(tissue, downsamples[level]),
+                box_downsample(tissue, downsamples[level]),
                 level_w=width_px // downsamples[level],
                 level_h=height_px // downsamples[level],
                 image_px=image_size_px,
@@ -290,8 +290,8 @@ def write_mirax(
                 ]
             )
         for name in associated:
-            pixels = _macro_image(tissue) if name == "macro" else _label_image()
-            stored_associated.append(_append(data, _encode_jpeg(pixels, quality)))
+            pixels = macro_image(tissue) if name == "macro" else label_image()
+            stored_associated.append(_append(data, encode_jpeg(pixels, quality)))
     (folder / _INDEX_FILE).write_bytes(_index_dat(slide_id, levels, stored_associated))
     (folder / "Slidedat.ini").write_text(
         _slidedat_ini(

@@ -21,19 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import imagecodecs
 import numpy as np
 import tifffile
 from numpy.typing import NDArray
 
 from tiling.samples._fetch import default_cache_dir
+from tiling.samples._tissue import SUBSAMPLING, Pixels, encode_jpeg
 
 __all__ = ["ensure_restained_slide", "restain_he_as_ihc", "restained_slide_name"]
 
 # Bump when the restained pixels or layout change, so cached slides are not reused.
 _RESTAIN_VERSION = 2
 _QUALITY = 80
-_SUBSAMPLING = (2, 2)
 _COMPRESSION_NAMES = {5: "lzw", 7: "jpeg", 8: "adobe_deflate"}
 # Unit stain vectors in optical density (Ruifrok and Johnston's H&E and DAB).
 _HAEMATOXYLIN = np.array([0.650, 0.704, 0.286])
@@ -46,8 +45,6 @@ _DAB_GAIN = 2.5
 _COUNTERSTAIN_SCALE = 0.5
 # The faint haematoxylin density that unmixing finds in bare glass: left out, so glass stays white.
 _GLASS_OD = 0.04
-
-Pixels = NDArray[np.uint8]
 
 
 def _he_unmixing() -> NDArray[np.float64]:
@@ -72,13 +69,6 @@ def restain_he_as_ihc(pixels: Pixels) -> Pixels:
     return out
 
 
-def _encode_jpeg(tile: Pixels) -> bytes:
-    encoded = imagecodecs.jpeg_encode(
-        tile, level=_QUALITY, colorspace="RGB", outcolorspace="YCBCR", subsampling=_SUBSAMPLING
-    )
-    return bytes(encoded)
-
-
 def _restained_tiles(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> Iterator[bytes]:
     """The page's tiles in file order, restained and JPEG-encoded; a recurring tile once."""
     encoded_by_digest: dict[bytes, bytes] = {}
@@ -95,7 +85,7 @@ def _restained_tiles(tif: tifffile.TiffFile, page: tifffile.TiffPage) -> Iterato
         if encoded is None:
             tile, _, _ = page.decode(data, index, jpegtables=page.jpegtables)
             assert tile is not None
-            encoded = _encode_jpeg(np.ascontiguousarray(restain_he_as_ihc(tile[0])))
+            encoded = encode_jpeg(np.ascontiguousarray(restain_he_as_ihc(tile[0])), _QUALITY)
             encoded_by_digest[digest] = encoded
         yield encoded
 
@@ -132,7 +122,7 @@ def _write_restained(source: Path, target: Path) -> None:
                     dtype=np.uint8,
                     photometric="rgb",
                     compression="jpeg",
-                    subsampling=_SUBSAMPLING,
+                    subsampling=SUBSAMPLING,
                     tile=(page.tilelength, page.tilewidth),
                     **_page_tags(page),
                 )

@@ -14,19 +14,28 @@ plane: the pyramid is made from the same pixels, never re-rendered from the sour
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import imagecodecs
 import numpy as np
 import tifffile
-from numpy.typing import NDArray
 from PIL import Image
 
-from tiling.samples._fetch import default_cache_dir, fetch_sample
+from tiling.samples._fetch import default_cache_dir
+from tiling.samples._tissue import (
+    SUBSAMPLING,
+    Pixels,
+    box_downsample,
+    check_request,
+    iter_jpeg_tiles,
+    label_image,
+    macro_image,
+    mirror_index,
+    mirrored,
+    tissue_for,
+)
 
 __all__ = [
     "SYNTHETIC_KINDS",
@@ -42,7 +51,6 @@ __all__ = [
 SyntheticKind = Literal["aperio-svs", "generic-tiff", "ome-tiff"]
 SYNTHETIC_KINDS: tuple[SyntheticKind, ...] = get_args(SyntheticKind)
 
-_SOURCE_SAMPLE = "CMU-1-Small-Region.svs"
 # Bump when the generated pixels or layout change, so cached slides are not reused.
 _GENERATOR_VERSION = 1
 _SUFFIXES: dict[SyntheticKind, str] = {
@@ -52,116 +60,10 @@ _SUFFIXES: dict[SyntheticKind, str] = {
 }
 _APERIO_HEADER = "Aperio Image Library v12.0.0 "
 _THUMBNAIL_MAX_PX = 1024
-_LABEL_SIZE_PX = (387, 463)
-_MACRO_SIZE_PX = (1280, 431)
-# Distinct tiles kept encoded; a level of the mirrored plane has at most a few hundred.
-_MAX_CACHED_TILES = 4096
-# tifffile writes JPEG-in-TIFF as YCbCr with 4:2:0 subsampling, like a scanner.
-_SUBSAMPLING = (2, 2)
-
-Pixels = NDArray[np.uint8]
-
-
-def _load_tissue(unit_px: int) -> Pixels:
-    """The real tissue, cropped to a multiple of ``unit_px`` in both directions."""
-    with tifffile.TiffFile(fetch_sample(_SOURCE_SAMPLE)) as tif:
-        full: Pixels = tif.pages[0].asarray()
-    height, width = (full.shape[0] // unit_px) * unit_px, (full.shape[1] // unit_px) * unit_px
-    if height == 0 or width == 0:
-        raise ValueError(
-            f"tile size and downsamples need a {unit_px} px unit, larger than the "
-            f"{full.shape[1]}x{full.shape[0]} px source tissue"
-        )
-    return np.ascontiguousarray(full[:height, :width])
-
-
-def _box_downsample(pixels: Pixels, factor: int) -> Pixels:
-    """Average ``factor`` x ``factor`` blocks; the image must be a multiple of ``factor``."""
-    if factor == 1:
-        return pixels
-    reduced = Image.fromarray(pixels).reduce(factor)
-    return np.asarray(reduced, dtype=np.uint8)
-
-
-def mirror_index(start_px: int, stop_px: int, period_px: int) -> NDArray[np.intp]:
-    """Indices into a source of ``period_px`` for plane pixels ``start_px:stop_px``.
-
-    Even copies run forwards, odd copies backwards, so neighbouring copies meet edge to edge.
-    """
-    position = np.arange(start_px, stop_px, dtype=np.intp) % (2 * period_px)
-    return np.where(position < period_px, position, 2 * period_px - 1 - position)
-
-
-def _mirrored(source: Pixels, width_px: int, height_px: int) -> Pixels:
-    """The whole mirrored plane of ``width_px`` x ``height_px``; for small images only."""
-    rows = mirror_index(0, height_px, source.shape[0])
-    cols = mirror_index(0, width_px, source.shape[1])
-    return np.ascontiguousarray(source[rows][:, cols])
-
-
-def _encode_jpeg(tile: Pixels, quality: int) -> bytes:
-    encoded = imagecodecs.jpeg_encode(
-        tile,
-        level=quality,
-        colorspace="RGB",
-        outcolorspace="YCBCR",
-        subsampling=_SUBSAMPLING,
-    )
-    return bytes(encoded)
-
-
-def _iter_jpeg_tiles(
-    source: Pixels, *, width_px: int, height_px: int, tile_size_px: int, quality: int
-) -> Iterator[bytes]:
-    """JPEG tiles, row by row, of ``source`` mirrored to ``width_px`` x ``height_px``.
-
-    Edge tiles are full tiles that carry on the mirrored tissue past the image edge.
-    A tile is encoded once per position within the mirror period and its bytes reused.
-    """
-    period_h, period_w = 2 * source.shape[0], 2 * source.shape[1]
-    cache: dict[tuple[int, int], bytes] = {}
-    col_indices = {
-        x0 % period_w: mirror_index(x0, x0 + tile_size_px, source.shape[1])
-        for x0 in range(0, width_px, tile_size_px)
-    }
-    for y0 in range(0, height_px, tile_size_px):
-        rows: Pixels | None = None
-        for x0 in range(0, width_px, tile_size_px):
-            key = (y0 % period_h, x0 % period_w)
-            encoded = cache.get(key)
-            if encoded is None:
-                if rows is None:
-                    rows = source[mirror_index(y0, y0 + tile_size_px, source.shape[0])]
-                tile = np.ascontiguousarray(rows[:, col_indices[key[1]]])
-                encoded = _encode_jpeg(tile, quality)
-                if len(cache) < _MAX_CACHED_TILES:
-                    cache[key] = encoded
-            yield encoded
 
 
 def _level_size(width_px: int, height_px: int, downsample: int) -> tuple[int, int]:
     return max(1, width_px // downsample), max(1, height_px // downsample)
-
-
-def _check_request(
-    width_px: int, height_px: int, tile_size_px: int, quality: int, downsamples: Sequence[int]
-) -> None:
-    if width_px < 1 or height_px < 1:
-        raise ValueError(f"slide size must be positive, got {width_px}x{height_px}")
-    if tile_size_px < 16 or tile_size_px % 16:
-        raise ValueError(
-            f"tile_size_px must be a positive multiple of 16 (JPEG 4:2:0), got {tile_size_px}"
-        )
-    if not 1 <= quality <= 100:
-        raise ValueError(f"quality must be 1..100, got {quality}")
-    if not downsamples or downsamples[0] != 1 or any(d < 1 for d in downsamples):
-        raise ValueError(f"levels must start at downsample 1, got {tuple(downsamples)}")
-    if list(downsamples) != sorted(set(downsamples)):
-        raise ValueError(f"levels must be strictly increasing, got {tuple(downsamples)}")
-
-
-def _tissue_for(tile_size_px: int, downsamples: Sequence[int]) -> Pixels:
-    return _load_tissue(math.lcm(tile_size_px, *downsamples))
 
 
 def _tiled_jpeg_kwargs(width_px: int, height_px: int, tile_size_px: int) -> dict[str, Any]:
@@ -170,7 +72,7 @@ def _tiled_jpeg_kwargs(width_px: int, height_px: int, tile_size_px: int) -> dict
         "dtype": np.uint8,
         "photometric": "rgb",
         "compression": "jpeg",
-        "subsampling": _SUBSAMPLING,
+        "subsampling": SUBSAMPLING,
         "tile": (tile_size_px, tile_size_px),
     }
 
@@ -189,8 +91,8 @@ def _write_tiled_level(
     """Write one tiled-JPEG level (``downsample`` of the full plane); its size in pixels."""
     level_w, level_h = _level_size(width_px, height_px, downsample)
     tw.write(
-        _iter_jpeg_tiles(
-            _box_downsample(tissue, downsample),
+        iter_jpeg_tiles(
+            box_downsample(tissue, downsample),
             width_px=level_w,
             height_px=level_h,
             tile_size_px=tile_size_px,
@@ -211,7 +113,7 @@ def _write_stripped_jpeg(
         photometric="rgb",
         compression="jpeg",
         compressionargs={"level": quality},
-        subsampling=_SUBSAMPLING,
+        subsampling=SUBSAMPLING,
         rowsperstrip=16,
         description=description,
         metadata=None,
@@ -234,38 +136,7 @@ def _thumbnail(tissue: Pixels, width_px: int, height_px: int, max_px: int) -> Pi
     small = np.asarray(
         Image.fromarray(tissue).resize((small_w, small_h), Image.Resampling.BOX), dtype=np.uint8
     )
-    return _mirrored(small, thumb_w, thumb_h)
-
-
-def _label_image() -> Pixels:
-    """A white slide label with a barcode-like band, standing in for the scanner's photo."""
-    width, height = _LABEL_SIZE_PX
-    label = np.full((height, width, 3), 250, dtype=np.uint8)
-    rng = np.random.default_rng(7)
-    bars = rng.integers(0, 2, size=width // 3, dtype=np.uint8).repeat(3)
-    band = np.where(bars[None, :, None] == 1, 20, 250).astype(np.uint8)
-    label[40:160, : bars.size] = band
-    label[220:240, 40:-40] = 60
-    label[280:300, 40:-120] = 60
-    return label
-
-
-def _macro_image(tissue: Pixels) -> Pixels:
-    """A glass-slide overview: label at the left, tissue on pale glass to the right."""
-    width, height = _MACRO_SIZE_PX
-    macro = np.full((height, width, 3), 232, dtype=np.uint8)
-    label = np.asarray(
-        Image.fromarray(_label_image()).resize((height * 387 // 463, height)), dtype=np.uint8
-    )
-    macro[:, : label.shape[1]] = label
-    region_w = width - label.shape[1] - 80
-    tissue_small = np.asarray(
-        Image.fromarray(tissue).resize((min(region_w, height * 3 // 4), height - 80)),
-        dtype=np.uint8,
-    )
-    x0 = label.shape[1] + 40 + (region_w - tissue_small.shape[1]) // 2
-    macro[40 : 40 + tissue_small.shape[0], x0 : x0 + tissue_small.shape[1]] = tissue_small
-    return macro
+    return mirrored(small, thumb_w, thumb_h)
 
 
 def write_aperio_svs(
@@ -287,8 +158,8 @@ def write_aperio_svs(
     (stripped LZW) and macro (stripped JPEG). ``tile_size_px`` must be a multiple of 16.
     Returns ``path``.
     """
-    _check_request(width_px, height_px, tile_size_px, quality, levels)
-    tissue = _tissue_for(tile_size_px, levels)
+    check_request(width_px, height_px, tile_size_px, quality, levels)
+    tissue = tissue_for(tile_size_px, levels)
     path = Path(path)
     app_mag = round(10.0 / mpp_um)
     level0_desc = (
@@ -340,7 +211,7 @@ def write_aperio_svs(
         # OpenSlide names associated images by the first word of the description's second
         # line, split on "\r" or "\n"; a bare "\n" (as the scanner writes) keeps it at index 1.
         if label:
-            label_pixels = _label_image()
+            label_pixels = label_image()
             tw.write(
                 label_pixels,
                 photometric="rgb",
@@ -355,7 +226,7 @@ def write_aperio_svs(
                 software=False,
             )
         if macro:
-            macro_pixels = _macro_image(tissue)
+            macro_pixels = macro_image(tissue)
             _write_stripped_jpeg(
                 tw,
                 macro_pixels,
@@ -383,8 +254,8 @@ def write_generic_tiff(
     Resolution tags carry ``mpp_um``. ``tile_size_px`` must be a multiple of 16.
     Returns ``path``.
     """
-    _check_request(width_px, height_px, tile_size_px, quality, levels)
-    tissue = _tissue_for(tile_size_px, levels)
+    check_request(width_px, height_px, tile_size_px, quality, levels)
+    tissue = tissue_for(tile_size_px, levels)
     path = Path(path)
     with tifffile.TiffWriter(path, bigtiff=True) as tw:
         for downsample in levels:
@@ -419,8 +290,8 @@ def write_ome_tiff(
     ``tile_size_px`` must be a multiple of 16. Returns ``path``.
     """
     downsamples = [2**i for i in range(subifd_levels + 1)]
-    _check_request(width_px, height_px, tile_size_px, quality, downsamples)
-    tissue = _tissue_for(tile_size_px, downsamples)
+    check_request(width_px, height_px, tile_size_px, quality, downsamples)
+    tissue = tissue_for(tile_size_px, downsamples)
     path = Path(path)
     level = {"width_px": width_px, "height_px": height_px, "tile_size_px": tile_size_px}
     with tifffile.TiffWriter(path, bigtiff=True, ome=True) as tw:
