@@ -4,7 +4,8 @@
 // and shown as text. Read again whenever the case changes on this page (onCaseChanged).
 
 import { api, el } from "/static/js/api.js";
-import { caseReady, firstTileShown, onCaseChanged } from "/static/js/case.js";
+import { onCaseChanged } from "/static/js/case.js";
+import { panelContext } from "/static/js/case-panel.js";
 import { freeText, problemOf, say, statusRegion, timeElement } from "/static/js/panel-kit.js";
 
 const panel = document.getElementById("history-panel");
@@ -93,14 +94,8 @@ async function show(caseId) {
 }
 
 async function start() {
-  let context;
-  try {
-    context = await caseReady;
-  } catch {
-    panel.hidden = true; // the case page says why the case cannot be shown
-    return;
-  }
-  await firstTileShown; // tissue first: see case.js
+  const context = await panelContext(panel);
+  if (!context) return;
   const { caseId } = context;
   panel.replaceChildren(el("h2", { id: "history-heading" }, "History"), empty, list, status);
   onCaseChanged(() => show(caseId));

@@ -5,7 +5,8 @@
 // signed-out case, not on an emergency grant alone) are the API's: its refusal is shown here.
 
 import { api, ApiError, el } from "/static/js/api.js";
-import { caseReady, firstTileShown, onCaseChanged } from "/static/js/case.js";
+import { onCaseChanged } from "/static/js/case.js";
+import { panelContext } from "/static/js/case-panel.js";
 import { allItems, problemOf, say, statusRegion, timeElement } from "/static/js/panel-kit.js";
 
 const REASON_WORDS = { external_consult: "External consult", molecular_test: "Molecular test" };
@@ -179,14 +180,8 @@ function lockWhenSignedOut(detail) {
 }
 
 async function start() {
-  let context;
-  try {
-    context = await caseReady;
-  } catch {
-    panel.hidden = true; // the case page says why the case cannot be shown
-    return;
-  }
-  await firstTileShown; // tissue first: see case.js
+  const context = await panelContext(panel);
+  if (!context) return;
   page.caseId = context.caseId;
   panel.replaceChildren(
     el("h2", { id: "waits-heading" }, "Waiting on"),

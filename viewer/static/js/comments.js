@@ -2,7 +2,7 @@
 // shown as typed, as text: never as HTML.
 
 import { api, el } from "/static/js/api.js";
-import { caseReady, firstTileShown } from "/static/js/case.js";
+import { panelContext } from "/static/js/case-panel.js";
 import {
   allItems,
   freeText,
@@ -55,14 +55,8 @@ async function add(caseId, body) {
 }
 
 async function start() {
-  let context;
-  try {
-    context = await caseReady;
-  } catch {
-    panel.hidden = true; // the case page says why the case cannot be shown
-    return;
-  }
-  await firstTileShown; // tissue first: see case.js
+  const context = await panelContext(panel);
+  if (!context) return;
   const { caseId } = context;
   const form = textForm({
     fieldId: "new-comment",

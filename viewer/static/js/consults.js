@@ -3,7 +3,8 @@
 // answers here, and the answer shows in the case. Questions and answers are shown as text.
 
 import { api, el } from "/static/js/api.js";
-import { caseReady, firstTileShown, onCaseChanged, reloadCase } from "/static/js/case.js";
+import { onCaseChanged, reloadCase } from "/static/js/case.js";
+import { panelContext } from "/static/js/case-panel.js";
 import {
   allItems,
   freeText,
@@ -223,14 +224,8 @@ async function refresh() {
 }
 
 async function start() {
-  let context;
-  try {
-    context = await caseReady;
-  } catch {
-    panel.hidden = true; // the case page says why the case cannot be shown
-    return;
-  }
-  await firstTileShown; // tissue first: see case.js
+  const context = await panelContext(panel);
+  if (!context) return;
   Object.assign(page, { caseId: context.caseId, detail: context.detail, me: context.me });
   panel.replaceChildren(
     el("h2", { id: "consults-heading" }, "Consults"),

@@ -5,7 +5,8 @@
 // addenda can be added, each signed by its author. Every text is shown as text.
 
 import { api, ApiError, el } from "/static/js/api.js";
-import { caseReady, firstTileShown, onCaseChanged, reloadCase } from "/static/js/case.js";
+import { onCaseChanged, reloadCase } from "/static/js/case.js";
+import { panelContext } from "/static/js/case-panel.js";
 import { DiagnosisCodes } from "/static/js/diagnosis-codes.js";
 import {
   freeText,
@@ -307,14 +308,8 @@ async function reloadReport() {
 }
 
 async function start() {
-  let context;
-  try {
-    context = await caseReady;
-  } catch {
-    panel.hidden = true; // the case page says why the case cannot be shown
-    return;
-  }
-  await firstTileShown; // tissue first: see case.js
+  const context = await panelContext(panel);
+  if (!context) return;
   Object.assign(page, {
     caseId: context.caseId,
     detail: context.detail,
