@@ -1,5 +1,5 @@
 // The case view: the case's header, its slides as a strip of thumbnails, the main viewer and
-// its tools, side by side, label and macro, "Next case" (prefetched while this one is read).
+// its tools, side by side (side-by-side-tools.js), label and macro, "Next case" (prefetched).
 //
 // The panels (annotations, comments, consults, report) are other modules; they import what
 // this one exports (ES modules are singletons): `caseReady`, `onSlideOpened`,
@@ -9,15 +9,18 @@ import { api, currentUser, el, formatDateTime } from "/static/js/api.js";
 import { createMeasureTool } from "/static/js/measure.js";
 import { prefetchCase, thumbnailUrl } from "/static/js/prefetch.js";
 import { addListedOnly, addShortcut, installShortcuts } from "/static/js/shortcuts.js";
-import { createSideBySide } from "/static/js/side-by-side.js";
+import { setUpSideBySide } from "/static/js/side-by-side-tools.js";
 import {
+  associatedImageFigure,
   attachProblemNote,
   attachScaleBar,
   createViewer,
+  descriptorOf,
   markTimings,
+  mppOf,
+  openSlideImage,
   rotationDegrees,
   setRotationDegrees,
-  unopenableSlideText,
   zoomToFullResolution,
 } from "/static/js/viewer.js";
 
@@ -254,13 +257,8 @@ export const firstTileShown = new Promise((resolve) => {
     () => resolve(),
   );
 });
-let sideBySide = null;
+let sideBySide = null; // side-by-side-tools.js; null while the case has one slide to show
 let openToken = 0;
-
-function mppOf(metadata) {
-  if (!metadata || !metadata.mpp_x_um) return null;
-  return { x: metadata.mpp_x_um, y: metadata.mpp_y_um ?? metadata.mpp_x_um };
-}
 
 const scaleBar = attachScaleBar(mainViewer, mainViewer.element, () => opened?.mppUm ?? null);
 const problemNote = attachProblemNote(mainViewer);
@@ -269,6 +267,8 @@ const measure = createMeasureTool({
   isActive: () => pointerMode === "measure",
   getMpp: () => mppOf(opened?.slide),
   readout: $("measurement"),
+  // Named once two slides are shown: the readout is the page's, for either viewer's line.
+  slideName: () => (sideBySide?.shown() && opened ? slideName(opened.slide) : null),
 });
 onPointerModeChange(() => measure.toolChanged()); // the centre cross shows while the tool is on
 
@@ -278,41 +278,22 @@ async function openSlide(slide) {
   measure.clear();
   $("associated-images").replaceChildren();
   const metadata = api(`/slides/${slide.id}`).catch(() => null);
-  const openedImage = new Promise((resolve, reject) => {
-    mainViewer.addOnceHandler("open", resolve);
-    mainViewer.addOnceHandler("open-failed", (event) => reject(new Error(event.message)));
-  });
-  mainViewer.open(slide.dzi_url);
-  try {
-    await openedImage;
-  } catch {
-    // OpenSeadragon's own message names its source object ("Unable to open [object Object]");
-    // the server says why in words (pyramid still building, file vanished, no access).
-    const refusal = await api(slide.dzi_url).then(
-      () => null,
-      (error) => error,
-    );
+  const why = await openSlideImage(mainViewer, slide.dzi_url);
+  if (why !== null) {
     if (token !== openToken) return;
     opened = null;
     for (const callback of closeListeners) callback();
-    problemNote.show(unopenableSlideText(refusal));
+    problemNote.show(why);
     scaleBar.update(); // no image: no scale bar left over from the slide before
     return;
   }
   const details = await metadata;
   if (token !== openToken) return; // another slide was chosen meanwhile
-  const source = mainViewer.world.getItemAt(0).source;
   const mpp = mppOf(details);
   opened = {
     viewer: mainViewer,
     slide: { ...slide, ...(details ?? {}) },
-    descriptor: {
-      widthPx: source.dimensions.x,
-      heightPx: source.dimensions.y,
-      tileSizePx: source.getTileWidth(0),
-      overlapPx: source.tileOverlap,
-      format: source.fileFormat,
-    },
+    descriptor: descriptorOf(mainViewer),
     mppUm: mpp ? mpp.x : null,
   };
   updateRotationControls();
@@ -373,82 +354,18 @@ function setUpTools(slides) {
   });
   mainViewer.addHandler("rotate", updateRotationControls);
   $("measure-tool").addEventListener("click", toggleMeasure);
-  setUpSideBySide(slides);
+  sideBySide = setUpSideBySide({ mainViewer, slides, slideName, currentPointerMode, onPointerModeChange });
   $("show-label").addEventListener("click", () => showAssociated("label"));
   $("show-macro").addEventListener("click", () => showAssociated("macro"));
 }
 
-function setUpSideBySide(slides) {
-  const usable = slides.filter((slide) => !slide.withdrawn_at);
-  const toggle = $("side-by-side-toggle");
-  const select = $("second-slide");
-  if (usable.length < 2) {
-    toggle.disabled = true;
-    toggle.title = "This case has only one slide";
-    return;
-  }
-  select.replaceChildren(
-    ...usable.map((slide) => el("option", { value: slide.id }, slideName(slide))),
-  );
-  // Start with a slide that is not the main one, an IHC if there is one (H&E next to IHC).
-  const ihc = usable.find((slide, index) => index > 0 && !/^H&?E$/i.test(slide.stain));
-  select.value = String((ihc ?? usable[1]).id);
-  sideBySide = createSideBySide(mainViewer, $("second-viewer"));
-  const chosen = () => usable.find((slide) => slide.id === Number(select.value));
-  select.addEventListener("change", () => sideBySide.open(chosen().dzi_url));
-  sideBySide.open(chosen().dzi_url);
-  toggle.addEventListener("click", () => {
-    const on = !sideBySide.shown();
-    if (on) sideBySide.show();
-    else sideBySide.hide();
-    toggle.setAttribute("aria-pressed", String(on));
-    $("second-slide-field").hidden = !on;
-    $("viewers").classList.toggle("side-by-side", on);
-    if (sideBySide.viewer) {
-      sideBySide.viewer.gestureSettingsMouse.clickToZoom = pointerMode === "navigate";
-    }
-  });
-}
-
-// The label and the macro carry patient identifiers: fetched on request only (each view is
-// audited by the API), drawn on a canvas (the page's policy allows no blob: images) and never
-// kept by the browser (the API answers no-store).
 async function showAssociated(name) {
-  const container = $("associated-images");
   const slide = opened?.slide;
   if (!slide) return;
   const title = `${name === "label" ? "Label" : "Macro"} of slide ${slideName(slide)}`;
-  const figure = el("figure", { class: "associated-image" });
-  const caption = el("figcaption", {}, title);
-  const closeButton = el(
-    "button",
-    { type: "button", class: "button", onclick: () => figure.remove() },
-    `Hide ${name}`,
-  );
+  const figure = await associatedImageFigure(slide.id, name, title);
+  const container = $("associated-images");
   container.querySelector(`[data-image="${name}"]`)?.remove();
-  figure.dataset.image = name;
-  try {
-    const answer = await fetch(`/slides/${slide.id}/${name}`, { credentials: "same-origin" });
-    if (!answer.ok) {
-      let detail = `the server answered ${answer.status}`;
-      try {
-        detail = (await answer.json()).detail ?? detail;
-      } catch {
-        /* not JSON: keep the status */
-      }
-      figure.append(caption, el("p", { role: "alert" }, `The ${name} cannot be shown: ${detail}.`), closeButton);
-    } else {
-      const bitmap = await createImageBitmap(await answer.blob());
-      const canvas = el("canvas", { role: "img", "aria-label": title });
-      canvas.width = bitmap.width;
-      canvas.height = bitmap.height;
-      canvas.getContext("2d").drawImage(bitmap, 0, 0);
-      bitmap.close();
-      figure.append(canvas, caption, closeButton);
-    }
-  } catch {
-    figure.append(caption, el("p", { role: "alert" }, `The ${name} cannot be shown: no connection.`), closeButton);
-  }
   container.append(figure);
 }
 

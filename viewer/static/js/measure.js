@@ -14,6 +14,8 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const POINT_KEYS = ["Enter", " "];
 // Half the length of each arm of the centre cross, in screen pixels.
 const CROSS_ARM_PX = 12;
+// The keys are listed once in the page's table, however many viewers have the tool.
+let keysListed = false;
 
 /** A measured length as shown: µm with one decimal below 1 mm, else mm with three. */
 export function formatMeasurement(lengthUm) {
@@ -31,9 +33,10 @@ export function lengthUm(start, end, mppXUm, mppYUm) {
 /**
  * The tool on `viewer`: `isActive()` says whether the pointer belongs to it, `getMpp()` gives
  * `{x, y}` in µm per pixel of the open slide (null: lengths in pixels only), `readout` is the
- * status element the length is written to.
+ * status element the length is written to (one for the page: the tools of several viewers
+ * share it), `slideName()` names the measured slide in it (null: not named, one slide shown).
  */
-export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
+export function createMeasureTool({ viewer, isActive, getMpp, readout, slideName = () => null }) {
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.setAttribute("class", "measure-overlay");
   svg.setAttribute("aria-hidden", "true");
@@ -53,19 +56,28 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
   }
   svg.append(line, cross);
   viewer.element.append(svg);
-  addListedOnly({
-    label: "Enter or Space",
-    description:
-      "Measuring tool, slide viewer focused: set the line's start at the centre cross, pan, " +
-      "then set its end (Esc cancels)",
-    after: "m",
-  });
+  if (!keysListed) {
+    keysListed = true;
+    addListedOnly({
+      label: "Enter or Space",
+      description:
+        "Measuring tool, slide viewer focused: set the line's start at the centre cross, pan, " +
+        "then set its end (Esc cancels)",
+      after: "m",
+    });
+  }
 
   let start = null;
   let end = null;
   // True between the keyboard's first and second point: the end follows the view's centre.
   let pendingFromKeyboard = false;
   let wasActive = false;
+  let written = null; // what this tool last wrote in the shared readout
+
+  function say(text) {
+    readout.textContent = text;
+    written = text;
+  }
 
   function toImage(position) {
     return viewer.viewport.viewerElementToImageCoordinates(position);
@@ -110,12 +122,15 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
     if (!start || !end) return;
     const lengthPx = Math.hypot(end.x - start.x, end.y - start.y);
     const mpp = getMpp();
+    const name = slideName();
+    const measured = name ? `Measured length on ${name}:` : "Measured length:";
     if (!mpp) {
-      readout.textContent = `Measured length: ${lengthPx.toFixed(0)} px (this slide has no resolution)`;
+      forgetReadout();
+      say(`${measured} ${lengthPx.toFixed(0)} px (this slide has no resolution)`);
       return;
     }
     const um = lengthUm(start, end, mpp.x, mpp.y);
-    readout.textContent = `Measured length: ${formatMeasurement(um)}`;
+    say(`${measured} ${formatMeasurement(um)}`);
     readout.dataset.lengthUm = um.toFixed(3);
     readout.dataset.lengthPx = lengthPx.toFixed(2);
   }
@@ -130,7 +145,7 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
     pendingFromKeyboard = false;
     start = null;
     end = null;
-    readout.textContent = "Measurement cancelled.";
+    say("Measurement cancelled.");
     draw();
   }
 
@@ -140,8 +155,7 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
       end = start;
       pendingFromKeyboard = true;
       forgetReadout();
-      readout.textContent =
-        "Line started at the centre cross: pan with the arrow keys, then press Enter for its end.";
+      say("Line started at the centre cross: pan with the arrow keys, then press Enter for its end.");
       draw();
       return;
     }
@@ -192,21 +206,23 @@ export function createMeasureTool({ viewer, isActive, getMpp, readout }) {
       // the button whose state changed.
       if (active && !wasActive) {
         forgetReadout();
-        readout.textContent =
-          "Measuring: drag a line, or press Enter or Space to start one at the centre cross.";
+        say("Measuring: drag a line, or press Enter or Space to start one at the centre cross.");
       }
       wasActive = active;
       draw();
     },
 
-    /** Forget the line (another slide was opened). */
+    /** Forget the line (another slide was opened); the readout too, if it says this tool's. */
     clear() {
       pendingFromKeyboard = false;
       start = null;
       end = null;
       draw();
-      readout.textContent = "";
-      forgetReadout();
+      if (written !== null && readout.textContent === written) {
+        readout.textContent = "";
+        forgetReadout();
+      }
+      written = null;
     },
   };
 }

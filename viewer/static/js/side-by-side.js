@@ -6,7 +6,7 @@
 // The viewer the user last touched leads and the other follows, so the two never chase each
 // other's animations.
 
-import { createViewer, openImage, setRotationDegrees } from "/static/js/viewer.js";
+import { createViewer, openImage, openSlideImage, setRotationDegrees } from "/static/js/viewer.js";
 
 function viewOf(viewer) {
   const image = openImage(viewer);
@@ -29,15 +29,32 @@ function applyView(viewer, view) {
 }
 
 /**
- * The second viewer in `element`, following `mainViewer` both ways once shown. Returns
- * `{viewer, open(dziUrl), show(), hide(), shown()}`.
+ * The second viewer in `element`, following `mainViewer` both ways once shown; `container`
+ * (the element, or one round it with its tools) is what shows and hides. `created(viewer)`
+ * once the second viewer is made, `opened(dziUrl)` when the slide chosen last is open,
+ * `failed(dziUrl, why)` when it cannot be (`why` in words, see viewer.js `openSlideImage`).
+ * Returns `{viewer, open(dziUrl), show(), hide(), shown(), mainLeads()}`.
  */
-export function createSideBySide(mainViewer, element) {
+export function createSideBySide(
+  mainViewer,
+  element,
+  { container = element, created = () => {}, opened = () => {}, failed = () => {} } = {},
+) {
   let second = null; // made when first shown: a viewer in a hidden element has no size
   let leader = mainViewer;
   let shown = false;
   let pendingUrl = null; // the slide chosen for the second viewer
-  let openedUrl = null; // the slide it shows
+  let openedUrl = null; // the slide it shows (or tried to)
+  let opening = 0; // bumped per open: the outcome of one superseded meanwhile is dropped
+
+  async function load(viewer, dziUrl) {
+    openedUrl = dziUrl;
+    const token = (opening += 1);
+    const why = await openSlideImage(viewer, dziUrl);
+    if (token !== opening) return;
+    if (why === null) opened(dziUrl);
+    else failed(dziUrl, why);
+  }
 
   function follow(from, to) {
     return () => {
@@ -71,6 +88,7 @@ export function createSideBySide(mainViewer, element) {
       leader = mainViewer;
       applyView(second, viewOf(mainViewer));
     });
+    created(second);
     return second;
   }
 
@@ -82,13 +100,11 @@ export function createSideBySide(mainViewer, element) {
     /** Open `dziUrl` in the second viewer (now if shown, else when shown). */
     open(dziUrl) {
       pendingUrl = dziUrl;
-      if (shown) {
-        openedUrl = dziUrl;
-        ensureViewer().open(dziUrl);
-      }
+      if (shown) load(ensureViewer(), dziUrl);
     },
     show() {
       shown = true;
+      container.hidden = false;
       element.hidden = false;
       leader = mainViewer;
       const viewer = ensureViewer();
@@ -97,8 +113,7 @@ export function createSideBySide(mainViewer, element) {
         mainViewer.forceResize();
         viewer.forceResize();
         if (pendingUrl && openedUrl !== pendingUrl) {
-          openedUrl = pendingUrl;
-          viewer.open(pendingUrl);
+          load(viewer, pendingUrl);
         } else {
           applyView(viewer, viewOf(mainViewer));
         }
@@ -106,7 +121,7 @@ export function createSideBySide(mainViewer, element) {
     },
     hide() {
       shown = false;
-      element.hidden = true;
+      container.hidden = true;
       requestAnimationFrame(() => mainViewer.forceResize());
     },
     shown: () => shown,

@@ -1,9 +1,11 @@
 // One OpenSeadragon viewer on a slide's Deep Zoom pyramid, set up for remote sites, with a
-// scale bar. OpenSeadragon is the classic script's global (pinned by package-lock.json).
+// scale bar, a note for a slide that cannot be opened, and the slide's label and macro. OpenSeadragon is the classic script's global (pinned by package-lock.json).
 //
 // Image coordinates everywhere are the slide's level-0 pixels (a DZI's full size is level 0).
 
 /* global OpenSeadragon */
+
+import { api, el } from "/static/js/api.js";
 
 const MAX_SCALE_BAR_PX = 160;
 
@@ -67,6 +69,53 @@ export function createViewer(element) {
 /** The tiled image of the open slide, or null while none is open. */
 export function openImage(viewer) {
   return viewer.world.getItemCount() > 0 ? viewer.world.getItemAt(0) : null;
+}
+
+/**
+ * Open a slide's `dziUrl` in `viewer`. Resolves to null once it is open, or, when it cannot
+ * be, to the words that say why (see `unopenableSlideText`): OpenSeadragon's own message names
+ * its source object ("Unable to open [object Object]"), while the server's refusal of the
+ * descriptor says why in words (file vanished, pyramid still building, no access).
+ */
+export async function openSlideImage(viewer, dziUrl) {
+  const opened = new Promise((resolve, reject) => {
+    viewer.addOnceHandler("open", resolve);
+    viewer.addOnceHandler("open-failed", (event) => reject(new Error(event.message)));
+  });
+  viewer.open(dziUrl);
+  try {
+    await opened;
+    return null;
+  } catch {
+    // With nothing open OpenSeadragon stops drawing before it clears its canvas: the slide
+    // before would stay on screen, under the note that says this one cannot be opened.
+    viewer.world.draw();
+    const refusal = await api(dziUrl).then(
+      () => null,
+      (error) => error,
+    );
+    return unopenableSlideText(refusal);
+  }
+}
+
+/** The open slide's Deep Zoom descriptor as OpenSeadragon read it (null while none is open). */
+export function descriptorOf(viewer) {
+  const image = openImage(viewer);
+  if (!image) return null;
+  const source = image.source;
+  return {
+    widthPx: source.dimensions.x,
+    heightPx: source.dimensions.y,
+    tileSizePx: source.getTileWidth(0),
+    overlapPx: source.tileOverlap,
+    format: source.fileFormat,
+  };
+}
+
+/** `{x, y}` µm per level-0 pixel from a slide's metadata (`GET /slides/{id}`); null if unknown. */
+export function mppOf(metadata) {
+  if (!metadata || !metadata.mpp_x_um) return null;
+  return { x: metadata.mpp_x_um, y: metadata.mpp_y_um ?? metadata.mpp_x_um };
 }
 
 /** Screen (CSS) pixels per slide level-0 pixel at the viewer's current zoom. */
@@ -244,4 +293,45 @@ export function unopenableSlideText(error) {
   else if (error.status === 0) why = "the server cannot be reached. Check the connection and try again.";
   else if (error.status >= 500) why = "the server could not answer. Try again in a moment.";
   return `This slide cannot be opened: ${why}${server}`;
+}
+
+/**
+ * A figure with the slide's associated image `name` ("label", "macro") under `title`, or the
+ * reason it cannot be shown, and a button that takes the figure away. The label and the macro
+ * carry patient identifiers: fetched on request only (each view is audited by the API), drawn
+ * on a canvas (the page's policy allows no blob: images) and never kept by the browser (the API
+ * answers no-store).
+ */
+export async function associatedImageFigure(slideId, name, title) {
+  const figure = el("figure", { class: "associated-image", "data-image": name });
+  const caption = el("figcaption", {}, title);
+  const closeButton = el(
+    "button",
+    { type: "button", class: "button", onclick: () => figure.remove() },
+    `Hide ${name}`,
+  );
+  const refused = (detail) => el("p", { role: "alert" }, `The ${name} cannot be shown: ${detail}.`);
+  try {
+    const answer = await fetch(`/slides/${slideId}/${name}`, { credentials: "same-origin" });
+    if (!answer.ok) {
+      let detail = `the server answered ${answer.status}`;
+      try {
+        detail = (await answer.json()).detail ?? detail;
+      } catch {
+        /* not JSON: keep the status */
+      }
+      figure.append(caption, refused(detail), closeButton);
+    } else {
+      const bitmap = await createImageBitmap(await answer.blob());
+      const canvas = el("canvas", { role: "img", "aria-label": title });
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      canvas.getContext("2d").drawImage(bitmap, 0, 0);
+      bitmap.close();
+      figure.append(canvas, caption, closeButton);
+    }
+  } catch {
+    figure.append(caption, refused("no connection"), closeButton);
+  }
+  return figure;
 }

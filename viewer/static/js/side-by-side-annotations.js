@@ -1,0 +1,127 @@
+// The second viewer's annotations, read-only: the slide's stored annotations drawn on the
+// main viewer's kind of layers (annotation-layers.js: Annotorious for regions, the SVG mark
+// layer for points and lines), in slide level-0 pixels through the viewer's own transform, so
+// they stay on the tissue under the pan, zoom and rotation side by side keeps in step.
+//
+// Nothing can be selected, reshaped or placed here: drawing and editing are the main viewer's
+// (annotations.js), whose panel lists the slide they are made on; an edit made here would land
+// on a slide the panel does not show.
+
+import { api } from "/static/js/api.js";
+import { displayOfFeature } from "/static/js/annotation-geometry.js";
+import {
+  afterFirstTile,
+  AnnotationLayers,
+  annotoriousLoaded,
+} from "/static/js/annotation-layers.js";
+import { allItems, problemOf, say } from "/static/js/panel-kit.js";
+
+// The colours of annotations.js (its PALETTE, one per configured class, in order, and its
+// colour for no class), so a class looks the same in both viewers. Kept here until
+// annotations.js exports them: it is another module's, changed elsewhere.
+const PALETTE = ["#ffd400", "#00e0ff", "#39ff14", "#ff4fd8", "#ff8c00", "#ffffff", "#b388ff"];
+const NO_CLASS_COLOUR = "#00e0ff";
+
+// What the layers report when a user draws, reshapes, selects, picks or moves a mark: nothing
+// is done with it here (no tool is ever chosen, a click selects nothing: "NONE", and a picked
+// point or line is not taken: false), so the layers only draw.
+const READ_ONLY = {
+  events: {
+    created() {},
+    reshaped() {},
+    marked() {},
+    selected() {},
+    picked: () => false,
+    moveKey() {},
+    moveChanged() {},
+  },
+  selectAction: () => "NONE",
+};
+
+let classesAsked = null;
+
+/** The configured annotation classes, asked once (an empty list if they cannot be read). */
+function annotationClasses() {
+  classesAsked ??= api("/annotation-classes").then(
+    (rules) => rules.classes,
+    () => [],
+  );
+  return classesAsked;
+}
+
+function countText(count) {
+  if (count === 0) return "This slide has no annotations.";
+  return `This slide has ${count} annotation${count === 1 ? "" : "s"}.`;
+}
+
+/**
+ * The read-only annotations of the slide in `viewer`: `show(slide)` loads and draws its
+ * annotations, `clear()` takes them off (no slide open), `setVisible(visible)` hides or shows
+ * them. `status` (a live region) says how many there are, or why they could not be read.
+ */
+export function createReadOnlyAnnotations(viewer, { status }) {
+  let layers = null; // made once, after the first tile of the first slide (as on the main viewer)
+  let records = new Map(); // the viewer's id -> {annotation (API), display}
+  let classes = [];
+  let visible = true;
+  let generation = 0; // bumped per slide: late answers for the one before are dropped
+
+  function colourOf(id) {
+    const index = classes.indexOf(records.get(id)?.annotation.class_name);
+    return index < 0 ? NO_CLASS_COLOUR : PALETTE[index % PALETTE.length];
+  }
+
+  function draw() {
+    if (!layers) return;
+    layers.show(records);
+    layers.setVisible(visible);
+  }
+
+  return {
+    async show(slide) {
+      const mine = (generation += 1);
+      records = new Map();
+      draw();
+      say(status, "Loading this slide's annotations…");
+      let annotations;
+      try {
+        [annotations, classes] = await Promise.all([
+          allItems(`/slides/${slide.id}/annotations`),
+          annotationClasses(),
+        ]);
+      } catch (error) {
+        if (mine === generation) say(status, problemOf(error), { error: true });
+        return;
+      }
+      if (mine !== generation) return;
+      for (const annotation of annotations) {
+        const display = displayOfFeature(annotation.geojson);
+        records.set(`coupe-${annotation.id}`, { annotation, display });
+      }
+      say(status, countText(annotations.length));
+      afterFirstTile(viewer, async () => {
+        try {
+          await annotoriousLoaded();
+        } catch (error) {
+          say(status, problemOf(error), { error: true });
+          return;
+        }
+        if (mine !== generation) return;
+        layers ??= new AnnotationLayers(viewer, { ...READ_ONLY, colourOf });
+        draw();
+      });
+    },
+
+    clear() {
+      generation += 1;
+      records = new Map();
+      draw();
+      say(status, "");
+    },
+
+    setVisible(shown) {
+      visible = shown;
+      if (layers) layers.setVisible(shown);
+    },
+  };
+}
