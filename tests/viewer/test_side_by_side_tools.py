@@ -62,6 +62,23 @@ SECOND_TO_SCREEN = """([x, y]) => {
     new OpenSeadragon.Point(x, y));
   return [p.x, p.y];
 }"""
+# The second viewer's centre in level-0 pixels once it has not moved for 10 frames (a key's
+# pan has ended: OpenSeadragon 6 pans a press over several frames).
+SECOND_CENTRE_WHEN_STILL = """() => new Promise((done) => {
+  const viewer = window.__second;
+  let last = null;
+  let still = 0;
+  const look = () => {
+    const centre = viewer.viewport.viewportToImageCoordinates(viewer.viewport.getCenter(true));
+    const now = `${centre.x},${centre.y}`;
+    still = now === last ? still + 1 : 0;
+    last = now;
+    if (still >= 10) done({x: centre.x, y: centre.y});
+    else requestAnimationFrame(look);
+  };
+  look();
+})"""
+PAN_PRESSES = ["ArrowRight", "ArrowRight", "s", "s"]
 
 # How many pixels of the second viewer's OpenSeadragon canvas hold something drawn.
 DRAWN_PIXELS = """() => {
@@ -298,6 +315,25 @@ def test_the_second_viewer_measures_with_its_own_mpp_and_shows_its_annotations(
     assert bar_box["width"] * OWN_MPP_UM == pytest.approx(bar_um, rel=0.03)
     screenshot(page, "side-by-side-measure")
     assert_accessible(page, "side-by-side-tools-a11y")
+
+    # From the keyboard, the second viewer focused: Enter at its centre cross, pan, Enter.
+    region.locator("[tabindex]").first.focus()
+    start_point = page.evaluate(SECOND_CENTRE_WHEN_STILL)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status").filter(has_text="Line started")).to_be_visible()
+    for key in PAN_PRESSES:  # one at a time: a press while one pans only lengthens that pan
+        page.keyboard.press(key)
+        end_point = page.evaluate(SECOND_CENTRE_WHEN_STILL)
+    page.keyboard.press("Enter")
+    dx_px, dy_px = end_point["x"] - start_point["x"], end_point["y"] - start_point["y"]
+    assert abs(dx_px) > 20 and abs(dy_px) > 20, (start_point, end_point)
+    expected_um = math.hypot(dx_px, dy_px) * OWN_MPP_UM
+    expect(readout).to_contain_text(f"Measured length on {slide_name(slide)}:")
+    page.wait_for_function(
+        "(expected) => Math.abs(Number(document.getElementById('measurement')"
+        ".dataset.lengthUm) - expected) < 0.01",
+        arg=expected_um,
+    )
     page.keyboard.press("Escape")
     expect(region.locator(".measure-crosshair")).to_be_hidden()
 
