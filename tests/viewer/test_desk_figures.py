@@ -72,6 +72,15 @@ def test_backlog_page_equals_api_and_database(
     assert on_page.pop("Region") == body["region"]["open_cases"] == sum(counted.values())
     assert on_page == from_api
     assert {code: n for code, n in from_api.items() if n} == dict(counted)
+    # The columns are the API's age buckets, each department's counts under them.
+    table = page.get_by_role("table", name="Per department", exact=True)
+    headers = table.get_by_role("columnheader").all_inner_texts()
+    buckets = [f"{bucket} days" for bucket in body["age_buckets"]]
+    assert headers == ["Department", "Open cases", "Open minutes", *buckets, "Overdue"]
+    first = body["departments"][0]
+    cells = table.get_by_role("row", name=first["department_code"]).get_by_role("cell")
+    by_age = cells.all_inner_texts()[2 : 2 + len(buckets)]
+    assert by_age == [str(first["cases_by_age"][bucket]) for bucket in body["age_buckets"]]
     assert not [e for e in errors if "Content Security Policy" in e], errors
     assert_accessible(page, "desk-backlog")
 

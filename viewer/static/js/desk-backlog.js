@@ -23,6 +23,22 @@ function figureCells(row, buckets) {
   ];
 }
 
+/** The figure columns' headers, the age buckets as the API names them. */
+function headerCells(buckets) {
+  const number = (text) => el("th", { scope: "col", class: "number" }, text);
+  return [
+    number("Open cases"),
+    number("Open minutes"),
+    ...buckets.map((bucket) => number(`${bucket} days`)),
+    number("Overdue"),
+  ];
+}
+
+function setHeaders(table, leading, buckets) {
+  const row = table.tHead.rows[0];
+  row.replaceChildren(...[...row.cells].slice(0, leading), ...headerCells(buckets));
+}
+
 function fillOptions(select, values) {
   if (select.options.length > 1) return; // filled from the first, unfiltered answer
   select.append(...values.map((value) => el("option", { value }, value)));
@@ -61,6 +77,8 @@ function chartSpec(body) {
 
 function show(body) {
   const buckets = body.age_buckets;
+  setHeaders($("departments-table"), 1, buckets);
+  setHeaders($("groups-table"), 2, buckets);
   $("departments-table").tBodies[0].replaceChildren(
     ...body.departments.map((row) =>
       el("tr", {}, el("th", { scope: "row" }, row.department_code), ...figureCells(row, buckets)),
