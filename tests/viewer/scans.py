@@ -18,13 +18,15 @@ from tiling.samples import fetch_sample
 SCAN_REGISTER_TIMEOUT_S = 90
 
 
-def drop_scan(demo_server: DemoServer, department: str, name: str) -> Path:
+def drop_scan(
+    demo_server: DemoServer, department: str, name: str, source: Path | None = None
+) -> Path:
     """A slide file of its own content (bytes past the TIFF's end) dropped, settled, into the
-    department's import folder; its path there."""
+    department's import folder; its path there. A copy of ``source``, else of the small sample."""
     folder = demo_server.data_dir / "import" / department
     folder.mkdir(parents=True, exist_ok=True)
     staging = demo_server.data_dir / f".staging-{name}"
-    shutil.copyfile(fetch_sample("small.svs"), staging)
+    shutil.copyfile(source or fetch_sample("small.svs"), staging)
     with staging.open("ab") as f:
         f.write(uuid.uuid4().bytes)  # not a duplicate of any other test's drop
     os.utime(staging, (1_600_000_000, 1_600_000_000))  # long left alone: settled

@@ -437,6 +437,9 @@ def test_keyboard_shortcuts_are_listed_and_the_page_is_accessible(
     page.keyboard.press("1")
     settle(page)
     assert viewer_state(page)["imageZoom"] == pytest.approx(1, rel=1e-3)
+    # OpenSeadragon's own "f" (flip) is off: the annotation and measuring layers draw unflipped.
+    page.keyboard.press("f")
+    assert page.evaluate("() => window.__viewer.viewport.getFlip()") is False
     assert_accessible(page, "case-view-a11y")
     page.get_by_role("button", name="Side by side").click()
     page.get_by_role("region", name="Second slide viewer").wait_for()

@@ -25,7 +25,6 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from tests.viewer import scans
 from tests.viewer.case_panels import drag, open_case
 from tests.viewer.conftest import ApiClient, DemoServer
 from tests.viewer.scans import drop_scan
@@ -110,10 +109,7 @@ def add_scan(
     instead of its small sample when given), once its pyramid job has ended; the slide."""
     block = case["specimens"][0]["blocks"][0]["label"]
     name = f"{case['accession_number']}_{block}_{stain}_{uuid.uuid4().hex[:6]}.svs"
-    with pytest.MonkeyPatch.context() as patch:
-        if source is not None:
-            patch.setattr(scans, "fetch_sample", lambda _name: source)
-        drop_scan(demo_server, case["department_code"], name)
+    drop_scan(demo_server, case["department_code"], name, source)
     slide = settled_slide(api, case["id"], stain)
     return {**slide, "file_name": name}
 

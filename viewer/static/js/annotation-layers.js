@@ -20,6 +20,18 @@ export function colourOfClass(classes, className) {
   return index < 0 ? NO_CLASS_COLOUR : PALETTE[index % PALETTE.length];
 }
 
+// Read-only layers: nothing is drawn, reshaped or selected ("NONE"), a picked point or line
+// is not taken (false), so nothing can be moved.
+const DRAW_ONLY_EVENTS = {
+  created() {},
+  reshaped() {},
+  marked() {},
+  selected() {},
+  picked: () => false,
+  moveKey() {},
+  moveChanged() {},
+};
+
 function shapeAnnotation(id, selector) {
   return { id, bodies: [], target: { annotation: id, selector } };
 }
@@ -30,11 +42,11 @@ function shapeAnnotation(id, selector) {
  * a point or line was placed, `selected(ids)`; `picked(id)` when a point or line was clicked
  * (true: taken), and while one is moved `moveKey(action)` (a key on the viewer, or "save" for a
  * click beside it) and `moveChanged()` (dragged); `selectAction(annotation)` says whether a click
- * may reshape ("EDIT"), only select ("SELECT") or do nothing ("NONE"); `styleOf(id)` gives
- * the colour.
+ * may reshape ("EDIT"), only select ("SELECT") or do nothing ("NONE"); `colourOf(id)` gives
+ * the colour. Without `events` and `selectAction` the layers only draw (read-only).
  */
 export class AnnotationLayers {
-  constructor(viewer, { events, selectAction, colourOf }) {
+  constructor(viewer, { events = DRAW_ONLY_EVENTS, selectAction = () => "NONE", colourOf }) {
     this.viewer = viewer;
     this.colourOf = colourOf;
     this.tool = null;
@@ -223,4 +235,20 @@ export function afterFirstTile(viewer, work, fallbackMs = 1500) {
   }
   viewer.addHandler("tile-drawn", run);
   timer = setTimeout(run, fallbackMs);
+}
+
+/**
+ * `work()` once `viewer` has drawn its first tile and Annotorious is loaded (tissue first, the
+ * annotations a moment later); `failed(error)` instead when the bundle could not be loaded.
+ */
+export function whenLayersCanStart(viewer, work, failed) {
+  afterFirstTile(viewer, async () => {
+    try {
+      await annotoriousLoaded();
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    work();
+  });
 }

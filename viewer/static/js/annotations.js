@@ -20,10 +20,9 @@ import {
 } from "/static/js/case.js";
 import { displayOfFeature, featureFromDrawing } from "/static/js/annotation-geometry.js";
 import {
-  afterFirstTile,
   AnnotationLayers,
-  annotoriousLoaded,
   colourOfClass,
+  whenLayersCanStart,
 } from "/static/js/annotation-layers.js";
 import { AnnotationList } from "/static/js/annotation-list.js";
 import { CANCELLED, MarkMover } from "/static/js/annotation-mover.js";
@@ -472,15 +471,13 @@ async function start() {
       state.layers = null;
     }
     if (!state.slide || state.slide.id !== slide.id) load(slide); // the list, beside the tiles
-    afterFirstTile(viewer, async () => {
-      try {
-        await annotoriousLoaded();
-      } catch (error) {
-        say(status, problemOf(error), { error: true });
-        return;
-      }
-      if (attach(viewer)) showAll();
-    });
+    whenLayersCanStart(
+      viewer,
+      () => {
+        if (attach(viewer)) showAll();
+      },
+      (error) => say(status, problemOf(error), { error: true }),
+    );
   });
 }
 

@@ -10,33 +10,11 @@
 import { api } from "/static/js/api.js";
 import { displayOfFeature } from "/static/js/annotation-geometry.js";
 import {
-  afterFirstTile,
   AnnotationLayers,
-  annotoriousLoaded,
+  colourOfClass,
+  whenLayersCanStart,
 } from "/static/js/annotation-layers.js";
 import { allItems, problemOf, say } from "/static/js/panel-kit.js";
-
-// The colours of annotations.js (its PALETTE, one per configured class, in order, and its
-// colour for no class), so a class looks the same in both viewers. Kept here until
-// annotations.js exports them: it is another module's, changed elsewhere.
-const PALETTE = ["#ffd400", "#00e0ff", "#39ff14", "#ff4fd8", "#ff8c00", "#ffffff", "#b388ff"];
-const NO_CLASS_COLOUR = "#00e0ff";
-
-// What the layers report when a user draws, reshapes, selects, picks or moves a mark: nothing
-// is done with it here (no tool is ever chosen, a click selects nothing: "NONE", and a picked
-// point or line is not taken: false), so the layers only draw.
-const READ_ONLY = {
-  events: {
-    created() {},
-    reshaped() {},
-    marked() {},
-    selected() {},
-    picked: () => false,
-    moveKey() {},
-    moveChanged() {},
-  },
-  selectAction: () => "NONE",
-};
 
 let classesAsked = null;
 
@@ -67,8 +45,7 @@ export function createReadOnlyAnnotations(viewer, { status }) {
   let generation = 0; // bumped per slide: late answers for the one before are dropped
 
   function colourOf(id) {
-    const index = classes.indexOf(records.get(id)?.annotation.class_name);
-    return index < 0 ? NO_CLASS_COLOUR : PALETTE[index % PALETTE.length];
+    return colourOfClass(classes, records.get(id)?.annotation.class_name);
   }
 
   function draw() {
@@ -99,17 +76,15 @@ export function createReadOnlyAnnotations(viewer, { status }) {
         records.set(`coupe-${annotation.id}`, { annotation, display });
       }
       say(status, countText(annotations.length));
-      afterFirstTile(viewer, async () => {
-        try {
-          await annotoriousLoaded();
-        } catch (error) {
-          say(status, problemOf(error), { error: true });
-          return;
-        }
-        if (mine !== generation) return;
-        layers ??= new AnnotationLayers(viewer, { ...READ_ONLY, colourOf });
-        draw();
-      });
+      whenLayersCanStart(
+        viewer,
+        () => {
+          if (mine !== generation) return;
+          layers ??= new AnnotationLayers(viewer, { colourOf }); // read-only: it only draws
+          draw();
+        },
+        (error) => say(status, problemOf(error), { error: true }),
+      );
     },
 
     clear() {
