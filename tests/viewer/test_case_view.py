@@ -438,6 +438,8 @@ def test_keyboard_shortcuts_are_listed_and_the_page_is_accessible(
     settle(page)
     assert viewer_state(page)["imageZoom"] == pytest.approx(1, rel=1e-3)
     # OpenSeadragon's own "f" (flip) is off: the annotation and measuring layers draw unflipped.
+    page.evaluate("() => window.__viewer.canvas.focus()")
+    assert page.evaluate("() => document.activeElement === window.__viewer.canvas")
     page.keyboard.press("f")
     assert page.evaluate("() => window.__viewer.viewport.getFlip()") is False
     assert_accessible(page, "case-view-a11y")
