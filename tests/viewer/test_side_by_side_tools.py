@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -387,3 +388,27 @@ def test_a_second_slide_that_cannot_be_opened_says_why(
     expect(tools).to_be_visible()
     assert tissue_fraction(region.screenshot()) > 0.05
     screenshot(page, "side-by-side-after-unopenable")
+
+
+def test_an_annotation_saved_in_the_main_viewer_shows_on_the_same_slide_beside_it(
+    own_case: OwnCase,
+) -> None:
+    api, case = own_case.api, own_case.case
+    slides = [s for s in api.all_items(f"/cases/{case['id']}/slides") if not s["withdrawn_at"]]
+    main_slide = slides[0]
+    page = own_case.open_page()
+    open_case(page, case["id"])
+    show_side_by_side(page, main_slide)  # the same slide in both viewers
+    count = page.get_by_role("status", name="Second viewer's annotations")
+    expect(count).to_have_text(re.compile(r"This slide has (no|\d+) annotations?\."))
+    before = len(api.all_items(f"/slides/{main_slide['id']}/annotations"))
+
+    page.get_by_role("button", name="Point").click()
+    page.get_by_role("button", name="Place point at centre").click()
+    expect(page.get_by_role("status").filter(has_text="Annotation saved")).to_have_count(1)
+    after = before + 1
+    expect(count).to_have_text(f"This slide has {after} annotation{'' if after == 1 else 's'}.")
+    stored = api.all_items(f"/slides/{main_slide['id']}/annotations")
+    points = sum(a["geojson"]["geometry"]["type"] == "Point" for a in stored)
+    region = page.get_by_role("region", name="Second slide viewer")
+    expect(region.locator("svg.annotation-marks circle.annotation-point")).to_have_count(points)

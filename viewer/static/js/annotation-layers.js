@@ -252,3 +252,15 @@ export function whenLayersCanStart(viewer, work, failed) {
     work();
   });
 }
+
+const ANNOTATIONS_CHANGED = "coupe:annotations-changed";
+
+/** Tell the page's other views of slide `slideId` that its annotations changed (saved). */
+export function announceAnnotationsChanged(slideId) {
+  document.dispatchEvent(new CustomEvent(ANNOTATIONS_CHANGED, { detail: { slideId } }));
+}
+
+/** `callback(slideId)` whenever annotations of a slide were saved on this page. */
+export function onAnnotationsChanged(callback) {
+  document.addEventListener(ANNOTATIONS_CHANGED, (event) => callback(event.detail.slideId));
+}

@@ -20,6 +20,7 @@ import {
 } from "/static/js/case.js";
 import { displayOfFeature, featureFromDrawing } from "/static/js/annotation-geometry.js";
 import {
+  announceAnnotationsChanged,
   AnnotationLayers,
   colourOfClass,
   whenLayersCanStart,
@@ -272,6 +273,7 @@ async function saveNew(drawn, shapeId) {
   if (shapeId) state.pending.set(shapeId, saving);
   try {
     const annotation = await saving;
+    announceAnnotationsChanged(slide.id);
     if (generation !== state.generation) return;
     // A drawn shape keeps the id Annotorious gave it; a mark takes the stored one's.
     const id = shapeId || viewerId(annotation);
@@ -303,6 +305,7 @@ function patch(id, body) {
       headers: { "If-Match": `"${current.annotation.version}"` },
     });
     state.records.set(id, record(annotation));
+    announceAnnotationsChanged(slide.id);
     return annotation;
   });
 }
@@ -370,6 +373,7 @@ async function remove(id) {
         method: "DELETE",
         headers: { "If-Match": `"${current.annotation.version}"` },
       });
+      announceAnnotationsChanged(slide.id);
     });
     const gone = state.records.get(id);
     mover.forget(id);

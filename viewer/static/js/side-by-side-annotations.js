@@ -12,6 +12,7 @@ import { displayOfFeature } from "/static/js/annotation-geometry.js";
 import {
   AnnotationLayers,
   colourOfClass,
+  onAnnotationsChanged,
   whenLayersCanStart,
 } from "/static/js/annotation-layers.js";
 import { allItems, problemOf, say } from "/static/js/panel-kit.js";
@@ -43,6 +44,7 @@ export function createReadOnlyAnnotations(viewer, { status }) {
   let classes = [];
   let visible = true;
   let generation = 0; // bumped per slide: late answers for the one before are dropped
+  let shownSlide = null;
 
   function colourOf(id) {
     return colourOfClass(classes, records.get(id)?.annotation.class_name);
@@ -54,41 +56,50 @@ export function createReadOnlyAnnotations(viewer, { status }) {
     layers.setVisible(visible);
   }
 
+  async function show(slide) {
+    shownSlide = slide;
+    const mine = (generation += 1);
+    records = new Map();
+    draw();
+    say(status, "Loading this slide's annotations…");
+    let annotations;
+    try {
+      [annotations, classes] = await Promise.all([
+        allItems(`/slides/${slide.id}/annotations`),
+        annotationClasses(),
+      ]);
+    } catch (error) {
+      if (mine === generation) say(status, problemOf(error), { error: true });
+      return;
+    }
+    if (mine !== generation) return;
+    for (const annotation of annotations) {
+      const display = displayOfFeature(annotation.geojson);
+      records.set(`coupe-${annotation.id}`, { annotation, display });
+    }
+    say(status, countText(annotations.length));
+    whenLayersCanStart(
+      viewer,
+      () => {
+        if (mine !== generation) return;
+        layers ??= new AnnotationLayers(viewer, { colourOf }); // read-only: it only draws
+        draw();
+      },
+      (error) => say(status, problemOf(error), { error: true }),
+    );
+  }
+
+  // An annotation saved in the main viewer on the slide shown here shows here too.
+  onAnnotationsChanged((slideId) => {
+    if (shownSlide && shownSlide.id === slideId) show(shownSlide);
+  });
+
   return {
-    async show(slide) {
-      const mine = (generation += 1);
-      records = new Map();
-      draw();
-      say(status, "Loading this slide's annotations…");
-      let annotations;
-      try {
-        [annotations, classes] = await Promise.all([
-          allItems(`/slides/${slide.id}/annotations`),
-          annotationClasses(),
-        ]);
-      } catch (error) {
-        if (mine === generation) say(status, problemOf(error), { error: true });
-        return;
-      }
-      if (mine !== generation) return;
-      for (const annotation of annotations) {
-        const display = displayOfFeature(annotation.geojson);
-        records.set(`coupe-${annotation.id}`, { annotation, display });
-      }
-      say(status, countText(annotations.length));
-      whenLayersCanStart(
-        viewer,
-        () => {
-          if (mine !== generation) return;
-          layers ??= new AnnotationLayers(viewer, { colourOf }); // read-only: it only draws
-          draw();
-        },
-        (error) => say(status, problemOf(error), { error: true }),
-      );
-    },
+    show,
 
     clear() {
       generation += 1;
+      shownSlide = null;
       records = new Map();
       draw();
       say(status, "");
