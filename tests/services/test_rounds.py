@@ -108,8 +108,8 @@ def test_a_stale_round_is_refused_with_what_changed(service: ServiceHarness) -> 
     assert "stale" in answer["detail"] and body["proposals"][0]["accession"] in answer["detail"]
     # Each change on its own, for the desk to list, saying where the case is now.
     accession, name = body["proposals"][0]["accession"], body["proposals"][0]["assignee_name"]
-    assert f"case {accession} was assigned to {name} (now assigned) meanwhile" in (
-        answer["changes"]
+    assert (
+        f"case {accession} was assigned to {name} (now assigned) meanwhile" in (answer["changes"])
     )
     # Refused, nothing changed: the round can still be read as previewed.
     again = service.client.get(f"/assignment-rounds/{body['id']}", headers=headers).json()
