@@ -127,7 +127,8 @@ def time_history_step(today: date) -> dict[str, Any]:
     from worklist.migrate import upgrade_database
     from worklist.region import default_region
     from worklist.seeding import import_region
-    from worklist.synthetic_history import generate_history, insert_history
+    from worklist.synthetic_history import generate_history
+    from worklist.synthetic_history_insert import insert_history
 
     region = default_region()
     end = today - timedelta(days=DEMO_DAYS - 1)

@@ -35,7 +35,7 @@ from worklist.region import default_region
 from worklist.seeding import import_region
 from worklist.snapshots import auto_assign, load_snapshot
 from worklist.synthetic import case_stream
-from worklist.synthetic_history import seed_history
+from worklist.synthetic_history_insert import seed_history
 
 __all__ = ["DEMO_SEED", "WorklistDemo", "demo_rounds", "run_worklist_demo"]
 

@@ -34,7 +34,8 @@ from worklist.capacity.report import capacity_report
 from worklist.db import run_in_transaction
 from worklist.region import parse_region
 from worklist.seeding import ImportSummary
-from worklist.synthetic_history import generate_history, insert_history
+from worklist.synthetic_history import generate_history
+from worklist.synthetic_history_insert import insert_history
 
 TODAY = date(2026, 12, 2)
 

@@ -21,12 +21,8 @@ from worklist.operations import CaseIntake, intake_cases
 from worklist.region import Region, default_region, parse_region
 from worklist.seeding import ImportSummary
 from worklist.snapshots import case_minutes
-from worklist.synthetic_history import (
-    HISTORY_EVENT,
-    HistoryCase,
-    generate_history,
-    insert_history,
-)
+from worklist.synthetic_history import HistoryCase, generate_history
+from worklist.synthetic_history_insert import HISTORY_EVENT, insert_history
 from worklist.workload import WorkloadModel
 
 TODAY = date(2026, 12, 3)  # a Thursday
