@@ -1,4 +1,4 @@
-"""Every benchmark's JSON turned into figures: ``RESULTS.json`` and ``RESULTS.md``.
+"""Every benchmark's JSON turned into figures, for ``RESULTS.json`` and ``RESULTS.md``.
 
 A figure is one measured number of Coupe beside its baseline from the same run, both medians
 of the benchmark's runs. ``ratio`` is always how many times better Coupe is (above 1: Coupe is
@@ -9,18 +9,15 @@ baseline_name and ratio null, and its target where the benchmark has one. Each f
 the results file with its detail (``source``) and when that benchmark ran (``measured_at``):
 ``run_all --only`` reruns some benchmarks and keeps the others' latest results.
 
-The contract with the Benchmarks page (``services/benchmark_results.py`` reads the JSON):
-``generated_at``, ``machine`` (cpu, cpus, memory_gb in 10^9 bytes, python) and ``figures``
-(benchmark, figure, unit, better, coupe, baseline, baseline_name, ratio, runs, source); the
-other keys are extra detail.
+:mod:`benchmarks.results_files` writes the figures as ``RESULTS.json`` and ``RESULTS.md``.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -209,71 +206,66 @@ def serving_figures(report: dict[str, Any], source: str) -> list[Figure]:
             )
         if direct is None or setup == direct:
             continue
-        for key, what, unit, better in (
-            ("tiles_per_s", "throughput", "tiles/s", "higher"),
-            ("p99_ms", "p99 latency", "ms", "lower"),
-        ):
-            row = coupe_rows.get((setup, "pre-built, first request"))
-            base = coupe_rows.get((direct, "pre-built, first request"))
-            if row is None or base is None:
-                continue
-            figures.append(
-                figure(
-                    benchmark="serving",
-                    name=f"pre-built tiles, {what} ({setup}) against no proxy",
-                    unit=unit,
-                    better=better,
-                    coupe=row[key],
-                    baseline=base[key],
-                    baseline_name=f"Coupe {direct}, no proxy",
-                    runs=min(row["runs"], base["runs"]),
-                    source=source,
-                    measured_at=when,
-                )
-            )
+        figures += _against_setup(
+            coupe_rows, "pre-built, first request", setup, direct, _THROUGHPUT_AND_P99,
+            name="pre-built tiles, {what} ({setup}) against no proxy",
+            baseline_name=f"Coupe {direct}, no proxy", when=when, source=source,
+        )  # fmt: skip
     return figures
+
+
+# (key, what, unit, better) of the figures that compare one setup with another.
+_Measure = tuple[str, str, str, Better]
+_THROUGHPUT_AND_P99: tuple[_Measure, ...] = (
+    ("tiles_per_s", "throughput", "tiles/s", "higher"),
+    ("p99_ms", "p99 latency", "ms", "lower"),
+)
 
 
 def _shared_cache_figures(
     rows: dict[tuple[str, str], dict[str, Any]], setup: str, alone: str, when: Any, source: str
 ) -> list[Figure]:
     """Tiles rendered on the fly asked again, with the replicas sharing Redis and without."""
-    row, base = rows.get((setup, "on the fly, cached")), rows.get((alone, "on the fly, cached"))
-    if row is None or base is None:
-        return []
-    measures: list[tuple[str, str, str, Better]] = [
-        ("tiles_per_s", "throughput", "tiles/s", "higher"),
-        ("p99_ms", "p99 latency", "ms", "lower"),
-    ]
-    return [
-        figure(
-            benchmark="serving", name=f"on-the-fly tiles asked again, {what} ({setup})",
-            unit=unit, better=better, coupe=row[key], baseline=base[key],
-            baseline_name=f"Coupe {alone}, each process its own cache",
-            runs=min(row["runs"], base["runs"]), source=source, measured_at=when,
-        )
-        for key, what, unit, better in measures
-    ]  # fmt: skip
+    return _against_setup(
+        rows, "on the fly, cached", setup, alone, _THROUGHPUT_AND_P99,
+        name="on-the-fly tiles asked again, {what} ({setup})",
+        baseline_name=f"Coupe {alone}, each process its own cache", when=when, source=source,
+    )  # fmt: skip
 
 
 def _access_log_figures(
     rows: dict[tuple[str, str], dict[str, Any]], setup: str, quiet: str, when: Any, source: str
 ) -> list[Figure]:
     """Pre-built tiles with uvicorn's access log on (as ``coupe serve`` runs) and off."""
-    row = rows.get((setup, "pre-built, first request"))
-    base = rows.get((quiet, "pre-built, first request"))
+    measures = (*_THROUGHPUT_AND_P99, ("server_cpu_ms_per_tile", "API CPU per tile", "ms", "lower"))
+    return _against_setup(
+        rows, "pre-built, first request", setup, quiet, measures,
+        name="pre-built tiles, {what} ({setup})",
+        baseline_name=f"Coupe {quiet}, no access log", when=when, source=source,
+    )  # fmt: skip
+
+
+def _against_setup(
+    rows: dict[tuple[str, str], dict[str, Any]],
+    scenario: str,
+    setup: str,
+    other: str,
+    measures: Sequence[_Measure],
+    *,
+    name: str,
+    baseline_name: str,
+    when: Any,
+    source: str,
+) -> list[Figure]:
+    """``setup``'s ``scenario`` beside ``other``'s, one figure a measure (``name`` formatted
+    with ``what`` and ``setup``); none if either setup lacks the scenario."""
+    row, base = rows.get((setup, scenario)), rows.get((other, scenario))
     if row is None or base is None:
         return []
-    measures: list[tuple[str, str, str, Better]] = [
-        ("tiles_per_s", "throughput", "tiles/s", "higher"),
-        ("p99_ms", "p99 latency", "ms", "lower"),
-        ("server_cpu_ms_per_tile", "API CPU per tile", "ms", "lower"),
-    ]
     return [
         figure(
-            benchmark="serving", name=f"pre-built tiles, {what} ({setup})",
-            unit=unit, better=better, coupe=row[key], baseline=base[key],
-            baseline_name=f"Coupe {quiet}, no access log",
+            benchmark="serving", name=name.format(what=what, setup=setup), unit=unit,
+            better=better, coupe=row[key], baseline=base[key], baseline_name=baseline_name,
             runs=min(row["runs"], base["runs"]), source=source, measured_at=when,
         )
         for key, what, unit, better in measures
@@ -493,73 +485,3 @@ def floor_figures(floor: dict[str, Any], serving: dict[str, Any]) -> list[Figure
                 )
             )
     return figures
-
-
-def results_json(
-    figures: Sequence[Figure], machine: dict[str, Any], generated_at: str, **extra: Any
-) -> dict[str, Any]:
-    """``RESULTS.json``'s content."""
-    return {"generated_at": generated_at, "machine": machine, **extra,
-            "figures": [asdict(f) for f in figures]}  # fmt: skip
-
-
-def _value(value: float | None, unit: str) -> str:
-    if value is None:
-        return ""
-    return f"{value:,.4g} {unit}" if abs(value) < 10_000 else f"{value:,.0f} {unit}"
-
-
-def results_markdown(
-    figures: Sequence[Figure], machine: dict[str, Any], header: Sequence[str], link_prefix: str
-) -> str:
-    """``RESULTS.md``: ``header`` lines, then one table of every figure."""
-    lines = [
-        *header,
-        "",
-        "| benchmark | figure | Coupe | baseline | baseline is | ratio | runs | target | "
-        "measured | detail |",
-        "|---|---|---:|---:|---|---:|---:|---|---|---|",
-    ]
-    for f in figures:
-        ratio = f"{f.ratio:.2f}x" if f.ratio is not None else ""
-        target = ""
-        if f.target is not None:
-            sign = "<" if f.better == "lower" else ">"
-            target = f"{sign} {f.target:g}: {'met' if f.met else 'missed'}"
-        measured = (f.measured_at or "")[:16].replace("T", " ")
-        lines.append(
-            f"| {f.benchmark} | {f.figure} | {_value(f.coupe, f.unit)} | "
-            f"{_value(f.baseline, f.unit)} | {f.baseline_name or ''} | {ratio} | {f.runs} | "
-            f"{target} | {measured} | [{f.source}]({link_prefix}{f.source}) |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def with_kept_notes(previous: str | None, markdown: str) -> str:
-    """``markdown``, plus the ``## Notes`` sections of ``previous`` (the file it replaces)
-    that it does not have: a benchmark rewrites its markdown on every run, and the notes
-    written by hand under it (profiles, what each change did) would be lost with it."""
-    if not previous:
-        return markdown
-    headings = set(markdown.splitlines())
-    kept = [
-        block
-        for block in _sections(previous)
-        if block[0].startswith("## Notes") and block[0] not in headings
-    ]
-    if not kept:
-        return markdown
-    return markdown.rstrip("\n") + "\n\n" + "\n".join(line for b in kept for line in b) + "\n"
-
-
-def _sections(text: str) -> Iterator[list[str]]:
-    block: list[str] | None = None
-    for line in text.rstrip("\n").splitlines():
-        if line.startswith("## ") or line.startswith("# "):
-            if block:
-                yield block
-            block = [line]
-        elif block is not None:
-            block.append(line)
-    if block:
-        yield block

@@ -49,13 +49,8 @@ from sqlalchemy.exc import OperationalError
 from benchmarks._machine import cpu_model
 from benchmarks._proxy import ProxyUnavailable, caddy_executable
 from benchmarks.assignment import LOCAL_POSTGRES
-from benchmarks.results_summary import (
-    SOURCES,
-    collect,
-    results_json,
-    results_markdown,
-    with_kept_notes,
-)
+from benchmarks.results_files import results_json, results_markdown, with_kept_notes
+from benchmarks.results_summary import SOURCES, collect
 
 _BENCH_DIR = Path(__file__).resolve().parent
 _REPO_ROOT = _BENCH_DIR.parent

@@ -62,7 +62,7 @@ from benchmarks._proxy import (
     running,
 )
 from benchmarks._serving_report import TARGETS, markdown, summarize, targets_met
-from benchmarks.results_summary import with_kept_notes
+from benchmarks.results_files import with_kept_notes
 from services.security import hash_password
 from services.settings import Settings
 from services.storage import pyramid_paths

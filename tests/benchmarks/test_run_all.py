@@ -10,6 +10,7 @@ import pytest
 
 from benchmarks import results_summary as summary
 from benchmarks import run_all
+from benchmarks.results_files import with_kept_notes
 from services.benchmark_results import BenchmarkResults
 
 RESULTS_DIR = Path(run_all.__file__).resolve().parent / "results"
@@ -75,10 +76,10 @@ def test_the_committed_results_summarize() -> None:
 def test_notes_written_by_hand_are_kept() -> None:
     previous = "# Old\n\n| a |\n\n## Notes (issue 12)\n\nwhy it is slow\n\n## Other\n\nx\n"
     new = "# New\n\n| b |\n"
-    kept = summary.with_kept_notes(previous, new)
+    kept = with_kept_notes(previous, new)
     assert kept == "# New\n\n| b |\n\n## Notes (issue 12)\n\nwhy it is slow\n\n"
-    assert summary.with_kept_notes(previous, kept) == kept  # not twice
-    assert summary.with_kept_notes(None, new) == new
+    assert with_kept_notes(previous, kept) == kept  # not twice
+    assert with_kept_notes(None, new) == new
 
 
 @pytest.mark.slow
