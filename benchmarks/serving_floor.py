@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._proxy import ServerSet, caddy_executable, free_port, running, wait_until_up
-from benchmarks.serving import machine, tile_addresses, timed_pass
+from benchmarks._serving_passes import timed_pass
+from benchmarks.serving import machine, tile_addresses
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.samples import ensure_synthetic_slide
 
