@@ -39,9 +39,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import psutil
@@ -51,15 +50,14 @@ from benchmarks._profile import breakdown
 from benchmarks._proxy import (
     ProxyUnavailable,
     ServerSet,
-    behind_proxy,
     caddy_executable,
-    direct,
     free_port,
     running,
 )
 from benchmarks._serving_passes import Pass, run_pass, timed_pass
 from benchmarks._serving_passes import percentile as percentile  # claims_http imports it here
 from benchmarks._serving_report import TARGETS, markdown, summarize, targets_met
+from benchmarks._serving_setups import PROXIES, Setup, api_servers, parse_setups
 from benchmarks.results_files import with_kept_notes
 from services.security import hash_password
 from services.settings import Settings
@@ -90,25 +88,6 @@ SERVER_PROCESSES = 2
 """Coupe runs as `coupe serve` does on this 2-core machine: one server process per core."""
 _SECRET = "benchmark-secret-key-not-for-production"
 _PASSWORD = "benchmark password 1"
-PROXIES = ("caddy",)
-
-
-@dataclass(frozen=True)
-class Setup:
-    """How the API runs: ``processes`` server processes, directly or behind ``proxy``."""
-
-    processes: int
-    proxy: str | None = None
-    tile_cache_url: str | None = None
-    """A Redis the processes share tiles rendered on the fly through (COUPE_TILE_CACHE_URL)."""
-    access_log: bool = False
-    """uvicorn logs every request (info level), as ``coupe serve`` runs it today."""
-
-    @property
-    def name(self) -> str:
-        shared = ", Redis tile cache" if self.tile_cache_url else ""
-        logged = ", access log" if self.access_log else ""
-        return f"{self.proxy or 'direct'}, {self.processes} processes{shared}{logged}"
 
 
 def prepare_data(data_dir: Path, slide: Path) -> tuple[int, int]:
@@ -204,39 +183,6 @@ def machine() -> dict[str, object]:
         "platform": platform.platform(),
         "load_average": list(os.getloadavg()),
     }
-
-
-@contextmanager
-def api_servers(setup: Setup, env: dict[str, str]) -> Iterator[ServerSet]:
-    """The API as ``setup`` says, until the ``with`` block ends (its shared tile cache
-    emptied first: "uncached" means uncached in every repeat)."""
-    if setup.tile_cache_url is not None:
-        empty_tile_cache(setup.tile_cache_url)
-        env = {**env, "COUPE_TILE_CACHE_URL": setup.tile_cache_url}
-    if setup.proxy is None:
-        with direct(setup.processes, env=env, access_log=setup.access_log) as servers:
-            yield servers
-    elif setup.proxy == "caddy":
-        with behind_proxy(setup.processes, env=env, access_log=setup.access_log) as servers:
-            yield servers
-    else:
-        raise ValueError(f"unknown proxy {setup.proxy!r}; known: {', '.join(PROXIES)}")
-
-
-def empty_tile_cache(url: str) -> int:
-    """Delete Coupe's tile entries from the Redis at ``url``; how many there were."""
-    import redis
-
-    from services.shared_tile_cache import NAMESPACE
-
-    client = redis.Redis.from_url(url)
-    try:
-        keys = list(client.scan_iter(match=NAMESPACE + "*", count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
-        return len(keys)
-    finally:
-        client.close()
 
 
 def _profile_pass(
@@ -409,29 +355,6 @@ def measure(
 
 
 BASELINE_SETUP = "DeepZoomGenerator, 1 process"
-
-
-def parse_setups(
-    processes: str,
-    proxy: str | None,
-    tile_cache_url: str | None = None,
-    access_log: bool = False,
-) -> list[Setup]:
-    """``--processes 2,4 --proxy caddy`` -> direct 2 (for comparison), caddy 2, caddy 4; with
-    a tile cache URL, the most processes once more, sharing that cache; with ``access_log``,
-    the first direct setup once more, logging every request."""
-    counts = [int(part) for part in processes.split(",") if part.strip()]
-    if not counts or min(counts) < 1:
-        raise ValueError("--processes takes counts of at least 1, e.g. 2,4")
-    if proxy is None:
-        setups = [Setup(count) for count in counts]
-    else:
-        setups = [Setup(counts[0]), *(Setup(count, proxy) for count in counts)]
-    if tile_cache_url is not None:
-        setups.append(Setup(max(counts), proxy, tile_cache_url))
-    if access_log:
-        setups.append(Setup(counts[0], access_log=True))
-    return setups
 
 
 def main(argv: list[str] | None = None) -> int:
