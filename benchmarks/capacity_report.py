@@ -6,7 +6,7 @@ Prepares the demo (``coupe demo --no-serve``: the region, its 65 weeks of signed
 and the live week) in ``--data-dir`` unless a prepared demo is there already, then times:
 
 - the history step on its own: :func:`worklist.synthetic_history.generate_history` and
-  :func:`~worklist.synthetic_history.insert_history` into a fresh SQLite database (wall and
+  :func:`~worklist.synthetic_history_insert.insert_history` into a fresh SQLite database (wall and
   CPU seconds: what the step adds to the demo's preparation);
 - ``coupe report --period <last full ISO week> --format F --output FILE`` for every format, the
   whole process (interpreter start, imports, the database read, the forecasts, the file),
