@@ -49,7 +49,6 @@ from services.schemas.worklist import (
     VersionedRequest,
     WorklistItem,
 )
-from worklist.db import read_session
 from worklist.enums import AssignmentKind, CaseStatus, Priority
 from worklist.operations import (
     assign_case,
@@ -267,8 +266,15 @@ def claim_next_case(
             own_subspecialties_only=options.own_subspecialties_only,
         )
         return ClaimNextResult(assignment=None, reason=reason)
-    with read_session(engine) as session:  # a session only to show the receipt
-        return ClaimNextResult(assignment=receipt_public(session, receipt), reason=None)
+    # Built from what the claim's transaction read: showing it costs no second query.
+    shown = AssignmentReceipt(
+        assignment_id=receipt.assignment_id,
+        pathologist_code=receipt.pathologist_code,
+        kind=receipt.kind,
+        rule=receipt.rule,
+        case=CaseState.model_validate(receipt.case),
+    )
+    return ClaimNextResult(assignment=shown, reason=None)
 
 
 # -- moves on one case -------------------------------------------------------------------

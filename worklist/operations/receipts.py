@@ -29,16 +29,22 @@ class AssignmentReceipt:
 
     assignment_id: int
     pathologist_id: int
+    pathologist_code: str
     kind: AssignmentKind
     rule: str
     case: CaseState
 
     @classmethod
     def of(cls, assignment: Assignment, case: Case) -> AssignmentReceipt:
-        """Snapshot ``assignment`` and its ``case``."""
+        """Snapshot ``assignment`` and its ``case``.
+
+        The pathologist's code is read in the transaction, from the pathologist the operation
+        loaded to assign (the session's identity map: no query), so that showing the receipt
+        needs no read of its own."""
         return cls(
             assignment.id,
             assignment.pathologist_id,
+            assignment.pathologist.code,
             assignment.kind,
             assignment.rule,
             CaseState.of(case),
