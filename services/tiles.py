@@ -295,26 +295,42 @@ class TileService:
             )
 
     def thumbnail(self, slide_id: int, slide_file: Path | None, max_px: int) -> bytes:
-        """A JPEG of the whole slide whose longer side is at most ``max_px``."""
+        """A JPEG of the whole slide whose longer side is at most ``max_px``.
+
+        Kept in the tile cache under the slide file's identity (a changed file is a new key):
+        the case page's strip asks for every slide's thumbnail, and making one reads a whole
+        level (~0.1 s), as long as several tiles of the first view take to serve.
+        """
         with self._slides.lease(_require(slide_id, slide_file), self.spec.backend) as opened:
-            source = opened.source
-            width, height = source.dimensions
-            scale = max_px / max(width, height)
-            downsample = 1 / scale if scale < 1 else 1.0
-            level = source.get_best_level_for_downsample(downsample)
-            l_width, l_height = source.level_dimensions[level]
-            if max(l_width, l_height) <= _THUMBNAIL_READ_MAX_PX:
-                pixels = source.read_region((0, 0), level, (l_width, l_height))
-            else:
-                # The largest Deep Zoom level no wider or taller than max_px, from blocks.
-                geometry = _geometry(opened, self.spec)
-                z_level = max(
-                    z_level
-                    for z_level, (z_width, z_height) in enumerate(geometry.z_dimensions)
-                    if max(z_width, z_height) <= max(max_px, 1)
-                )
-                pixels = self.renderer.level(source, opened.key, geometry, z_level)
-        return _encode_jpeg(_fit(pixels, max_px))
+            key = (opened.key, "thumbnail", max_px)
+            cached = self._tiles.get(key)
+            if cached is not None:
+                return cached
+            data = _encode_jpeg(_fit(self._thumbnail_pixels(opened, max_px), max_px))
+        self._tiles.put(key, data, len(data))
+        return data
+
+    def _thumbnail_pixels(self, opened: CachedSlide, max_px: int) -> RGBArray:
+        """The whole slide's pixels from its smallest level (or Deep Zoom level) near
+        ``max_px``: what the thumbnail is reduced from."""
+        source = opened.source
+        width, height = source.dimensions
+        scale = max_px / max(width, height)
+        downsample = 1 / scale if scale < 1 else 1.0
+        level = source.get_best_level_for_downsample(downsample)
+        l_width, l_height = source.level_dimensions[level]
+        if max(l_width, l_height) <= _THUMBNAIL_READ_MAX_PX:
+            pixels = source.read_region((0, 0), level, (l_width, l_height))
+        else:
+            # The largest Deep Zoom level no wider or taller than max_px, from blocks.
+            geometry = _geometry(opened, self.spec)
+            z_level = max(
+                z_level
+                for z_level, (z_width, z_height) in enumerate(geometry.z_dimensions)
+                if max(z_width, z_height) <= max(max_px, 1)
+            )
+            pixels = self.renderer.level(source, opened.key, geometry, z_level)
+        return pixels
 
     def associated(self, slide_id: int, slide_file: Path | None, name: str) -> bytes:
         """An associated image (``label``, ``macro``) as JPEG; 404 when the slide has none."""

@@ -7,6 +7,7 @@
 
 import { api, currentUser, el, formatDateTime } from "/static/js/api.js";
 import { createMeasureTool } from "/static/js/measure.js";
+import { allItems } from "/static/js/panel-kit.js";
 import { prefetchCase, thumbnailUrl } from "/static/js/prefetch.js";
 import { addListedOnly, addShortcut, installShortcuts } from "/static/js/shortcuts.js";
 import { setUpSideBySide } from "/static/js/side-by-side-tools.js";
@@ -32,18 +33,6 @@ function caseIdFromPath() {
   return match ? Number(match[1]) : null;
 }
 
-async function allPages(path) {
-  const items = [];
-  let next = null;
-  do {
-    const separator = path.includes("?") ? "&" : "?";
-    const page = await api(next ? `${path}${separator}cursor=${encodeURIComponent(next)}` : path);
-    items.push(...page.items);
-    next = page.next;
-  } while (next);
-  return items;
-}
-
 // --- The contract with the panels ------------------------------------------------------------
 
 const caseId = caseIdFromPath();
@@ -53,7 +42,7 @@ const caseId = caseIdFromPath();
 const slidesReady =
   caseId === null
     ? Promise.reject(new Error("this address names no case"))
-    : allPages(`/cases/${caseId}/slides`);
+    : allItems(`/cases/${caseId}/slides`);
 
 /** `{caseId, detail, me, slides}` once the case is loaded (rejects with the ApiError). */
 export const caseReady = (async () => {
@@ -205,9 +194,8 @@ function showStrip(slides) {
                 slide.withdrawn_at
                   ? el("span", { class: "thumb-missing" }, "withdrawn")
                   : el("img", {
-                      src: thumbnailUrl(slide.id),
+                      "data-src": thumbnailUrl(slide.id), // set after the first tile
                       alt: "",
-                      loading: "lazy",
                       // No file to draw it from (missing, damaged): say so, not a blank
                       // square. Only "no preview": a pre-built pyramid may still open.
                       onerror: (event) =>
@@ -228,6 +216,10 @@ function showStrip(slides) {
       ),
     ),
   );
+  // Tissue first: thumbnails would take connections and server time the first tiles need.
+  firstTileShown.then(() => {
+    for (const image of container.querySelectorAll("img[data-src]")) image.src = image.dataset.src;
+  });
 }
 
 function markCurrent(slide) {
@@ -378,7 +370,7 @@ async function setUpNextCase(me) {
     return;
   }
   await firstTileShown;
-  const items = (await allPages("/worklist/mine?kind=primary")).filter(
+  const items = (await allItems("/worklist/mine?kind=primary")).filter(
     (item) => item.kind === "primary",
   );
   const ids = items.map((item) => item.case.id);
