@@ -34,8 +34,9 @@ import psutil
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from benchmarks._serving_passes import percentile
 from benchmarks.assignment import claim_pool, default_postgres_url, postgres_cpu_s, postgres_schema
-from benchmarks.serving import SERVER_PROCESSES, free_port, machine, percentile, running
+from benchmarks.serving import SERVER_PROCESSES, free_port, machine, running
 from services.security import hash_password
 from worklist.accounts import NewUser, create_user
 from worklist.actor import Actor

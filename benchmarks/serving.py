@@ -55,7 +55,6 @@ from benchmarks._proxy import (
     running,
 )
 from benchmarks._serving_passes import Pass, run_pass, timed_pass
-from benchmarks._serving_passes import percentile as percentile  # claims_http imports it here
 from benchmarks._serving_report import TARGETS, markdown, summarize, targets_met
 from benchmarks._serving_setups import PROXIES, Setup, api_servers, parse_setups
 from benchmarks.results_files import with_kept_notes
