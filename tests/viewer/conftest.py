@@ -372,16 +372,17 @@ def new_account(api_as: Callable[..., ApiClient]) -> Callable[..., dict[str, Any
 
 
 def pathologist_without_account(
-    admin: ApiClient, *, outside_department: str | None = None
+    admin: ApiClient, *, outside_department: str | None = None, department: str | None = None
 ) -> dict[str, Any]:
     """An active pathologist (``GET /pathologists`` item) no account is linked to yet,
-    optionally of another department than ``outside_department``."""
+    optionally of another department than ``outside_department``, or of ``department``."""
     taken = {user["pathologist_code"] for user in admin.all_items("/users")}
     for pathologist in admin.all_items("/pathologists"):
         if (
             pathologist["active"]
             and pathologist["code"] not in taken
             and pathologist["department_code"] != outside_department
+            and department in (None, pathologist["department_code"])
         ):
             return dict(pathologist)
     pytest.fail("every active pathologist of the demo has an account already")

@@ -5,9 +5,10 @@ of the pointer and of the key steps puts them, and found there again after a rel
 a move back; a save refused because the annotation changed meanwhile says so and draws the
 saved one; another author's line offers no move. axe-core and screenshots.
 
-The pathologist is ``alrijne2`` on the last case of their own department; their colleague
-``alrijne`` draws the other line (the other tests that annotate use other pathologists, or
-alrijne's cases).
+The pathologist is an account of the test's own on a case it claims (with the demo's slides);
+a colleague of the case's department, an account of its own too, draws the other line: nothing
+depends on what other tests left (a round of the manager's desk may give a demo pathologist
+cases with other slides).
 """
 
 from __future__ import annotations
@@ -24,15 +25,13 @@ from tests.viewer.case_panels import (
     drag,
     first_slide,
     open_case,
-    primary_cases,
     slide_annotations,
     viewer_box,
 )
-from tests.viewer.conftest import ApiClient
+from tests.viewer.conftest import ApiClient, pathologist_without_account
 from tests.viewer.test_annotations import status
+from tests.viewer.test_unopenable_slide import claimed_case
 
-MOVER = "alrijne2"
-AUTHOR = "alrijne"  # the same department: sees the case, may not move alrijne2's marks
 TOLERANCE_PX = 1.5  # level-0 pixels
 
 # The viewer has come to rest: where it is drawn is where it is going (no animation left).
@@ -158,16 +157,22 @@ def move_line_end_by_keys(page: Page, api: ApiClient, slide_id: int, line: dict[
 
 def test_points_and_lines_move_by_mouse_and_keyboard_upright_and_rotated(
     signed_in_page: Callable[..., Page],
-    api_as: Callable[[str], ApiClient],
+    new_account: Callable[..., dict[str, Any]],
+    api_as: Callable[..., ApiClient],
     assert_accessible: Callable[[Page, str], None],
     screenshot: Any,
 ) -> None:
-    api = api_as(MOVER)
-    case = primary_cases(api, own_department=True)[-1]
+    mover = new_account("pathologist")
+    api = api_as(mover["username"], mover["password"])
+    case = claimed_case(api)
     slide = first_slide(api, case["id"])
     width, height = slide["width_px"], slide["height_px"]
-    # The colleague's line, away from where this test draws.
-    code, theirs = api_as(AUTHOR).post(
+    # The colleague (the case's department: sees the case, may not move the mover's marks)
+    # draws a line away from where this test draws.
+    admin = api_as("admin")
+    colleague_code = pathologist_without_account(admin, department=case["department_code"])
+    colleague = new_account("pathologist", pathologist_code=colleague_code["code"])
+    code, theirs = api_as(colleague["username"], colleague["password"]).post(
         f"/slides/{slide['id']}/annotations",
         {
             "class_name": "tumour",
@@ -184,7 +189,7 @@ def test_points_and_lines_move_by_mouse_and_keyboard_upright_and_rotated(
     )
     assert code == 201, theirs
     before = {a["id"] for a in slide_annotations(api, slide["id"])}
-    page = signed_in_page(MOVER)
+    page = signed_in_page(mover["username"], mover["password"])
     open_case(page, case["id"])
 
     # A point and a line, drawn on the page.
