@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from tests.viewer.case_panels import drag, open_case
+from tests.viewer.case_panels import drag, first_slide, open_case
 from tests.viewer.conftest import ApiClient, DemoServer
 from tests.viewer.scans import drop_scan
 from tests.viewer.test_case_view import settle, tissue_fraction, viewer_state
@@ -49,8 +49,8 @@ GRAB_SECOND = """async () => {
   window.__second = page.secondViewer();
   return window.__second !== null;
 }"""
-# The second viewer shows slide `id`, every tile of its view drawn; or none to draw: the views
-# match in slide pixels, so a slide much smaller than the main one can lie outside the view.
+# The second viewer shows slide `id`, every tile of its view drawn; or none to draw (the views
+# match in slide pixels: a part of a slide of about the main one's size can lie outside it).
 SECOND_SHOWS = """(id) => {
   const viewer = window.__second;
   const image = viewer && viewer.world.getItemCount() > 0 && viewer.world.getItemAt(0);
@@ -58,6 +58,10 @@ SECOND_SHOWS = """(id) => {
   const view = viewer.viewport.getBoundsNoRotate(true);
   const outside = !view.intersection(image.getBoundsNoRotate(true));
   return image.getFullyLoaded() || outside;
+}"""
+SECOND_AT_FULL_RESOLUTION = """() => {
+  const viewer = window.__second;
+  viewer.viewport.zoomTo(viewer.world.getItemAt(0).imageToViewportZoom(1), null, true);
 }"""
 # Level-0 pixels -> pixels in the second viewer's element, through its own viewport.
 SECOND_TO_SCREEN = """([x, y]) => {
@@ -238,8 +242,21 @@ def test_the_second_viewer_measures_with_its_own_mpp_and_shows_its_annotations(
     open_case(page, case["id"])
     region = show_side_by_side(page, slide)
     region.scroll_into_view_if_needed()
-    # The views match in slide pixels, and slide B is smaller than most: the whole of it,
-    # asked of the second viewer itself (OpenSeadragon's "0" there; the main one follows).
+    # Slide B is another size than the main slide (the demo's are generated larger): the
+    # views match relative to each slide, the same fraction across and down in the centre and
+    # the same fraction of each slide's width on screen.
+    main_slide = first_slide(api, case["id"])
+    assert not math.isclose(main_slide["width_px"], width, rel_tol=0.1), "sizes alike"
+    settle(page)
+    settle(page, "__second")
+    main_view, second_view = viewer_state(page), viewer_state(page, "window.__second")
+    assert second_view["x"] / width == pytest.approx(main_view["x"] / main_slide["width_px"])
+    assert second_view["y"] / height == pytest.approx(main_view["y"] / main_slide["height_px"])
+    assert second_view["imageZoom"] * width == pytest.approx(
+        main_view["imageZoom"] * main_slide["width_px"], rel=0.01
+    )
+    # The whole of slide B, asked of the second viewer itself (OpenSeadragon's "0" there; the
+    # main one follows).
     region.locator("[tabindex]").first.focus()
     page.keyboard.press("0")
 
@@ -282,8 +299,11 @@ def test_the_second_viewer_measures_with_its_own_mpp_and_shows_its_annotations(
     toggle.check()
 
     # Measure in the second viewer, at one screen pixel per slide pixel: 240 x 180 px of
-    # slide B is 300 px, times slide B's mpp (not the main slide's 0.499).
-    page.get_by_role("button", name="Full resolution").click()
+    # slide B is 300 px, times slide B's mpp (not the main slide's 0.499). "Full resolution"
+    # acts on the main viewer, whose slide is of another size: the second viewer, focused (it
+    # leads), is zoomed to 1:1 itself, and the main one follows.
+    region.locator("[tabindex]").first.focus()
+    page.evaluate(SECOND_AT_FULL_RESOLUTION)
     settle(page)
     settle(page, "__second")
     assert viewer_state(page, "window.__second")["imageZoom"] == pytest.approx(1, rel=1e-3)

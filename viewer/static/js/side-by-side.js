@@ -1,12 +1,18 @@
 // Side by side: a second viewer on another slide of the case (H&E next to IHC), with pan, zoom
-// and rotation kept in step. Two slides of one case are serial sections scanned alike, so the
-// views are matched in slide pixels: the same image point in the centre, the same screen
-// pixels per slide pixel, the same rotation, whichever sizes the two scans have.
+// and rotation kept in step. Two slides of one case are mostly serial sections scanned alike,
+// so views of two scans of about the same size are matched in slide pixels: the same image
+// point in the centre, the same screen pixels per slide pixel, the same rotation. Scans of
+// different sizes (another scan area, a rescan of part of the tissue) are matched relative to
+// each one's extent instead: the same fraction across and down in the centre, the same fraction
+// of the slide's width on screen; in slide pixels the smaller one would lie beside the view.
 //
 // The viewer the user last touched leads and the other follows, so the two never chase each
 // other's animations.
 
 import { createViewer, openImage, openSlideImage, setRotationDegrees } from "/static/js/viewer.js";
+
+// Two scans this close in width and in height are matched in slide pixels.
+const SAME_SIZE_TOLERANCE = 0.1;
 
 function viewOf(viewer) {
   const image = openImage(viewer);
@@ -16,16 +22,32 @@ function viewOf(viewer) {
     centre: image.viewportToImageCoordinates(viewport.getCenter(true)),
     imageZoom: image.viewportToImageZoom(viewport.getZoom(true)),
     rotation: viewport.getRotation(true),
+    size: image.getContentSize(),
   };
+}
+
+/** Whether scans of these sizes (level-0 pixels) are matched in slide pixels. */
+export function matchedInSlidePixels(a, b) {
+  const close = (p, q) => Math.abs(p - q) <= SAME_SIZE_TOLERANCE * Math.max(p, q);
+  return close(a.x, b.x) && close(a.y, b.y);
 }
 
 function applyView(viewer, view) {
   const image = openImage(viewer);
   if (!image || !view) return;
   const viewport = viewer.viewport;
+  const size = image.getContentSize();
+  let { centre, imageZoom } = view;
+  if (!matchedInSlidePixels(size, view.size)) {
+    centre = new OpenSeadragon.Point(
+      (centre.x / view.size.x) * size.x,
+      (centre.y / view.size.y) * size.y,
+    );
+    imageZoom *= view.size.x / size.x;
+  }
   setRotationDegrees(viewer, view.rotation, true);
-  viewport.zoomTo(image.imageToViewportZoom(view.imageZoom), null, true);
-  viewport.panTo(image.imageToViewportCoordinates(view.centre), true);
+  viewport.zoomTo(image.imageToViewportZoom(imageZoom), null, true);
+  viewport.panTo(image.imageToViewportCoordinates(centre), true);
 }
 
 /**
