@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from services.app import create_app
 from services.settings import Settings
+from tests.services.audit_support import slide_opens
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import new_case
 from tests.services.worklist_api_support import (
@@ -28,7 +29,7 @@ from tiling.samples import ensure_synthetic_slide
 from worklist.actor import Actor
 from worklist.db import read_session
 from worklist.enums import AuditOutcome, Role
-from worklist.models import Annotation, AuditEvent, Slide
+from worklist.models import Annotation, Slide
 from worklist.operations.notes import add_annotation
 from worklist.region import default_region
 from worklist.seeding import import_region
@@ -407,16 +408,6 @@ def test_the_listing_is_paged(service: ServiceHarness, mulder: Person, slide_id:
     for bad in ({"limit": 201}, {"limit": 0}, {"cursor": "bm90LWEtY3Vyc29y"}):
         answer = service.client.get(path_of(slide_id), params=bad, headers=mulder.headers)
         assert answer.status_code == 422, bad
-
-
-def slide_opens(service: ServiceHarness, slide_id: int) -> int:
-    with read_session(service.engine) as session:
-        count = session.scalar(
-            select(func.count())
-            .select_from(AuditEvent)
-            .where(AuditEvent.event_type == "slide.open", AuditEvent.slide_id == slide_id)
-        )
-    return int(count or 0)
 
 
 def test_reading_annotations_is_audited_once_per_session(

@@ -10,31 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from services.deps import PURPOSE_HEADER
+from tests.services.audit_support import audit_records as records
 from tests.services.conftest import ServiceHarness
 from tests.services.test_slides import add_slide, cmu, copy_sample, people
 from worklist.db import read_session
 from worklist.enums import AuditOutcome
-from worklist.models import AuditEvent, Slide
+from worklist.models import Slide
 
 __all__ = ["cmu", "people"]  # fixtures used by name
 
 PREFETCH = {PURPOSE_HEADER: "prefetch"}
-
-
-def records(
-    service: ServiceHarness, event_type: str, outcome: AuditOutcome = AuditOutcome.SUCCESS
-) -> int:
-    """How many records of ``event_type`` with ``outcome`` the log holds."""
-    with read_session(service.engine) as session:
-        count = session.scalar(
-            select(func.count())
-            .select_from(AuditEvent)
-            .where(AuditEvent.event_type == event_type, AuditEvent.outcome == outcome)
-        )
-    return int(count or 0)
 
 
 def case_of(service: ServiceHarness, slide_id: int) -> int:
@@ -93,7 +79,8 @@ def test_a_refused_prefetch_is_recorded_as_a_refusal(
     slide_id, _ = cmu
     assert prefetch(service, people["lumc_path"], slide_id) == [403] * 5
     refused = AuditOutcome.SERIOUS_FAILURE
-    assert records(service, "case.open", refused) + records(service, "slide.open", refused) >= 1
+    tried = [records(service, event, outcome=refused) for event in ("case.open", "slide.open")]
+    assert sum(tried) >= 1
     assert records(service, "case.prefetch") + records(service, "slide.prefetch") == 0
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import imagecodecs
 import numpy as np
 import pytest
-from sqlalchemy import func, select
 
 from services.settings import Settings
 from services.storage import pyramid_paths
@@ -18,6 +17,7 @@ from services.tiles import (
     RENDERED_CACHE_CONTROL,
     TileService,
 )
+from tests.services.audit_support import slide_opens
 from tests.services.conftest import ServiceHarness
 from tests.services.tiling_jobs_support import new_case
 from tests.services.worklist_api_support import first_slide
@@ -25,9 +25,7 @@ from tiling.deepzoom import DZI_XMLNS
 from tiling.pyramid import PyramidOptions, build_pyramid
 from tiling.samples import ensure_synthetic_slide, fetch_sample
 from tiling.spec import TileSpec
-from worklist.db import read_session
 from worklist.enums import AuditOutcome, PyramidStatus, Role
-from worklist.models import AuditEvent
 from worklist.operations import (
     set_pyramid_status,
 )
@@ -55,23 +53,6 @@ def build_for(service: ServiceHarness, slide_id: int, slide_file: Path, **spec: 
     options = PyramidOptions(spec=TileSpec(**spec))  # type: ignore[arg-type]
     build_pyramid(slide_file, paths.directory, options, name=paths.name)
     set_pyramid_status(engine=service.engine, slide_id=slide_id, status=PyramidStatus.READY)
-
-
-def slide_opens(
-    service: ServiceHarness, slide_id: int, outcome: AuditOutcome = AuditOutcome.SUCCESS
-) -> int:
-    """How many records of opening (or, with another ``outcome``, of trying to open) the slide."""
-    with read_session(service.engine) as session:
-        count = session.scalar(
-            select(func.count())
-            .select_from(AuditEvent)
-            .where(
-                AuditEvent.event_type == "slide.open",
-                AuditEvent.slide_id == slide_id,
-                AuditEvent.outcome == outcome,
-            )
-        )
-    return int(count or 0)
 
 
 def decode(data: bytes) -> np.ndarray:  # type: ignore[type-arg]
