@@ -8,9 +8,6 @@ work on a hospital network without internet.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +15,6 @@ __all__ = [
     "VENDOR_PACKAGES",
     "ViewerAssets",
     "ViewerAssetsMissingError",
-    "import_map_hashes",
     "viewer_assets",
 ]
 
@@ -36,22 +32,6 @@ VENDOR_PACKAGES: dict[str, Path] = {
     "vega-util": Path("vega-util/build"),
 }
 """URL name under ``/static/vendor/`` -> the folder of the npm package's built files."""
-
-
-_IMPORT_MAP = re.compile(r'<script type="importmap">(.*?)</script>', re.DOTALL)
-
-
-def import_map_hashes(page: Path) -> tuple[str, ...]:
-    """The CSP hash sources (``'sha256-...'``) of the inline import maps in ``page``.
-
-    An import map cannot be a file of its own, and a page's policy forbids inline script: the
-    policy admits exactly these maps by hash, and nothing else inline.
-    """
-    html = page.read_text(encoding="utf-8")
-    return tuple(
-        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
-        for body in _IMPORT_MAP.findall(html)
-    )
 
 
 class ViewerAssetsMissingError(RuntimeError):

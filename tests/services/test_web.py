@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,9 +18,10 @@ from fastapi.testclient import TestClient
 from services.app import create_app
 from services.middleware import content_security_policy
 from services.settings import Settings
-from services.web import CASE_PAGE_CSP, chart_page_csp
+from services.web import DESK_PAGES
 from viewer.assets import ViewerAssetsMissingError, viewer_assets
 
+IMPORT_MAP = re.compile(r'<script type="importmap">(.*?)</script>', re.DOTALL)
 STATIC_DIR = Path(__file__).resolve().parents[2] / "viewer" / "static"
 PAGES = {"/": "worklist.html", "/sign-in": "sign-in.html", "/case/1": "case.html"}
 
@@ -40,17 +42,28 @@ def directives(policy: str) -> dict[str, str]:
     return dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
 
 
+def served_policy_admits_its_import_map(answer: Any) -> str:
+    """The page's one import map, checked to be what its policy admits by hash."""
+    (import_map,) = IMPORT_MAP.findall(answer.text)
+    digest = base64.b64encode(hashlib.sha256(import_map.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in answer.headers["content-security-policy"]
+    return str(import_map)
+
+
 @pytest.mark.parametrize("path", ["/", "/sign-in"])
 def test_pages_answer_with_the_base_policy_and_revalidation(client: TestClient, path: str) -> None:
     answer = client.get(path)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
     assert answer.headers["cache-control"] == "no-cache"
-    assert answer.headers["content-security-policy"] == content_security_policy()
     policy = directives(answer.headers["content-security-policy"])
     assert policy["default-src"] == "'self'"
-    assert "script-src" not in policy  # default-src 'self': no inline script, no eval
-    assert answer.text == (STATIC_DIR / PAGES[path]).read_text(encoding="utf-8")
+    # No inline script and no eval: only the page's own import map, admitted by its hash.
+    assert re.fullmatch(r"'self' 'sha256-[A-Za-z0-9+/=]+'", policy["script-src"])
+    served_policy_admits_its_import_map(answer)
+    # The page file's body as it is (the head names its files by version).
+    plain = (STATIC_DIR / PAGES[path]).read_text(encoding="utf-8")
+    assert answer.text.split("<body", 1)[1] == plain.split("<body", 1)[1]
 
 
 def test_the_case_page_alone_allows_eval_and_still_no_inline_script(
@@ -60,9 +73,9 @@ def test_the_case_page_alone_allows_eval_and_still_no_inline_script(
     assert answer.status_code == 200
     assert answer.headers["cache-control"] == "no-cache"
     policy = directives(answer.headers["content-security-policy"])
-    assert answer.headers["content-security-policy"] == CASE_PAGE_CSP
-    assert policy["script-src"] == "'self' 'unsafe-eval'"
+    assert re.fullmatch(r"'self' 'unsafe-eval' 'sha256-[A-Za-z0-9+/=]+'", policy["script-src"])
     assert "'unsafe-inline'" not in answer.headers["content-security-policy"]
+    served_policy_admits_its_import_map(answer)
 
 
 def test_a_page_holds_no_patient_data_and_needs_no_session(client: TestClient) -> None:
@@ -90,6 +103,26 @@ def test_the_pages_own_scripts_are_served_and_revalidated(client: TestClient) ->
     css = client.get("/static/css/app.css")
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_files_named_by_their_current_version_are_kept_for_good(client: TestClient) -> None:
+    page = client.get("/case/1").text
+    versioned = re.findall(r'(?:href|src)="(/static/[^"?]+)\?v=([0-9a-f]+)"', page)
+    urls = {url for url, _ in versioned}
+    assert {"/static/js/case.js", "/static/css/case.css"} <= urls
+    assert "/static/vendor/openseadragon/openseadragon.min.js" in urls
+    for url, version in versioned:
+        answer = client.get(f"{url}?v={version}")
+        assert answer.status_code == 200, url
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable", url
+    # Another version (an old release's page, a guess) is answered, and revalidated.
+    stale = client.get("/static/js/case.js?v=0123456789abcdef")
+    assert stale.status_code == 200
+    assert stale.headers["cache-control"] == "no-cache"
+    # The version is the content's: a page served later names the same URLs.
+    assert re.findall(r'(?:href|src)="(/static/[^"]+)"', client.get("/case/2").text) == [
+        f"{url}?v={version}" for url, version in versioned
+    ]
 
 
 @pytest.mark.parametrize(
@@ -185,17 +218,22 @@ class _InlineCode(HTMLParser):
             self.problems.append("inline script text")
 
 
-def _policy_of(page: str) -> str:
-    name = page.removesuffix(".html")
-    if name == "case":
-        return CASE_PAGE_CSP
-    return chart_page_csp(viewer_assets(), name) or content_security_policy()
+SERVED_AT = {
+    **{file.removesuffix(".html"): path for path, file in PAGES.items()},
+    **{name: path for path, (name, _) in DESK_PAGES.items()},
+}
+"""Page file name -> where the app serves it."""
 
 
-@pytest.mark.parametrize("page", sorted(path.name for path in STATIC_DIR.glob("*.html")))
-def test_no_page_holds_code_the_policy_blocks(page: str) -> None:
-    parser = _InlineCode(_policy_of(page))
-    parser.feed((STATIC_DIR / page).read_text(encoding="utf-8"))
+def test_every_page_file_is_served() -> None:
+    assert set(SERVED_AT) == {path.stem for path in STATIC_DIR.glob("*.html")}
+
+
+@pytest.mark.parametrize("page", sorted(SERVED_AT))
+def test_no_page_holds_code_the_policy_blocks(client: TestClient, page: str) -> None:
+    answer = client.get(SERVED_AT[page])
+    parser = _InlineCode(answer.headers["content-security-policy"])
+    parser.feed(answer.text)
     assert parser.problems == [], page
 
 
