@@ -382,13 +382,12 @@ def pathologist_code_of(session: Session, pathologist_id: int | None) -> str | N
     return session.scalar(select(Pathologist.code).where(Pathologist.id == pathologist_id))
 
 
-def receipt_public(session: Session, receipt: Receipt) -> AssignmentReceipt:
-    """An operation's assignment receipt as the API shows it: the pathologist by code."""
-    code = pathologist_code_of(session, receipt.pathologist_id)
-    assert code is not None  # the assignment's pathologist exists: it was just assigned
+def receipt_public(receipt: Receipt) -> AssignmentReceipt:
+    """An operation's assignment receipt as the API shows it: the pathologist by code (read in
+    the operation's transaction, so showing it costs no query)."""
     return AssignmentReceipt(
         assignment_id=receipt.assignment_id,
-        pathologist_code=code,
+        pathologist_code=receipt.pathologist_code,
         kind=receipt.kind,
         rule=receipt.rule,
         case=CaseState.model_validate(receipt.case),

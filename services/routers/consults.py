@@ -109,7 +109,7 @@ def ask_consult(
         expected_version=body.expected_version,
     )
     grant = _grant(engine, receipt.grant_id) if receipt.grant_id is not None else None
-    return ConsultPublic(assignment=receipt_public(session, receipt.assignment), grant=grant)
+    return ConsultPublic(assignment=receipt_public(receipt.assignment), grant=grant)
 
 
 @router.post("/consults/answer", response_model=ConsultAnswered, responses=_CONFLICT)

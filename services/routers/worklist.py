@@ -302,7 +302,7 @@ def claim(
         confirm_outside_subspecialty=request.confirm_outside_subspecialty,
         expected_version=request.expected_version,
     )
-    return receipt_public(session, receipt)
+    return receipt_public(receipt)
 
 
 @router.post("/cases/{case_id}/release", response_model=CaseState, responses=_MOVE_RESPONSES)
@@ -410,7 +410,7 @@ def assign(
         reason=body.reason,
         expected_version=body.expected_version,
     )
-    return receipt_public(session, receipt)
+    return receipt_public(receipt)
 
 
 @router.post(
@@ -436,4 +436,4 @@ def reassign(
         confirm_outside_subspecialty=body.confirm_outside_subspecialty,
         expected_version=body.expected_version,
     )
-    return receipt_public(session, receipt)
+    return receipt_public(receipt)
