@@ -12,7 +12,10 @@ Measured, as the pathologist sees it, with the page's User Timing marks (viewer.
   complete (every visible tile drawn, OpenSeadragon's ``fully-loaded-change``).
 
 Each run is a new browser context (an empty HTTP cache) on the same case, after one warm-up
-run (the server's caches warm, as for a case someone already looked at). Medians of the runs.
+run (the server's caches warm, as for a case someone already looked at). The run starts on
+"My worklist", as a pathologist's day does: that page prefetches the case page's scripts and
+styles (viewer/pages.py) while it is shown, so the click is timed with them in the cache, the
+case's data and tiles not. Medians of the runs.
 The figures go to ``test-artifacts/viewer-timings.{json,md}``; with
 ``COUPE_RECORD_VIEWER_TIMINGS=1`` to ``benchmarks/results/`` too. Timings on a shared machine
 are noisy: the test asserts that the measurement worked, not a speed.
@@ -213,7 +216,8 @@ def _markdown(report: dict[str, Any]) -> str:
         f"signed in as `{report['pathologist']}`; case {case['accession_number']}, slides "
         f"{', '.join(case['slides'])} (pre-built pyramids: {case['prebuilt']}). "
         f"{report['runs']} runs per condition, each in a new browser context (empty HTTP "
-        "cache), after a warm-up run; medians (pans: all "
+        "cache) that starts on My worklist (which prefetches the case page's scripts and "
+        "styles, not its data or tiles), after a warm-up run; medians (pans: all "
         f"{report['runs'] * PANS_PER_RUN} pans). The simulated link is Chromium's network "
         "emulation (DevTools `Network.emulateNetworkConditions`): 30 ms round trip per "
         "request, 50 Mbit/s down and up. Times from the page's User Timing marks.",
