@@ -8,7 +8,8 @@
 import { api, currentUser, el, formatDateTime } from "/static/js/api.js";
 import { createMeasureTool } from "/static/js/measure.js";
 import { allItems } from "/static/js/panel-kit.js";
-import { prefetchCase, thumbnailUrl } from "/static/js/prefetch.js";
+import { setUpNextCase } from "/static/js/next-case.js";
+import { thumbnailUrl } from "/static/js/prefetch.js";
 import { addListedOnly, addShortcut, installShortcuts } from "/static/js/shortcuts.js";
 import { setUpSideBySide } from "/static/js/side-by-side-tools.js";
 import {
@@ -22,6 +23,7 @@ import {
   openSlideImage,
   rotationDegrees,
   setRotationDegrees,
+  viewerIdle,
   zoomToFullResolution,
 } from "/static/js/viewer.js";
 
@@ -251,6 +253,10 @@ export const firstTileShown = new Promise((resolve) => {
 });
 let sideBySide = null; // side-by-side-tools.js; null while the case has one slide to show
 let openToken = 0;
+let slideOpening = Promise.resolve(); // the main viewer's open of the slide chosen last
+// The next case's prefetch yields to the open slide for at most this long per request: a view
+// that never completes (a tile that fails) must not stop it for good.
+const PREFETCH_YIELD_MAX_MS = 3000;
 
 const scaleBar = attachScaleBar(mainViewer, mainViewer.element, () => opened?.mppUm ?? null);
 const problemNote = attachProblemNote(mainViewer);
@@ -270,7 +276,8 @@ async function openSlide(slide) {
   measure.clear();
   $("associated-images").replaceChildren();
   const metadata = api(`/slides/${slide.id}`).catch(() => null);
-  const why = await openSlideImage(mainViewer, slide.dzi_url);
+  slideOpening = openSlideImage(mainViewer, slide.dzi_url);
+  const why = await slideOpening;
   if (why !== null) {
     if (token !== openToken) return;
     opened = null;
@@ -361,45 +368,6 @@ async function showAssociated(name) {
   container.append(figure);
 }
 
-// --- Next case and prefetch ------------------------------------------------------------------
-
-async function setUpNextCase(me) {
-  const button = $("next-case");
-  if (!me.pathologist_code) {
-    button.hidden = true;
-    return;
-  }
-  await firstTileShown;
-  const items = (await allItems("/worklist/mine?kind=primary")).filter(
-    (item) => item.kind === "primary",
-  );
-  const ids = items.map((item) => item.case.id);
-  const here = ids.indexOf(caseId);
-  const nextId = here >= 0 ? ids[here + 1] : ids.find((id) => id !== caseId);
-  if (nextId === undefined) {
-    button.disabled = true;
-    button.title = "No other case on your worklist";
-    return;
-  }
-  const next = items.find((item) => item.case.id === nextId).case;
-  button.disabled = false;
-  button.setAttribute("aria-label", `Next case: ${next.accession_number}`);
-  button.addEventListener("click", () => location.assign(`/case/${nextId}`));
-  // While this case is read: after the open slide's first view is complete, so the prefetch
-  // never competes with what the pathologist is looking at.
-  const element = $("slide-viewer");
-  const start = async () => {
-    button.dataset.prefetch = "running";
-    const done = await prefetchCase(nextId, element.clientWidth, element.clientHeight);
-    // Said on the button for whoever checks (the tests): what the prefetch fetched.
-    button.dataset.prefetch = done.done ? "done" : "failed";
-    button.dataset.prefetchedTiles = String(done.tiles);
-    button.dataset.prefetchFailed = String(done.failed);
-  };
-  if (mainViewer.world.getItemCount() > 0 && mainViewer.world.getItemAt(0).getFullyLoaded()) start();
-  else mainViewer.addOnceHandler("fully-loaded-change", start);
-}
-
 // --- Start of the review ---------------------------------------------------------------------
 
 async function startReviewIfMine(detail, me) {
@@ -483,7 +451,17 @@ async function start() {
   if (current !== undefined) markCurrent(slides.find((slide) => slide.id === current));
   else status.textContent = "No slide of this case can be shown.";
   startReviewIfMine(detail, me);
-  setUpNextCase(me).catch(() => {
+  setUpNextCase({
+    button: $("next-case"),
+    me,
+    caseId,
+    viewerElement: $("slide-viewer"),
+    afterFirstTile: firstTileShown,
+    whenIdle: async () => {
+      await slideOpening; // a slide chosen meanwhile is not open yet, its tiles not asked
+      await viewerIdle(mainViewer, PREFETCH_YIELD_MAX_MS);
+    },
+  }).catch(() => {
     $("next-case").disabled = true;
   });
 }

@@ -97,11 +97,13 @@ export function tileUrl(dziUrl, descriptor, { level, column, row }) {
   return `${base}/${level}/${column}_${row}.${descriptor.format}`;
 }
 
-async function fetchAll(urls, limit) {
+async function fetchAll(urls, limit, whenIdle) {
   let next = 0;
   let failed = 0;
   async function worker() {
     while (next < urls.length) {
+      await whenIdle();
+      if (next >= urls.length) break;
       const url = urls[next];
       next += 1;
       try {
@@ -120,19 +122,28 @@ async function fetchAll(urls, limit) {
 
 /**
  * Prefetch case `caseId` for a viewer of the given size: thumbnails, the first slide's
- * descriptor, the tiles of its home view. Resolves to what was fetched (for the page's
+ * descriptor, the tiles of its home view. Before each request it awaits `whenIdle()`: the
+ * page's own view goes first (a slide chosen meanwhile, a pan), the prefetch takes what
+ * connections are left once that is drawn. Resolves to what was fetched (for the page's
  * status and the tests); never throws: a failed prefetch only means a slower next case.
  */
-export async function prefetchCase(caseId, viewerWidthPx, viewerHeightPx) {
+export async function prefetchCase(
+  caseId,
+  viewerWidthPx,
+  viewerHeightPx,
+  { whenIdle = async () => {} } = {},
+) {
   const summary = { caseId, thumbnails: 0, tiles: 0, failed: 0, done: false };
   try {
+    await whenIdle();
     const page = await api(`/cases/${caseId}/slides`, { headers: PREFETCH_HEADERS });
     const slides = page.items.filter((slide) => !slide.withdrawn_at);
     if (slides.length === 0) return { ...summary, done: true };
     const thumbnails = slides.map((slide) => thumbnailUrl(slide.id));
-    summary.failed += await fetchAll(thumbnails, PARALLEL_REQUESTS);
+    summary.failed += await fetchAll(thumbnails, PARALLEL_REQUESTS, whenIdle);
     summary.thumbnails = thumbnails.length;
     const first = slides[0];
+    await whenIdle();
     const answer = await fetch(first.dzi_url, {
       credentials: "same-origin",
       headers: PREFETCH_HEADERS,
@@ -142,7 +153,7 @@ export async function prefetchCase(caseId, viewerWidthPx, viewerHeightPx) {
     const tiles = homeViewTiles(descriptor, viewerWidthPx, viewerHeightPx).map((tile) =>
       tileUrl(first.dzi_url, descriptor, tile),
     );
-    summary.failed += await fetchAll(tiles, PARALLEL_REQUESTS);
+    summary.failed += await fetchAll(tiles, PARALLEL_REQUESTS, whenIdle);
     summary.tiles = tiles.length;
     summary.done = true;
   } catch {

@@ -234,6 +234,27 @@ export function markTimings(viewer) {
 }
 
 /**
+ * Resolves once every tile of `viewer`'s view is drawn (at once when it is, or when no slide
+ * is open), or after `maxWaitMs` at the latest.
+ */
+export function viewerIdle(viewer, maxWaitMs) {
+  const image = openImage(viewer);
+  if (!image || image.getFullyLoaded()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      viewer.removeHandler("fully-loaded-change", loaded);
+      resolve();
+    };
+    const loaded = (event) => {
+      if (event.fullyLoaded) done();
+    };
+    const timer = setTimeout(done, maxWaitMs);
+    viewer.addHandler("fully-loaded-change", loaded);
+  });
+}
+
+/**
  * A note over `viewer` that says in words why no slide is shown (`show(text)`), in place of
  * OpenSeadragon's own message ("Unable to open [object Object]"), which gives no reason a
  * pathologist can act on. An alert: a screen reader says it at once. Hidden again on the

@@ -1,0 +1,108 @@
+"""The next case's prefetch yields to the open slide, in Chromium on the demo: it asks for
+nothing while the page's view is loading (``whenIdle``), and the case page's gate
+(``viewerIdle``) holds while the main viewer has tiles of its view to draw and opens once
+they are drawn.
+
+The pathologist is an account of the test's own on a case it claims; the prefetch fetched
+here is of that same case (what it fetches does not matter, only when).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from playwright.sync_api import Page
+
+from tests.viewer.case_panels import open_case
+from tests.viewer.conftest import ApiClient
+from tests.viewer.test_unopenable_slide import claimed_case
+
+# prefetchCase behind a gate the test opens; counts the gate's waits and the requests asked.
+PREFETCH_BEHIND_GATE = """async (caseId) => {
+  const { prefetchCase } = await import("/static/js/prefetch.js");
+  let open;
+  const gate = new Promise((resolve) => { open = resolve; });
+  window.__gate = { open, waits: 0, result: null };
+  const whenIdle = () => { window.__gate.waits += 1; return gate; };
+  prefetchCase(caseId, 800, 600, { whenIdle }).then((result) => { window.__gate.result = result; });
+}"""
+# Pan by one view at once, then ask viewer.js's gate: pending while the new field loads.
+GATE_AFTER_PAN = """async () => {
+  const { viewerIdle } = await import("/static/js/viewer.js");
+  const viewer = window.__viewer;
+  viewer.viewport.zoomTo(viewer.viewport.getMaxZoom(), null, true);
+  viewer.viewport.panBy(new OpenSeadragon.Point(viewer.viewport.getBounds().width, 0), true);
+  // OpenSeadragon finds the tiles it lacks on its next frames.
+  const frame = () => new Promise((done) => requestAnimationFrame(done));
+  for (let i = 0; i < 3 && viewer.world.getItemAt(0).getFullyLoaded(); i += 1) await frame();
+  window.__idle = { loadedBefore: viewer.world.getItemAt(0).getFullyLoaded(), resolved: false };
+  viewerIdle(viewer, 60000).then(() => {
+    window.__idle.resolved = true;
+    window.__idle.loadedThen = viewer.world.getItemAt(0).getFullyLoaded();
+  });
+  await new Promise((done) => setTimeout(done, 0));
+  return window.__idle.resolved;
+}"""
+
+
+def prefetch_requests(requests: list[Any], case_id: int) -> list[str]:
+    return [
+        request.url
+        for request in requests
+        if request.headers.get("coupe-purpose") == "prefetch"
+        and (f"/cases/{case_id}/" in request.url or "/slides/" in request.url)
+    ]
+
+
+def test_the_prefetch_asks_for_nothing_until_the_page_is_idle(
+    signed_in_page: Callable[..., Page],
+    new_account: Callable[..., dict[str, Any]],
+    api_as: Callable[..., ApiClient],
+) -> None:
+    account = new_account("pathologist")
+    api = api_as(account["username"], account["password"])
+    case = claimed_case(api)
+    page = signed_in_page(account["username"], account["password"])
+    open_case(page, case["id"])
+    page.wait_for_function(
+        "() => ['done', 'failed'].includes(document.getElementById('next-case').dataset.prefetch)"
+        " || document.getElementById('next-case').disabled",
+        timeout=30_000,
+    )
+    requests: list[Any] = []
+    page.on("request", lambda request: requests.append(request))
+
+    page.evaluate(PREFETCH_BEHIND_GATE, case["id"])
+    page.wait_for_timeout(1000)
+    # Held at the gate before its first request: nothing asked.
+    assert page.evaluate("() => window.__gate.waits") == 1
+    assert page.evaluate("() => window.__gate.result") is None
+    assert prefetch_requests(requests, case["id"]) == []
+
+    page.evaluate("() => window.__gate.open()")
+    page.wait_for_function("() => window.__gate.result !== null", timeout=30_000)
+    result = page.evaluate("() => window.__gate.result")
+    assert result["done"] and result["tiles"] > 0 and result["failed"] == 0, result
+    # One wait before each request: the slide list, each thumbnail, the descriptor, each tile.
+    asked = 1 + result["thumbnails"] + 1 + result["tiles"]
+    assert page.evaluate("() => window.__gate.waits") >= asked
+    assert len(prefetch_requests(requests, case["id"])) >= asked
+
+
+def test_the_case_pages_gate_holds_while_the_view_loads(
+    signed_in_page: Callable[..., Page],
+    new_account: Callable[..., dict[str, Any]],
+    api_as: Callable[..., ApiClient],
+) -> None:
+    account = new_account("pathologist")
+    api = api_as(account["username"], account["password"])
+    case = claimed_case(api)
+    page = signed_in_page(account["username"], account["password"])
+    open_case(page, case["id"])
+    # A pan at full resolution needs tiles not yet drawn: the gate is shut...
+    assert page.evaluate(GATE_AFTER_PAN) is False
+    assert page.evaluate("() => window.__idle.loadedBefore") is False
+    # ...and opens once they are drawn.
+    page.wait_for_function("() => window.__idle.resolved", timeout=30_000)
+    assert page.evaluate("() => window.__idle.loadedThen") is True
