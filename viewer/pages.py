@@ -3,8 +3,9 @@
 A page file (``viewer/static/*.html``) names its files plainly (``/static/js/case.js``). As
 served, the page gets:
 
-- an import map from every module of ``/static/js`` (and every file the modules import by a
-  literal ``import("/static/...")``) to its versioned URL, ``/static/js/case.js?v=<digest>``:
+- an import map from every module of ``/static/js`` (and every file the modules ask for later
+  by a literal ``import("/static/...")`` or ``import.meta.resolve("/static/...")``) to its
+  versioned URL, ``/static/js/case.js?v=<digest>``:
   every import of a module, the page's own and a test's ``import("/static/js/case.js")``
   alike, resolves to that one URL, so to one instance of the module;
 - its stylesheets and classic scripts versioned the same way;
@@ -36,6 +37,7 @@ __all__ = [
     "VERSION_PARAMETER",
     "RenderedPage",
     "StaticVersions",
+    "late_files",
     "module_graph",
     "render_page",
 ]
@@ -53,8 +55,10 @@ _STATIC_ATTRIBUTE = re.compile(r'(\s(?:href|src)=")(/static/[^"?#]+)(")')
 _FIRST_HEAD_ASSET = re.compile(r"\s*<(?:link|script)\b")
 # `import x from "/static/js/y.js"`, `export {x} from "..."`, `import "..."` (static imports).
 _STATIC_IMPORT = re.compile(r'(?:\bfrom\s*|\bimport\s+)"(/static/[^"]+\.js)"')
-# `import("/static/vendor/vega/vega.min.js")`: fetched later, still named by the import map.
-_DYNAMIC_IMPORT = re.compile(r'\bimport\(\s*"(/static/[^"]+\.js)"\s*\)')
+# Files a module asks for later, by a literal URL the import map names too:
+# `import("/static/vendor/vega/vega.min.js")`, and `import.meta.resolve("/static/...")` for a
+# classic script it adds itself (Annotorious' bundle).
+_LATE_FILE = re.compile(r'\b(?:import|import\.meta\.resolve)\(\s*"(/static/[^"]+\.js)"\s*\)')
 
 
 class StaticVersions:
@@ -133,17 +137,29 @@ class RenderedPage:
     html: str
     import_map_hash: str
     files: tuple[str, ...]
-    """The versioned URLs of everything the page loads up front (what another page prefetches)."""
+    """The versioned URLs of what the page loads: up front, and later by a literal URL (what
+    another page prefetches)."""
+
+
+def late_files(versions: StaticVersions, modules: list[str]) -> list[str]:
+    """What ``modules`` ask for later by a literal URL (``_LATE_FILE``), in the order met."""
+    found: list[str] = []
+    for module in modules:
+        path = versions.file_for(module)
+        if path is None:
+            continue
+        for target in _LATE_FILE.findall(path.read_text(encoding="utf-8")):
+            if target not in found:
+                found.append(target)
+    return found
 
 
 def _import_map(versions: StaticVersions, existing: dict[str, str]) -> dict[str, str]:
     imports = {name: versions.versioned(url) for name, url in existing.items()}
     for module in versions.modules():
         imports[module] = versions.versioned(module)
-        path = versions.file_for(module)
-        if path is not None:
-            for target in _DYNAMIC_IMPORT.findall(path.read_text(encoding="utf-8")):
-                imports.setdefault(target, versions.versioned(target))
+    for target in late_files(versions, versions.modules()):
+        imports.setdefault(target, versions.versioned(target))
     return imports
 
 
@@ -172,7 +188,8 @@ def render_page(
     preloads = "".join(
         f'{indent}<link rel="modulepreload" href="{versions.versioned(url)}">' for url in preloaded
     )
-    files = tuple(versions.versioned(url) for url in [*loaded, *preloaded])
+    later = late_files(versions, [*entries, *preloaded])
+    files = tuple(dict.fromkeys(versions.versioned(url) for url in [*loaded, *preloaded, *later]))
     prefetches = "".join(
         f'{indent}<link rel="prefetch" href="{url}">' for url in prefetch if url not in files
     )

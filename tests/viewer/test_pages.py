@@ -109,3 +109,15 @@ def test_no_version_for_what_no_file_answers(assets: ViewerAssets, url: str) -> 
 def test_a_page_that_loads_nothing_in_its_head_is_refused(assets: ViewerAssets) -> None:
     with pytest.raises(ValueError, match="<head>"):
         render_page("<html><head><title>x</title></head></html>", StaticVersions(assets))
+
+
+def test_a_script_a_module_adds_later_is_named_and_prefetched(assets: ViewerAssets) -> None:
+    """Annotorious' bundle, a classic script annotation-layers.js adds after the first tile
+    (``import.meta.resolve`` of its URL): named by the import map, prefetched by the worklist."""
+    versions = StaticVersions(assets)
+    bundle = "/static/vendor/annotorious/annotorious-openseadragon.js"
+    case = render_page(page(assets, "case"), versions)
+    assert import_map(case.html)[bundle] == versions.versioned(bundle) != bundle
+    assert versions.versioned(bundle) in case.files
+    worklist = render_page(page(assets, "worklist"), versions, prefetch=case.files)
+    assert f'<link rel="prefetch" href="{versions.versioned(bundle)}">' in worklist.html

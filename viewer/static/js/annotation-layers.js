@@ -202,7 +202,8 @@ let annotorious = null;
 export function annotoriousLoaded() {
   annotorious ??= new Promise((resolve, reject) => {
     const script = document.createElement("script");
-    script.src = "/static/vendor/annotorious/annotorious-openseadragon.js";
+    // Through the page's import map: the file's versioned URL, which the worklist prefetched.
+    script.src = import.meta.resolve("/static/vendor/annotorious/annotorious-openseadragon.js");
     script.addEventListener("load", () => resolve());
     script.addEventListener("error", () => {
       annotorious = null; // the next slide tries again
