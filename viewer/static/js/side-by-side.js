@@ -98,12 +98,17 @@ export function createSideBySide(
   }
 
   mainViewer.addHandler("viewport-change", () => follow(mainViewer, second)());
+  // A resize keeps a viewer's bounds, so its screen pixels per slide pixel change without the
+  // leader moving (the layout changes when side by side is turned on): the one resized takes
+  // the leader's view again.
+  mainViewer.addHandler("after-resize", () => follow(second, mainViewer)());
   leadOnTouch(mainViewer, mainViewer.element);
 
   function ensureViewer() {
     if (second) return second;
     second = createViewer(element);
     second.addHandler("viewport-change", () => follow(second, mainViewer)());
+    second.addHandler("after-resize", () => follow(mainViewer, second)());
     leadOnTouch(second, element);
     // A newly opened second slide takes the main viewer's view.
     second.addHandler("open", () => {
