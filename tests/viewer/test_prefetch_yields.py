@@ -27,7 +27,8 @@ PREFETCH_BEHIND_GATE = """async (caseId) => {
   const whenIdle = () => { window.__gate.waits += 1; return gate; };
   prefetchCase(caseId, 800, 600, { whenIdle }).then((result) => { window.__gate.result = result; });
 }"""
-# Pan by one view at once, then ask viewer.js's gate: pending while the new field loads.
+# Pan by one view at once, then ask viewer.js's gate: pending while the new field loads (its
+# tiles take a second each: the test slows the network down).
 GATE_AFTER_PAN = """async () => {
   const { viewerIdle } = await import("/static/js/viewer.js");
   const viewer = window.__viewer;
@@ -35,15 +36,21 @@ GATE_AFTER_PAN = """async () => {
   viewer.viewport.panBy(new OpenSeadragon.Point(viewer.viewport.getBounds().width, 0), true);
   // OpenSeadragon finds the tiles it lacks on its next frames.
   const frame = () => new Promise((done) => requestAnimationFrame(done));
-  for (let i = 0; i < 3 && viewer.world.getItemAt(0).getFullyLoaded(); i += 1) await frame();
+  for (let i = 0; i < 120 && viewer.world.getItemAt(0).getFullyLoaded(); i += 1) await frame();
   window.__idle = { loadedBefore: viewer.world.getItemAt(0).getFullyLoaded(), resolved: false };
   viewerIdle(viewer, 60000).then(() => {
     window.__idle.resolved = true;
     window.__idle.loadedThen = viewer.world.getItemAt(0).getFullyLoaded();
   });
-  await new Promise((done) => setTimeout(done, 0));
+  await new Promise((done) => setTimeout(done, 300));
   return window.__idle.resolved;
 }"""
+SLOW_LINK = {
+    "offline": False,
+    "latency": 1000,  # ms per request
+    "downloadThroughput": 50_000_000 / 8,
+    "uploadThroughput": 50_000_000 / 8,
+}
 
 
 def prefetch_requests(requests: list[Any], case_id: int) -> list[str]:
@@ -100,6 +107,9 @@ def test_the_case_pages_gate_holds_while_the_view_loads(
     case = claimed_case(api)
     page = signed_in_page(account["username"], account["password"])
     open_case(page, case["id"])
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", SLOW_LINK)
     # A pan at full resolution needs tiles not yet drawn: the gate is shut...
     assert page.evaluate(GATE_AFTER_PAN) is False
     assert page.evaluate("() => window.__idle.loadedBefore") is False

@@ -104,11 +104,12 @@ export function setUpSideBySide({
   sideBySide.open(chosen().dzi_url);
   toggle.addEventListener("click", () => {
     const on = !sideBySide.shown();
-    if (on) sideBySide.show();
-    else sideBySide.hide();
+    // The layout first: the second viewer is made at its side-by-side size.
     toggle.setAttribute("aria-pressed", String(on));
     $("second-slide-field").hidden = !on;
     $("viewers").classList.toggle("side-by-side", on);
+    if (on) sideBySide.show();
+    else sideBySide.hide();
     if (sideBySide.viewer) {
       sideBySide.viewer.gestureSettingsMouse.clickToZoom = currentPointerMode() === "navigate";
     }
