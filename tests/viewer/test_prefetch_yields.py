@@ -1,7 +1,5 @@
 """The next case's prefetch yields to the open slide, in Chromium on the demo: it asks for
-nothing while the page's view is loading (``whenIdle``), and the case page's gate
-(``viewerIdle``) holds while the main viewer has tiles of its view to draw and opens once
-they are drawn.
+nothing until the page's gate (``whenIdle``) opens, and waits at it before every request.
 
 The pathologist is an account of the test's own on a case it claims; the prefetch fetched
 here is of that same case (what it fetches does not matter, only when).
@@ -27,30 +25,6 @@ PREFETCH_BEHIND_GATE = """async (caseId) => {
   const whenIdle = () => { window.__gate.waits += 1; return gate; };
   prefetchCase(caseId, 800, 600, { whenIdle }).then((result) => { window.__gate.result = result; });
 }"""
-# Pan by one view at once, then ask viewer.js's gate: pending while the new field loads (its
-# tiles take a second each: the test slows the network down).
-GATE_AFTER_PAN = """async () => {
-  const { viewerIdle } = await import("/static/js/viewer.js");
-  const viewer = window.__viewer;
-  viewer.viewport.zoomTo(viewer.viewport.getMaxZoom(), null, true);
-  viewer.viewport.panBy(new OpenSeadragon.Point(viewer.viewport.getBounds().width, 0), true);
-  // OpenSeadragon finds the tiles it lacks on its next frames.
-  const frame = () => new Promise((done) => requestAnimationFrame(done));
-  for (let i = 0; i < 120 && viewer.world.getItemAt(0).getFullyLoaded(); i += 1) await frame();
-  window.__idle = { loadedBefore: viewer.world.getItemAt(0).getFullyLoaded(), resolved: false };
-  viewerIdle(viewer, 60000).then(() => {
-    window.__idle.resolved = true;
-    window.__idle.loadedThen = viewer.world.getItemAt(0).getFullyLoaded();
-  });
-  await new Promise((done) => setTimeout(done, 300));
-  return window.__idle.resolved;
-}"""
-SLOW_LINK = {
-    "offline": False,
-    "latency": 1000,  # ms per request
-    "downloadThroughput": 50_000_000 / 8,
-    "uploadThroughput": 50_000_000 / 8,
-}
 
 
 def prefetch_requests(requests: list[Any], case_id: int) -> list[str]:
@@ -95,24 +69,3 @@ def test_the_prefetch_asks_for_nothing_until_the_page_is_idle(
     asked = 1 + result["thumbnails"] + 1 + result["tiles"]
     assert page.evaluate("() => window.__gate.waits") >= asked
     assert len(prefetch_requests(requests, case["id"])) >= asked
-
-
-def test_the_case_pages_gate_holds_while_the_view_loads(
-    signed_in_page: Callable[..., Page],
-    new_account: Callable[..., dict[str, Any]],
-    api_as: Callable[..., ApiClient],
-) -> None:
-    account = new_account("pathologist")
-    api = api_as(account["username"], account["password"])
-    case = claimed_case(api)
-    page = signed_in_page(account["username"], account["password"])
-    open_case(page, case["id"])
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", SLOW_LINK)
-    # A pan at full resolution needs tiles not yet drawn: the gate is shut...
-    assert page.evaluate(GATE_AFTER_PAN) is False
-    assert page.evaluate("() => window.__idle.loadedBefore") is False
-    # ...and opens once they are drawn.
-    page.wait_for_function("() => window.__idle.resolved", timeout=30_000)
-    assert page.evaluate("() => window.__idle.loadedThen") is True
