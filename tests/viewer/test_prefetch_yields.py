@@ -7,14 +7,12 @@ here is of that same case (what it fetches does not matter, only when).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from playwright.sync_api import Page
-
 from tests.viewer.case_panels import open_case
-from tests.viewer.conftest import ApiClient
-from tests.viewer.test_unopenable_slide import claimed_case
+from tests.viewer.test_side_by_side_tools import OwnCase, own_case
+
+__all__ = ["own_case"]  # a fixture, used by name
 
 # prefetchCase behind a gate the test opens; counts the gate's waits and the requests asked.
 PREFETCH_BEHIND_GATE = """async (caseId) => {
@@ -36,15 +34,9 @@ def prefetch_requests(requests: list[Any], case_id: int) -> list[str]:
     ]
 
 
-def test_the_prefetch_asks_for_nothing_until_the_page_is_idle(
-    signed_in_page: Callable[..., Page],
-    new_account: Callable[..., dict[str, Any]],
-    api_as: Callable[..., ApiClient],
-) -> None:
-    account = new_account("pathologist")
-    api = api_as(account["username"], account["password"])
-    case = claimed_case(api)
-    page = signed_in_page(account["username"], account["password"])
+def test_the_prefetch_asks_for_nothing_until_the_page_is_idle(own_case: OwnCase) -> None:
+    case = own_case.case
+    page = own_case.open_page()
     open_case(page, case["id"])
     page.wait_for_function(
         "() => ['done', 'failed'].includes(document.getElementById('next-case').dataset.prefetch)"
