@@ -128,7 +128,7 @@ def _multiprocess_metrics_dir() -> Path | None:
 def start_state(settings: Settings) -> AppState:
     """Prepare data folders, migrate the database and start background workers."""
     prepare_storage(settings)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
     runner = JobRunner(engine=engine, settings=settings)
     sessions = SessionService(engine=engine, settings=settings)
     views = ViewLog()

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     ``COUPE_SIGN_IN_FAILURES_PER_ACCOUNT`` / ``COUPE_SIGN_IN_FAILURES_PER_ADDRESS``: failed
     sign-ins per account name (default 5) and per client address (default 20) within
     ``COUPE_SIGN_IN_FAILURE_WINDOW_MINUTES`` (default 15) before sign-in answers 429.
+    ``COUPE_DATABASE_POOL_SIZE``: database connections each API process keeps open (default
+    20), and as many more it may open for a burst; a request beyond those waits for one. A
+    pool smaller than the requests a process serves at once makes it open and close a
+    connection per request (on PostgreSQL a new server process each time).
     ``COUPE_PASSWORD_HASH_WORKERS``: threads that hash passwords, per process (default 2).
     ``COUPE_PASSWORD_MIN_LENGTH``: the fewest characters a new password may have (default 12);
     it must also pass the strength check (``worklist.passwords``).
@@ -97,6 +101,7 @@ class Settings(BaseSettings):
     sign_in_failures_per_account: int = Field(default=5, ge=1)
     sign_in_failures_per_address: int = Field(default=20, ge=1)
     sign_in_failure_window_minutes: float = Field(default=15, gt=0)
+    database_pool_size: int = Field(default=20, ge=1)
     password_hash_workers: int = Field(default=2, ge=1)
     password_min_length: int = Field(default=DEFAULT_MIN_LENGTH, ge=8)
     tile_cache_mb: int = 256
