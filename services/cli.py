@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
 import sys
 from collections.abc import Iterable
-from importlib.metadata import version
 from typing import Annotated
 
 import typer
@@ -47,6 +48,9 @@ def _unlabel_flags(params: Iterable[Parameter]) -> list[Parameter]:
 
 def _print_version(value: bool) -> None:
     if value:
+        # Imported here: importlib.metadata costs every other command ~30 ms of start-up.
+        from importlib.metadata import version
+
         typer.echo(f"coupe {version('coupe')}")
         raise typer.Exit()
 
@@ -93,10 +97,23 @@ def _quiet_libraries() -> None:
     library_logger.propagate = False
 
 
+def _one_blas_thread() -> None:
+    """OpenBLAS starts a thread per core when numpy is imported; Coupe does no large linear
+    algebra, and those threads spin while the tiling or the requests keep the cores busy
+    (3.9% of a ``coupe tile`` run's CPU; the forecasts' small fits ran faster with one
+    thread: ``benchmarks/results/forecast_accuracy.md``). An operator's own setting wins."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main() -> None:
     """Entry point of the ``coupe`` console script."""
     _quiet_libraries()
+    _one_blas_thread()
     # The first argument that is no option names the command: build only its group, so a
     # command does not pay for importing every other one (`--help` and mistakes get them all).
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-    build_cli(command)()
+    app = build_cli(command)
+    # What importing made lives as long as the process: the collector need not go through it
+    # again in every full collection (2% of a ``coupe tile`` run went to collections).
+    gc.freeze()
+    app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -43,3 +44,36 @@ def test_coupe_tile_imports_neither_the_web_stack_nor_the_database() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert "HEAVY=\n" in done.stdout, done.stdout[-400:]
+
+
+def _commands_probe(environment: dict[str, str]) -> str:
+    """What a ``coupe`` command sees: OpenBLAS's thread setting and the frozen objects."""
+    probe = (
+        "import gc, os, sys; sys.argv = ['coupe', 'tile', '--help']\n"
+        "import services.commands.slides as slides\n"
+        "def seen(*args, **kwargs):\n"
+        "    print('BLAS=' + os.environ.get('OPENBLAS_NUM_THREADS', ''))\n"
+        "    print('FROZEN=' + str(gc.get_freeze_count() > 10_000))\n"
+        "    raise SystemExit(0)\n"
+        "slides.tile = seen\n"
+        "sys.argv = ['coupe', 'tile', 'a.svs', 'out']\n"
+        "from services.cli import main\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=environment,
+    )
+    return done.stdout
+
+
+def test_commands_run_with_one_blas_thread_and_the_imports_frozen() -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    seen = _commands_probe(environment)
+    assert "BLAS=1\n" in seen and "FROZEN=True\n" in seen, seen
+    # An operator's own setting is kept.
+    assert "BLAS=4\n" in _commands_probe({**environment, "OPENBLAS_NUM_THREADS": "4"})
