@@ -490,9 +490,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name in contenders
             ]
             # Round-robin, not all runs of one contender in a row: a change in the machine's
-            # load then hits every contender alike, and the ratios stay fair.
+            # load then hits every contender alike, and the ratios stay fair. Each round
+            # starts with the next contender, so none always runs first after the slide's
+            # generation or a previous benchmark's deletions.
             for repeat in range(args.repeats):
-                for result in round_results:
+                first = repeat % len(round_results)
+                for result in round_results[first:] + round_results[:first]:
                     if result.error is not None:
                         continue
                     run_contender_once(

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from worklist.actor import Actor
@@ -92,5 +92,8 @@ def record_events(
         }
         row["content_hash"] = content_hash_of(content_of(row))
         rows.append(row)
-    query = insert(AuditEvent).returning(AuditEvent.seq, sort_by_parameter_order=True)
+    # The table's insert, not the entity's: the ORM's bulk path added ~0.3 ms of CPU to every
+    # claim, for rows no session ever holds.
+    table = cast(Table, AuditEvent.__table__)
+    query = insert(table).returning(table.c.seq, sort_by_parameter_order=True)
     return list(session.scalars(query, rows))
