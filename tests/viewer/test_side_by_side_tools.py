@@ -358,6 +358,40 @@ def test_the_second_viewer_measures_with_its_own_mpp_and_shows_its_annotations(
     expect(region.locator(".measure-crosshair")).to_be_hidden()
 
 
+# Opens a slide that cannot be opened and, before it has failed, one that can, in one viewer.
+TWO_OPENS_AT_ONCE = """async ([brokenUrl, goodUrl]) => {
+  const { createViewer, openSlideImage } = await import("/static/js/viewer.js");
+  const element = document.createElement("div");
+  element.style.cssText = "width: 200px; height: 200px";
+  document.body.append(element);
+  const viewer = createViewer(element);
+  const first = openSlideImage(viewer, brokenUrl);
+  const second = openSlideImage(viewer, goodUrl);
+  const outcomes = [await first, await second];
+  viewer.destroy();
+  element.remove();
+  return outcomes;
+}"""
+
+
+def test_a_slide_opened_while_an_unopenable_one_fails_is_not_taken_for_it(
+    demo_server: DemoServer, own_case: OwnCase
+) -> None:
+    # Choosing a slide and at once another (side by side turned on opens the first other
+    # slide): the first one's late failure belonged to it alone, the second still opens.
+    api, case = own_case.api, own_case.case
+    broken = add_scan(demo_server, api, case, "GIEMSA")
+    stored_file(demo_server, broken["file_name"]).unlink()
+    without_pyramid(demo_server, broken["id"])
+    slides = api.all_items(f"/cases/{case['id']}/slides")
+    good = next(s for s in slides if s["id"] != broken["id"] and not s["withdrawn_at"])
+    page = own_case.open_page()
+    open_case(page, case["id"])
+    first, second = page.evaluate(TWO_OPENS_AT_ONCE, [broken["dzi_url"], good["dzi_url"]])
+    assert first is not None and "cannot be opened" in first, first
+    assert second is None, second
+
+
 def test_a_second_slide_that_cannot_be_opened_says_why(
     demo_server: DemoServer,
     own_case: OwnCase,

@@ -79,8 +79,22 @@ export function openImage(viewer) {
  */
 export async function openSlideImage(viewer, dziUrl) {
   const opened = new Promise((resolve, reject) => {
-    viewer.addOnceHandler("open", resolve);
-    viewer.addOnceHandler("open-failed", (event) => reject(new Error(event.message)));
+    // An earlier open may still be under way (a slide chosen, then another at once): its
+    // late "open" or "open-failed" is not this one's, told apart by the URL it opened.
+    const ours = (event) => {
+      const url = typeof event.source === "string" ? event.source : event.source?.url;
+      return url === undefined || url === dziUrl;
+    };
+    const settle = (event, outcome) => {
+      if (!ours(event)) return;
+      viewer.removeHandler("open", onOpen);
+      viewer.removeHandler("open-failed", onFailed);
+      outcome();
+    };
+    const onOpen = (event) => settle(event, resolve);
+    const onFailed = (event) => settle(event, () => reject(new Error(event.message)));
+    viewer.addHandler("open", onOpen);
+    viewer.addHandler("open-failed", onFailed);
   });
   viewer.open(dziUrl);
   try {
