@@ -362,7 +362,7 @@ def claims_http_figures(report: dict[str, Any], source: str) -> list[Figure]:
                     coupe=run[key],
                     baseline=other[key] if other else None,
                     baseline_name="the same on SQLite" if other else None,
-                    runs=1,
+                    runs=int(run.get("rounds", 1)),
                     source=source,
                     measured_at=when,
                     target=run.get("target", {}).get(key),
