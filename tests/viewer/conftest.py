@@ -38,6 +38,10 @@ from typing import IO, Any
 
 import pytest
 
+from tests.viewer.own_case import own_case
+
+__all__ = ["own_case"]  # a fixture, used by name
+
 CHROMIUM = Path("/usr/bin/chromium")
 DEMO_PASSWORD = "coupe-demo-password"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.viewer.case_panels import open_case
-from tests.viewer.test_side_by_side_tools import OwnCase, own_case
-
-__all__ = ["own_case"]  # a fixture, used by name
+from tests.viewer.own_case import OwnCase
 
 # prefetchCase behind a gate the test opens; counts the gate's waits and the requests asked.
 PREFETCH_BEHIND_GATE = """async (caseId) => {

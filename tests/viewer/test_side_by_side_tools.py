@@ -17,7 +17,6 @@ import math
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,10 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.viewer.case_panels import drag, first_slide, open_case
 from tests.viewer.conftest import ApiClient, DemoServer
+from tests.viewer.own_case import OwnCase
 from tests.viewer.scans import drop_scan
 from tests.viewer.test_case_view import settle, tissue_fraction, viewer_state
-from tests.viewer.test_unopenable_slide import (
-    claimed_case,
-    settled_slide,
-    stored_file,
-    without_pyramid,
-)
+from tests.viewer.test_unopenable_slide import settled_slide, stored_file, without_pyramid
 from tiling.samples import fetch_sample
 
 # The demo's scans all say 0.499 µm per pixel; the second slide here says 0.25 (the same
@@ -190,31 +185,6 @@ def drawn_centre(page: Page, region: Locator, besides: tuple[float, float]) -> t
     rows, cols = np.nonzero(changed)
     assert rows.size > 50, "the region is not drawn in the second viewer"
     return float(cols.mean()), float(rows.mean())
-
-
-@dataclass
-class OwnCase:
-    """A case claimed by a pathologist account of the test's own, and a page signed in as it."""
-
-    api: ApiClient
-    case: dict[str, Any]
-    open_page: Callable[[], Page]
-
-
-@pytest.fixture
-def own_case(
-    signed_in_page: Callable[..., Page],
-    new_account: Callable[..., dict[str, Any]],
-    api_as: Callable[..., ApiClient],
-) -> OwnCase:
-    """A new pathologist account claims a case (with the demo's slides, which open)."""
-    account = new_account("pathologist")
-    api = api_as(account["username"], account["password"])
-    return OwnCase(
-        api=api,
-        case=claimed_case(api),
-        open_page=lambda: signed_in_page(account["username"], account["password"]),
-    )
 
 
 def test_the_second_viewer_measures_with_its_own_mpp_and_shows_its_annotations(

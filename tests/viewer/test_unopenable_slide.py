@@ -16,19 +16,11 @@ from typing import Any
 from playwright.sync_api import Page, expect
 
 from tests.viewer.conftest import ApiClient, DemoServer
+from tests.viewer.own_case import claimed_case
 from tests.viewer.scans import drop_scan
 from tests.viewer.test_case_view import tissue_fraction
 
 SCAN_TIMEOUT_S = 120
-
-
-def claimed_case(api: ApiClient) -> dict[str, Any]:
-    """A case ``api``'s pathologist claims (with the demo's slides, which open); its detail."""
-    status, claimed = api.post("/worklist/claim-next", {"own_subspecialties_only": False})
-    assert status == 200 and claimed["assignment"] is not None, claimed
-    status, detail = api.get(f"/cases/{claimed['assignment']['case']['case_id']}")
-    assert status == 200, detail
-    return dict(detail)
 
 
 def settled_slide(api: ApiClient, case_id: int, stain: str) -> dict[str, Any]:

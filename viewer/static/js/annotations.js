@@ -223,6 +223,8 @@ function record(annotation) {
   return { annotation, display: displayOfFeature(annotation.geojson) };
 }
 
+/** Read the annotations of `slide` afresh; true once they are shown (false: superseded by
+ * another slide, or refused, which the status then says). */
 async function load(slide) {
   const generation = ++state.generation;
   mover.cancel();
@@ -234,14 +236,16 @@ async function load(slide) {
   showAll();
   try {
     const annotations = await allItems(`/slides/${slide.id}/annotations`);
-    if (generation !== state.generation) return;
+    if (generation !== state.generation) return false;
     for (const annotation of annotations) state.records.set(viewerId(annotation), record(annotation));
     showAll();
     say(status, "");
+    return true;
   } catch (error) {
-    if (generation !== state.generation) return;
+    if (generation !== state.generation) return false;
     list.show(state.records);
     say(status, problemOf(error), { error: true });
+    return false;
   }
 }
 
@@ -321,7 +325,8 @@ async function afterRefusal(error) {
     ? "Someone changed this annotation meanwhile; the list now shows theirs. Try again."
     : problemOf(error);
   say(status, message, { error: true });
-  if (stale && state.slide) await load(state.slide);
+  // The reload ends by clearing the status: say it again, it tells what the list shows now.
+  if (stale && state.slide && (await load(state.slide))) say(status, message, { error: true });
 }
 
 async function reshaped(changed, previous) {
