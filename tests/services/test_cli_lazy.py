@@ -77,3 +77,18 @@ def test_commands_run_with_one_blas_thread_and_the_imports_frozen() -> None:
     assert "BLAS=1\n" in seen and "FROZEN=True\n" in seen, seen
     # An operator's own setting is kept.
     assert "BLAS=4\n" in _commands_probe({**environment, "OPENBLAS_NUM_THREADS": "4"})
+
+
+def test_coupe_version_builds_no_command_group() -> None:
+    probe = (
+        "import sys; sys.argv = ['coupe', '--version']\n"
+        "from services.cli import main\n"
+        "main()\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('services.commands.'))\n"
+        "print('LOADED=' + ','.join(loaded))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.startswith("coupe "), done.stdout
+    assert "LOADED=\n" in done.stdout, done.stdout[-400:]
