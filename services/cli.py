@@ -46,12 +46,16 @@ def _unlabel_flags(params: Iterable[Parameter]) -> list[Parameter]:
     return params
 
 
+def _echo_version() -> None:
+    # Imported here: importlib.metadata costs every other command ~30 ms of start-up.
+    from importlib.metadata import version
+
+    typer.echo(f"coupe {version('coupe')}")
+
+
 def _print_version(value: bool) -> None:
     if value:
-        # Imported here: importlib.metadata costs every other command ~30 ms of start-up.
-        from importlib.metadata import version
-
-        typer.echo(f"coupe {version('coupe')}")
+        _echo_version()
         raise typer.Exit()
 
 
@@ -114,10 +118,8 @@ def main() -> None:
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     if command is None and "--version" in sys.argv[1:]:
         # Without a command every group would be built (1.8 s of imports) to print one line.
-        try:
-            _print_version(True)
-        except typer.Exit:
-            return
+        _echo_version()
+        return
     app = build_cli(command)
     # What importing made lives as long as the process: the collector need not go through it
     # again in every full collection (2% of a ``coupe tile`` run went to collections).

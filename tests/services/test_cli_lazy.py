@@ -32,6 +32,19 @@ def test_an_unknown_or_missing_command_builds_every_group() -> None:
     assert _top_level_names(build_cli(None)) == set(COMMAND_MODULES)
 
 
+def _run_probe(probe: str, environment: dict[str, str] | None = None) -> str:
+    """The standard output of ``probe`` run as a Python program of its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=environment,
+    )
+    return done.stdout
+
+
 def test_coupe_tile_imports_neither_the_web_stack_nor_the_database() -> None:
     probe = (
         "import sys; sys.argv = ['coupe', 'tile', '--help']\n"
@@ -40,10 +53,8 @@ def test_coupe_tile_imports_neither_the_web_stack_nor_the_database() -> None:
         "heavy = sorted(m for m in ('fastapi', 'sqlalchemy', 'distributed') if m in sys.modules)\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert "HEAVY=\n" in done.stdout, done.stdout[-400:]
+    seen = _run_probe(probe)
+    assert "HEAVY=\n" in seen, seen[-400:]
 
 
 def _commands_probe(environment: dict[str, str]) -> str:
@@ -60,15 +71,7 @@ def _commands_probe(environment: dict[str, str]) -> str:
         "from services.cli import main\n"
         "main()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-        env=environment,
-    )
-    return done.stdout
+    return _run_probe(probe, environment)
 
 
 def test_commands_run_with_one_blas_thread_and_the_imports_frozen() -> None:
@@ -87,8 +90,6 @@ def test_coupe_version_builds_no_command_group() -> None:
         "loaded = sorted(m for m in sys.modules if m.startswith('services.commands.'))\n"
         "print('LOADED=' + ','.join(loaded))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.startswith("coupe "), done.stdout
-    assert "LOADED=\n" in done.stdout, done.stdout[-400:]
+    seen = _run_probe(probe)
+    assert seen.startswith("coupe "), seen
+    assert "LOADED=\n" in seen, seen[-400:]
